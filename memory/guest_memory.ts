@@ -1,0 +1,356 @@
+/**
+ * Guest-physical memory: the RAM that a driver and a device share.
+ *
+ * Everything virtio puts in memory (descriptor tables, rings, request headers,
+ * data buffers) is little-endian for modern devices (virtio v1.2 §2.4, §2.7),
+ * so every accessor here is little-endian regardless of the host.
+ *
+ * Addresses are guest-physical and plain `number`s (never above 2^53). RAM
+ * occupies `[base, base + size)`; an access that does not fit there throws a
+ * {@linkcode GuestMemoryError} naming the address and length.
+ *
+ * @module
+ */
+
+/** Largest guest-physical address this model can represent exactly (2^53 - 1). */
+export const MAX_GUEST_ADDRESS: number = Number.MAX_SAFE_INTEGER;
+
+/** An access fell outside guest RAM (or was not a whole non-negative address). */
+export class GuestMemoryError extends RangeError {
+  /** The guest-physical address of the access. */
+  readonly address: number;
+  /** The length of the access, in bytes. */
+  readonly length: number;
+  /** First guest-physical address of RAM. */
+  readonly base: number;
+  /** Size of RAM, in bytes. */
+  readonly size: number;
+
+  /**
+   * @param address Guest-physical address of the access.
+   * @param length Length of the access, in bytes.
+   * @param base First address of RAM.
+   * @param size Size of RAM, in bytes.
+   */
+  constructor(address: number, length: number, base: number, size: number) {
+    super(
+      `Guest-physical access of ${length} byte(s) at ${hexAddress(address)} is outside RAM ` +
+        `[${hexAddress(base)}, ${hexAddress(base + size)})`,
+    );
+    this.name = "GuestMemoryError";
+    this.address = address;
+    this.length = length;
+    this.base = base;
+    this.size = size;
+  }
+}
+
+/** Options for {@linkcode GuestMemory}. */
+export interface GuestMemoryOptions {
+  /** Guest-physical address of the first byte (default 0). */
+  readonly base?: number;
+}
+
+/** Options for {@linkcode GuestMemory.wrap}. */
+export interface WrapOptions extends GuestMemoryOptions {
+  /** Offset into the buffer where RAM starts, in bytes (default 0). */
+  readonly byteOffset?: number;
+  /** Length of RAM in the buffer, in bytes (default: the rest of the buffer). */
+  readonly byteLength?: number;
+}
+
+/**
+ * Little-endian guest-physical memory over one `ArrayBuffer` (or
+ * `SharedArrayBuffer`).
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory } from "./guest_memory.ts";
+ * const ram = new GuestMemory(64 * 1024, { base: 0x4000_0000 });
+ * ram.writeU32(0x4000_0010, 0x74726976);
+ * ram.readU8(0x4000_0010); // 0x76, the "v" of "virt": little-endian
+ * ```
+ */
+export class GuestMemory {
+  /** Guest-physical address of the first byte of RAM. */
+  readonly base: number;
+  /** Size of RAM, in bytes. */
+  readonly size: number;
+  /** The backing buffer (possibly shared with other code, see {@linkcode wrap}). */
+  readonly buffer: ArrayBufferLike;
+  readonly #view: DataView;
+  readonly #bytes: Uint8Array;
+
+  /**
+   * Allocates zeroed RAM of `size` bytes, or wraps an existing buffer (see
+   * {@linkcode GuestMemory.wrap}, the clearer spelling of the second form).
+   *
+   * @param sizeOrBuffer Size in bytes (a non-negative integer), or a buffer to wrap.
+   * @param options Where RAM sits in the guest-physical address space; for a
+   *   wrapped buffer, also the slice of it that is RAM.
+   * @throws {RangeError} If the size or base is not a non-negative integer, the
+   *   range would end above 2^53, or the slice does not fit the buffer.
+   */
+  constructor(sizeOrBuffer: number | ArrayBufferLike, options: WrapOptions = {}) {
+    const base = options.base ?? 0;
+    let buffer: ArrayBufferLike;
+    let byteOffset = 0;
+    let byteLength: number;
+    if (typeof sizeOrBuffer === "number") {
+      checkRange(sizeOrBuffer, base);
+      buffer = new ArrayBuffer(sizeOrBuffer);
+      byteLength = sizeOrBuffer;
+    } else {
+      buffer = sizeOrBuffer;
+      byteOffset = options.byteOffset ?? 0;
+      byteLength = options.byteLength ?? buffer.byteLength - byteOffset;
+      if (
+        !Number.isInteger(byteOffset) || !Number.isInteger(byteLength) || byteOffset < 0 ||
+        byteLength < 0 || byteOffset + byteLength > buffer.byteLength
+      ) {
+        throw new RangeError(
+          `Cannot wrap ${byteLength} byte(s) at offset ${byteOffset} of a ${buffer.byteLength}-byte buffer`,
+        );
+      }
+      checkRange(byteLength, base);
+    }
+    this.base = base;
+    this.size = byteLength;
+    this.buffer = buffer;
+    this.#view = new DataView(buffer, byteOffset, byteLength);
+    this.#bytes = new Uint8Array(buffer, byteOffset, byteLength);
+  }
+
+  /**
+   * Wraps memory this object did not allocate: a future KVM-backed machine maps
+   * real guest RAM this way. No bytes are copied; writes are visible to every
+   * other user of the buffer.
+   *
+   * @param buffer The existing buffer.
+   * @param options Base address, and the slice of the buffer that is RAM.
+   * @returns Memory whose first byte is `buffer[byteOffset]` at address `base`.
+   * @throws {RangeError} If the slice does not fit the buffer.
+   */
+  static wrap(buffer: ArrayBufferLike, options: WrapOptions = {}): GuestMemory {
+    return new GuestMemory(buffer, options);
+  }
+
+  /** One past the last guest-physical address of RAM. */
+  get end(): number {
+    return this.base + this.size;
+  }
+
+  /**
+   * Whether `[address, address + length)` lies inside RAM.
+   *
+   * @param address Guest-physical address.
+   * @param length Length in bytes (0 is allowed and means "the address is in range or at the end").
+   */
+  contains(address: number, length: number): boolean {
+    const offset = address - this.base;
+    return Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 0 &&
+      offset + length <= this.size;
+  }
+
+  /**
+   * Throws unless `[address, address + length)` lies inside RAM.
+   *
+   * @param address Guest-physical address.
+   * @param length Length in bytes.
+   * @throws {GuestMemoryError} If the range is not inside RAM.
+   */
+  check(address: number, length: number): void {
+    if (!this.contains(address, length)) {
+      throw new GuestMemoryError(address, length, this.base, this.size);
+    }
+  }
+
+  #offset(address: number, length: number): number {
+    const offset = address - this.base;
+    // A single comparison chain rejects negatives, overruns and NaN; the
+    // integer test rejects fractional addresses that DataView would truncate.
+    if (!(offset >= 0 && offset + length <= this.size) || offset % 1 !== 0) {
+      throw new GuestMemoryError(address, length, this.base, this.size);
+    }
+    return offset;
+  }
+
+  /** Reads a u8. @throws {GuestMemoryError} Outside RAM. */
+  readU8(address: number): number {
+    return this.#bytes[this.#offset(address, 1)];
+  }
+
+  /** Reads a little-endian u16. @throws {GuestMemoryError} Outside RAM. */
+  readU16(address: number): number {
+    return this.#view.getUint16(this.#offset(address, 2), true);
+  }
+
+  /** Reads a little-endian u32. @throws {GuestMemoryError} Outside RAM. */
+  readU32(address: number): number {
+    return this.#view.getUint32(this.#offset(address, 4), true);
+  }
+
+  /** Reads a little-endian u64 as a `bigint`. @throws {GuestMemoryError} Outside RAM. */
+  readU64(address: number): bigint {
+    return this.#view.getBigUint64(this.#offset(address, 8), true);
+  }
+
+  /**
+   * Reads a little-endian u64 as a `number`, for values known to be addresses
+   * or lengths.
+   *
+   * @returns The value, or `Infinity` if it is above 2^53 - 1 (such a value
+   *   can never be a valid address in this model, and `Infinity` fails every
+   *   range check).
+   * @throws {GuestMemoryError} Outside RAM.
+   */
+  readU64Number(address: number): number {
+    const offset = this.#offset(address, 8);
+    const lo = this.#view.getUint32(offset, true);
+    const hi = this.#view.getUint32(offset + 4, true);
+    return hi >= 0x20_0000 ? Infinity : hi * 0x1_0000_0000 + lo;
+  }
+
+  /** Writes a u8 (the low 8 bits of `value`). @throws {GuestMemoryError} Outside RAM. */
+  writeU8(address: number, value: number): void {
+    this.#bytes[this.#offset(address, 1)] = value;
+  }
+
+  /** Writes a little-endian u16 (the low 16 bits). @throws {GuestMemoryError} Outside RAM. */
+  writeU16(address: number, value: number): void {
+    this.#view.setUint16(this.#offset(address, 2), value, true);
+  }
+
+  /** Writes a little-endian u32 (the low 32 bits). @throws {GuestMemoryError} Outside RAM. */
+  writeU32(address: number, value: number): void {
+    this.#view.setUint32(this.#offset(address, 4), value, true);
+  }
+
+  /**
+   * Writes a little-endian u64.
+   *
+   * @param value A `bigint` (low 64 bits are written) or a non-negative safe integer.
+   * @throws {GuestMemoryError} Outside RAM.
+   * @throws {RangeError} If a `number` value is not a non-negative safe integer.
+   */
+  writeU64(address: number, value: bigint | number): void {
+    const offset = this.#offset(address, 8);
+    if (typeof value === "number") {
+      if (!Number.isSafeInteger(value) || value < 0) {
+        throw new RangeError(`Cannot store ${value} as a u64; pass a bigint`);
+      }
+      this.#view.setUint32(offset, value % 0x1_0000_0000, true);
+      this.#view.setUint32(offset + 4, Math.floor(value / 0x1_0000_0000), true);
+    } else {
+      this.#view.setBigUint64(offset, BigInt.asUintN(64, value), true);
+    }
+  }
+
+  /**
+   * A zero-copy view of guest bytes: writes through the view change RAM.
+   *
+   * @param address Guest-physical address of the first byte.
+   * @param length Length in bytes.
+   * @returns A `Uint8Array` over the backing buffer.
+   * @throws {GuestMemoryError} If the range is not inside RAM.
+   */
+  bytes(address: number, length: number): Uint8Array {
+    const offset = this.#offset(address, length);
+    return this.#bytes.subarray(offset, offset + length);
+  }
+
+  /**
+   * Copies guest bytes out into `dest`.
+   *
+   * @param address Guest-physical address of the first byte.
+   * @param dest Receives `dest.length` bytes.
+   * @throws {GuestMemoryError} If the range is not inside RAM.
+   */
+  read(address: number, dest: Uint8Array): void {
+    dest.set(this.bytes(address, dest.length));
+  }
+
+  /**
+   * Copies `src` into guest memory.
+   *
+   * @param address Guest-physical address of the first byte.
+   * @param src The bytes to write.
+   * @throws {GuestMemoryError} If the range is not inside RAM.
+   */
+  write(address: number, src: Uint8Array): void {
+    this.#bytes.set(src, this.#offset(address, src.length));
+  }
+
+  /**
+   * Fills a range of guest memory with one byte value.
+   *
+   * @param address Guest-physical address of the first byte.
+   * @param length Length in bytes.
+   * @param value Byte value (default 0).
+   * @throws {GuestMemoryError} If the range is not inside RAM.
+   */
+  fill(address: number, length: number, value = 0): void {
+    const offset = this.#offset(address, length);
+    this.#bytes.fill(value, offset, offset + length);
+  }
+
+  /**
+   * A hex dump of guest memory, 16 bytes a line, for the REPL and lessons.
+   *
+   * @param address First address to dump.
+   * @param length Number of bytes.
+   * @throws {GuestMemoryError} If the range is not inside RAM.
+   */
+  dump(address: number, length: number): string {
+    return hexDump(this.bytes(address, length), address);
+  }
+
+  /** Text form for the REPL. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return `GuestMemory { ${this.size} bytes at [${hexAddress(this.base)}, ${
+      hexAddress(this.end)
+    }) }`;
+  }
+}
+
+/**
+ * Formats a guest-physical address as `0x` and at least 8 hex digits.
+ *
+ * @param address A non-negative integer.
+ */
+export function hexAddress(address: number): string {
+  if (!Number.isFinite(address)) return String(address);
+  const sign = address < 0 ? "-" : "";
+  return `${sign}0x${Math.abs(address).toString(16).padStart(8, "0")}`;
+}
+
+/**
+ * A classic hex dump: offset, 16 hex bytes, printable ASCII.
+ *
+ * @param bytes The bytes to show.
+ * @param startAddress The address printed for the first byte (default 0).
+ * @returns Lines joined with `\n`, no trailing newline.
+ */
+export function hexDump(bytes: Uint8Array, startAddress = 0): string {
+  const lines: string[] = [];
+  for (let i = 0; i < bytes.length; i += 16) {
+    const row = bytes.subarray(i, Math.min(i + 16, bytes.length));
+    const hex = Array.from(row, (b) => b.toString(16).padStart(2, "0"));
+    const left = hex.slice(0, 8).join(" ");
+    const right = hex.slice(8).join(" ");
+    const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : "."))
+      .join("");
+    const addr = (startAddress + i).toString(16).padStart(8, "0");
+    lines.push(`${addr}  ${left.padEnd(23)}  ${right.padEnd(23)}  |${ascii}|`);
+  }
+  return lines.join("\n");
+}
+
+function checkRange(size: number, base: number): void {
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new RangeError(`Guest memory size ${size} is not a non-negative integer`);
+  }
+  if (!Number.isSafeInteger(base) || base < 0 || base + size > MAX_GUEST_ADDRESS) {
+    throw new RangeError(`Guest memory base ${base} with size ${size} is outside [0, 2^53)`);
+  }
+}
