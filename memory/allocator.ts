@@ -124,7 +124,7 @@ export class GuestAllocator {
     if (!Number.isSafeInteger(size) || size < 1) {
       throw new RangeError(`Allocation size ${size} is not a positive integer`);
     }
-    if (!Number.isSafeInteger(align) || align < 1 || (align & (align - 1)) !== 0) {
+    if (!Number.isSafeInteger(align) || align < 1 || !Number.isInteger(Math.log2(align))) {
       throw new RangeError(`Alignment ${align} is not a power of two`);
     }
     for (let i = 0; i < this.#free.length; i++) {

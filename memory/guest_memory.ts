@@ -167,9 +167,13 @@ export class GuestMemory {
 
   #offset(address: number, length: number): number {
     const offset = address - this.base;
-    // A single comparison chain rejects negatives, overruns and NaN; the
-    // integer test rejects fractional addresses that DataView would truncate.
-    if (!(offset >= 0 && offset + length <= this.size) || offset % 1 !== 0) {
+    // The comparison chain rejects negative offsets and lengths, overruns and
+    // NaN; the integer tests reject fractional values that typed arrays would
+    // silently truncate.
+    if (
+      !(offset >= 0 && length >= 0 && offset + length <= this.size) || offset % 1 !== 0 ||
+      length % 1 !== 0
+    ) {
       throw new GuestMemoryError(address, length, this.base, this.size);
     }
     return offset;
@@ -319,7 +323,7 @@ export class GuestMemory {
  * @param address A non-negative integer.
  */
 export function hexAddress(address: number): string {
-  if (!Number.isFinite(address)) return String(address);
+  if (!Number.isInteger(address)) return String(address);
   const sign = address < 0 ? "-" : "";
   return `${sign}0x${Math.abs(address).toString(16).padStart(8, "0")}`;
 }

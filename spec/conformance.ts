@@ -96,10 +96,18 @@ export class ConformanceLog {
   #dropped = 0;
   readonly #listeners = new Set<ViolationListener>();
 
-  /** @param options Strictness and capacity. */
+  /**
+   * @param options Strictness and capacity.
+   * @throws {RangeError} If the capacity is not a positive integer.
+   */
   constructor(options: ConformanceLogOptions = {}) {
     this.strict = options.strict ?? false;
     this.#capacity = options.capacity ?? 10_000;
+    if (!Number.isSafeInteger(this.#capacity) || this.#capacity < 1) {
+      throw new RangeError(
+        `Conformance log capacity ${options.capacity} is not a positive integer`,
+      );
+    }
   }
 
   /**
@@ -128,7 +136,15 @@ export class ConformanceLog {
       this.#entries.shift();
       this.#dropped++;
     }
-    for (const listener of this.#listeners) listener(violation);
+    for (const listener of this.#listeners) {
+      // A failing listener must not hide the violation from the others, nor
+      // stop strict mode from throwing: report its error separately.
+      try {
+        listener(violation);
+      } catch (error) {
+        reportError(error);
+      }
+    }
     if (this.strict) throw new ConformanceError(violation);
     return violation;
   }

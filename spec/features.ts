@@ -146,7 +146,11 @@ export function featureNames(
   const names: string[] = [];
   for (let bit = 0; bit < 64; bit++) {
     if ((word & (1n << BigInt(bit))) === 0n) continue;
-    names.push(deviceNames[bit] ?? RESERVED_FEATURE_NAMES[bit] ?? `bit ${bit}`);
+    const reserved = bit >= VIRTIO_TRANSPORT_F_START && bit < VIRTIO_TRANSPORT_F_END;
+    const name = reserved
+      ? RESERVED_FEATURE_NAMES[bit] ?? deviceNames[bit]
+      : deviceNames[bit] ?? RESERVED_FEATURE_NAMES[bit];
+    names.push(name ?? `bit ${bit}`);
   }
   return names;
 }

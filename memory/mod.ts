@@ -1,0 +1,23 @@
+/**
+ * Guest-physical memory shared by driver and device: little-endian
+ * accessors, zero-copy views, typed range errors, and an aligned allocator
+ * for the driver side.
+ *
+ * @module
+ */
+
+export {
+  GuestMemory,
+  GuestMemoryError,
+  type GuestMemoryOptions,
+  hexAddress,
+  hexDump,
+  MAX_GUEST_ADDRESS,
+  type WrapOptions,
+} from "./guest_memory.ts";
+export {
+  alignUp,
+  GuestAllocator,
+  type GuestAllocatorOptions,
+  GuestOutOfMemoryError,
+} from "./allocator.ts";

@@ -1,0 +1,105 @@
+/**
+ * Requirements that the other side of the virtio interface cannot check, and
+ * why. The coverage table (`docs/COVERAGE.md`, built by `tools/coverage.ts`)
+ * shows these reasons in place of a check (DESIGN.md §2).
+ *
+ * A requirement belongs here only when no check by the other side can see it
+ * broken: the device cannot observe it in what the driver does (for driver
+ * rules), or the driver cannot observe it in what the device does (for device
+ * rules). Typical reasons: it is about what one side assumes rather than what
+ * it does, it is about memory ordering (invisible in this single-threaded
+ * model), it concerns PCI only, it depends on a backend or platform the other
+ * side cannot see, or it is a MAY statement (a permission, nothing to break).
+ * Rules the reference code can check, even ones it does not check yet, are
+ * not listed: the coverage table shows those as gaps.
+ *
+ * @module
+ */
+
+const MAY = "A MAY statement grants a permission; there is nothing to break, so nothing to check.";
+const BARRIER =
+  "Memory barriers order accesses between CPUs; the lab runs both sides in one thread, where no reordering can be seen.";
+const SR_IOV =
+  "SR-IOV exists only on PCI; this lab's transport is MMIO, whose devices never offer VIRTIO_F_SR_IOV.";
+
+/**
+ * Requirement ids that cannot be checked from the other side, each with a
+ * one-line reason. Keys are ids of `NORMATIVE_REQUIREMENTS` (see
+ * `requirements.ts`); derived rules are all checkable and never appear here.
+ */
+export const UNCHECKABLE: Readonly<Record<string, string>> = Object.freeze({
+  // Driver rules the device cannot observe.
+  "2.1.1/4":
+    "It is about what the driver assumes after DEVICE_NEEDS_RESET, not what it does; the device sees no difference.",
+  "2.2.1/2":
+    "The device cannot know which missing feature the driver needed, nor whether the driver fell back to a compatibility mode.",
+  "2.5.1/2":
+    "Refusing a larger configuration space happens inside the driver; the device only sees reads, or none at all.",
+  "2.5.1/3":
+    "How the driver validates the configuration space size is internal to it; the device only sees the reads.",
+  "2.6.1.1.2/2": MAY,
+  "2.7.7.1/3":
+    "Handling a spurious used buffer notification is internal to the driver; the device cannot tell (tests inject such notifications instead).",
+  "2.7.8.3/1":
+    "It is about what the driver assumes of bytes past len; the device cannot see the driver's assumptions.",
+  "2.7.13.3.1/1": BARRIER,
+  "2.7.13.4.1/1": BARRIER,
+  "4.2.2.2/12":
+    "Ignoring unknown InterruptStatus bits is internal to the driver; the device never learns how the driver read them.",
+  "4.2.2.2/15": MAY,
+  "4.2.2.2/16": MAY,
+  "4.2.3.4.1/2":
+    "Which queues the driver scans after a used buffer interrupt is internal to it; the device sees no register access either way.",
+  "5.2.5.1/1":
+    "Whether the driver is able to send flush requests is internal to it; the device only sees the negotiated feature bit.",
+  "5.2.5.1/2": MAY,
+  "5.2.5.1/3":
+    "It is about which cache mode the driver assumes, not anything it sends to the device.",
+  "5.2.6.1/11": MAY,
+  "5.2.6.1/12":
+    "It is about what the driver assumes of durability after writing writeback, not what it does.",
+  "5.2.6.1/14":
+    "It is about what the driver assumes of discarded sectors, not what it does; the device cannot see assumptions.",
+  "5.2.6.1/15":
+    "It is about what the driver assumes after a failed multi-segment request, not what it does.",
+  "6.1/2": MAY,
+  "6.1/7": BARRIER,
+  "6.1/8": `${MAY} Also, ${SR_IOV}`,
+  "6.1/9": `${SR_IOV} Accepting it anyway is caught as a feature that was not offered (2.2.1/1).`,
+  "6.1/10": `${SR_IOV} Virtual functions are enabled through PCI configuration space.`,
+  "6.1/11": `${MAY} Also, ${SR_IOV}`,
+
+  // Device rules the driver cannot observe.
+  "2.7.4.1/1":
+    "A device that relies on a layout just fails the request; the driver cannot tell why (tests post unusual layouts instead).",
+  "2.7.4.1/2": MAY,
+  "2.7.5.3.2/1":
+    "How the device reads the flag is internal to it; the driver only sees the request's outcome (tests set the flag instead).",
+  "2.7.5.3.2/2":
+    "A device that rejects the mixed chain just fails the request; the driver cannot tell why (tests post such chains instead).",
+  "2.7.8.2/1":
+    "The lab runs both sides in one thread, so the driver never observes the order of the len and used idx writes.",
+  "2.7.8.2/3": MAY,
+  "2.7.10.2/3":
+    "Handling a spurious available buffer notification is internal to the device; the driver cannot tell (tests send extra notifications instead).",
+  "5.2.6.2/4": MAY,
+  "5.2.6.2/5": MAY,
+  "5.2.6.2/7":
+    "Whether write zeroes can deallocate depends on the device's backend, which the driver cannot see.",
+  "5.2.6.2/9":
+    "Persistence happens between the device and its backend storage; the driver cannot see when data reaches the medium.",
+  "5.2.6.2/10": MAY,
+  "5.2.6.2/11": "Whether the backing storage provides lifetime metrics is invisible to the driver.",
+  "5.2.6.2/12":
+    "Whether the backing storage provides meaningful lifetime metrics is invisible to the driver.",
+  "5.3.5.1/1":
+    "A write to emerg_wr returns nothing to the driver; only the device's output shows whether it was accepted.",
+  "5.3.5.1/2":
+    "Where the emergency byte goes is up to the device and its backend; the driver cannot see that output.",
+  "6.2/2": MAY,
+  "6.2/3":
+    "How the platform connects the device to memory is invisible to the driver, so it cannot tell whether the bit should be offered.",
+  "6.2/4": MAY,
+  "6.2/6": MAY,
+  "6.2/7": MAY,
+});
