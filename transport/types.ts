@@ -37,6 +37,12 @@ export interface ConfigField {
   readonly feature?: number;
   /** Whether the driver may write the field (e.g. `emerg_wr`, `writeback`). */
   readonly writable?: boolean;
+  /**
+   * Whether the driver may write it at any time, even during feature
+   * negotiation or before the device is configured (`emerg_wr`, §5.3.5.1/1);
+   * other writable fields must wait for FEATURES_OK (§3.1.1/2).
+   */
+  readonly anytime?: boolean;
 }
 
 /** A shared memory region a device exposes (§2.10, `SHMSel`/`SHMLen`/`SHMBase`). */

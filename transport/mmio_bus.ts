@@ -1,0 +1,407 @@
+/**
+ * The MMIO bus of a lab machine: address windows mapped to register files,
+ * 8/16/32-bit loads and stores routed to them the way a CPU's bus does, and
+ * level-triggered interrupt lines delivered to handlers. It can describe its
+ * windows as device-tree nodes (`compatible = "virtio,mmio"`, `reg`,
+ * `interrupts`), as virtio v1.2 §4.2.1 suggests.
+ *
+ * Interrupts are delivered asynchronously (in a microtask), never inside the
+ * register access that raised them: like a CPU taking the interrupt after the
+ * current instruction, this keeps a driver's handler from running re-entrantly
+ * in the middle of its own notification write.
+ *
+ * @module
+ */
+
+import type { ConformanceLog, ConformanceReporter } from "../spec/conformance.ts";
+import type { AccessWidth, InterruptLine, MmioRegion, RegisterWindow } from "./types.ts";
+
+/** A load or store that no window decodes (a bus fault), or of a width a CPU cannot make. */
+export class MmioBusError extends RangeError {
+  /** Guest-physical address of the access. */
+  readonly address: number;
+  /** Width of the access, in bytes. */
+  readonly width: number;
+  /** `"read"` or `"write"`. */
+  readonly kind: "read" | "write";
+
+  /**
+   * @param message What went wrong.
+   * @param address Guest-physical address.
+   * @param width Width in bytes.
+   * @param kind `"read"` or `"write"`.
+   */
+  constructor(message: string, address: number, width: number, kind: "read" | "write") {
+    super(message);
+    this.name = "MmioBusError";
+    this.address = address;
+    this.width = width;
+    this.kind = kind;
+  }
+}
+
+/** One mapped window. */
+export interface MmioWindowInfo {
+  /** Device-tree node name, e.g. `"virtio_block"`. */
+  readonly name: string;
+  /** Guest-physical base address. */
+  readonly base: number;
+  /** Size in bytes. */
+  readonly size: number;
+  /** Interrupt line number. */
+  readonly irq: number;
+  /** The register file behind the window. */
+  readonly region: MmioRegion;
+}
+
+/** A device-tree node describing one window (§4.2.1). */
+export interface DeviceTreeNode {
+  /** Node name with unit address, e.g. `"virtio_block@1e000"`. */
+  readonly node: string;
+  /** Always `"virtio,mmio"`. */
+  readonly compatible: "virtio,mmio";
+  /** `[base, size]`. */
+  readonly reg: readonly [number, number];
+  /** `[irq]`. */
+  readonly interrupts: readonly [number];
+}
+
+/** An interrupt handler; runs in a microtask after the line goes high. */
+export type InterruptHandler = () => void;
+
+interface IrqState {
+  level: boolean;
+  scheduled: boolean;
+  masked: boolean;
+  storm: number;
+  deliveries: number;
+  readonly handlers: Set<InterruptHandler>;
+  readonly reporter: ConformanceReporter | null;
+}
+
+/** Options for {@linkcode MmioBus}. */
+export interface MmioBusOptions {
+  /** Where a line that is never acknowledged is reported (4.2.3.4.1/3). */
+  readonly log?: ConformanceLog;
+  /**
+   * Deliveries in a row with the line never dropping before the line is
+   * masked as an interrupt storm (default 10 000).
+   */
+  readonly stormLimit?: number;
+  /** Called when a handler throws (default: `console.error`). */
+  readonly onHandlerError?: (error: unknown, irq: number) => void;
+}
+
+/**
+ * Address decoding for MMIO windows plus an interrupt controller.
+ *
+ * @example
+ * ```ts ignore
+ * const bus = new MmioBus({ log });
+ * bus.map(0x1e000, transport, { irq: 42, name: "virtio_block" });
+ * bus.read32(0x1e000); // 0x74726976
+ * ```
+ */
+export class MmioBus {
+  readonly #windows: MmioWindowInfo[] = [];
+  readonly #irqs = new Map<number, IrqState>();
+  readonly #log: ConformanceLog | undefined;
+  readonly #stormLimit: number;
+  readonly #onHandlerError: (error: unknown, irq: number) => void;
+  #pending = 0;
+  #idleWaiters: (() => void)[] = [];
+
+  /** @param options Log, storm limit, handler error hook. */
+  constructor(options: MmioBusOptions = {}) {
+    this.#log = options.log;
+    this.#stormLimit = options.stormLimit ?? 10_000;
+    this.#onHandlerError = options.onHandlerError ??
+      ((error, irq) => console.error(`Interrupt handler for IRQ ${irq} threw:`, error));
+  }
+
+  /** The mapped windows, in address order. */
+  get windows(): readonly MmioWindowInfo[] {
+    return this.#windows;
+  }
+
+  /**
+   * Maps a register file at `base`.
+   *
+   * @param base Guest-physical base address, aligned to the window size.
+   * @param region The register file.
+   * @param options Interrupt line and node name.
+   * @returns The window.
+   * @throws {RangeError} If the window overlaps another or is misaligned.
+   */
+  map(
+    base: number,
+    region: MmioRegion,
+    options: { readonly irq: number; readonly name: string },
+  ): MmioWindowInfo {
+    if (!Number.isSafeInteger(base) || base < 0 || base % 4 !== 0) {
+      throw new RangeError(`Window base 0x${base.toString(16)} is not a 4-byte aligned address`);
+    }
+    const clash = this.#windows.find((w) => base < w.base + w.size && w.base < base + region.size);
+    if (clash) {
+      throw new RangeError(
+        `Window ${options.name}@0x${base.toString(16)} overlaps ${clash.name}@0x${
+          clash.base.toString(16)
+        }`,
+      );
+    }
+    const window: MmioWindowInfo = Object.freeze({
+      name: options.name,
+      base,
+      size: region.size,
+      irq: options.irq,
+      region,
+    });
+    this.#windows.push(window);
+    this.#windows.sort((a, b) => a.base - b.base);
+    const irq = this.#irq(options.irq, `${options.name}@0x${base.toString(16)}`);
+    region.connectInterrupt?.(this.#line(options.irq, irq));
+    return window;
+  }
+
+  /**
+   * The window that decodes an address.
+   *
+   * @param address Guest-physical address.
+   */
+  find(address: number): MmioWindowInfo | undefined {
+    return this.#windows.find((w) => address >= w.base && address < w.base + w.size);
+  }
+
+  #decode(address: number, width: number, kind: "read" | "write"): MmioWindowInfo {
+    if (width !== 1 && width !== 2 && width !== 4) {
+      throw new MmioBusError(
+        `A ${width}-byte ${kind} is not an access this bus carries`,
+        address,
+        width,
+        kind,
+      );
+    }
+    const window = this.find(address);
+    if (!window || address + width > window.base + window.size) {
+      throw new MmioBusError(
+        `Bus fault: ${width * 8}-bit ${kind} at 0x${address.toString(16)} ` +
+          (window ? `crosses the end of ${window.name}` : "hits no mapped window"),
+        address,
+        width,
+        kind,
+      );
+    }
+    return window;
+  }
+
+  /**
+   * A load of `width` bytes.
+   *
+   * @param address Guest-physical address.
+   * @param width 1, 2 or 4.
+   * @returns The unsigned value.
+   * @throws {MmioBusError} On a bus fault.
+   */
+  read(address: number, width: AccessWidth): number {
+    const window = this.#decode(address, width, "read");
+    return window.region.read(address - window.base, width);
+  }
+
+  /**
+   * A store of `width` bytes (the value is truncated to the width).
+   *
+   * @param address Guest-physical address.
+   * @param width 1, 2 or 4.
+   * @param value The value.
+   * @throws {MmioBusError} On a bus fault.
+   */
+  write(address: number, width: AccessWidth, value: number): void {
+    const window = this.#decode(address, width, "write");
+    const masked = width === 4 ? value >>> 0 : value & ((1 << (8 * width)) - 1);
+    window.region.write(address - window.base, width, masked);
+  }
+
+  /** 32-bit load. @throws {MmioBusError} On a bus fault. */
+  read32(address: number): number {
+    return this.read(address, 4);
+  }
+  /** 16-bit load. @throws {MmioBusError} On a bus fault. */
+  read16(address: number): number {
+    return this.read(address, 2);
+  }
+  /** 8-bit load. @throws {MmioBusError} On a bus fault. */
+  read8(address: number): number {
+    return this.read(address, 1);
+  }
+  /** 32-bit store. @throws {MmioBusError} On a bus fault. */
+  write32(address: number, value: number): void {
+    this.write(address, 4, value);
+  }
+  /** 16-bit store. @throws {MmioBusError} On a bus fault. */
+  write16(address: number, value: number): void {
+    this.write(address, 2, value);
+  }
+  /** 8-bit store. @throws {MmioBusError} On a bus fault. */
+  write8(address: number, value: number): void {
+    this.write(address, 1, value);
+  }
+
+  /**
+   * The driver's view of a window: accesses at offsets from its base.
+   *
+   * @param base The window's base address.
+   * @throws {RangeError} If no window starts there.
+   */
+  window(base: number): RegisterWindow {
+    const info = this.#windows.find((w) => w.base === base);
+    if (!info) throw new RangeError(`No window is mapped at 0x${base.toString(16)}`);
+    return {
+      base,
+      size: info.size,
+      read32: (offset) => this.read(base + offset, 4),
+      write32: (offset, value) => this.write(base + offset, 4, value),
+      read16: (offset) => this.read(base + offset, 2),
+      write16: (offset, value) => this.write(base + offset, 2, value),
+      read8: (offset) => this.read(base + offset, 1),
+      write8: (offset, value) => this.write(base + offset, 1, value),
+    };
+  }
+
+  // ------------------------------------------------------------ interrupts
+
+  /**
+   * Registers a handler for an interrupt line.
+   *
+   * @param irq Line number.
+   * @param handler Runs in a microtask whenever the line is high.
+   * @returns A function that removes the handler.
+   */
+  onInterrupt(irq: number, handler: InterruptHandler): () => void {
+    const state = this.#irq(irq, `irq ${irq}`);
+    state.handlers.add(handler);
+    if (state.level) this.#schedule(irq, state);
+    return () => state.handlers.delete(handler);
+  }
+
+  /**
+   * Interrupt deliveries so far.
+   *
+   * @param irq Line number.
+   */
+  interruptCount(irq: number): number {
+    return this.#irqs.get(irq)?.deliveries ?? 0;
+  }
+
+  /** Whether a line is high now. */
+  interruptLevel(irq: number): boolean {
+    return this.#irqs.get(irq)?.level ?? false;
+  }
+
+  /** Whether a line was masked as a storm. */
+  interruptMasked(irq: number): boolean {
+    return this.#irqs.get(irq)?.masked ?? false;
+  }
+
+  /**
+   * Resolves once no interrupt delivery is pending (handlers may have started
+   * new work; call again to wait for that too).
+   */
+  idle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #irq(irq: number, source: string): IrqState {
+    let state = this.#irqs.get(irq);
+    if (!state) {
+      state = {
+        level: false,
+        scheduled: false,
+        masked: false,
+        storm: 0,
+        deliveries: 0,
+        handlers: new Set(),
+        reporter: this.#log?.scoped(source) ?? null,
+      };
+      this.#irqs.set(irq, state);
+    }
+    return state;
+  }
+
+  #line(irq: number, state: IrqState): InterruptLine {
+    return {
+      irq,
+      set: (level: boolean) => {
+        if (!level) {
+          state.storm = 0;
+          state.masked = false;
+        }
+        state.level = level;
+        if (level) this.#schedule(irq, state);
+      },
+    };
+  }
+
+  #schedule(irq: number, state: IrqState): void {
+    if (state.scheduled || state.masked || state.handlers.size === 0) return;
+    state.scheduled = true;
+    this.#pending++;
+    queueMicrotask(() => this.#deliver(irq, state));
+  }
+
+  #deliver(irq: number, state: IrqState): void {
+    state.scheduled = false;
+    try {
+      if (!state.level || state.masked) return;
+      state.deliveries++;
+      for (const handler of [...state.handlers]) {
+        try {
+          handler();
+        } catch (error) {
+          this.#onHandlerError(error, irq);
+        }
+      }
+      if (state.level) {
+        // Level-triggered: still high after the handlers, so deliver again.
+        if (++state.storm >= this.#stormLimit) {
+          state.masked = true;
+          state.reporter?.report(
+            "4.2.3.4.1/3",
+            `Interrupt line ${irq} stayed high through ${state.storm} deliveries: the handler never acknowledged`,
+            { irq, deliveries: state.storm },
+            "line masked until it drops",
+          );
+        } else {
+          this.#schedule(irq, state);
+        }
+      }
+    } finally {
+      if (--this.#pending === 0) {
+        const waiters = this.#idleWaiters;
+        this.#idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------- device tree
+
+  /** Every window as a device-tree node (§4.2.1). */
+  deviceTree(): DeviceTreeNode[] {
+    return this.#windows.map((w) => ({
+      node: `${w.name}@${w.base.toString(16)}`,
+      compatible: "virtio,mmio",
+      reg: [w.base, w.size],
+      interrupts: [w.irq],
+    }));
+  }
+
+  /** The device tree as DTS source text, one node per window. */
+  dts(): string {
+    return this.deviceTree().map((n) =>
+      `${n.node} {\n\tcompatible = "${n.compatible}";\n` +
+      `\treg = <0x${n.reg[0].toString(16)} 0x${n.reg[1].toString(16)}>;\n` +
+      `\tinterrupts = <${n.interrupts[0]}>;\n};`
+    ).join("\n\n");
+  }
+}
