@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { LineDiscipline, toTerminal } from "../../guest/line_discipline.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("a typed line is echoed and delivered on Enter (CR, LF or CR LF)", () => {
+  const tty = new LineDiscipline();
+  assert.deepEqual(tty.feed(enc("help\r")), {
+    events: [{ kind: "line", text: "help" }],
+    echo: "help\r\n",
+  });
+  assert.deepEqual(tty.feed(enc("devices\n")).events, [{ kind: "line", text: "devices" }]);
+  const crlf = tty.feed(enc("a\r\nb\r\n"));
+  assert.deepEqual(crlf.events, [{ kind: "line", text: "a" }, { kind: "line", text: "b" }]);
+});
+
+Deno.test("CR at the end of one chunk and LF at the start of the next are one Enter", () => {
+  const tty = new LineDiscipline();
+  assert.equal(tty.feed(enc("x\r")).events.length, 1);
+  assert.equal(tty.feed(enc("\ny\r")).events.length, 1);
+});
+
+Deno.test("erase, kill and word-erase edit the pending line", () => {
+  const tty = new LineDiscipline();
+  const r = tty.feed(enc("disk reaf\x7fd 2\x17\x17read 2\r"));
+  assert.deepEqual(r.events, [{ kind: "line", text: "disk read 2" }]);
+  tty.feed(enc("garbage"));
+  const kill = tty.feed(enc("\x15"));
+  assert.equal(kill.echo, "\b \b".repeat(7));
+  assert.equal(tty.pending, "");
+  assert.equal(tty.feed(enc("\x7f")).echo, "", "erasing an empty line echoes nothing");
+});
+
+Deno.test("Ctrl-C interrupts, Ctrl-D ends input only on an empty line", () => {
+  const tty = new LineDiscipline();
+  assert.deepEqual(tty.feed(enc("abc\x03")), {
+    events: [{ kind: "interrupt" }],
+    echo: "abc^C\r\n",
+  });
+  assert.deepEqual(tty.feed(enc("x\x04")).events, []);
+  tty.feed(enc("\x15"));
+  assert.deepEqual(tty.feed(enc("\x04")).events, [{ kind: "eof" }]);
+});
+
+Deno.test("escape sequences (arrow keys) are swallowed", () => {
+  const tty = new LineDiscipline();
+  const r = tty.feed(enc("st\x1b[Aat\x1bOBs\r"));
+  assert.deepEqual(r.events, [{ kind: "line", text: "stats" }]);
+});
+
+Deno.test("UTF-8 split across chunks decodes, and erase removes a whole character", () => {
+  const tty = new LineDiscipline();
+  const bytes = enc("héllo");
+  tty.feed(bytes.subarray(0, 2));
+  tty.feed(bytes.subarray(2));
+  assert.equal(tty.pending, "héllo");
+  tty.feed(enc("\x7f\x7f\x7f\x7f"));
+  assert.equal(tty.pending, "h");
+});
+
+Deno.test("echo can be turned off", () => {
+  const tty = new LineDiscipline({ echo: false });
+  assert.deepEqual(tty.feed(enc("secret\r")), {
+    events: [{ kind: "line", text: "secret" }],
+    echo: "",
+  });
+});
+
+Deno.test("toTerminal maps LF to CR LF once", () => {
+  assert.equal(toTerminal("a\nb\r\nc"), "a\r\nb\r\nc");
+});
