@@ -23,6 +23,8 @@ export class GuestOutOfMemoryError extends RangeError {
   readonly free: number;
 
   /**
+   * Records the request that could not be met.
+   *
    * @param size Requested size, in bytes.
    * @param align Requested alignment, in bytes.
    * @param free Total free bytes.
@@ -76,6 +78,8 @@ export class GuestAllocator {
   #freeBytes: number;
 
   /**
+   * Manages `[start, end)` of `memory`, all of it free.
+   *
    * @param memory The RAM to allocate from.
    * @param options The managed range (default: all of RAM).
    * @throws {RangeError} If the range is not inside RAM or is empty-negative.

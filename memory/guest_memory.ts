@@ -27,6 +27,8 @@ export class GuestMemoryError extends RangeError {
   readonly size: number;
 
   /**
+   * Records the access that fell outside RAM.
+   *
    * @param address Guest-physical address of the access.
    * @param length Length of the access, in bytes.
    * @param base First address of RAM.
@@ -329,7 +331,9 @@ export function hexAddress(address: number): string {
 }
 
 /**
- * A classic hex dump: offset, 16 hex bytes, printable ASCII.
+ * A classic hex dump, as `hexdump -C` prints it: offset, 16 hex bytes,
+ * printable ASCII; a run of lines identical to the one before is shown as a
+ * single `*`, and a last line gives the offset just past the end.
  *
  * @param bytes The bytes to show.
  * @param startAddress The address printed for the first byte (default 0).
@@ -337,16 +341,24 @@ export function hexAddress(address: number): string {
  */
 export function hexDump(bytes: Uint8Array, startAddress = 0): string {
   const lines: string[] = [];
+  let previous: string | null = null;
+  let skipping = false;
   for (let i = 0; i < bytes.length; i += 16) {
     const row = bytes.subarray(i, Math.min(i + 16, bytes.length));
     const hex = Array.from(row, (b) => b.toString(16).padStart(2, "0"));
-    const left = hex.slice(0, 8).join(" ");
-    const right = hex.slice(8).join(" ");
+    const body = `${hex.slice(0, 8).join(" ").padEnd(23)}  ${hex.slice(8).join(" ").padEnd(23)}`;
+    if (body === previous && row.length === 16) {
+      if (!skipping) lines.push("*");
+      skipping = true;
+      continue;
+    }
+    skipping = false;
+    previous = body;
     const ascii = Array.from(row, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : "."))
       .join("");
-    const addr = (startAddress + i).toString(16).padStart(8, "0");
-    lines.push(`${addr}  ${left.padEnd(23)}  ${right.padEnd(23)}  |${ascii}|`);
+    lines.push(`${(startAddress + i).toString(16).padStart(8, "0")}  ${body}  |${ascii}|`);
   }
+  if (bytes.length > 0) lines.push((startAddress + bytes.length).toString(16).padStart(8, "0"));
   return lines.join("\n");
 }
 

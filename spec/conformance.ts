@@ -57,7 +57,11 @@ export class ConformanceError extends Error {
   /** The violation that was recorded. */
   readonly violation: Violation;
 
-  /** @param violation The recorded violation. */
+  /**
+   * Wraps a recorded violation; the message is its one-line form.
+   *
+   * @param violation The recorded violation.
+   */
   constructor(violation: Violation) {
     super(formatViolation(violation));
     this.name = "ConformanceError";
@@ -97,6 +101,8 @@ export class ConformanceLog {
   readonly #listeners = new Set<ViolationListener>();
 
   /**
+   * Creates an empty log.
+   *
    * @param options Strictness and capacity.
    * @throws {RangeError} If the capacity is not a positive integer.
    */
@@ -256,6 +262,8 @@ export class ConformanceReporter {
   readonly source: string;
 
   /**
+   * Binds a source name to a log.
+   *
    * @param log The log reports go to.
    * @param source Such as `"virtio-blk@0x1e000"`.
    */

@@ -11,9 +11,9 @@
  */
 
 /** First bit number reserved for transport and ring features (chapter 6). */
-export const VIRTIO_TRANSPORT_F_START = 28;
+export const VIRTIO_TRANSPORT_F_START: number = 28;
 /** One past the last reserved transport feature bit (chapter 6; Linux's bound). */
-export const VIRTIO_TRANSPORT_F_END = 41;
+export const VIRTIO_TRANSPORT_F_END: number = 41;
 
 /** Drivers may use descriptors with `VIRTQ_DESC_F_INDIRECT` (§2.7.5.3, chapter 6). */
 export const VIRTIO_F_INDIRECT_DESC = 28;
@@ -39,9 +39,9 @@ export const VIRTIO_F_NOTIF_CONFIG_DATA = 39;
 export const VIRTIO_F_RING_RESET = 40;
 
 /** Linux `linux/virtio_ring.h` name for {@linkcode VIRTIO_F_INDIRECT_DESC}. */
-export const VIRTIO_RING_F_INDIRECT_DESC = VIRTIO_F_INDIRECT_DESC;
+export const VIRTIO_RING_F_INDIRECT_DESC: number = VIRTIO_F_INDIRECT_DESC;
 /** Linux `linux/virtio_ring.h` name for {@linkcode VIRTIO_F_EVENT_IDX}. */
-export const VIRTIO_RING_F_EVENT_IDX = VIRTIO_F_EVENT_IDX;
+export const VIRTIO_RING_F_EVENT_IDX: number = VIRTIO_F_EVENT_IDX;
 
 /** Names of the reserved feature bits of chapter 6, by bit number. */
 export const RESERVED_FEATURE_NAMES: Readonly<Record<number, string>> = {

@@ -23,7 +23,7 @@ export const VIRTIO_CONFIG_S_NEEDS_RESET = 0x40;
  * The spec's own name for {@linkcode VIRTIO_CONFIG_S_NEEDS_RESET} (§2.1 calls
  * the bit DEVICE_NEEDS_RESET; Linux calls it `VIRTIO_CONFIG_S_NEEDS_RESET`).
  */
-export const VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET = VIRTIO_CONFIG_S_NEEDS_RESET;
+export const VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET: number = VIRTIO_CONFIG_S_NEEDS_RESET;
 /** Something went wrong in the guest and it has given up on the device (§2.1). */
 export const VIRTIO_CONFIG_S_FAILED = 0x80;
 

@@ -27,7 +27,11 @@ export class StatusByte {
   /** The 8-bit status value. */
   readonly value: number;
 
-  /** @param value The 8-bit status value. */
+  /**
+   * Wraps a status value (only the low 8 bits count).
+   *
+   * @param value The 8-bit status value.
+   */
   constructor(value: number) {
     this.value = value & 0xff;
   }
@@ -79,6 +83,8 @@ export class FeatureSet {
   readonly deviceNames: Readonly<Record<number, string>>;
 
   /**
+   * Wraps a feature word, with names for its device-specific bits.
+   *
    * @param word The 64-bit feature word.
    * @param deviceNames Names of the device-specific bits.
    */
@@ -207,7 +213,11 @@ export class MmioRegisterSnapshot implements MmioRegisterSnapshotData {
   readonly queueSel!: number;
   readonly queues!: readonly QueueSnapshot[];
 
-  /** @param data The register values. */
+  /**
+   * Captures register values taken by `MmioDeviceTransport.inspect()`.
+   *
+   * @param data The register values.
+   */
   constructor(data: MmioRegisterSnapshotData) {
     Object.assign(this, data);
   }

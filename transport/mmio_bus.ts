@@ -26,6 +26,8 @@ export class MmioBusError extends RangeError {
   readonly kind: "read" | "write";
 
   /**
+   * Records the faulting access.
+   *
    * @param message What went wrong.
    * @param address Guest-physical address.
    * @param width Width in bytes.
@@ -111,7 +113,11 @@ export class MmioBus {
   #pending = 0;
   #idleWaiters: (() => void)[] = [];
 
-  /** @param options Log, storm limit, handler error hook. */
+  /**
+   * Creates a bus with no windows mapped.
+   *
+   * @param options Log, storm limit, handler error hook.
+   */
   constructor(options: MmioBusOptions = {}) {
     this.#log = options.log;
     this.#stormLimit = options.stormLimit ?? 10_000;

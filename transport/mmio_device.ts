@@ -203,6 +203,8 @@ export class MmioDeviceTransport implements MmioRegion {
   #configInterrupts = 0;
 
   /**
+   * Builds the register file in its reset state and attaches the device model.
+   *
    * @param device The device model to expose; its `attach` is called here.
    * @param options Memory, log, name, replaced parts, queue factory.
    */
@@ -928,6 +930,8 @@ export class EmptyMmioSlot implements MmioRegion {
   readonly #reporter: ConformanceReporter;
 
   /**
+   * Creates an empty slot that logs misuse to `log`.
+   *
    * @param log The conformance log.
    * @param name Name used in the log, e.g. `"virtio-mmio@0x1e400"`.
    */

@@ -163,6 +163,8 @@ export class DeviceResetError extends Error {
   readonly polls: number;
 
   /**
+   * Records how the reset failed.
+   *
    * @param status The last status read.
    * @param polls Reads made before giving up.
    */
@@ -244,6 +246,8 @@ export class FeatureNegotiationError extends Error {
   readonly accepted: bigint;
 
   /**
+   * Records what was offered and accepted when negotiation failed.
+   *
    * @param message What went wrong.
    * @param offered What the device offered.
    * @param accepted What the driver accepted.
@@ -410,7 +414,11 @@ export class MmioDriverTransport implements VirtioDriverContext {
   readonly #queues = new Map<number, LiveQueue>();
   #interrupts = 0;
 
-  /** @param options Window, memory, allocator, log, parts, queue factory. */
+  /**
+   * Wraps one window; nothing is read until {@linkcode probe} or {@linkcode initialize}.
+   *
+   * @param options Window, memory, allocator, log, parts, queue factory.
+   */
   constructor(options: MmioDriverTransportOptions) {
     this.window = options.window;
     this.name = options.name ?? `virtio-mmio@0x${options.window.base.toString(16)}`;
@@ -455,6 +463,11 @@ export class MmioDriverTransport implements VirtioDriverContext {
   /** Where this device stands. */
   get state(): DriverState {
     return this.#state;
+  }
+
+  /** Whether the device set DEVICE_NEEDS_RESET (2.1.1/4: rely on nothing it does until reset). */
+  get needsReset(): boolean {
+    return this.#state === "needs-reset";
   }
 
   /** Why initialization failed or the device needs a reset, or `""`. */
@@ -571,6 +584,9 @@ export class MmioDriverTransport implements VirtioDriverContext {
     this.#driver?.remove?.();
     resetDevice(this.window);
     for (const live of this.#queues.values()) {
+      // The device is reset, so nothing in flight will come back: release
+      // the chains (and their indirect tables) before the ring areas.
+      live.queue.detach?.();
       for (const area of live.areas) this.allocator.free(area);
     }
     this.#queues.clear();

@@ -262,6 +262,12 @@ export interface VirtioDriverContext {
   readonly allocator: GuestAllocator;
   /** Reports device violations seen by the driver. */
   readonly reporter: ConformanceReporter;
+  /**
+   * Whether the device has set DEVICE_NEEDS_RESET (seen at the last
+   * configuration change interrupt): from then on the driver must not rely on
+   * the device completing anything (2.1.1/4).
+   */
+  readonly needsReset: boolean;
 
   /**
    * Configures and enables a virtqueue (§4.2.3.2).

@@ -60,7 +60,11 @@ export class VirtioBus {
   readonly #drivers = new Map<number, DriverRegistration>();
   #devices: BoundDevice[] = [];
 
-  /** @param options Bus, memory, allocator, log, parts, queue factory. */
+  /**
+   * Creates a driver core with no drivers registered.
+   *
+   * @param options Bus, memory, allocator, log, parts, queue factory.
+   */
   constructor(options: VirtioBusOptions) {
     this.#options = options;
   }

@@ -214,6 +214,15 @@ export interface DriverQueue<T = unknown> {
    * @returns `false` if used entries arrived meanwhile (reap them, or one is missed).
    */
   enableCallbacks(): boolean;
+  /**
+   * Takes back every chain not reaped, once the device no longer uses the
+   * queue (after a device or queue reset, §2.6.1), releasing descriptors and
+   * indirect tables. Optional for a learner's queue; the transport calls it
+   * when present.
+   *
+   * @returns The tokens of the chains that never came back.
+   */
+  detach?(): T[];
 }
 
 /** Options for building a driver-side queue. */
@@ -233,6 +242,8 @@ export class VirtqueueFullError extends Error {
   readonly free: number;
 
   /**
+   * Records how many descriptors were needed and free.
+   *
    * @param needed Descriptors the chain needs.
    * @param free Descriptors free.
    */
@@ -249,7 +260,11 @@ export class VirtqueueBrokenError extends Error {
   /** The violation that broke the queue. */
   readonly violation: Violation;
 
-  /** @param violation The violation that broke the queue. */
+  /**
+   * Wraps the violation that broke the queue.
+   *
+   * @param violation The violation that broke the queue.
+   */
   constructor(violation: Violation) {
     super(`Virtqueue is broken since §${violation.id}: ${violation.message}`);
     this.name = "VirtqueueBrokenError";

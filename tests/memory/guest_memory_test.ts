@@ -408,7 +408,8 @@ Deno.test("dump and hexDump show address, hex bytes and ASCII, 16 bytes a line",
   const { mem } = ram();
   mem.write(BASE + 0x20, new TextEncoder().encode("virtio-lab\0\x7f ok!!!!!!"));
   const lines = mem.dump(BASE + 0x20, 20).split("\n");
-  assert.equal(lines.length, 2);
+  assert.equal(lines.length, 3);
+  assert.equal(lines[2], "40000034", "the last line is the offset past the end, as in hexdump -C");
   assert.equal(
     lines[0],
     "40000020  76 69 72 74 69 6f 2d 6c  61 62 00 7f 20 6f 6b 21  |virtio-lab.. ok!|",
@@ -417,10 +418,21 @@ Deno.test("dump and hexDump show address, hex bytes and ASCII, 16 bytes a line",
   assert.ok(lines[1].endsWith(" |!!!!|"), lines[1]);
   assert.equal(lines[1].indexOf("|"), lines[0].indexOf("|"), "the ASCII column lines up");
   assert.equal(hexDump(new Uint8Array(0)), "");
-  const one = hexDump(Uint8Array.of(0x41), 0x10);
+  const [one] = hexDump(Uint8Array.of(0x41), 0x10).split("\n");
   assert.ok(one.startsWith("00000010  41 "), one);
   assert.ok(one.endsWith(" |A|"), one);
   assert.equal(one.indexOf("|"), lines[0].indexOf("|"));
+});
+
+Deno.test("hexDump collapses repeated lines into one '*' like hexdump -C", () => {
+  const bytes = new Uint8Array(512);
+  bytes[0] = 0x41;
+  assert.deepEqual(hexDump(bytes, 0x400).split("\n"), [
+    "00000400  41 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |A...............|",
+    "00000410  00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00  |................|",
+    "*",
+    "00000600",
+  ]);
 });
 
 Deno.test("Deno.inspect shows size and range", () => {
