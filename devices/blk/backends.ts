@@ -1,0 +1,507 @@
+/**
+ * Block backends: the storage behind a virtio block device (DESIGN.md §1).
+ * {@linkcode MemoryBlockBackend} keeps the disk in an array (tests,
+ * notebooks); {@linkcode FileBlockBackend} serves a raw disk image file with
+ * positional I/O, so any number of requests can be in flight at once.
+ *
+ * Offsets and lengths are in bytes. The device only ever asks for whole
+ * 512-byte sectors inside {@linkcode BlockBackend.size}.
+ *
+ * @module
+ */
+
+import { type FileHandle, open } from "node:fs/promises";
+import { abortError } from "../common.ts";
+import { SECTOR_SIZE } from "./constants.ts";
+
+/**
+ * The storage behind a block device. Every method is asynchronous; several
+ * calls may be in flight at once, on different or even the same ranges.
+ *
+ * The `signal` contract: the device passes an `AbortSignal` that it aborts
+ * when a device or queue reset makes the request stale. Once it is aborted,
+ * the backend must not write into `dest` or read from `src` any more, because
+ * they are views of guest memory the driver may already reuse. (The I/O on
+ * the storage itself may still happen: a write in flight at a reset has an
+ * undefined outcome, as on real disks.)
+ */
+export interface BlockBackend {
+  /** Addressable size in bytes, a multiple of 512. */
+  readonly size: number;
+  /** Whether writes are refused (the device then offers VIRTIO_BLK_F_RO). */
+  readonly readOnly: boolean;
+  /** The device ID string for VIRTIO_BLK_T_GET_ID (ASCII, at most 20 bytes), if the backend has one. */
+  readonly id?: string;
+  /**
+   * Fills `dest` with the bytes at `offset`.
+   *
+   * @param offset Byte offset, with `offset + dest.length <= size`.
+   * @param dest Receives exactly `dest.length` bytes.
+   * @param signal Aborted when the caller no longer owns `dest`.
+   * @throws {BlockBackendError} On an I/O error or an out-of-range access.
+   */
+  read(offset: number, dest: Uint8Array, signal?: AbortSignal): Promise<void>;
+  /**
+   * Stores `src` at `offset`.
+   *
+   * @param offset Byte offset, with `offset + src.length <= size`.
+   * @param src The bytes.
+   * @param signal Aborted when the caller no longer owns `src`.
+   * @throws {BlockBackendError} On an I/O error, an out-of-range access or a read-only backend.
+   */
+  write(offset: number, src: Uint8Array, signal?: AbortSignal): Promise<void>;
+  /** Makes every completed write durable (for a file: `fsync`). */
+  flush(): Promise<void>;
+  /** Releases the storage; later calls fail. Calling it twice does nothing. */
+  close(): Promise<void>;
+}
+
+/** A backend operation failed. */
+export class BlockBackendError extends Error {
+  /** `"out-of-range"`, `"read-only"`, `"closed"`, `"short-read"` or `"io-error"`. */
+  readonly code: string;
+  /** Byte offset of the operation, or -1. */
+  readonly offset: number;
+  /** Length of the operation in bytes, or 0. */
+  readonly length: number;
+
+  /**
+   * Records what failed and where.
+   *
+   * @param code A short machine-readable reason.
+   * @param message One sentence with the values that matter.
+   * @param offset Byte offset, or -1.
+   * @param length Length in bytes, or 0.
+   * @param options The underlying error, if any.
+   */
+  constructor(code: string, message: string, offset = -1, length = 0, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BlockBackendError";
+    this.code = code;
+    this.offset = offset;
+    this.length = length;
+  }
+}
+
+function checkRange(size: number, offset: number, length: number): void {
+  if (
+    !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) ||
+    offset + length > size
+  ) {
+    throw new BlockBackendError(
+      "out-of-range",
+      `Access of ${length} byte(s) at offset ${offset} is outside the ${size}-byte disk`,
+      offset,
+      length,
+    );
+  }
+}
+
+/** Options for {@linkcode MemoryBlockBackend}. */
+export interface MemoryBlockBackendOptions {
+  /** Refuse writes (default `false`). */
+  readonly readOnly?: boolean;
+  /** Device ID string. */
+  readonly id?: string;
+}
+
+/**
+ * A disk held in memory. Reads and writes copy synchronously inside the
+ * call, so they never touch the caller's buffer after returning.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBlockBackend } from "./backends.ts";
+ * const disk = new MemoryBlockBackend(1 << 20); // 1 MiB of zeroes
+ * await disk.write(512, new Uint8Array(512).fill(7));
+ * ```
+ */
+export class MemoryBlockBackend implements BlockBackend {
+  /** Size in bytes. */
+  readonly size: number;
+  /** Whether writes are refused. */
+  readonly readOnly: boolean;
+  /** Device ID string, if given. */
+  readonly id?: string;
+  /** The disk contents (live: changes show through). */
+  readonly data: Uint8Array;
+  /** Calls to {@linkcode flush} so far. */
+  flushes = 0;
+  #closed = false;
+
+  /**
+   * Creates a disk in memory.
+   *
+   * @param sizeOrData A size in bytes (a multiple of 512; zero-filled), or the
+   *   contents (copied; the length must be a multiple of 512).
+   * @param options Read-only flag and device ID.
+   * @throws {RangeError} If the size is not a positive multiple of 512.
+   */
+  constructor(sizeOrData: number | Uint8Array, options: MemoryBlockBackendOptions = {}) {
+    const size = typeof sizeOrData === "number" ? sizeOrData : sizeOrData.length;
+    if (!Number.isSafeInteger(size) || size <= 0 || size % SECTOR_SIZE !== 0) {
+      throw new RangeError(`Disk size ${size} is not a positive multiple of ${SECTOR_SIZE} bytes`);
+    }
+    this.size = size;
+    this.data = typeof sizeOrData === "number" ? new Uint8Array(size) : sizeOrData.slice();
+    this.readOnly = options.readOnly ?? false;
+    if (options.id !== undefined) this.id = options.id;
+  }
+
+  /** Copies bytes out of the disk. */
+  read(offset: number, dest: Uint8Array, signal?: AbortSignal): Promise<void> {
+    try {
+      this.#check(signal, "Read");
+      checkRange(this.size, offset, dest.length);
+      dest.set(this.data.subarray(offset, offset + dest.length));
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Copies bytes into the disk. */
+  write(offset: number, src: Uint8Array, signal?: AbortSignal): Promise<void> {
+    try {
+      this.#check(signal, "Write");
+      if (this.readOnly) {
+        throw new BlockBackendError("read-only", "Disk is read-only", offset, src.length);
+      }
+      checkRange(this.size, offset, src.length);
+      this.data.set(src, offset);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Nothing to make durable; counts the call. */
+  flush(): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError());
+    this.flushes++;
+    return Promise.resolve();
+  }
+
+  /** Refuses further I/O. */
+  close(): Promise<void> {
+    this.#closed = true;
+    return Promise.resolve();
+  }
+
+  #check(signal: AbortSignal | undefined, what: string): void {
+    if (this.#closed) throw closedError();
+    if (signal?.aborted) throw abortError(what);
+  }
+}
+
+function closedError(): BlockBackendError {
+  return new BlockBackendError("closed", "Disk backend is closed");
+}
+
+// ------------------------------------------------------------ image files
+
+/** Why a disk image cannot be opened. */
+export type BlockImageErrorCode =
+  | "not-found"
+  | "is-directory"
+  | "not-a-file"
+  | "empty"
+  | "too-small"
+  | "permission-denied"
+  | "io-error";
+
+/** A disk image cannot be used; the message is one line fit for a CLI. */
+export class BlockImageError extends Error {
+  /** What is wrong with it. */
+  readonly code: BlockImageErrorCode;
+  /** The path as given. */
+  readonly path: string;
+
+  /**
+   * Records what is wrong with the image.
+   *
+   * @param code What is wrong.
+   * @param path The path as given.
+   * @param message One sentence naming the path and the values that matter.
+   * @param options The underlying error, if any.
+   */
+  constructor(code: BlockImageErrorCode, path: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BlockImageError";
+    this.code = code;
+    this.path = path;
+  }
+}
+
+/** Options for {@linkcode FileBlockBackend.open}. */
+export interface FileBlockBackendOptions {
+  /** Open the image read-only (default `false`): the device then offers VIRTIO_BLK_F_RO. */
+  readonly readOnly?: boolean;
+  /** Device ID string (default: none, the device picks its own). */
+  readonly id?: string;
+}
+
+/**
+ * A raw disk image file. I/O is positional (`pread`/`pwrite` through
+ * `node:fs/promises` `FileHandle.read`/`write` with a position), so requests
+ * in flight at the same time never race on a shared file offset; `flush`
+ * calls `fsync`.
+ *
+ * When a caller passes an `AbortSignal` (the device always does), reads go
+ * to a private buffer first and are copied into `dest` only if the signal
+ * is still clear, and writes are copied out of `src` before the call
+ * returns: the thread-pool I/O then never touches guest memory after a
+ * reset. Without a signal the I/O goes straight to the caller's buffer.
+ *
+ * A file whose size is not a multiple of 512 is served up to its last whole
+ * sector; the {@linkcode tailBytes} after it are not addressable and never
+ * touched.
+ *
+ * Permissions: `--allow-read` for the path, and `--allow-write` unless it is
+ * opened read-only.
+ */
+export class FileBlockBackend implements BlockBackend {
+  /** The path as given. */
+  readonly path: string;
+  /** Addressable size in bytes: the file size rounded down to a multiple of 512. */
+  readonly size: number;
+  /** The file size in bytes at open time. */
+  readonly fileSize: number;
+  /** Bytes after the last whole sector (0 to 511), not addressable. */
+  readonly tailBytes: number;
+  /** Whether the file was opened read-only. */
+  readonly readOnly: boolean;
+  /** Device ID string, if given. */
+  readonly id?: string;
+  readonly #handle: FileHandle;
+  #closed = false;
+  #flushes = 0;
+
+  private constructor(
+    path: string,
+    handle: FileHandle,
+    fileSize: number,
+    options: FileBlockBackendOptions,
+  ) {
+    this.path = path;
+    this.#handle = handle;
+    this.fileSize = fileSize;
+    this.tailBytes = fileSize % SECTOR_SIZE;
+    this.size = fileSize - this.tailBytes;
+    this.readOnly = options.readOnly ?? false;
+    if (options.id !== undefined) this.id = options.id;
+  }
+
+  /**
+   * Opens a disk image, checking it first. Opening never modifies the file
+   * (no create, no truncate, no write).
+   *
+   * @param path Path of the image.
+   * @param options Read-only flag and device ID.
+   * @returns The backend.
+   * @throws {BlockImageError} With `code` `"not-found"` (no such file),
+   *   `"is-directory"`, `"not-a-file"` (a device node, FIFO or socket),
+   *   `"empty"` (0 bytes), `"too-small"` (under one 512-byte sector),
+   *   `"permission-denied"` (cannot be opened as asked, for example no write
+   *   permission when opened read-write), or `"io-error"`.
+   */
+  static async open(
+    path: string,
+    options: FileBlockBackendOptions = {},
+  ): Promise<FileBlockBackend> {
+    const readOnly = options.readOnly ?? false;
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(path);
+    } catch (e) {
+      throw imageError(path, e, readOnly);
+    }
+    checkInfo(path, { isFile: info.isFile, isDirectory: info.isDirectory, size: info.size });
+    let handle: FileHandle;
+    try {
+      handle = await open(path, readOnly ? "r" : "r+");
+    } catch (e) {
+      throw imageError(path, e, readOnly);
+    }
+    try {
+      // Check again through the handle: the path may have changed since stat.
+      const stat = await handle.stat();
+      const size = Number(stat.size);
+      checkInfo(path, { isFile: stat.isFile(), isDirectory: stat.isDirectory(), size });
+      return new FileBlockBackend(path, handle, size, { ...options, readOnly });
+    } catch (e) {
+      await handle.close();
+      throw e instanceof BlockImageError ? e : imageError(path, e, readOnly);
+    }
+  }
+
+  /** Calls to {@linkcode flush} that completed (each one an `fsync`). */
+  get flushes(): number {
+    return this.#flushes;
+  }
+
+  /** Reads with `pread`, retrying short reads; end of file inside the disk is an error. */
+  async read(offset: number, dest: Uint8Array, signal?: AbortSignal): Promise<void> {
+    this.#check(signal, "Read");
+    checkRange(this.size, offset, dest.length);
+    const target = signal ? new Uint8Array(dest.length) : dest;
+    let done = 0;
+    while (done < target.length) {
+      let n: number;
+      try {
+        ({ bytesRead: n } = await this.#handle.read(
+          target,
+          done,
+          target.length - done,
+          offset + done,
+        ));
+      } catch (e) {
+        throw ioError("Read", offset, dest.length, e);
+      }
+      if (n === 0) {
+        throw new BlockBackendError(
+          "short-read",
+          `Read of ${dest.length} byte(s) at offset ${offset} hit the end of ${this.path} after ` +
+            `${done} byte(s): the image shrank`,
+          offset,
+          dest.length,
+        );
+      }
+      done += n;
+    }
+    if (signal) {
+      if (signal.aborted) throw abortError("Read");
+      dest.set(target);
+    }
+  }
+
+  /** Writes with `pwrite`, retrying short writes. */
+  async write(offset: number, src: Uint8Array, signal?: AbortSignal): Promise<void> {
+    this.#check(signal, "Write");
+    if (this.readOnly) {
+      throw new BlockBackendError(
+        "read-only",
+        `Disk image ${this.path} is open read-only`,
+        offset,
+        src.length,
+      );
+    }
+    checkRange(this.size, offset, src.length);
+    const data = signal ? src.slice() : src;
+    let done = 0;
+    while (done < data.length) {
+      try {
+        const { bytesWritten } = await this.#handle.write(
+          data,
+          done,
+          data.length - done,
+          offset + done,
+        );
+        done += bytesWritten;
+      } catch (e) {
+        throw ioError("Write", offset, src.length, e);
+      }
+    }
+  }
+
+  /** `fsync`: completed writes reach stable storage before this resolves. */
+  async flush(): Promise<void> {
+    this.#check(undefined, "Flush");
+    try {
+      await this.#handle.sync();
+    } catch (e) {
+      throw ioError("Flush", -1, 0, e);
+    }
+    this.#flushes++;
+  }
+
+  /** Closes the file. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#handle.close();
+  }
+
+  #check(signal: AbortSignal | undefined, what: string): void {
+    if (this.#closed) throw closedError();
+    if (signal?.aborted) throw abortError(what);
+  }
+}
+
+function checkInfo(
+  path: string,
+  info: { isFile: boolean; isDirectory: boolean; size: number },
+): void {
+  if (info.isDirectory) {
+    throw new BlockImageError(
+      "is-directory",
+      path,
+      `Disk image ${path} is a directory, not a file`,
+    );
+  }
+  if (!info.isFile) {
+    throw new BlockImageError(
+      "not-a-file",
+      path,
+      `Disk image ${path} is not a regular file (a device node, FIFO or socket)`,
+    );
+  }
+  if (info.size === 0) {
+    throw new BlockImageError("empty", path, `Disk image ${path} is empty (0 bytes)`);
+  }
+  if (info.size < SECTOR_SIZE) {
+    throw new BlockImageError(
+      "too-small",
+      path,
+      `Disk image ${path} is ${info.size} bytes, less than one ${SECTOR_SIZE}-byte sector`,
+    );
+  }
+}
+
+function imageError(path: string, e: unknown, readOnly: boolean): BlockImageError {
+  const code = (e as { code?: unknown }).code;
+  const how = readOnly ? "reading" : "reading and writing";
+  if (e instanceof Deno.errors.NotFound || code === "ENOENT") {
+    return new BlockImageError("not-found", path, `Disk image ${path} does not exist`, {
+      cause: e,
+    });
+  }
+  if (code === "EISDIR" || e instanceof Deno.errors.IsADirectory) {
+    return new BlockImageError(
+      "is-directory",
+      path,
+      `Disk image ${path} is a directory, not a file`,
+      {
+        cause: e,
+      },
+    );
+  }
+  if (
+    e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable ||
+    code === "EACCES" || code === "EPERM" || code === "EROFS"
+  ) {
+    const hint = readOnly ? "" : " (open it read-only instead)";
+    return new BlockImageError(
+      "permission-denied",
+      path,
+      `Permission denied opening disk image ${path} for ${how}${hint}`,
+      { cause: e },
+    );
+  }
+  const detail = e instanceof Error ? e.message : String(e);
+  return new BlockImageError("io-error", path, `Cannot open disk image ${path}: ${detail}`, {
+    cause: e,
+  });
+}
+
+function ioError(what: string, offset: number, length: number, e: unknown): BlockBackendError {
+  if (e instanceof BlockBackendError) return e;
+  const detail = e instanceof Error ? e.message : String(e);
+  return new BlockBackendError(
+    "io-error",
+    `${what} of ${length} byte(s) at offset ${offset} failed: ${detail}`,
+    offset,
+    length,
+    { cause: e },
+  );
+}

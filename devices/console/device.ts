@@ -1,0 +1,390 @@
+/**
+ * The virtio console device model (virtio v1.2 §5.3), port 0 only: a
+ * receiveq carrying input from a {@linkcode ConsoleBackend} to the driver and
+ * a transmitq carrying output back, the console size in configuration space
+ * and emergency write.
+ *
+ * @module
+ */
+
+import { VIRTIO_ID_CONSOLE } from "../../spec/device_ids.ts";
+import {
+  features,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_RING_RESET,
+  VIRTIO_F_VERSION_1,
+} from "../../spec/features.ts";
+import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../transport/types.ts";
+import type { DescriptorChain, DeviceQueue } from "../../virtqueue/types.ts";
+import { readChain, writeChain } from "../../virtqueue/chain.ts";
+import { ConfigSpace, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
+import type { ConsoleBackend, ConsoleSize } from "./backends.ts";
+import {
+  VIRTIO_CONSOLE_CONFIG_COLS,
+  VIRTIO_CONSOLE_CONFIG_EMERG_WR,
+  VIRTIO_CONSOLE_CONFIG_LAYOUT,
+  VIRTIO_CONSOLE_CONFIG_MAX_NR_PORTS,
+  VIRTIO_CONSOLE_CONFIG_ROWS,
+  VIRTIO_CONSOLE_CONFIG_SIZE,
+  VIRTIO_CONSOLE_F_EMERG_WRITE,
+  VIRTIO_CONSOLE_F_SIZE,
+  VIRTIO_CONSOLE_FEATURE_NAMES,
+  VIRTIO_CONSOLE_RECEIVEQ,
+  VIRTIO_CONSOLE_TRANSMITQ,
+} from "./constants.ts";
+
+/** Options for {@linkcode VirtioConsoleDevice}. */
+export interface VirtioConsoleDeviceOptions {
+  /** `QueueNumMax` of both queues, in descriptors (default 256). */
+  readonly queueSize?: number;
+  /** Name shown by the transport (default `"virtio-console"`). */
+  readonly name?: string;
+}
+
+/** Counters of a {@linkcode VirtioConsoleDevice} (a fresh snapshot on every read). */
+export interface ConsoleDeviceStats {
+  /** Bytes delivered to the driver through the receiveq. */
+  readonly bytesIn: number;
+  /** Bytes sent to the backend from the transmitq. */
+  readonly bytesOut: number;
+  /** Bytes sent to the backend through `emerg_wr`. */
+  readonly emergencyBytes: number;
+  /** Receive chains used (filled or rejected). */
+  readonly receiveChains: number;
+  /** Transmit chains used (sent or rejected). */
+  readonly transmitChains: number;
+  /** Chains that broke 5.3.6.1/1 or 5.3.6.1/2 and were returned unused. */
+  readonly rejectedChains: number;
+  /** Completions dropped because a reset made them stale. */
+  readonly staleCompletions: number;
+  /** Backend writes that failed (the bytes are lost). */
+  readonly backendErrors: number;
+  /** Whether the backend's input has ended. */
+  readonly inputEnded: boolean;
+}
+
+/**
+ * A virtio console (§5.3) with one port.
+ *
+ * - Features offered: VIRTIO_F_VERSION_1, VIRTIO_F_EVENT_IDX,
+ *   VIRTIO_F_INDIRECT_DESC, VIRTIO_F_RING_RESET, VIRTIO_CONSOLE_F_EMERG_WRITE,
+ *   and VIRTIO_CONSOLE_F_SIZE when the backend reports a size at construction.
+ *   Never VIRTIO_CONSOLE_F_MULTIPORT.
+ * - Input: bytes are pulled from the backend only while the receiveq has
+ *   buffers; at most one chunk waits inside the device. Each receive chain is
+ *   filled with as many bytes as it holds; `len` is the byte count.
+ * - Output: transmit chains are written to the backend in order; a chain is
+ *   used (len 0) once the backend has taken its bytes, which gives the driver
+ *   backpressure.
+ * - `emerg_wr`: the low byte of a write goes to the backend at any time, even
+ *   before the device is configured (5.3.5.1).
+ * - Reset (device or queue): completions of backend work started before it
+ *   are dropped and never touch guest memory.
+ *
+ * @example
+ * ```ts ignore
+ * const device = new VirtioConsoleDevice(new MemoryConsoleBackend());
+ * bus.map(0x1e000, new MmioDeviceTransport(device, { memory, log }), { irq: 42, name: "virtio_console" });
+ * ```
+ */
+export class VirtioConsoleDevice implements VirtioDevice {
+  /** Name shown by the transport. */
+  readonly name: string;
+  /** VIRTIO_ID_CONSOLE (3). */
+  readonly deviceId: number = VIRTIO_ID_CONSOLE;
+  /** "VLAB". */
+  readonly vendorId: number = VIRTIO_LAB_VENDOR_ID;
+  /** The features offered. */
+  readonly deviceFeatures: bigint;
+  /** VIRTIO_CONSOLE_F_* names. */
+  readonly featureNames: Readonly<Record<number, string>> = VIRTIO_CONSOLE_FEATURE_NAMES;
+  /** receiveq and transmitq of port 0. */
+  readonly queueMaxSizes: readonly number[];
+  /** struct virtio_console_config. */
+  readonly configLayout: readonly ConfigField[] = VIRTIO_CONSOLE_CONFIG_LAYOUT;
+  /** 12 bytes. */
+  readonly configSize: number = VIRTIO_CONSOLE_CONFIG_SIZE;
+  /** The backend. */
+  readonly backend: ConsoleBackend;
+
+  readonly #config = new ConfigSpace(VIRTIO_CONSOLE_CONFIG_SIZE);
+  #host: DeviceHost | null = null;
+  /** Bumped by every device reset. */
+  #generation = 0;
+  /** Bumped by every reset of that queue. */
+  readonly #queueEpoch = [0, 0];
+  /** Input read from the backend and not yet delivered (at most one chunk). */
+  #pending: Uint8Array | null = null;
+  #reading = false;
+  #inputEnded = false;
+  /** Backend writes run one after another, in order. */
+  #outputTail: Promise<void> = Promise.resolve();
+  #unsubscribeResize: (() => void) | null = null;
+  #closed = false;
+
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #emergencyBytes = 0;
+  #receiveChains = 0;
+  #transmitChains = 0;
+  #rejectedChains = 0;
+  #staleCompletions = 0;
+  #backendErrors = 0;
+
+  /**
+   * Creates the device; VIRTIO_CONSOLE_F_SIZE is offered if `backend.size()` reports a size now.
+   *
+   * @param backend The byte stream behind port 0.
+   * @param options Queue size and name.
+   * @throws {RangeError} If `queueSize` is not a power of two from 1 to 32768.
+   */
+  constructor(backend: ConsoleBackend, options: VirtioConsoleDeviceOptions = {}) {
+    const queueSize = options.queueSize ?? 256;
+    if (
+      !Number.isInteger(queueSize) || queueSize < 1 || queueSize > 32768 ||
+      (queueSize & (queueSize - 1)) !== 0
+    ) {
+      throw new RangeError(`Console queue size ${queueSize} is not a power of two from 1 to 32768`);
+    }
+    this.name = options.name ?? "virtio-console";
+    this.backend = backend;
+    this.queueMaxSizes = Object.freeze([queueSize, queueSize]);
+    const size = backend.size?.() ?? null;
+    const bits = [
+      VIRTIO_F_VERSION_1,
+      VIRTIO_F_EVENT_IDX,
+      VIRTIO_F_INDIRECT_DESC,
+      VIRTIO_F_RING_RESET,
+      VIRTIO_CONSOLE_F_EMERG_WRITE,
+    ];
+    if (size) bits.push(VIRTIO_CONSOLE_F_SIZE);
+    this.deviceFeatures = features(...bits);
+    // max_nr_ports is meaningful only with VIRTIO_CONSOLE_F_MULTIPORT, never
+    // offered here; it reads 1, the one port this device has.
+    this.#config.setU32(VIRTIO_CONSOLE_CONFIG_MAX_NR_PORTS, 1);
+    if (size) {
+      this.#setSize(size);
+      this.#unsubscribeResize = backend.onResize?.((s) => this.#resized(s)) ?? null;
+    }
+  }
+
+  /** The size in configuration space, or `null` without VIRTIO_CONSOLE_F_SIZE. */
+  get size(): ConsoleSize | null {
+    if ((this.deviceFeatures & (1n << BigInt(VIRTIO_CONSOLE_F_SIZE))) === 0n) return null;
+    return {
+      cols: this.#config.getU16(VIRTIO_CONSOLE_CONFIG_COLS),
+      rows: this.#config.getU16(VIRTIO_CONSOLE_CONFIG_ROWS),
+    };
+  }
+
+  /** Counters since construction. */
+  get stats(): ConsoleDeviceStats {
+    return {
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      emergencyBytes: this.#emergencyBytes,
+      receiveChains: this.#receiveChains,
+      transmitChains: this.#transmitChains,
+      rejectedChains: this.#rejectedChains,
+      staleCompletions: this.#staleCompletions,
+      backendErrors: this.#backendErrors,
+      inputEnded: this.#inputEnded,
+    };
+  }
+
+  /** Called once by the transport. */
+  attach(host: DeviceHost): void {
+    this.#host = host;
+  }
+
+  /** Reads struct virtio_console_config (little-endian); `emerg_wr` reads 0. */
+  readConfig(offset: number, width: AccessWidth): number {
+    return this.#config.read(offset, width);
+  }
+
+  /**
+   * A write to configuration space: only `emerg_wr` is writable. Its low byte
+   * goes to the backend at once, in any device state (5.3.5.1/1 and
+   * 5.3.5.1/2), in order with transmitted output.
+   */
+  writeConfig(offset: number, _width: AccessWidth, value: number): void {
+    if (offset !== VIRTIO_CONSOLE_CONFIG_EMERG_WR || this.#closed) return;
+    this.#emergencyBytes++;
+    void this.#output(new Uint8Array([value & 0xff]));
+  }
+
+  /** DRIVER_OK: start moving data in both directions. */
+  activate(): void {
+    this.#pumpInput();
+    this.#drainTransmit();
+  }
+
+  /** An available buffer notification. */
+  queueNotify(index: number): void {
+    if (index === VIRTIO_CONSOLE_RECEIVEQ) this.#pumpInput();
+    else if (index === VIRTIO_CONSOLE_TRANSMITQ) this.#drainTransmit();
+  }
+
+  /**
+   * Device reset (§2.4): output in flight is still written to the backend but
+   * its chains are never returned, and nothing touches guest memory. Input
+   * already read from the backend stays in the device for the next driver.
+   */
+  reset(): void {
+    this.#generation++;
+  }
+
+  /** `QueueReset` of one queue (§2.6.1): like {@linkcode reset}, for that queue only. */
+  queueReset(index: number): void {
+    if (index === VIRTIO_CONSOLE_RECEIVEQ || index === VIRTIO_CONSOLE_TRANSMITQ) {
+      this.#queueEpoch[index]++;
+    }
+  }
+
+  /**
+   * Detaches from the backend's resize events and stops taking input; the
+   * backend itself is left open (its owner closes it).
+   */
+  close(): void {
+    this.#closed = true;
+    this.#generation++;
+    this.#unsubscribeResize?.();
+    this.#unsubscribeResize = null;
+  }
+
+  // ------------------------------------------------------------ receive
+
+  /**
+   * Moves input into receive buffers while both exist, then asks the
+   * backend for more only if a buffer is still waiting.
+   */
+  #pumpInput(): void {
+    const host = this.#host;
+    if (!host || this.#closed) return;
+    const queue = host.queue(VIRTIO_CONSOLE_RECEIVEQ);
+    if (!queue) return;
+    let used = false;
+    while (this.#pending) {
+      const chain = queue.pop();
+      if (!chain) break;
+      used = true;
+      this.#receiveChains++;
+      if (chain.readable.length > 0) {
+        this.#rejectedChains++;
+        host.reporter.report(
+          "5.3.6.1/1",
+          `Receive chain ${chain.head} has ${chain.readable.length} device-readable buffer(s) ` +
+            `(${chain.readableLength} bytes)`,
+          {
+            queue: VIRTIO_CONSOLE_RECEIVEQ,
+            head: chain.head,
+            readable: chain.readableLength,
+            writable: chain.writableLength,
+          },
+          "chain returned unused with len 0",
+        );
+        queue.push(chain.head, 0);
+        continue;
+      }
+      const n = writeChain(host.memory, chain.writable, this.#pending);
+      queue.push(chain.head, n);
+      this.#bytesIn += n;
+      this.#pending = n < this.#pending.length ? this.#pending.subarray(n) : null;
+    }
+    if (used) host.usedBuffers(VIRTIO_CONSOLE_RECEIVEQ);
+    if (!this.#pending && !this.#reading && !this.#inputEnded && queue.hasAvailable()) {
+      this.#reading = true;
+      this.backend.read().then(
+        (chunk) => {
+          this.#reading = false;
+          if (chunk === null) this.#inputEnded = true;
+          else if (chunk.length > 0) this.#pending = chunk;
+          this.#pumpInput();
+        },
+        () => {
+          this.#reading = false;
+          this.#inputEnded = true;
+          this.#backendErrors++;
+        },
+      );
+    }
+  }
+
+  // ------------------------------------------------------------ transmit
+
+  #drainTransmit(): void {
+    const host = this.#host;
+    if (!host) return;
+    const queue = host.queue(VIRTIO_CONSOLE_TRANSMITQ);
+    if (!queue) return;
+    let rejected = false;
+    for (let chain = queue.pop(); chain; chain = queue.pop()) {
+      this.#transmitChains++;
+      if (chain.writable.length > 0) {
+        this.#rejectedChains++;
+        host.reporter.report(
+          "5.3.6.1/2",
+          `Transmit chain ${chain.head} has ${chain.writable.length} device-writable buffer(s) ` +
+            `(${chain.writableLength} bytes)`,
+          {
+            queue: VIRTIO_CONSOLE_TRANSMITQ,
+            head: chain.head,
+            readable: chain.readableLength,
+            writable: chain.writableLength,
+          },
+          "chain returned unused with len 0; nothing sent",
+        );
+        queue.push(chain.head, 0);
+        rejected = true;
+        continue;
+      }
+      this.#transmit(queue, chain);
+    }
+    if (rejected) host.usedBuffers(VIRTIO_CONSOLE_TRANSMITQ);
+  }
+
+  #transmit(queue: DeviceQueue, chain: DescriptorChain): void {
+    const host = this.#host!;
+    const bytes = new Uint8Array(chain.readableLength);
+    readChain(host.memory, chain.readable, bytes);
+    const generation = this.#generation;
+    const epoch = this.#queueEpoch[VIRTIO_CONSOLE_TRANSMITQ];
+    this.#bytesOut += bytes.length;
+    void this.#output(bytes).then(() => {
+      if (
+        generation !== this.#generation ||
+        epoch !== this.#queueEpoch[VIRTIO_CONSOLE_TRANSMITQ] ||
+        host.queue(VIRTIO_CONSOLE_TRANSMITQ) !== queue
+      ) {
+        this.#staleCompletions++;
+        return;
+      }
+      queue.push(chain.head, 0);
+      host.usedBuffers(VIRTIO_CONSOLE_TRANSMITQ);
+    });
+  }
+
+  /** Queues a backend write after the ones before it; never rejects. */
+  #output(bytes: Uint8Array): Promise<void> {
+    const next = this.#outputTail.then(() => this.backend.write(bytes)).catch(() => {
+      this.#backendErrors++;
+    });
+    this.#outputTail = next;
+    return next;
+  }
+
+  // -------------------------------------------------------------- size
+
+  #setSize(size: ConsoleSize): void {
+    this.#config.setU16(VIRTIO_CONSOLE_CONFIG_COLS, size.cols & 0xffff);
+    this.#config.setU16(VIRTIO_CONSOLE_CONFIG_ROWS, size.rows & 0xffff);
+  }
+
+  #resized(size: ConsoleSize): void {
+    this.#setSize(size);
+    // §5.3.6: a configuration change notification tells the driver to read
+    // cols and rows again; the transport bumps ConfigGeneration too.
+    this.#host?.configChanged();
+  }
+}

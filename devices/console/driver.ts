@@ -1,0 +1,479 @@
+/**
+ * The virtio console driver (virtio v1.2 §5.3), port 0 only, in the manner of
+ * Linux's `drivers/char/virtio_console.c`: receive buffers kept posted and
+ * surfaced as a `ReadableStream`, output copied into guest buffers and posted
+ * on the transmitq, emergency write through `emerg_wr`, and the console size
+ * from configuration space.
+ *
+ * @module
+ */
+
+import { type GuestAllocator, GuestOutOfMemoryError } from "../../memory/allocator.ts";
+import { VIRTIO_ID_CONSOLE } from "../../spec/device_ids.ts";
+import {
+  features,
+  hasFeature,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_VERSION_1,
+} from "../../spec/features.ts";
+import type { VirtioDriver, VirtioDriverContext } from "../../transport/types.ts";
+import { type DriverQueue, VirtqueueFullError } from "../../virtqueue/types.ts";
+import type { ConsoleResizeListener, ConsoleSize } from "./backends.ts";
+import {
+  VIRTIO_CONSOLE_CONFIG_COLS,
+  VIRTIO_CONSOLE_CONFIG_EMERG_WR,
+  VIRTIO_CONSOLE_CONFIG_ROWS,
+  VIRTIO_CONSOLE_F_EMERG_WRITE,
+  VIRTIO_CONSOLE_F_SIZE,
+  VIRTIO_CONSOLE_RECEIVEQ,
+  VIRTIO_CONSOLE_TRANSMITQ,
+} from "./constants.ts";
+
+/** Options for {@linkcode VirtioConsoleDriver}. */
+export interface VirtioConsoleDriverOptions {
+  /** Receive buffers kept posted on the receiveq (default 16). */
+  readonly receiveBuffers?: number;
+  /** Size of each receive buffer, in bytes (default 4096). */
+  readonly receiveBufferSize?: number;
+  /** Largest transmit chain, in bytes: bigger writes are split (default 4096). */
+  readonly transmitChunkSize?: number;
+  /** Transmit chains in flight at once (default 16). */
+  readonly maxTransmitInFlight?: number;
+  /**
+   * Bytes the readable stream buffers before the driver stops re-posting
+   * receive buffers, which stops the device reading its backend (default 65536).
+   */
+  readonly readableHighWaterMark?: number;
+}
+
+/** The console driver cannot do what was asked. */
+export class ConsoleDriverError extends Error {
+  /** `"not-bound"`, `"closed"`, `"removed"`, `"not-negotiated"` or `"queue-broken"`. */
+  readonly code: string;
+
+  /**
+   * Records the reason.
+   *
+   * @param code A short machine-readable reason.
+   * @param message One sentence with the values that matter.
+   */
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "ConsoleDriverError";
+    this.code = code;
+  }
+}
+
+interface TransmitJob {
+  readonly bytes: Uint8Array;
+  addr: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * Drives a virtio console's port 0.
+ *
+ * Negotiates VIRTIO_F_VERSION_1, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC,
+ * VIRTIO_CONSOLE_F_SIZE and VIRTIO_CONSOLE_F_EMERG_WRITE when offered, never
+ * VIRTIO_CONSOLE_F_MULTIPORT. Receive buffers are device-writable only
+ * (5.3.6.1/1), transmit buffers device-readable only (5.3.6.1/2).
+ *
+ * @example
+ * ```ts ignore
+ * const console = bus.find(VIRTIO_ID_CONSOLE)!.driver as VirtioConsoleDriver;
+ * await console.write("hello\n");
+ * for await (const chunk of console) Deno.stdout.writeSync(chunk);
+ * ```
+ */
+export class VirtioConsoleDriver implements VirtioDriver {
+  /** `"virtio_console"`, as in Linux. */
+  readonly name = "virtio_console";
+  /** VIRTIO_ID_CONSOLE (3). */
+  readonly deviceId: number = VIRTIO_ID_CONSOLE;
+  /** The features this driver understands. */
+  readonly supportedFeatures: bigint = features(
+    VIRTIO_F_VERSION_1,
+    VIRTIO_F_EVENT_IDX,
+    VIRTIO_F_INDIRECT_DESC,
+    VIRTIO_CONSOLE_F_SIZE,
+    VIRTIO_CONSOLE_F_EMERG_WRITE,
+  );
+  /**
+   * Bytes received from the device, in order. Backpressure reaches the
+   * device: while the stream holds `readableHighWaterMark` bytes unread, no
+   * receive buffer is re-posted.
+   */
+  readonly readable: ReadableStream<Uint8Array>;
+
+  readonly #receiveBuffers: number;
+  readonly #receiveBufferSize: number;
+  readonly #transmitChunkSize: number;
+  readonly #maxTransmitInFlight: number;
+  #ctx: VirtioDriverContext | null = null;
+  #rxq: DriverQueue<number> | null = null;
+  #txq: DriverQueue<TransmitJob> | null = null;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  /** Every receive buffer allocated, by address. */
+  readonly #rxAll: number[] = [];
+  /** Receive buffers reaped and not re-posted because the stream is full. */
+  readonly #rxParked: number[] = [];
+  readonly #txPending: TransmitJob[] = [];
+  readonly #txInFlight = new Set<TransmitJob>();
+  readonly #writes = new Set<Promise<void>>();
+  readonly #resizeListeners = new Set<ConsoleResizeListener>();
+  #size: ConsoleSize | null = null;
+  #live = false;
+  #closed = false;
+  #streamDone = false;
+  #bytesReceived = 0;
+  #bytesSent = 0;
+
+  /**
+   * Creates an unbound driver; the driver core binds it with `probe`.
+   *
+   * @param options Buffer counts and sizes.
+   */
+  constructor(options: VirtioConsoleDriverOptions = {}) {
+    this.#receiveBuffers = positive(options.receiveBuffers ?? 16, "receiveBuffers");
+    this.#receiveBufferSize = positive(options.receiveBufferSize ?? 4096, "receiveBufferSize");
+    this.#transmitChunkSize = positive(options.transmitChunkSize ?? 4096, "transmitChunkSize");
+    this.#maxTransmitInFlight = positive(options.maxTransmitInFlight ?? 16, "maxTransmitInFlight");
+    const highWaterMark = options.readableHighWaterMark ?? 65536;
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        pull: () => this.#repostParked(),
+        cancel: () => {
+          this.#streamDone = true;
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark }),
+    );
+  }
+
+  /** The negotiated console size, updated on configuration changes; `null` without VIRTIO_CONSOLE_F_SIZE. */
+  get size(): ConsoleSize | null {
+    return this.#size;
+  }
+
+  /** Whether VIRTIO_CONSOLE_F_EMERG_WRITE was negotiated. */
+  get canEmergencyWrite(): boolean {
+    return this.#ctx !== null && hasFeature(this.#ctx.features, VIRTIO_CONSOLE_F_EMERG_WRITE);
+  }
+
+  /** Bytes received and bytes sent so far. */
+  get stats(): { readonly bytesReceived: number; readonly bytesSent: number } {
+    return { bytesReceived: this.#bytesReceived, bytesSent: this.#bytesSent };
+  }
+
+  /**
+   * Sets up both queues, reads the size and posts the receive buffers
+   * (published, not notified: notifications wait for DRIVER_OK, 3.1.1/6).
+   *
+   * @throws {GuestOutOfMemoryError} If the buffers do not fit in guest memory.
+   */
+  probe(ctx: VirtioDriverContext): void {
+    this.#ctx = ctx;
+    this.#rxq = ctx.setupQueue<number>(VIRTIO_CONSOLE_RECEIVEQ, {
+      onUsed: () => this.#reapReceive(),
+    });
+    this.#txq = ctx.setupQueue<TransmitJob>(VIRTIO_CONSOLE_TRANSMITQ, {
+      onUsed: () => this.#reapTransmit(),
+    });
+    if (hasFeature(ctx.features, VIRTIO_CONSOLE_F_SIZE)) this.#size = this.#readSize(ctx);
+    const count = Math.min(this.#receiveBuffers, this.#rxq.size);
+    for (let i = 0; i < count; i++) {
+      const addr = ctx.allocator.alloc(this.#receiveBufferSize, 16);
+      this.#rxAll.push(addr);
+      this.#rxq.add([], [{ addr, len: this.#receiveBufferSize }], addr);
+    }
+    this.#rxq.kickPrepare();
+  }
+
+  /** DRIVER_OK is set: tell the device about the receive buffers and start sending. */
+  ready(): void {
+    this.#live = true;
+    this.#ctx!.notify(VIRTIO_CONSOLE_RECEIVEQ);
+    this.#pumpTransmit();
+  }
+
+  /** A configuration change: read `cols` and `rows` again (§5.3.6) and tell the listeners. */
+  configChanged(): void {
+    const ctx = this.#ctx;
+    if (!ctx || !hasFeature(ctx.features, VIRTIO_CONSOLE_F_SIZE)) return;
+    const size = this.#readSize(ctx);
+    const old = this.#size;
+    this.#size = size;
+    if (!old || old.cols !== size.cols || old.rows !== size.rows) {
+      for (const listener of this.#resizeListeners) listener(size);
+    }
+  }
+
+  /**
+   * Subscribes to console size changes.
+   *
+   * @returns A function that unsubscribes.
+   */
+  onResize(listener: ConsoleResizeListener): () => void {
+    this.#resizeListeners.add(listener);
+    return () => this.#resizeListeners.delete(listener);
+  }
+
+  /** Iterates over received chunks (locks {@linkcode readable}). */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.readable[Symbol.asyncIterator]();
+  }
+
+  /**
+   * Sends bytes to the console: copies them into guest buffers of at most
+   * `transmitChunkSize` bytes, posts each as a device-readable chain
+   * (5.3.6.1/2), and resolves when the device has used all of them. Writes
+   * go out in call order.
+   *
+   * @param data Bytes, or text sent as UTF-8.
+   * @throws {ConsoleDriverError} `"closed"` after {@linkcode close},
+   *   `"removed"` if the device goes away first, `"queue-broken"` if the
+   *   device broke the transmitq.
+   * @throws {GuestOutOfMemoryError} If a chunk cannot be placed in guest memory at all.
+   */
+  write(data: Uint8Array | string): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(
+        new ConsoleDriverError("closed", "Console driver is closed; write refused"),
+      );
+    }
+    if (!this.#txq) {
+      return Promise.reject(
+        new ConsoleDriverError("not-bound", "Console driver is not bound to a device"),
+      );
+    }
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    if (bytes.length === 0) return Promise.resolve();
+    const chunks: Promise<void>[] = [];
+    for (let at = 0; at < bytes.length; at += this.#transmitChunkSize) {
+      const chunk = bytes.subarray(at, Math.min(at + this.#transmitChunkSize, bytes.length));
+      chunks.push(
+        new Promise<void>((resolve, reject) => {
+          this.#txPending.push({ bytes: chunk, addr: -1, resolve, reject });
+        }),
+      );
+    }
+    const done = Promise.all(chunks).then(() => {
+      this.#bytesSent += bytes.length;
+    });
+    this.#writes.add(done);
+    const forget = () => this.#writes.delete(done);
+    done.then(forget, forget);
+    this.#pumpTransmit();
+    return done;
+  }
+
+  /**
+   * Writes one byte through `emerg_wr` (§5.3.4), which works even when the
+   * queues do not.
+   *
+   * @param byte A byte value, 0 to 255.
+   * @throws {RangeError} If `byte` is not an integer from 0 to 255.
+   * @throws {ConsoleDriverError} `"not-negotiated"` without VIRTIO_CONSOLE_F_EMERG_WRITE.
+   */
+  emergencyWrite(byte: number): void {
+    if (!Number.isInteger(byte) || byte < 0 || byte > 0xff) {
+      throw new RangeError(`Emergency write byte ${byte} is not an integer from 0 to 255`);
+    }
+    if (!this.#ctx || !hasFeature(this.#ctx.features, VIRTIO_CONSOLE_F_EMERG_WRITE)) {
+      throw new ConsoleDriverError(
+        "not-negotiated",
+        "Emergency write needs VIRTIO_CONSOLE_F_EMERG_WRITE, which was not negotiated",
+      );
+    }
+    this.#ctx.writeConfig(VIRTIO_CONSOLE_CONFIG_EMERG_WR, 4, byte);
+  }
+
+  /**
+   * Stops the driver cleanly: refuses new writes, waits for the ones in
+   * flight, then ends {@linkcode readable}. Receive buffers stay with the
+   * device until the driver core unbinds it ({@linkcode remove}).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#writes]);
+    this.#endStream();
+  }
+
+  /**
+   * The driver core is unbinding the device and resets it right after: fail
+   * pending writes, end {@linkcode readable}, and free every guest buffer.
+   */
+  remove(): void {
+    this.#closed = true;
+    this.#live = false;
+    const error = new ConsoleDriverError("removed", "Console device was removed");
+    this.#failTransmit(error);
+    this.#endStream();
+    const allocator = this.#ctx?.allocator;
+    for (const queue of [this.#rxq, this.#txq]) detach(queue);
+    if (allocator) { for (const addr of this.#rxAll.splice(0)) allocator.free(addr); }
+    this.#rxParked.length = 0;
+    this.#rxq = null;
+    this.#txq = null;
+  }
+
+  // ------------------------------------------------------------ receive
+
+  #reapReceive(): void {
+    const rxq = this.#rxq;
+    const ctx = this.#ctx;
+    if (!rxq || !ctx) return;
+    let reposted = false;
+    do {
+      rxq.disableCallbacks();
+      for (let used = rxq.getBuf(); used; used = rxq.getBuf()) {
+        const addr = used.token;
+        if (used.len > 0 && !this.#streamDone) {
+          this.#bytesReceived += used.len;
+          this.#controller.enqueue(ctx.memory.bytes(addr, used.len).slice());
+        }
+        if (this.#wantsMore()) {
+          rxq.add([], [{ addr, len: this.#receiveBufferSize }], addr);
+          reposted = true;
+        } else {
+          this.#rxParked.push(addr);
+        }
+      }
+    } while (!rxq.enableCallbacks());
+    if (rxq.broken) {
+      this.#controller.error(
+        new ConsoleDriverError("queue-broken", `Receive queue broken: ${rxq.broken.message}`),
+      );
+      this.#streamDone = true;
+      return;
+    }
+    if (reposted) this.#kick(rxq, VIRTIO_CONSOLE_RECEIVEQ);
+  }
+
+  #wantsMore(): boolean {
+    return !this.#closed && !this.#streamDone && (this.#controller.desiredSize ?? 0) > 0;
+  }
+
+  #repostParked(): void {
+    const rxq = this.#rxq;
+    if (!rxq || this.#rxParked.length === 0 || this.#closed) return;
+    for (const addr of this.#rxParked.splice(0)) {
+      rxq.add([], [{ addr, len: this.#receiveBufferSize }], addr);
+    }
+    this.#kick(rxq, VIRTIO_CONSOLE_RECEIVEQ);
+  }
+
+  #endStream(): void {
+    if (this.#streamDone) return;
+    this.#streamDone = true;
+    try {
+      this.#controller.close();
+    } catch {
+      // Already closed or errored.
+    }
+  }
+
+  // ------------------------------------------------------------ transmit
+
+  #pumpTransmit(): void {
+    const txq = this.#txq;
+    const ctx = this.#ctx;
+    if (!txq || !ctx || !this.#live) return;
+    const allocator: GuestAllocator = ctx.allocator;
+    let added = false;
+    while (this.#txPending.length > 0 && this.#txInFlight.size < this.#maxTransmitInFlight) {
+      const job = this.#txPending[0];
+      let addr: number;
+      try {
+        addr = allocator.alloc(job.bytes.length, 16);
+      } catch (e) {
+        if (e instanceof GuestOutOfMemoryError && this.#txInFlight.size > 0) break;
+        this.#txPending.shift();
+        job.reject(e as Error);
+        continue;
+      }
+      ctx.memory.write(addr, job.bytes);
+      try {
+        txq.add([{ addr, len: job.bytes.length }], [], job);
+      } catch (e) {
+        allocator.free(addr);
+        if (e instanceof VirtqueueFullError && this.#txInFlight.size > 0) break;
+        this.#txPending.shift();
+        job.reject(e as Error);
+        continue;
+      }
+      job.addr = addr;
+      this.#txPending.shift();
+      this.#txInFlight.add(job);
+      added = true;
+    }
+    if (added) this.#kick(txq, VIRTIO_CONSOLE_TRANSMITQ);
+  }
+
+  #reapTransmit(): void {
+    const txq = this.#txq;
+    const ctx = this.#ctx;
+    if (!txq || !ctx) return;
+    do {
+      txq.disableCallbacks();
+      for (let used = txq.getBuf(); used; used = txq.getBuf()) {
+        const job = used.token;
+        this.#txInFlight.delete(job);
+        ctx.allocator.free(job.addr);
+        job.addr = -1;
+        job.resolve();
+      }
+    } while (!txq.enableCallbacks());
+    if (txq.broken) {
+      this.#failTransmit(
+        new ConsoleDriverError("queue-broken", `Transmit queue broken: ${txq.broken.message}`),
+      );
+      return;
+    }
+    this.#pumpTransmit();
+  }
+
+  #failTransmit(error: ConsoleDriverError): void {
+    const allocator = this.#ctx?.allocator;
+    for (const job of this.#txInFlight) {
+      if (allocator && job.addr >= 0) allocator.free(job.addr);
+      job.addr = -1;
+      job.reject(error);
+    }
+    this.#txInFlight.clear();
+    for (const job of this.#txPending.splice(0)) job.reject(error);
+  }
+
+  // -------------------------------------------------------------- misc
+
+  #kick(queue: DriverQueue<unknown>, index: number): void {
+    if (queue.kickPrepare() && this.#live) this.#ctx!.notify(index);
+  }
+
+  #readSize(ctx: VirtioDriverContext): ConsoleSize {
+    return ctx.readConfigConsistent(() => ({
+      cols: ctx.readConfig(VIRTIO_CONSOLE_CONFIG_COLS, 2),
+      rows: ctx.readConfig(VIRTIO_CONSOLE_CONFIG_ROWS, 2),
+    }));
+  }
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`Console driver option ${name} is ${value}, not a positive integer`);
+  }
+  return value;
+}
+
+/** Takes back unreaped chains (and frees their indirect tables) when the queue supports it. */
+function detach(queue: DriverQueue<unknown> | null): void {
+  if (!queue) return;
+  const withDetach = queue as DriverQueue<unknown> & { detach?: () => unknown[] };
+  if (typeof withDetach.detach === "function") withDetach.detach();
+}

@@ -1,0 +1,195 @@
+/**
+ * The reference devices of virtio-lab: virtio-console (virtio v1.2 §5.3) and
+ * virtio-blk (§5.2), each a device model (plugs into `MmioDeviceTransport`
+ * as a `VirtioDevice`), a driver (binds through `VirtioBus` as a
+ * `VirtioDriver`) and backends (terminal, Unix socket, memory, image file).
+ *
+ * @module
+ */
+
+import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE } from "../spec/device_ids.ts";
+import type { DriverRegistration } from "../transport/virtio_bus.ts";
+import { VirtioBlockDriver } from "./blk/driver.ts";
+import { VirtioConsoleDriver } from "./console/driver.ts";
+
+export { abortError, ConfigSpace, VIRTIO_LAB_VENDOR_ID } from "./common.ts";
+
+// ----------------------------------------------------------------- console
+
+export {
+  portReceiveq,
+  portTransmitq,
+  VIRTIO_CONSOLE_BAD_ID,
+  VIRTIO_CONSOLE_CONFIG_COLS,
+  VIRTIO_CONSOLE_CONFIG_EMERG_WR,
+  VIRTIO_CONSOLE_CONFIG_LAYOUT,
+  VIRTIO_CONSOLE_CONFIG_MAX_NR_PORTS,
+  VIRTIO_CONSOLE_CONFIG_ROWS,
+  VIRTIO_CONSOLE_CONFIG_SIZE,
+  VIRTIO_CONSOLE_CONSOLE_PORT,
+  VIRTIO_CONSOLE_CONTROL_EVENT_NAMES,
+  VIRTIO_CONSOLE_CONTROL_RECEIVEQ,
+  VIRTIO_CONSOLE_CONTROL_SIZE,
+  VIRTIO_CONSOLE_CONTROL_TRANSMITQ,
+  VIRTIO_CONSOLE_DEVICE_ADD,
+  VIRTIO_CONSOLE_DEVICE_READY,
+  VIRTIO_CONSOLE_DEVICE_REMOVE,
+  VIRTIO_CONSOLE_F_EMERG_WRITE,
+  VIRTIO_CONSOLE_F_MULTIPORT,
+  VIRTIO_CONSOLE_F_SIZE,
+  VIRTIO_CONSOLE_FEATURE_NAMES,
+  VIRTIO_CONSOLE_PORT_ADD,
+  VIRTIO_CONSOLE_PORT_NAME,
+  VIRTIO_CONSOLE_PORT_OPEN,
+  VIRTIO_CONSOLE_PORT_READY,
+  VIRTIO_CONSOLE_PORT_REMOVE,
+  VIRTIO_CONSOLE_RECEIVEQ,
+  VIRTIO_CONSOLE_RESIZE,
+  VIRTIO_CONSOLE_RESIZE_SIZE,
+  VIRTIO_CONSOLE_TRANSMITQ,
+} from "./console/constants.ts";
+export {
+  type ConsoleBackend,
+  ConsoleBackendError,
+  type ConsoleResizeListener,
+  type ConsoleSize,
+  MemoryConsoleBackend,
+  type MemoryConsoleBackendOptions,
+  TerminalConsoleBackend,
+  type TerminalConsoleBackendOptions,
+  UnixSocketConsoleBackend,
+} from "./console/backends.ts";
+export {
+  type ConsoleDeviceStats,
+  VirtioConsoleDevice,
+  type VirtioConsoleDeviceOptions,
+} from "./console/device.ts";
+export {
+  ConsoleDriverError,
+  VirtioConsoleDriver,
+  type VirtioConsoleDriverOptions,
+} from "./console/driver.ts";
+
+// ------------------------------------------------------------------- block
+
+export {
+  blkRequestTypeName,
+  blkStatusName,
+  SECTOR_SHIFT,
+  SECTOR_SIZE,
+  VIRTIO_BLK_CONFIG_ALIGNMENT_OFFSET,
+  VIRTIO_BLK_CONFIG_BLK_SIZE,
+  VIRTIO_BLK_CONFIG_CAPACITY,
+  VIRTIO_BLK_CONFIG_DISCARD_SECTOR_ALIGNMENT,
+  VIRTIO_BLK_CONFIG_GEOMETRY_CYLINDERS,
+  VIRTIO_BLK_CONFIG_GEOMETRY_HEADS,
+  VIRTIO_BLK_CONFIG_GEOMETRY_SECTORS,
+  VIRTIO_BLK_CONFIG_LAYOUT,
+  VIRTIO_BLK_CONFIG_MAX_DISCARD_SECTORS,
+  VIRTIO_BLK_CONFIG_MAX_DISCARD_SEG,
+  VIRTIO_BLK_CONFIG_MAX_SECURE_ERASE_SECTORS,
+  VIRTIO_BLK_CONFIG_MAX_SECURE_ERASE_SEG,
+  VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SECTORS,
+  VIRTIO_BLK_CONFIG_MAX_WRITE_ZEROES_SEG,
+  VIRTIO_BLK_CONFIG_MIN_IO_SIZE,
+  VIRTIO_BLK_CONFIG_NUM_QUEUES,
+  VIRTIO_BLK_CONFIG_OPT_IO_SIZE,
+  VIRTIO_BLK_CONFIG_PHYSICAL_BLOCK_EXP,
+  VIRTIO_BLK_CONFIG_SECURE_ERASE_SECTOR_ALIGNMENT,
+  VIRTIO_BLK_CONFIG_SEG_MAX,
+  VIRTIO_BLK_CONFIG_SIZE,
+  VIRTIO_BLK_CONFIG_SIZE_MAX,
+  VIRTIO_BLK_CONFIG_UNUSED0,
+  VIRTIO_BLK_CONFIG_UNUSED1,
+  VIRTIO_BLK_CONFIG_WRITE_ZEROES_MAY_UNMAP,
+  VIRTIO_BLK_CONFIG_WRITEBACK,
+  VIRTIO_BLK_DISCARD_WRITE_ZEROES_SIZE,
+  VIRTIO_BLK_F_BARRIER,
+  VIRTIO_BLK_F_BLK_SIZE,
+  VIRTIO_BLK_F_CONFIG_WCE,
+  VIRTIO_BLK_F_DISCARD,
+  VIRTIO_BLK_F_FLUSH,
+  VIRTIO_BLK_F_GEOMETRY,
+  VIRTIO_BLK_F_LIFETIME,
+  VIRTIO_BLK_F_MQ,
+  VIRTIO_BLK_F_RO,
+  VIRTIO_BLK_F_SCSI,
+  VIRTIO_BLK_F_SECURE_ERASE,
+  VIRTIO_BLK_F_SEG_MAX,
+  VIRTIO_BLK_F_SIZE_MAX,
+  VIRTIO_BLK_F_TOPOLOGY,
+  VIRTIO_BLK_F_WCE,
+  VIRTIO_BLK_F_WRITE_ZEROES,
+  VIRTIO_BLK_FEATURE_NAMES,
+  VIRTIO_BLK_ID_BYTES,
+  VIRTIO_BLK_LIFETIME_SIZE,
+  VIRTIO_BLK_REQ_HEADER_SIZE,
+  VIRTIO_BLK_REQ_RESERVED_OFFSET,
+  VIRTIO_BLK_REQ_SECTOR_OFFSET,
+  VIRTIO_BLK_REQ_STATUS_SIZE,
+  VIRTIO_BLK_REQ_TYPE_OFFSET,
+  VIRTIO_BLK_S_IOERR,
+  VIRTIO_BLK_S_NAMES,
+  VIRTIO_BLK_S_OK,
+  VIRTIO_BLK_S_UNSUPP,
+  VIRTIO_BLK_T_BARRIER,
+  VIRTIO_BLK_T_DISCARD,
+  VIRTIO_BLK_T_FLUSH,
+  VIRTIO_BLK_T_FLUSH_OUT,
+  VIRTIO_BLK_T_GET_ID,
+  VIRTIO_BLK_T_GET_LIFETIME,
+  VIRTIO_BLK_T_IN,
+  VIRTIO_BLK_T_NAMES,
+  VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_SCSI_CMD,
+  VIRTIO_BLK_T_SCSI_CMD_OUT,
+  VIRTIO_BLK_T_SECURE_ERASE,
+  VIRTIO_BLK_T_WRITE_ZEROES,
+  VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP,
+} from "./blk/constants.ts";
+export {
+  type BlockBackend,
+  BlockBackendError,
+  BlockImageError,
+  type BlockImageErrorCode,
+  FileBlockBackend,
+  type FileBlockBackendOptions,
+  MemoryBlockBackend,
+  type MemoryBlockBackendOptions,
+} from "./blk/backends.ts";
+export {
+  type BlockDeviceStats,
+  type BlockRequestCounts,
+  DEFAULT_BLK_ID,
+  DEFAULT_SEG_MAX,
+  DEFAULT_SIZE_MAX,
+  VirtioBlockDevice,
+  type VirtioBlockDeviceOptions,
+} from "./blk/device.ts";
+export {
+  BlockDriverError,
+  type BlockDriverStats,
+  BlockIoError,
+  BlockRangeError,
+  BlockReadOnlyError,
+  VirtioBlockDriver,
+  type VirtioBlockDriverOptions,
+} from "./blk/driver.ts";
+
+/**
+ * The reference drivers, ready for `VirtioBus.register`: `virtio_console`
+ * for VIRTIO_ID_CONSOLE and `virtio_blk` for VIRTIO_ID_BLOCK, each creating a
+ * driver with default options.
+ */
+export const REFERENCE_DRIVERS: readonly DriverRegistration[] = Object.freeze([
+  {
+    deviceId: VIRTIO_ID_CONSOLE,
+    name: "virtio_console",
+    create: () => new VirtioConsoleDriver(),
+  },
+  {
+    deviceId: VIRTIO_ID_BLOCK,
+    name: "virtio_blk",
+    create: () => new VirtioBlockDriver(),
+  },
+]);
