@@ -1,0 +1,162 @@
+/**
+ * `lab boot [--disk FILE] [--console-socket PATH]`: boots the lab machine and
+ * runs the guest shell on its virtio console, attached to this terminal (raw
+ * mode) or to a Unix socket the device listens on (like QEMU's
+ * `-chardev socket,server=on`).
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import { createMachine } from "../machine.ts";
+import {
+  type ConsoleBackend,
+  ConsoleBackendError,
+  TerminalConsoleBackend,
+  UnixSocketConsoleBackend,
+} from "../devices/console/backends.ts";
+import type { BlockBackend } from "../devices/blk/backends.ts";
+import { runShell } from "../guest/shell.ts";
+import { formatSize } from "../guest/shell.ts";
+import { EXIT_FAILURE, UserError } from "./errors.ts";
+import { openImage } from "./disk_image.ts";
+
+/** Registers `boot`. */
+export function register(program: Command): void {
+  program
+    .command("boot")
+    .description("boot the lab machine and talk to its guest shell over the virtio console")
+    .option(
+      "--disk <file>",
+      "raw disk image to serve through virtio-blk (default: a built-in 4 MiB disk)",
+    )
+    .option("--read-only", "serve the disk image read-only (VIRTIO_BLK_F_RO)")
+    .option(
+      "--console-socket <path>",
+      "attach the console to a Unix socket instead of this terminal",
+    )
+    .action(async (opts) => {
+      await boot({
+        disk: opts.disk,
+        readOnly: opts.readOnly ?? false,
+        consoleSocket: opts.consoleSocket,
+      });
+    });
+}
+
+/** Options for {@linkcode boot}. */
+export interface BootOptions {
+  /** Disk image path, or `undefined` for the built-in disk. */
+  readonly disk?: string;
+  /** Open the image read-only. */
+  readonly readOnly?: boolean;
+  /** Unix socket path for the console, or `undefined` for the terminal. */
+  readonly consoleSocket?: string;
+}
+
+/**
+ * Boots the machine, runs the guest shell until `exit` (or end of input), and
+ * powers off.
+ *
+ * @param options Disk and console choices.
+ * @throws {UserError} For a bad image path or socket path.
+ */
+export async function boot(options: BootOptions): Promise<void> {
+  let disk: BlockBackend | undefined;
+  let diskLabel = "built-in, 4 MiB in memory";
+  if (options.disk !== undefined) {
+    const image = await openImage(options.disk, { readOnly: options.readOnly ?? false });
+    disk = image;
+    diskLabel = `${options.disk}, ${formatSize(image.size)}${image.readOnly ? ", read-only" : ""}`;
+  }
+  let backend: ConsoleBackend;
+  try {
+    backend = await consoleBackend(options.consoleSocket);
+  } catch (error) {
+    await disk?.close();
+    throw error;
+  }
+  const input = watchInput(backend);
+  const machine = await createMachine({ disk, console: input.backend });
+  const driver = machine.console.driver;
+  if (!driver) {
+    await machine.close();
+    throw new UserError(
+      `the virtio console did not come up: ${machine.console.error}`,
+      EXIT_FAILURE,
+    );
+  }
+  const shell = runShell(machine, {
+    input: driver.readable,
+    write: (text) => driver.write(text),
+  }, { diskLabel });
+  // Without a socket, the end of stdin (a pipe running dry) powers off once
+  // the guest has seen every byte: a virtio console cannot signal end of file.
+  const ended = input.ended.then(async () => {
+    while (driver.stats.bytesReceived < input.bytes) await delay(10);
+    await delay(100);
+    return "eof" as const;
+  });
+  const how = await Promise.race([shell, ended]);
+  await driver.write(`\r\n${how === "exit" ? "Powering off." : "Input ended: powering off."}\r\n`)
+    .catch(() => {});
+  await machine.close();
+}
+
+async function consoleBackend(socketPath: string | undefined): Promise<ConsoleBackend> {
+  if (socketPath === undefined) return new TerminalConsoleBackend();
+  let socket: UnixSocketConsoleBackend;
+  try {
+    socket = await UnixSocketConsoleBackend.listen(socketPath);
+  } catch (error) {
+    if (error instanceof ConsoleBackendError) throw new UserError(error.message);
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UserError(
+        `cannot create console socket ${socketPath}: its directory does not exist`,
+      );
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new UserError(`cannot create console socket ${socketPath}: permission denied`);
+    }
+    throw error;
+  }
+  console.error(`lab: console on ${socketPath}; waiting for a client, e.g.:`);
+  console.error(`  socat -,rawer UNIX-CONNECT:${socketPath}`);
+  await socket.waitForClient();
+  console.error("lab: client connected, booting");
+  return socket;
+}
+
+/** Wraps a backend to learn when its input ends and how many bytes it gave. */
+function watchInput(inner: ConsoleBackend): {
+  backend: ConsoleBackend;
+  ended: Promise<void>;
+  readonly bytes: number;
+} {
+  let bytes = 0;
+  let resolveEnded!: () => void;
+  const ended = new Promise<void>((resolve) => (resolveEnded = resolve));
+  const backend: ConsoleBackend = {
+    read: async () => {
+      const chunk = await inner.read();
+      if (chunk === null) resolveEnded();
+      else bytes += chunk.length;
+      return chunk;
+    },
+    write: (b) => inner.write(b),
+    size: inner.size ? () => inner.size!() : undefined,
+    onResize: inner.onResize ? (listener) => inner.onResize!(listener) : undefined,
+    close: () => inner.close(),
+  };
+  return {
+    backend,
+    ended,
+    get bytes() {
+      return bytes;
+    },
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,200 @@
+/**
+ * `lab disk info|read|write FILE`: disk image tools that go through the whole
+ * stack (block driver → split virtqueue → virtio-mmio → block device →
+ * image file), never straight to the file.
+ *
+ * @module
+ */
+
+import type { Command } from "@commander-js/extra-typings";
+import { createHash } from "node:crypto";
+import { createMachine, type LabMachine } from "../machine.ts";
+import type { VirtioBlockDriver } from "../devices/blk/driver.ts";
+import { hexDump } from "../memory/guest_memory.ts";
+import { formatSize } from "../guest/shell.ts";
+import { EXIT_FAILURE, UserError } from "./errors.ts";
+import { openImage, parseCountArg, parseSectorArg } from "./disk_image.ts";
+
+/** Bytes per read while hashing a whole disk. */
+const HASH_CHUNK = 1024 * 1024;
+/** Reads kept in flight while hashing. */
+const HASH_DEPTH = 4;
+
+/** Registers `disk` and its subcommands. */
+export function register(program: Command): void {
+  const disk = program
+    .command("disk")
+    .description("inspect and change a raw disk image through the virtio-blk stack");
+
+  disk
+    .command("info")
+    .description("capacity, block size, limits and id of a disk image")
+    .argument("<file>", "raw disk image")
+    .action(async (file) => {
+      await withDisk(file, true, async (blk) => {
+        const id = await blk.getId();
+        console.log(
+          [
+            `image:      ${file}`,
+            `capacity:   ${blk.capacity} sectors of 512 bytes (${blk.capacity * 512n} bytes, ${
+              formatSize(blk.capacity * 512n)
+            })`,
+            `block size: ${blk.blockSize} bytes`,
+            `seg_max:    ${blk.segMax} segments per request`,
+            `size_max:   ${blk.sizeMax} bytes per segment`,
+            `flush:      ${blk.canFlush ? "yes" : "no"}`,
+            `id:         ${id}`,
+          ].join("\n"),
+        );
+      });
+    });
+
+  disk
+    .command("read")
+    .description(
+      "hex dump sectors, or hash them with --sha256 (the whole disk when no range is given)",
+    )
+    .argument("<file>", "raw disk image")
+    .option("--sector <n>", "first sector (512-byte units)")
+    .option("--count <c>", "number of sectors (default 1, or the whole disk with --sha256)")
+    .option("--sha256", "print the SHA-256 of the range and the throughput instead of a dump")
+    .action(async (file, opts) => {
+      await withDisk(file, true, async (blk) => {
+        const sector = opts.sector === undefined ? 0n : parseSectorArg(opts.sector, "--sector");
+        const whole = opts.sha256 && opts.sector === undefined && opts.count === undefined;
+        const count = opts.count === undefined
+          ? (opts.sha256 ? blk.capacity - sector : 1n)
+          : BigInt(parseCountArg(opts.count, "--count"));
+        checkRange(file, blk, sector, count);
+        if (opts.sha256) {
+          const started = performance.now();
+          const digest = await hashRange(blk, sector, count);
+          const seconds = (performance.now() - started) / 1000;
+          const bytes = Number(count) * 512;
+          console.log(
+            `${digest}  ${file}${whole ? "" : ` (sectors ${sector}..${sector + count - 1n})`}`,
+          );
+          console.error(
+            `read ${formatSize(bytes)} through virtio-blk in ${seconds.toFixed(2)} s ` +
+              `(${(bytes / 1024 / 1024 / seconds).toFixed(1)} MiB/s)`,
+          );
+        } else {
+          const data = await blk.read(sector, Number(count));
+          console.log(hexDump(data, Number(sector) * 512));
+        }
+      });
+    });
+
+  disk
+    .command("write")
+    .description("write bytes at a sector (the rest of the sector is kept), then flush")
+    .argument("<file>", "raw disk image")
+    .requiredOption("--sector <n>", "sector to write at (512-byte units)")
+    .option("--hex <hex>", "the bytes, as hex digits (spaces and colons allowed)")
+    .option("--from <path>", "the bytes, from a file")
+    .action(async (file, opts) => {
+      if ((opts.hex === undefined) === (opts.from === undefined)) {
+        throw new UserError("give exactly one of --hex HEX or --from PATH");
+      }
+      const sector = parseSectorArg(opts.sector, "--sector");
+      const data = opts.hex !== undefined ? parseHex(opts.hex) : await readSource(opts.from!);
+      await withDisk(file, false, async (blk) => {
+        const sectors = BigInt(Math.ceil(data.length / 512));
+        checkRange(file, blk, sector, sectors);
+        // virtio-blk writes whole sectors: read the sectors first so the
+        // bytes after the new data stay as they were.
+        const buffer = await blk.read(sector, Number(sectors));
+        buffer.set(data, 0);
+        await blk.write(sector, buffer);
+        await blk.flush();
+        console.log(
+          `wrote ${data.length} byte(s) at sector ${sector} of ${file} ` +
+            `(${sectors} sector(s), read-modify-write) and flushed`,
+        );
+      });
+    });
+}
+
+async function withDisk(
+  file: string,
+  readOnly: boolean,
+  run: (blk: VirtioBlockDriver, machine: LabMachine) => Promise<void>,
+): Promise<void> {
+  const backend = await openImage(file, { readOnly });
+  let machine: LabMachine;
+  try {
+    machine = await createMachine({ disk: backend });
+  } catch (error) {
+    await backend.close();
+    throw error;
+  }
+  try {
+    const blk = machine.blk.driver;
+    if (!blk) throw new UserError(`virtio-blk did not come up: ${machine.blk.error}`, EXIT_FAILURE);
+    await run(blk, machine);
+  } finally {
+    await machine.close();
+  }
+}
+
+function checkRange(file: string, blk: VirtioBlockDriver, sector: bigint, count: bigint): void {
+  if (count < 1n || sector + count > blk.capacity) {
+    const last = sector + (count > 0n ? count : 1n) - 1n;
+    throw new UserError(
+      `sectors ${sector}..${last} are past the end of ${file} (capacity ${blk.capacity} sectors, ` +
+        `0..${blk.capacity - 1n}); nothing was read or written`,
+    );
+  }
+}
+
+/** Reads `count` sectors from `sector` in 1 MiB chunks, several in flight, hashing in order. */
+async function hashRange(blk: VirtioBlockDriver, sector: bigint, count: bigint): Promise<string> {
+  const hash = createHash("sha256");
+  const perChunk = BigInt(HASH_CHUNK / 512);
+  const end = sector + count;
+  const inFlight: Promise<Uint8Array>[] = [];
+  let next = sector;
+  const issue = () => {
+    const n = end - next < perChunk ? end - next : perChunk;
+    inFlight.push(blk.read(next, Number(n)));
+    next += n;
+  };
+  while (next < end && inFlight.length < HASH_DEPTH) issue();
+  while (inFlight.length > 0) {
+    hash.update(await inFlight.shift()!);
+    if (next < end) issue();
+  }
+  return hash.digest("hex");
+}
+
+function parseHex(text: string): Uint8Array {
+  const digits = text.replace(/[\s:]/g, "").replace(/^0x/i, "");
+  if (digits.length === 0 || digits.length % 2 !== 0 || !/^[0-9a-f]+$/i.test(digits)) {
+    throw new UserError(`--hex needs an even number of hex digits, not '${text}'`);
+  }
+  const bytes = new Uint8Array(digits.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(digits.slice(2 * i, 2 * i + 2), 16);
+  return bytes;
+}
+
+async function readSource(path: string): Promise<Uint8Array> {
+  let data: Uint8Array;
+  try {
+    data = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UserError(`--from file ${path} does not exist`);
+    }
+    if (error instanceof Deno.errors.IsADirectory) {
+      throw new UserError(`--from ${path} is a directory`);
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new UserError(`--from ${path} is not readable`);
+    }
+    throw new UserError(
+      `cannot read --from ${path}: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+  if (data.length === 0) throw new UserError(`--from file ${path} is empty: nothing to write`);
+  return data;
+}

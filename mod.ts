@@ -1,0 +1,55 @@
+/**
+ * virtio-lab: a teaching sandbox for virtio, with a real reference
+ * implementation of virtio 1.2's split virtqueues (§2.7), the virtio-mmio
+ * transport (§4.2), a virtio-blk device (§5.2) serving a disk image file and a
+ * virtio-console (§5.3) attached to a terminal or a socket, both sides of
+ * each, checked against the spec rule by rule.
+ *
+ * The API comes in layers, bottom-up; each layer's own `mod.ts` lists its
+ * public names, and this module re-exports them all:
+ *
+ * - `spec/`: status and feature bits, device IDs, the requirement table and
+ *   the conformance log;
+ * - `memory/`: guest-physical RAM and the driver-side allocator;
+ * - `virtqueue/`: the split virtqueue, driver half and device half;
+ * - `transport/`: virtio-mmio registers, device-side register file,
+ *   driver-side bring-up, MMIO bus, driver core;
+ * - `devices/`: virtio-blk and virtio-console models, drivers and backends;
+ * - `machine.ts`: a ready lab machine with every part replaceable.
+ *
+ * @example
+ * ```ts ignore
+ * import { createMachine } from "./mod.ts";
+ * const machine = await createMachine();
+ * const sector2 = await machine.blk.driver!.read(2, 1);
+ * console.log(new TextDecoder().decode(sector2));
+ * console.log(machine.log.format()); // "Conformance log: no violations."
+ * await machine.close();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./spec/mod.ts";
+export * from "./memory/mod.ts";
+export * from "./virtqueue/mod.ts";
+export * from "./transport/mod.ts";
+export * from "./devices/mod.ts";
+export {
+  BLOCK_WINDOW,
+  BUILTIN_DISK_SIZE,
+  builtinDisk,
+  CONSOLE_WINDOW,
+  createMachine,
+  type DeviceSummary,
+  EMPTY_WINDOW,
+  LabMachine,
+  MACHINE_RAM_BASE,
+  MACHINE_RAM_SIZE,
+  type MachineDevice,
+  type MachineOptions,
+  type MachineParts,
+  type MachineWindow,
+  type QueueTraffic,
+  type TransportFactory,
+} from "./machine.ts";
