@@ -354,9 +354,9 @@ export function builtinDisk(): MemoryBlockBackend {
   ].join("");
   const sectors: Record<number, string> = {
     0: text,
-    1: "Sector 1: each sector is 512 bytes; capacity is counted in sectors (§5.2.4).\n",
+    1: "Sector 1: each sector is 512 bytes; capacity is counted in sectors (virtio 1.2 section 5.2.4).\n",
     2: "Hello from sector 2! This text travelled driver -> virtqueue -> MMIO -> device -> backend and back.\n",
-    3: "Sector 3: requests carry a 16-byte header, the data, and a 1-byte status (§5.2.6).\n",
+    3: "Sector 3: requests carry a 16-byte header, the data, and a 1-byte status (section 5.2.6).\n",
   };
   for (const [sector, s] of Object.entries(sectors)) {
     data.set(new TextEncoder().encode(s), Number(sector) * 512);

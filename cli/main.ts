@@ -11,9 +11,12 @@
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import { UserError } from "./errors.ts";
+import { register as registerBoot } from "./boot.ts";
+import { register as registerDisk } from "./disk.ts";
+import { register as registerLessons } from "./lessons.ts";
 
 /** Builds the `lab` program with every command registered. */
-export async function buildProgram(): Promise<Command> {
+export function buildProgram(): Promise<Command> {
   const program = new Command()
     .name("lab")
     .description(
@@ -21,20 +24,13 @@ export async function buildProgram(): Promise<Command> {
     )
     .showHelpAfterError("(run `deno task lab --help` for usage)")
     .exitOverride();
-  const registrations: ((program: Command) => void)[] = [];
-  for (const module of ["./boot.ts", "./disk.ts", "./lessons.ts"]) {
-    try {
-      const mod = await import(module) as { register?: (program: Command) => void };
-      if (mod.register) registrations.push(mod.register);
-    } catch (error) {
-      // A command module that is not written yet must not take the others down.
-      if (!(error instanceof TypeError && String(error.message).includes("Module not found"))) {
-        throw error;
-      }
-    }
-  }
+  const registrations: ((program: Command) => void)[] = [
+    registerBoot,
+    registerDisk,
+    registerLessons,
+  ];
   for (const register of registrations) register(program);
-  return program;
+  return Promise.resolve(program);
 }
 
 /**
@@ -67,5 +63,9 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main(Deno.args);
+  const code = await main(Deno.args);
+  // Exit explicitly: a pending read of stdin (the terminal console backend's)
+  // cannot be cancelled and would keep the process alive after `boot` is done.
+  // A command may have set Deno.exitCode itself (a failed check); keep it.
+  Deno.exit(code !== 0 ? code : Deno.exitCode);
 }

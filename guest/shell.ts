@@ -206,6 +206,28 @@ function shellCommands(machine: LabMachine): Map<string, Command> {
         return hexDump(data, Number(sector) * 512);
       },
     }],
+    ["console", {
+      usage: "console",
+      help: "this console: size (VIRTIO_CONSOLE_F_SIZE, updated on resize), bytes in and out",
+      run: () => {
+        const driver = machine.console.driver;
+        if (!driver) return Promise.resolve("no virtio-console driver is bound");
+        const size = driver.size;
+        const { bytesReceived, bytesSent } = driver.stats;
+        return Promise.resolve([
+          `size:      ${
+            size
+              ? `${size.cols} columns x ${size.rows} rows (config space; a resize raises a config change interrupt)`
+              : "unknown (VIRTIO_CONSOLE_F_SIZE not negotiated: not a terminal)"
+          }`,
+          `emergency: ${
+            driver.canEmergencyWrite ? "emerg_wr available (VIRTIO_CONSOLE_F_EMERG_WRITE)" : "no"
+          }`,
+          `received:  ${bytesReceived} bytes through receiveq`,
+          `sent:      ${bytesSent} bytes through transmitq`,
+        ].join("\n"));
+      },
+    }],
     ["stats", {
       usage: "stats",
       help: "requests, bytes, notifications and interrupts per queue",

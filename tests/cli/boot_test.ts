@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import { assertOneLineError, hasTool, lab, labCommandLine, REPO, requireTool } from "./_run.ts";
+
+Deno.test("boot with piped input: banner, commands through the console, power off at end of input", async () => {
+  const result = await lab(["boot"], {
+    stdin: "help\ndevices\ndisk info\ndisk read 2\nstats\nlog\n",
+  });
+  assert.equal(result.code, 0, result.stderr);
+  const out = result.stdout;
+  assert.match(out, /virtio-lab guest: booted on a virtio-mmio machine/);
+  assert.match(out, /virtio_block@1e000 +irq 42 +virtio-blk \(built-in, 4 MiB in memory\) +live/);
+  assert.match(out, /disk read SECTOR \[COUNT\]/);
+  assert.match(out, /0x0f ACKNOWLEDGE\|DRIVER\|DRIVER_OK\|FEATURES_OK/);
+  assert.match(out, /capacity: +8192 sectors/);
+  assert.match(out, /00000400  48 65 6c 6c 6f/);
+  assert.match(out, /0 requestq/);
+  assert.match(out, /no violations/);
+  assert.match(out, /Input ended: powering off\./);
+});
+
+Deno.test("boot: 'exit' powers off with status 0", async () => {
+  const result = await lab(["boot"], { stdin: "exit\nhelp\n" });
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /Powering off\./);
+  assert.doesNotMatch(result.stdout, /list the commands/, "nothing runs after exit");
+});
+
+Deno.test("boot refuses a bad disk image or socket path in one line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.match(
+      assertOneLineError(await lab(["boot", "--disk", `${dir}/none.img`])),
+      /does not exist/,
+    );
+    assert.match(assertOneLineError(await lab(["boot", "--disk", dir])), /is a directory/);
+    await Deno.writeTextFile(`${dir}/file`, "keep me");
+    const busy = assertOneLineError(await lab(["boot", "--console-socket", `${dir}/file`]));
+    assert.match(busy, /not a socket.*untouched/);
+    assert.equal(await Deno.readTextFile(`${dir}/file`), "keep me");
+    assert.match(
+      assertOneLineError(await lab(["boot", "--console-socket", `${dir}/no/such/dir/s`])),
+      /directory does not exist/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Reads from a connection until `pattern` shows up in everything read so far. */
+async function readUntil(conn: Deno.Conn, seen: { text: string }, pattern: RegExp): Promise<void> {
+  const buf = new Uint8Array(4096);
+  const deadline = Date.now() + 10_000;
+  while (!pattern.test(seen.text)) {
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${pattern}; got:\n${seen.text}`);
+    }
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`connection closed before ${pattern}; got:\n${seen.text}`);
+    seen.text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+}
+
+Deno.test("boot --console-socket: a client gets the same shell, and may reconnect", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/console.sock`;
+  const vm = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli/main.ts", "boot", "--console-socket", path],
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await Deno.lstat(path)).isSocket) break;
+      } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const first = await Deno.connect({ transport: "unix", path });
+    const seen = { text: "" };
+    await readUntil(first, seen, /guest\$ $/);
+    assert.match(seen.text, /virtio-lab guest: booted/);
+    await first.write(new TextEncoder().encode("disk read 2\r"));
+    await readUntil(first, seen, /Hello from secto[\s\S]*guest\$ $/);
+    first.close();
+    const second = await Deno.connect({ transport: "unix", path });
+    const again = { text: "" };
+    await second.write(new TextEncoder().encode("devices\r"));
+    await readUntil(second, again, /virtio_console@1e200[\s\S]*guest\$ $/);
+    await second.write(new TextEncoder().encode("exit\r"));
+    await readUntil(second, again, /Powering off\./);
+    second.close();
+    const status = await vm.status;
+    assert.equal(status.code, 0);
+    await assert.rejects(
+      Deno.lstat(path),
+      Deno.errors.NotFound,
+      "the socket file is removed at power off",
+    );
+  } finally {
+    try {
+      vm.kill();
+    } catch { /* already gone */ }
+    await vm.stdout.cancel();
+    await vm.stderr.cancel();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const tmux = hasTool("tmux");
+
+Deno.test({
+  name: "boot in a real terminal (tmux): raw mode, echo, resize, exit restores the terminal",
+  ...requireTool(tmux, "tmux"),
+  async fn() {
+    const session = `lab-boot-${Deno.pid}`;
+    const sh = (...args: string[]) =>
+      new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" }).output();
+    const pane = async () =>
+      new TextDecoder().decode((await sh("capture-pane", "-t", session, "-p")).stdout);
+    const waitPane = async (pattern: RegExp) => {
+      for (let i = 0; i < 400; i++) {
+        const text = await pane();
+        if (pattern.test(text)) return text;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`tmux pane never showed ${pattern}:\n${await pane()}`);
+    };
+    await sh(
+      "new-session",
+      "-d",
+      "-s",
+      session,
+      "-x",
+      "120",
+      "-y",
+      "40",
+      `cd ${REPO} && ${
+        labCommandLine(["boot"])
+      }; echo "EXITED $?"; stty -a | grep -o -- '-*icanon'; sleep 5`,
+    );
+    try {
+      await waitPane(/^guest\$\s*$/m);
+      await sh("send-keys", "-t", session, "disk info", "Enter");
+      await waitPane(/id: +virtio-lab-builtin/);
+      await sh("send-keys", "-t", session, "console", "Enter");
+      await waitPane(/size: +120 columns x 40 rows/);
+      await sh("resize-window", "-t", session, "-x", "100", "-y", "30");
+      await new Promise((r) => setTimeout(r, 300));
+      await sh("send-keys", "-t", session, "console", "Enter");
+      await waitPane(/size: +100 columns x 30 rows/);
+      await sh("send-keys", "-t", session, "exit", "Enter");
+      const text = await waitPane(/EXITED \d+[\s\S]*icanon/);
+      assert.match(text, /Powering off\.\s+EXITED 0/);
+      assert.match(text, /^icanon$/m, "the terminal is back in canonical mode");
+    } finally {
+      await sh("kill-session", "-t", session);
+    }
+  },
+});
