@@ -38,6 +38,8 @@ export const VIRTIO_F_NOTIF_CONFIG_DATA = 39;
 /** Individual virtqueues can be reset (§2.6.1, `QueueReset` in §4.2.2). */
 export const VIRTIO_F_RING_RESET = 40;
 
+/** Linux's older name for {@linkcode VIRTIO_F_ACCESS_PLATFORM} (`linux/virtio_config.h`). */
+export const VIRTIO_F_IOMMU_PLATFORM: number = VIRTIO_F_ACCESS_PLATFORM;
 /** Linux `linux/virtio_ring.h` name for {@linkcode VIRTIO_F_INDIRECT_DESC}. */
 export const VIRTIO_RING_F_INDIRECT_DESC: number = VIRTIO_F_INDIRECT_DESC;
 /** Linux `linux/virtio_ring.h` name for {@linkcode VIRTIO_F_EVENT_IDX}. */
