@@ -12,7 +12,7 @@ Deno.test("boot with piped input: banner, commands through the console, power of
   assert.match(out, /disk read SECTOR \[COUNT\]/);
   assert.match(out, /0x0f ACKNOWLEDGE\|DRIVER\|DRIVER_OK\|FEATURES_OK/);
   assert.match(out, /capacity: +8192 sectors/);
-  assert.match(out, /00000400  48 65 6c 6c 6f/);
+  assert.match(out, /00000400 {2}48 65 6c 6c 6f/);
   assert.match(out, /0 requestq/);
   assert.match(out, /no violations/);
   assert.match(out, /Input ended: powering off\./);

@@ -27,7 +27,7 @@ Deno.test({
       );
       // The ext2 superblock sits at byte 1024: sector 2, magic 0xef53 at offset 0x38.
       const sb = await lab(["disk", "read", img, "--sector", "2"]);
-      assert.match(sb.stdout, /^00000430  .* 53 ef /m);
+      assert.match(sb.stdout, /^00000430 {2}.* 53 ef /m);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -47,7 +47,7 @@ Deno.test({
       assert.equal(w.code, 0, w.stderr);
       assert.match(w.stdout, /wrote 6 byte\(s\) at sector 5000 .* and flushed/);
       const r = await lab(["disk", "read", img, "--sector", "5000"]);
-      assert.match(r.stdout, /^00271000  de ad be ef 01 02 /);
+      assert.match(r.stdout, /^00271000 {2}de ad be ef 01 02 /);
       const after = await Deno.readFile(img);
       const at = 5000 * 512;
       assert.deepEqual(after.subarray(at, at + 6), Uint8Array.of(0xde, 0xad, 0xbe, 0xef, 1, 2));

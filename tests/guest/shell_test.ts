@@ -72,7 +72,7 @@ Deno.test("help, devices, disk info, disk read, stats, log, dt and console answe
   const dump = await run("disk read 2");
   assert.match(
     dump,
-    /00000400  48 65 6c 6c 6f 20 66 72 {2}6f 6d 20 73 65 63 74 6f {2}\|Hello from secto\|/,
+    /00000400 {2}48 65 6c 6c 6f 20 66 72 {2}6f 6d 20 73 65 63 74 6f {2}\|Hello from secto\|/,
   );
   assert.match(dump, /\r\n\*\r\n00000600/);
   const two = await run("disk read 0x1 2");

@@ -1,0 +1,180 @@
+/**
+ * `lab` with no arguments (`lab status`) and `lab list`: where the learner
+ * stands and what to do next; on a terminal, a menu to pick a lesson.
+ *
+ * @module
+ */
+
+import Table from "cli-table3";
+import type { Lesson } from "../../course/manifest.ts";
+import type { LessonProgress } from "../../course/state.ts";
+import { colorEnabled, painter, stripAnsi } from "../../course/report.ts";
+import { currentLesson, isInteractive, type LabContext } from "./context.ts";
+
+/** One word for a lesson's state. */
+export function statusWord(progress: LessonProgress): "passed" | "failing" | "not started" {
+  if (progress.status === "passed") return "passed";
+  if (progress.status === "failed") return "failing";
+  return "not started";
+}
+
+function statusCell(progress: LessonProgress, p: ReturnType<typeof painter>): string {
+  const word = statusWord(progress);
+  if (word === "passed") return p.green("✔ passed");
+  if (word === "failing") {
+    const total = (progress.passed ?? 0) + (progress.failed ?? 0);
+    return p.red(`✘ ${progress.passed ?? 0}/${total} checks`);
+  }
+  return p.dim("· not started");
+}
+
+/**
+ * The table of lessons with progress.
+ *
+ * @param ctx Course and workspace.
+ * @param color Whether to colour.
+ */
+export function progressTable(ctx: LabContext, color: boolean): string {
+  const p = painter(color);
+  const table = new Table({
+    head: ["#", "lesson", "id", "status", "hints", "time", "spec"],
+    colAligns: ["right", "left", "left", "left", "right", "right", "left"],
+    style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true },
+  });
+  for (const lesson of ctx.course.lessons) {
+    const progress = ctx.workspace.progress(lesson);
+    table.push([
+      String(lesson.number),
+      lesson.title,
+      lesson.id,
+      statusCell(progress, p),
+      `${progress.hintsSeen ?? 0}/${lesson.hints.length}`,
+      `${lesson.minutes} min`,
+      lesson.sections.map((s) => `§${s}`).join(" "),
+    ]);
+  }
+  return color ? table.toString() : stripAnsi(table.toString());
+}
+
+/** The "what to do next" lines for a lesson. */
+export function nextSteps(ctx: LabContext, lesson: Lesson, color: boolean): string {
+  const p = painter(color);
+  const progress = ctx.workspace.progress(lesson);
+  const file = ctx.workspace.shown(ctx.workspace.exerciseFile(lesson));
+  const n = lesson.number;
+  const lines = [p.bold(`Next: lesson ${n} · ${lesson.title}`) + p.dim(`  (${lesson.summary})`)];
+  const steps: [string, string][] = [];
+  if (progress.status === undefined) steps.push([`deno task lab show ${n}`, "read the lesson"]);
+  steps.push([`edit ${file}`, "write your code"]);
+  steps.push([
+    `deno task lab check ${n}`,
+    `grade it (or re-grade on every save: deno task lab watch ${n})`,
+  ]);
+  if (progress.status === "failed") steps.push([`deno task lab hint ${n}`, "stuck? the next hint"]);
+  const pad = Math.max(...steps.map(([cmd]) => cmd.length)) + 2;
+  for (const [cmd, what] of steps) lines.push(`  ${p.cyan(cmd.padEnd(pad))}${what}`);
+  return lines.join("\n");
+}
+
+/**
+ * Prints the progress overview and the next step.
+ *
+ * @param ctx Course and workspace.
+ */
+export function printStatus(ctx: LabContext): void {
+  const color = colorEnabled();
+  const p = painter(color);
+  const { course, workspace } = ctx;
+  const passed = course.lessons.filter((l) => workspace.progress(l).status === "passed").length;
+  console.log(
+    p.bold("virtio-lab") +
+      ` · learn virtio by building it · ${passed} of ${course.lessons.length} lessons passed` +
+      p.dim(` · workspace: ${workspace.shown(workspace.dir)}/`),
+  );
+  if (course.lessons.length === 0) {
+    console.log(
+      "The course has no lessons yet (lessons/manifest.json lists none). Authors: see lessons/README.md.",
+    );
+    return;
+  }
+  console.log(progressTable(ctx, color));
+  const next = currentLesson(ctx);
+  if (passed === course.lessons.length) {
+    console.log(
+      p.green(p.bold("Every lesson passes. Well done!")) +
+        " Compare with the reference: deno task lab solution N",
+    );
+  } else if (next) {
+    console.log(nextSteps(ctx, next, color));
+  }
+  console.log(p.dim("All commands: deno task lab --help"));
+}
+
+/** A menu action picked for a lesson. */
+export type MenuAction = "show" | "check" | "watch" | "hint" | "repl" | "notebook" | "solution";
+
+/**
+ * On a terminal, asks which lesson and what to do with it.
+ *
+ * @param ctx Course and workspace.
+ * @returns The choice, or `null` when the learner quits (or stdin is not a terminal).
+ */
+export async function pickFromMenu(
+  ctx: LabContext,
+): Promise<{ lesson: Lesson; action: MenuAction } | null> {
+  if (!isInteractive() || ctx.course.lessons.length === 0) return null;
+  const { select, isCancel } = await import("@clack/prompts");
+  const current = currentLesson(ctx);
+  const picked = await select({
+    message: "Pick a lesson",
+    initialValue: current?.id ?? "",
+    options: [
+      ...ctx.course.lessons.map((l) => ({
+        value: l.id,
+        label: `${l.number}. ${l.title}`,
+        hint: statusWord(ctx.workspace.progress(l)),
+      })),
+      { value: "", label: "Quit" },
+    ],
+  });
+  if (isCancel(picked) || picked === "") return null;
+  const lesson = ctx.course.lessons.find((l) => l.id === picked)!;
+  const passed = ctx.workspace.progress(lesson).status === "passed";
+  const action = await select({
+    message: `Lesson ${lesson.number} · ${lesson.title}`,
+    initialValue: (ctx.workspace.progress(lesson).status === undefined ? "show" : "check") as
+      | MenuAction
+      | "",
+    options: [
+      { value: "show" as const, label: "Read the lesson", hint: `lab show ${lesson.number}` },
+      { value: "check" as const, label: "Grade my exercise", hint: `lab check ${lesson.number}` },
+      {
+        value: "watch" as const,
+        label: "Re-grade on every save",
+        hint: `lab watch ${lesson.number}`,
+      },
+      { value: "hint" as const, label: "Show the next hint", hint: `lab hint ${lesson.number}` },
+      {
+        value: "repl" as const,
+        label: "Open a REPL with the lab loaded",
+        hint: `lab repl ${lesson.number}`,
+      },
+      {
+        value: "notebook" as const,
+        label: "Open the notebook",
+        hint: `lab notebook ${lesson.number}`,
+      },
+      ...(passed
+        ? [{
+          value: "solution" as const,
+          label: "Compare with the reference",
+          hint: `lab solution ${lesson.number}`,
+        }]
+        : []),
+      { value: "" as const, label: "Back" },
+    ],
+  });
+  if (isCancel(action)) return null;
+  if (action === "") return await pickFromMenu(ctx);
+  return { lesson, action };
+}

@@ -1,0 +1,342 @@
+/**
+ * Renderers for a {@linkcode GradeReport}: the terminal (a cli-table3 table,
+ * coloured unless `NO_COLOR` is set or the output is not a terminal), plain
+ * text (logs, the REPL, Jupyter's `text/plain`), an HTML table (Jupyter's
+ * `text/html`) and JSON (`lab check --json`, CI).
+ *
+ * @module
+ */
+
+import Table from "cli-table3";
+import type { GradeReport, GradeTest } from "./runner.ts";
+
+/** Options of the text renderers. */
+export interface RenderOptions {
+  /** Use ANSI colours (default: {@linkcode colorEnabled}). */
+  readonly color?: boolean;
+  /** Show every failure in full (default: the first 3, then a count). */
+  readonly verbose?: boolean;
+  /** Terminal width in columns (default: the terminal's, or 100). */
+  readonly width?: number;
+}
+
+const MAX_DETAILED_FAILURES = 3;
+
+/**
+ * Whether to colour output written to stdout: not when `NO_COLOR` is set
+ * (https://no-color.org), and not when stdout is not a terminal.
+ */
+export function colorEnabled(): boolean {
+  try {
+    if (Deno.env.get("NO_COLOR")) return false;
+  } catch {
+    return false;
+  }
+  try {
+    return Deno.stdout.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/** ANSI styling that is a no-op when colour is off. */
+export function painter(
+  color: boolean,
+): Record<"green" | "red" | "yellow" | "dim" | "bold" | "cyan", (s: string) => string> {
+  const wrap = (open: number, close: number) => (s: string) =>
+    color ? `\x1b[${open}m${s}\x1b[${close}m` : s;
+  return {
+    green: wrap(32, 39),
+    red: wrap(31, 39),
+    yellow: wrap(33, 39),
+    cyan: wrap(36, 39),
+    dim: wrap(2, 22),
+    bold: wrap(1, 22),
+  };
+}
+
+/** Removes ANSI escape sequences. */
+export function stripAnsi(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+}
+
+function terminalWidth(): number {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return 100;
+  }
+}
+
+/** The one-line verdict, e.g. `"FAIL lesson 1: 2 of 5 checks failed (0.41 s)"`. */
+export function verdict(report: GradeReport): string {
+  const n = report.lesson.number;
+  const time = `${(report.durationMs / 1000).toFixed(2)} s`;
+  const total = report.passed + report.failed;
+  switch (report.stage) {
+    case "compile":
+      return `FAIL lesson ${n}: type errors, no check ran; fix ${report.file} and check again (${time})`;
+    case "timeout":
+      return `FAIL lesson ${n}: ${report.message ?? "timed out"}`;
+    case "error":
+      return `FAIL lesson ${n}: the grader could not run (${time})`;
+    case "test":
+      return report.ok
+        ? `PASS lesson ${n}: all ${total} checks passed (${time})`
+        : `FAIL lesson ${n}: ${report.failed} of ${total} checks failed (${time})`;
+  }
+}
+
+function mark(test: GradeTest, unicode = true): string {
+  if (test.status === "passed") return unicode ? "✔" : "ok";
+  if (test.status === "failed") return unicode ? "✘" : "FAIL";
+  return unicode ? "-" : "skip";
+}
+
+/**
+ * Renders a report for a terminal: a table of checks, the failures in full
+ * (what was observed, what the spec requires, which hint), and the verdict.
+ *
+ * @param report The report.
+ * @param options Colour, verbosity, width.
+ */
+export function renderReport(report: GradeReport, options: RenderOptions = {}): string {
+  const color = options.color ?? colorEnabled();
+  const p = painter(color);
+  const width = Math.max(60, Math.min(options.width ?? terminalWidth(), 140));
+  const out: string[] = [
+    p.bold(`Lesson ${report.lesson.number} · ${report.lesson.title}`) + p.dim(`  (${report.file})`),
+  ];
+  if (report.stage === "compile") {
+    out.push(p.red("compile stage: deno check found type errors, so no check ran."));
+    out.push(indent(report.compileOutput ?? "", "  "));
+    out.push(
+      p.dim(
+        "  Type errors are reported like a build failure. Keep the names and types the stub exports;",
+      ),
+      p.dim("  the grader relies on them."),
+    );
+  }
+  if (report.tests.length > 0) {
+    const nameWidth = Math.max(20, width - 4 - 13 - 10 - 10);
+    const table = new Table({
+      head: ["", "check", "requirement", "time"],
+      colWidths: [4, nameWidth, 13, 10],
+      colAligns: ["center", "left", "left", "right"],
+      wordWrap: true,
+      style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true },
+    });
+    for (const t of report.tests) {
+      const m = t.status === "passed"
+        ? p.green(mark(t))
+        : t.status === "failed"
+        ? p.red(mark(t))
+        : p.dim(mark(t));
+      table.push([m, t.name, t.requirement ?? "", formatMs(t.durationMs)]);
+    }
+    out.push(color ? table.toString() : stripAnsi(table.toString()));
+  }
+  const failures = report.tests.filter((t) => t.status === "failed" && t.message);
+  const shown = options.verbose ? failures : failures.slice(0, MAX_DETAILED_FAILURES);
+  for (const t of shown) {
+    out.push("", p.red(`✘ ${t.name}`) + (t.requirement ? p.dim(` [${t.requirement}]`) : ""));
+    out.push(indent(highlightMessage(t.message, p), "  "));
+  }
+  if (failures.length > shown.length) {
+    out.push(
+      "",
+      p.dim(
+        `... and ${
+          failures.length - shown.length
+        } more failure(s): run with --verbose to see them all`,
+      ),
+    );
+  }
+  if (report.stage === "error" && report.message) {
+    out.push("", p.red("The grader could not run:"), indent(report.message, "  "));
+  }
+  if (report.stage === "timeout") {
+    out.push(
+      "",
+      p.yellow(`The run was stopped after ${report.timeoutMs / 1000} s.`) +
+        p.dim(
+          " Look for a loop whose exit condition never becomes true (a ring index that never advances?).",
+        ),
+    );
+  }
+  out.push("", report.ok ? p.green(p.bold(verdict(report))) : p.red(p.bold(verdict(report))));
+  return out.join("\n");
+}
+
+function highlightMessage(message: string, p: ReturnType<typeof painter>): string {
+  return message.split("\n").map((line) => {
+    if (line.startsWith("observed: ")) return `${p.bold("observed:")} ${line.slice(10)}`;
+    if (line.startsWith("the spec requires: ")) {
+      return `${p.bold("the spec requires:")} ${line.slice(19)}`;
+    }
+    if (line.startsWith("read hint ")) return p.yellow(line);
+    return line;
+  }).join("\n");
+}
+
+/**
+ * Renders a report as plain text with no table and no colour (logs, the
+ * REPL, Jupyter's `text/plain`).
+ *
+ * @param report The report.
+ */
+export function renderReportPlain(report: GradeReport): string {
+  const out = [`Lesson ${report.lesson.number} · ${report.lesson.title} (${report.file})`];
+  if (report.stage === "compile") {
+    out.push(
+      "compile stage: deno check found type errors, so no check ran.",
+      indent(report.compileOutput ?? "", "  "),
+    );
+  }
+  for (const t of report.tests) {
+    out.push(`  ${mark(t)} ${t.name}${t.requirement ? ` [${t.requirement}]` : ""}`);
+    if (t.status === "failed" && t.message) out.push(indent(t.message, "      "));
+  }
+  if (report.stage === "error" && report.message) {
+    out.push("The grader could not run:", indent(report.message, "  "));
+  }
+  out.push(verdict(report));
+  return out.join("\n");
+}
+
+/**
+ * Renders a report as an HTML fragment (a table; failures in `<pre>`).
+ *
+ * @param report The report.
+ */
+export function renderReportHtml(report: GradeReport): string {
+  const ok = report.ok;
+  const colour = ok ? "#1a7f37" : "#cf222e";
+  const rows = report.tests.map((t) => {
+    const c = t.status === "passed" ? "#1a7f37" : t.status === "failed" ? "#cf222e" : "#6e7781";
+    const message = t.message
+      ? `<pre style="white-space:pre-wrap;margin:0;text-align:left">${escapeHtml(t.message)}</pre>`
+      : "";
+    return `<tr><td style="color:${c};font-weight:bold">${mark(t)}</td>` +
+      `<td style="text-align:left">${escapeHtml(t.name)}</td>` +
+      `<td><code>${escapeHtml(t.requirement ?? "")}</code></td>` +
+      `<td style="text-align:right">${escapeHtml(formatMs(t.durationMs))}</td>` +
+      `<td style="text-align:left">${message}</td></tr>`;
+  }).join("");
+  const parts = [
+    `<div class="virtio-lab-report">`,
+    `<p><b>Lesson ${report.lesson.number} · ${escapeHtml(report.lesson.title)}</b> ` +
+    `<span style="color:#6e7781">(${escapeHtml(report.file)})</span></p>`,
+  ];
+  if (report.stage === "compile") {
+    parts.push(
+      `<p style="color:#cf222e">Compile stage: <code>deno check</code> found type errors, so no check ran.</p>`,
+      `<pre style="white-space:pre-wrap">${escapeHtml(report.compileOutput ?? "")}</pre>`,
+    );
+  }
+  if (report.tests.length > 0) {
+    parts.push(
+      `<table><thead><tr><th></th><th style="text-align:left">check</th><th>requirement</th>` +
+        `<th>time</th><th style="text-align:left">message</th></tr></thead><tbody>${rows}</tbody></table>`,
+    );
+  }
+  if (report.stage === "error" && report.message) {
+    parts.push(`<pre style="white-space:pre-wrap">${escapeHtml(report.message)}</pre>`);
+  }
+  parts.push(
+    `<p style="color:${colour};font-weight:bold">${escapeHtml(verdict(report))}</p></div>`,
+  );
+  return parts.join("\n");
+}
+
+/**
+ * The report as JSON text (the shape of {@linkcode GradeReport}).
+ *
+ * @param report The report (or several).
+ */
+export function renderReportJson(report: GradeReport | readonly GradeReport[]): string {
+  return JSON.stringify(report, null, 2);
+}
+
+/** A {@linkcode GradeReport} that also displays itself in Jupyter and the REPL. */
+export type DisplayableReport = GradeReport & {
+  [key: symbol]: () => unknown;
+};
+
+/**
+ * Returns the report with two non-enumerable methods: a rich display for
+ * Jupyter (`Symbol.for("Jupyter.display")`: HTML table and plain text) and a
+ * readable text form for the REPL and `console.log`
+ * (`Symbol.for("Deno.customInspect")`). JSON output is unchanged.
+ *
+ * @param report The report.
+ */
+export function withDisplay(report: GradeReport): DisplayableReport {
+  const copy = { ...report };
+  Object.defineProperty(copy, Symbol.for("Jupyter.display"), {
+    value: () => ({
+      "text/plain": renderReportPlain(report),
+      "text/html": renderReportHtml(report),
+    }),
+  });
+  Object.defineProperty(copy, Symbol.for("Deno.customInspect"), {
+    value: () => renderReportPlain(report),
+  });
+  return copy as DisplayableReport;
+}
+
+/**
+ * A summary table of several reports (`lab check` with no lesson).
+ *
+ * @param reports One report per lesson, in course order.
+ * @param options Colour and width.
+ */
+export function renderSummary(
+  reports: readonly GradeReport[],
+  options: RenderOptions = {},
+): string {
+  const color = options.color ?? colorEnabled();
+  const p = painter(color);
+  const table = new Table({
+    head: ["#", "lesson", "result", "checks", "time"],
+    colAligns: ["right", "left", "left", "right", "right"],
+    style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true },
+  });
+  for (const r of reports) {
+    const result = r.ok
+      ? p.green("PASS")
+      : r.stage === "test"
+      ? p.red("FAIL")
+      : p.red(r.stage.toUpperCase());
+    table.push([
+      String(r.lesson.number),
+      r.lesson.title,
+      result,
+      `${r.passed}/${r.passed + r.failed}`,
+      `${(r.durationMs / 1000).toFixed(2)} s`,
+    ]);
+  }
+  const passed = reports.filter((r) => r.ok).length;
+  const line = `${passed} of ${reports.length} lessons pass`;
+  const text = `${table.toString()}\n${
+    passed === reports.length ? p.green(p.bold(line)) : p.red(p.bold(line))
+  }`;
+  return color ? text : stripAnsi(text);
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`;
+}
+
+function indent(text: string, prefix: string): string {
+  return text.split("\n").map((l) => (l ? prefix + l : l)).join("\n");
+}
+
+/** Escapes text for HTML. */
+export function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
+  );
+}
