@@ -1,7 +1,10 @@
 /**
- * Requirements that the other side of the virtio interface cannot check, and
- * why. The coverage table (`docs/COVERAGE.md`, built by `tools/coverage.ts`)
- * shows these reasons in place of a check (DESIGN.md §2).
+ * Requirements that no check here can cover, and why: {@linkcode UNCHECKABLE}
+ * lists those the other side of the virtio interface cannot check,
+ * {@linkcode NOT_OFFERED} those of features this lab never offers. The
+ * coverage table (`docs/COVERAGE.md`, built by `tools/coverage.ts`) shows
+ * these reasons in place of a check (DESIGN.md §2). An id is in at most one
+ * of the two; the coverage tool refuses an id in both.
  *
  * A requirement belongs here only when no check by the other side can see it
  * broken: the device cannot observe it in what the driver does (for driver
@@ -102,4 +105,62 @@ export const UNCHECKABLE: Readonly<Record<string, string>> = Object.freeze({
   "6.2/4": MAY,
   "6.2/6": MAY,
   "6.2/7": MAY,
+});
+
+const NO_BLK = "which the block device never offers (devices/blk/device.ts)";
+const MULTIPORT =
+  "Multiport control messages exist only with VIRTIO_CONSOLE_F_MULTIPORT, which the one-port console never offers.";
+
+/**
+ * Requirements that apply only to a feature or an interface this lab neither
+ * offers nor negotiates, each with a one-line reason naming it: a feature bit
+ * by its constant name (`VIRTIO_F_IN_ORDER`, `VIRTIO_BLK_F_DISCARD`, ...) or
+ * the legacy interface. None of the lab's devices (`devices/*\/device.ts`)
+ * offers these bits, none of its drivers accepts them, and every MMIO window
+ * reads Version 2, so nothing here can break these rules or see them broken.
+ * `tests/tools/coverage_test.ts` checks that against the real device and
+ * driver classes and that no source checks an id listed here. Keys are ids of
+ * `NORMATIVE_REQUIREMENTS` or `DERIVED_RULES` that are not in
+ * {@linkcode UNCHECKABLE}; when a device starts offering one of these
+ * features, its rules leave this list and need checks.
+ */
+export const NOT_OFFERED: Readonly<Record<string, string>> = Object.freeze({
+  // Virtqueue and reserved feature bits (chapter 6).
+  "2.7.5.3.1/5":
+    "Applies only with VIRTIO_F_IN_ORDER negotiated; no device here offers it and no driver here accepts it.",
+  "6.1/3":
+    "Applies only when a device offers VIRTIO_F_ACCESS_PLATFORM; no device here does, so all addresses are guest-physical.",
+  "6.1/5":
+    "Applies only when a device offers VIRTIO_F_RING_PACKED; no device here does (split virtqueues only).",
+  "6.1/6": "Applies only when a device offers VIRTIO_F_ORDER_PLATFORM; no device here does.",
+  "6.1/12": "Applies only when a device offers VIRTIO_F_NOTIF_CONFIG_DATA; no device here does.",
+  "6.2/5":
+    "Applies only with VIRTIO_F_IN_ORDER negotiated; no device here offers it and no driver here accepts it.",
+
+  // The legacy interface.
+  "4.2.4/D1":
+    "Applies only to the legacy interface (MMIO Version 1); every window here reads Version 2 (legacy MMIO is a later issue).",
+
+  // Block features (§5.2).
+  "5.2.5.1/4": `The writeback field exists only with VIRTIO_BLK_F_CONFIG_WCE, ${NO_BLK}.`,
+  "5.2.5.2/2": `Applies only when VIRTIO_BLK_F_CONFIG_WCE is negotiated, ${NO_BLK}.`,
+  "5.2.6.1/6":
+    "Discard, secure erase and write zeroes requests need VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_SECURE_ERASE or VIRTIO_BLK_F_WRITE_ZEROES; the block device offers none.",
+  "5.2.6.1/8": `Discard requests need VIRTIO_BLK_F_DISCARD, ${NO_BLK}.`,
+  "5.2.6.1/9": `Secure erase requests need VIRTIO_BLK_F_SECURE_ERASE, ${NO_BLK}.`,
+  "5.2.6.1/10": `Write zeroes requests need VIRTIO_BLK_F_WRITE_ZEROES, ${NO_BLK}.`,
+  "5.2.6.1/13": `Discard requests need VIRTIO_BLK_F_DISCARD, ${NO_BLK}.`,
+  "5.2.6.2/2":
+    "Discard, secure erase and write zeroes requests need VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_SECURE_ERASE or VIRTIO_BLK_F_WRITE_ZEROES; the block device offers none.",
+  "5.2.6.2/3": `Discard requests need VIRTIO_BLK_F_DISCARD, ${NO_BLK}.`,
+  "5.2.6.2/6": `Write zeroes requests need VIRTIO_BLK_F_WRITE_ZEROES, ${NO_BLK}.`,
+  "5.2.6.2/8":
+    `The write_zeroes_may_unmap field exists only with VIRTIO_BLK_F_WRITE_ZEROES, ${NO_BLK}.`,
+  "5.2.6.2/13": `Lifetime data exists only with VIRTIO_BLK_F_LIFETIME, ${NO_BLK}.`,
+
+  // Console features (§5.3).
+  "5.3.6.2.1/1": MULTIPORT,
+  "5.3.6.2.1/2": MULTIPORT,
+  "5.3.6.2.2/1": MULTIPORT,
+  "5.3.6.2.2/2": MULTIPORT,
 });

@@ -1,9 +1,10 @@
 /**
  * Builds the project's spec coverage table, `docs/COVERAGE.md` (DESIGN.md §2):
  * for every requirement id of `spec/requirements.ts` (normative statements
- * and derived rules), which source files check it, which tests trigger it,
- * which lessons teach it, or why the other side cannot check it
- * (`spec/coverage_notes.ts`).
+ * and derived rules), which source files check it, which source files on the
+ * side it binds obey it, which tests exercise it, which lessons teach it, or
+ * why it is not checked (`spec/coverage_notes.ts`: the other side cannot see
+ * it, or it belongs to a feature this lab never offers).
  *
  * Usage:
  *
@@ -19,8 +20,14 @@
  *   or `spec/coverage_notes.ts`) that holds a string literal whose whole value
  *   is the id, outside comments: the id a check passes to a report call, such
  *   as `reporter.report("4.2.2.2/2", ...)`.
- * - "triggered by": a code file under `tests/` that contains the id in quotes
- *   (`"…"`, `'…'` or backticks).
+ * - "obeyed in": a code file of one side (see {@linkcode DEVICE_SIDE_FILES}
+ *   and {@linkcode DRIVER_SIDE_FILES}) whose comments or docstrings cite the
+ *   id as a whole token (see {@linkcode requirementIdTokens}), for
+ *   requirements whose role is that side: `(4.2.2.1/8, 4.2.2.1/9)` in a
+ *   comment of `transport/mmio_device.ts` says the device obeys those rules.
+ * - "tested by": a code file under `tests/` (but not the tests of the
+ *   requirement table and of this tool, {@linkcode TABLE_TESTS}) that
+ *   contains the id as a whole token anywhere: test names, comments, strings.
  * - "taught in": a lesson folder `lessons/NN-slug/` with any text file that
  *   contains the id in quotes or backticks.
  *
@@ -33,9 +40,12 @@ import {
   DERIVED_RULES,
   NORMATIVE_REQUIREMENTS,
   type Requirement,
+  type Role,
   SECTION_TITLES,
 } from "../spec/requirements.ts";
-import { UNCHECKABLE } from "../spec/coverage_notes.ts";
+import { NOT_OFFERED, UNCHECKABLE } from "../spec/coverage_notes.ts";
+
+export type { Requirement, RequirementLevel, Role } from "../spec/requirements.ts";
 
 /** A text file of the repository: path relative to the root with `/` separators, and contents. */
 export interface RepoFile {
@@ -51,6 +61,8 @@ export interface CoverageInputs {
   readonly requirements: readonly Requirement[];
   /** Why a requirement cannot be checked from the other side, by id. */
   readonly uncheckable: Readonly<Record<string, string>>;
+  /** Why a requirement does not apply to this lab (a feature it never offers), by id. */
+  readonly notOffered: Readonly<Record<string, string>>;
   /** Every candidate file of the repository (sources, tests, lessons); others are ignored. */
   readonly files: readonly RepoFile[];
 }
@@ -69,12 +81,16 @@ export interface CoverageRow {
   readonly summary: string;
   /** Source files whose checks cite the id, sorted. */
   readonly checkedIn: readonly string[];
+  /** Source files of the side the rule binds whose comments cite the id, sorted. */
+  readonly obeyedIn: readonly string[];
   /** Test files that mention the id, sorted. */
-  readonly triggeredBy: readonly string[];
+  readonly testedBy: readonly string[];
   /** Lesson folders (`lessons/NN-slug`) that mention the id, sorted. */
   readonly taughtIn: readonly string[];
   /** Why the other side cannot check it; empty when it can. */
   readonly whyNotChecked: string;
+  /** Which feature, never offered here, the rule belongs to; empty when it applies. */
+  readonly notOffered: string;
 }
 
 /** Counts shown at the top of the coverage table. */
@@ -83,22 +99,68 @@ export interface CoverageCounts {
   readonly total: number;
   /** Rows with at least one checking source file. */
   readonly checked: number;
+  /** Rows with at least one obeying source file. */
+  readonly obeyed: number;
   /** Rows with at least one test file. */
-  readonly triggered: number;
+  readonly tested: number;
   /** Rows with at least one lesson. */
   readonly taught: number;
   /** Rows with a reason why the other side cannot check them. */
   readonly uncheckable: number;
-  /** Rows neither checked nor explained: the work still to do. */
-  readonly neither: number;
+  /** Rows of features this lab never offers. */
+  readonly notOffered: number;
+  /** Rows with none of the above: not checked, obeyed, tested, taught or explained. */
+  readonly none: number;
 }
 
 /** Directories (and one file) whose code counts as checks. */
 const CHECK_ROOTS: readonly string[] = ["spec/", "memory/", "virtqueue/", "transport/", "devices/"];
 const CHECK_FILES: readonly string[] = ["machine.ts"];
-/** Files that list ids without checking anything. */
+/** Directories whose code may obey rules without checking any (the guest's programs). */
+const OBEY_ONLY_ROOTS: readonly string[] = ["guest/"];
+/** Files that list ids without checking or obeying anything. */
 const NOT_CHECKS: readonly string[] = ["spec/requirements.ts", "spec/coverage_notes.ts"];
 const CODE_EXTENSIONS: readonly string[] = [".ts", ".tsx", ".mts", ".js", ".mjs"];
+
+/**
+ * Source files that implement the device side: a requirement with role
+ * `device` cited in their comments is obeyed there. A pattern is a path, a
+ * path with `*` standing for one folder name, or a folder ending in `/`.
+ * Files on neither list (shared types, constants, the bus, the memory model,
+ * `machine.ts`) obey nothing on their own.
+ */
+export const DEVICE_SIDE_FILES: readonly string[] = Object.freeze([
+  "transport/mmio_device.ts",
+  "transport/device_status.ts",
+  "transport/mmio_registers.ts",
+  "virtqueue/device_queue.ts",
+  "virtqueue/chain.ts",
+  "devices/*/device.ts",
+  "devices/*/backends.ts",
+]);
+
+/**
+ * Source files that implement the driver side: a requirement with role
+ * `driver` cited in their comments is obeyed there. Patterns as for
+ * {@linkcode DEVICE_SIDE_FILES}.
+ */
+export const DRIVER_SIDE_FILES: readonly string[] = Object.freeze([
+  "transport/mmio_driver.ts",
+  "transport/virtio_bus.ts",
+  "virtqueue/driver_queue.ts",
+  "devices/*/driver.ts",
+  "guest/",
+]);
+
+/**
+ * Test files left out of "tested by": they test the requirement table, the
+ * coverage notes and this tool, so they list ids without exercising any rule.
+ */
+export const TABLE_TESTS: readonly string[] = Object.freeze([
+  "tests/spec/requirements_test.ts",
+  "tests/spec/coverage_notes_test.ts",
+  "tests/tools/coverage_test.ts",
+]);
 
 /** Where the table lives, relative to the repository root. */
 export const COVERAGE_PATH = "docs/COVERAGE.md";
@@ -114,8 +176,33 @@ function isCheckSource(path: string): boolean {
   return CHECK_FILES.includes(path) || CHECK_ROOTS.some((root) => path.startsWith(root));
 }
 
+function isObeySource(path: string): boolean {
+  return isCheckSource(path) ||
+    (isCode(path) && OBEY_ONLY_ROOTS.some((root) => path.startsWith(root)));
+}
+
 function isTest(path: string): boolean {
-  return path.startsWith("tests/") && isCode(path);
+  return path.startsWith("tests/") && isCode(path) && !TABLE_TESTS.includes(path);
+}
+
+function matchesPattern(path: string, pattern: string): boolean {
+  if (pattern.endsWith("/")) return path.startsWith(pattern);
+  const want = pattern.split("/");
+  const have = path.split("/");
+  return want.length === have.length && want.every((w, i) => w === "*" || w === have[i]);
+}
+
+/**
+ * The side a source file implements, from {@linkcode DEVICE_SIDE_FILES} and
+ * {@linkcode DRIVER_SIDE_FILES}.
+ *
+ * @param path Root-relative path with `/` separators, such as `"devices/blk/driver.ts"`.
+ * @returns `"device"`, `"driver"`, or `null` for shared code and anything else.
+ */
+export function sideOf(path: string): Role | null {
+  if (DEVICE_SIDE_FILES.some((p) => matchesPattern(path, p))) return "device";
+  if (DRIVER_SIDE_FILES.some((p) => matchesPattern(path, p))) return "driver";
+  return null;
 }
 
 /** `lessons/NN-slug` for a file inside a lesson folder, else `null`. */
@@ -160,17 +247,27 @@ const REGEX_AFTER_WORDS = new Set([
   "await",
 ]);
 
+/** What {@linkcode lexSource} finds in a source file. */
+export interface SourceParts {
+  /** Raw contents of each plain string literal, escapes left as written. */
+  readonly literals: readonly string[];
+  /** Each comment with its delimiters: line comments without their newline, block and JSDoc comments whole. */
+  readonly comments: readonly string[];
+}
+
 /**
- * The plain string literals of JavaScript/TypeScript source, outside
- * comments: quoted strings and template literals without substitutions.
+ * Splits JavaScript/TypeScript source into its plain string literals (quoted
+ * strings and template literals without substitutions) and its comments.
  * A small lexer, enough for this project's sources (it skips regular
- * expression literals by the usual "what came before" rule).
+ * expression literals by the usual "what came before" rule). It never throws:
+ * an unterminated string, comment or template ends at the end of the text.
  *
  * @param source The source text.
- * @returns The raw contents of each literal, escapes left as written.
+ * @returns Literals and comments, each in source order.
  */
-export function stringLiterals(source: string): string[] {
+export function lexSource(source: string): SourceParts {
   const out: string[] = [];
+  const comments: string[] = [];
   const n = source.length;
   // One entry per open `${`: the `{` depth inside that substitution.
   const templateDepths: number[] = [];
@@ -209,10 +306,14 @@ export function stringLiterals(source: string): string[] {
     const next = source[i + 1];
     if (c === "/" && next === "/") {
       const end = source.indexOf("\n", i);
-      i = end === -1 ? n : end;
+      const stop = end === -1 ? n : end;
+      comments.push(source.slice(i, stop));
+      i = stop;
     } else if (c === "/" && next === "*") {
       const end = source.indexOf("*/", i + 2);
-      i = end === -1 ? n : end + 2;
+      const stop = end === -1 ? n : end + 2;
+      comments.push(source.slice(i, stop));
+      i = stop;
     } else if (c === '"' || c === "'") {
       let j = i + 1;
       let value = "";
@@ -279,7 +380,53 @@ export function stringLiterals(source: string): string[] {
       i++;
     }
   }
-  return out;
+  return { literals: out, comments };
+}
+
+/**
+ * The plain string literals of JavaScript/TypeScript source, outside
+ * comments: quoted strings and template literals without substitutions
+ * (see {@linkcode lexSource}).
+ *
+ * @param source The source text.
+ * @returns The raw contents of each literal, escapes left as written.
+ */
+export function stringLiterals(source: string): string[] {
+  return [...lexSource(source).literals];
+}
+
+/**
+ * A requirement id written as a whole token: a section number, `/`, and an
+ * ordinal (`D` first for derived rules). It must not continue a word, a
+ * number or a longer section number (so `12.4.2.1/5` and `x4.2.2.1/5` do not
+ * hold `4.2.2.1/5`), nor go on into more digits or letters (so `4.2.2.1/50`
+ * does not hold `4.2.2.1/5`), nor into `.` or `/` and a digit. A `§` before
+ * it, brackets, commas and a full stop after it are fine.
+ */
+const ID_TOKEN = /(?<![A-Za-z0-9_./])\d+(?:\.\d+)*\/D?\d+(?![A-Za-z0-9_]|[./]\d)/g;
+
+/**
+ * Every requirement id written as a whole token in a text, such as
+ * `4.2.2.1/5` in `"reset clears InterruptStatus (§4.2.2.1/5, 2.4.1/1)"`.
+ * Candidates that no requirement has (`8/16`, say) are returned too; callers
+ * look up the ids they know.
+ *
+ * @param text Any text: source, comments, test names, Markdown.
+ * @returns The distinct tokens found.
+ */
+export function requirementIdTokens(text: string): Set<string> {
+  return new Set(text.match(ID_TOKEN) ?? []);
+}
+
+/**
+ * Whether a text cites a requirement id as a whole token (see
+ * {@linkcode requirementIdTokens}).
+ *
+ * @param text Any text.
+ * @param id Such as `"4.2.2.1/5"` or `"2.7.5/D1"`.
+ */
+export function mentionsId(text: string, id: string): boolean {
+  return requirementIdTokens(text).has(id);
 }
 
 function escapeRegExp(s: string): string {
@@ -291,15 +438,25 @@ function mentionsQuoted(text: string, id: string): boolean {
   return new RegExp(`(["'\`])${escapeRegExp(id)}\\1`).test(text);
 }
 
+function checkNoteIds(
+  ids: ReadonlySet<string>,
+  notes: Readonly<Record<string, string>>,
+  what: string,
+): void {
+  for (const id of Object.keys(notes)) {
+    if (!ids.has(id)) throw new RangeError(`${what} for unknown requirement id "${id}"`);
+  }
+}
+
 /**
  * Builds the coverage rows: a pure function of the requirement table, the
- * reasons of `spec/coverage_notes.ts` and the repository's files.
+ * notes of `spec/coverage_notes.ts` and the repository's files.
  *
- * @param inputs Requirements, reasons and files (see {@linkcode CoverageInputs}).
+ * @param inputs Requirements, notes and files (see {@linkcode CoverageInputs}).
  * @returns One row per requirement, in section order (normative before derived
  *   within a section).
- * @throws {RangeError} If a reason names an id that is not a requirement, or
- *   two requirements share an id.
+ * @throws {RangeError} If a note names an id that is not a requirement, an id
+ *   is both uncheckable and not offered, or two requirements share an id.
  */
 export function buildCoverageTable(inputs: CoverageInputs): CoverageRow[] {
   const ids = new Set<string>();
@@ -307,16 +464,28 @@ export function buildCoverageTable(inputs: CoverageInputs): CoverageRow[] {
     if (ids.has(r.id)) throw new RangeError(`Requirement id "${r.id}" appears twice`);
     ids.add(r.id);
   }
-  for (const id of Object.keys(inputs.uncheckable)) {
-    if (!ids.has(id)) {
-      throw new RangeError(`Coverage note for unknown requirement id "${id}"`);
+  checkNoteIds(ids, inputs.uncheckable, "Coverage note");
+  checkNoteIds(ids, inputs.notOffered, "Not-offered note");
+  for (const id of Object.keys(inputs.notOffered)) {
+    if (Object.hasOwn(inputs.uncheckable, id)) {
+      throw new RangeError(`Requirement id "${id}" is both uncheckable and not offered`);
     }
   }
 
-  const checkLiterals = inputs.files
-    .filter((f) => isCheckSource(f.path))
-    .map((f) => ({ path: f.path, literals: new Set(stringLiterals(f.text)) }));
-  const tests = inputs.files.filter((f) => isTest(f.path));
+  const sources = inputs.files
+    .filter((f) => isObeySource(f.path))
+    .map((f) => {
+      const { literals, comments } = lexSource(f.text);
+      return {
+        path: f.path,
+        checks: isCheckSource(f.path) ? new Set(literals) : new Set<string>(),
+        side: sideOf(f.path),
+        cites: requirementIdTokens(comments.join("\n")),
+      };
+    });
+  const tests = inputs.files
+    .filter((f) => isTest(f.path))
+    .map((f) => ({ path: f.path, ids: requirementIdTokens(f.text) }));
   const lessons = inputs.files.flatMap((f) => {
     const folder = lessonFolder(f.path);
     return folder ? [{ folder, text: f.text }] : [];
@@ -329,18 +498,33 @@ export function buildCoverageTable(inputs: CoverageInputs): CoverageRow[] {
     role: r.role,
     level: r.level,
     summary: r.summary,
-    checkedIn: checkLiterals.filter((f) => f.literals.has(r.id)).map((f) => f.path).sort(),
-    triggeredBy: tests.filter((f) => mentionsQuoted(f.text, r.id)).map((f) => f.path).sort(),
+    checkedIn: sources.filter((f) => f.checks.has(r.id)).map((f) => f.path).sort(),
+    obeyedIn: sources.filter((f) => f.side === r.role && f.cites.has(r.id)).map((f) => f.path)
+      .sort(),
+    testedBy: tests.filter((f) => f.ids.has(r.id)).map((f) => f.path).sort(),
     taughtIn: [
       ...new Set(lessons.filter((l) => mentionsQuoted(l.text, r.id)).map((l) => l.folder)),
     ].sort(),
     whyNotChecked: Object.hasOwn(inputs.uncheckable, r.id) ? inputs.uncheckable[r.id] : "",
+    notOffered: Object.hasOwn(inputs.notOffered, r.id) ? inputs.notOffered[r.id] : "",
   }));
 }
 
 /**
- * Counts the rows that are checked, triggered, taught, uncheckable, or
- * neither checked nor explained.
+ * Whether no column of a row accounts for its requirement: nothing checks,
+ * obeys, tests or teaches it, and no note explains it.
+ *
+ * @param row A row from {@linkcode buildCoverageTable}.
+ */
+export function isUncovered(row: CoverageRow): boolean {
+  return row.checkedIn.length === 0 && row.obeyedIn.length === 0 &&
+    row.testedBy.length === 0 && row.taughtIn.length === 0 &&
+    row.whyNotChecked === "" && row.notOffered === "";
+}
+
+/**
+ * Counts the rows that are checked, obeyed, tested, taught, uncheckable, not
+ * offered, or none of these.
  *
  * @param rows Rows from {@linkcode buildCoverageTable}.
  */
@@ -348,10 +532,12 @@ export function countCoverage(rows: readonly CoverageRow[]): CoverageCounts {
   return {
     total: rows.length,
     checked: rows.filter((r) => r.checkedIn.length > 0).length,
-    triggered: rows.filter((r) => r.triggeredBy.length > 0).length,
+    obeyed: rows.filter((r) => r.obeyedIn.length > 0).length,
+    tested: rows.filter((r) => r.testedBy.length > 0).length,
     taught: rows.filter((r) => r.taughtIn.length > 0).length,
     uncheckable: rows.filter((r) => r.whyNotChecked !== "").length,
-    neither: rows.filter((r) => r.checkedIn.length === 0 && r.whyNotChecked === "").length,
+    notOffered: rows.filter((r) => r.notOffered !== "").length,
+    none: rows.filter(isUncovered).length,
   };
 }
 
@@ -363,9 +549,18 @@ function files(paths: readonly string[]): string {
   return paths.map((p) => `\`${p}\``).join(", ");
 }
 
+function reason(row: CoverageRow): string {
+  const parts = [row.whyNotChecked, row.notOffered ? `Not offered: ${row.notOffered}` : ""];
+  return cell(parts.filter((p) => p !== "").join(" "));
+}
+
 /** The group a section is listed under: its first two numbers (`2.7.5.3.1` → `2.7`). */
 function groupOf(section: string): string {
   return section.split(".").slice(0, 2).join(".");
+}
+
+function patterns(list: readonly string[]): string {
+  return list.map((p) => `\`${p}\``).join(", ");
 }
 
 /**
@@ -383,7 +578,12 @@ export function renderCoverageMarkdown(
   const all = countCoverage(rows);
   const normative = countCoverage(rows.filter((r) => r.level !== "derived"));
   const derived = countCoverage(rows.filter((r) => r.level === "derived"));
-  const conflicts = rows.filter((r) => r.checkedIn.length > 0 && r.whyNotChecked !== "");
+  const count = (label: string, key: keyof CoverageCounts) =>
+    `| ${label} | ${normative[key]} | ${derived[key]} | ${all[key]} |`;
+  const checkedButUncheckable = rows.filter((r) =>
+    r.checkedIn.length > 0 && r.whyNotChecked !== ""
+  );
+  const checkedButNotOffered = rows.filter((r) => r.checkedIn.length > 0 && r.notOffered !== "");
 
   const lines: string[] = [
     "<!-- deno-fmt-ignore-file -->",
@@ -398,27 +598,57 @@ export function renderCoverageMarkdown(
     "derived rule (`D` ids, see `spec/requirements.ts`):",
     "",
     "- **checked in**: source files under `spec/`, `memory/`, `virtqueue/`, `transport/`,",
-    "  `devices/` and `machine.ts` that pass the id, as a string literal, to a check's report;",
-    "- **triggered by**: test files under `tests/` that contain the quoted id;",
+    "  `devices/` and `machine.ts` that pass the id, as a string literal, to a check's report:",
+    "  the reference code catches the other side breaking the rule;",
+    "- **obeyed in**: source files of the side the rule binds whose comments or docstrings cite",
+    "  the id: the reference code keeps the rule itself. Device side (rules with role `device`):",
+    `  ${patterns(DEVICE_SIDE_FILES)}.`,
+    `  Driver side (role \`driver\`): ${patterns(DRIVER_SIDE_FILES)}.`,
+    "  Other files (shared types and constants, the bus, the memory model, `machine.ts`) obey",
+    "  nothing on their own; a pattern's `*` is one folder name, a trailing `/` a whole folder;",
+    "- **tested by**: test files under `tests/` that contain the id anywhere (test names,",
+    `  comments, strings), except the tests of the tables and of this tool (${
+      patterns(TABLE_TESTS)
+    });`,
     "- **taught in**: lesson folders under `lessons/` whose files contain the quoted id;",
-    "- **why not checked**: why the other side cannot check it (`spec/coverage_notes.ts`).",
+    '- **why not checked**: why the other side cannot check it, or ("Not offered") the feature',
+    "  or interface it belongs to, which this lab neither offers nor negotiates",
+    "  (`UNCHECKABLE` and `NOT_OFFERED` in `spec/coverage_notes.ts`).",
+    "",
+    "An id is cited when it appears as a whole token: `4.2.2.1/5`, `§4.2.2.1/5` and",
+    "`(4.2.2.1/5, 2.4.1/1)` cite 4.2.2.1/5; `4.2.2.1/50` and `14.2.2.1/5` do not.",
+    "",
+    "In the summary, **none of these** counts the requirements whose every column is empty:",
+    "nothing checks, obeys, tests or teaches them and no note explains them. They are the",
+    "work still to do: a check, a citation where the code already obeys the rule, a test,",
+    "or a note.",
     "",
     "## Summary",
     "",
     "| | normative | derived | all |",
     "|---|---:|---:|---:|",
-    `| requirements | ${normative.total} | ${derived.total} | ${all.total} |`,
-    `| checked | ${normative.checked} | ${derived.checked} | ${all.checked} |`,
-    `| triggered by a test | ${normative.triggered} | ${derived.triggered} | ${all.triggered} |`,
-    `| taught in a lesson | ${normative.taught} | ${derived.taught} | ${all.taught} |`,
-    `| uncheckable from the other side | ${normative.uncheckable} | ${derived.uncheckable} | ${all.uncheckable} |`,
-    `| neither checked nor explained | ${normative.neither} | ${derived.neither} | ${all.neither} |`,
+    count("requirements", "total"),
+    count("checked in source", "checked"),
+    count("obeyed in source", "obeyed"),
+    count("tested", "tested"),
+    count("taught in a lesson", "taught"),
+    count("uncheckable from the other side", "uncheckable"),
+    count("not offered by this lab", "notOffered"),
+    count("none of these", "none"),
     "",
   ];
-  if (conflicts.length > 0) {
+  if (checkedButUncheckable.length > 0) {
     lines.push(
       `Checked although marked uncheckable (fix \`spec/coverage_notes.ts\`): ${
-        conflicts.map((r) => r.id).join(", ")
+        checkedButUncheckable.map((r) => r.id).join(", ")
+      }.`,
+      "",
+    );
+  }
+  if (checkedButNotOffered.length > 0) {
+    lines.push(
+      `Checked although marked not offered (fix \`spec/coverage_notes.ts\`): ${
+        checkedButNotOffered.map((r) => r.id).join(", ")
       }.`,
       "",
     );
@@ -435,13 +665,13 @@ export function renderCoverageMarkdown(
       lines.push(
         `### ${g}${title ? ` ${title}` : ""}`,
         "",
-        "| id | role | level | summary | checked in | triggered by | taught in | why not checked |",
-        "|---|---|---|---|---|---|---|---|",
+        "| id | role | level | summary | checked in | obeyed in | tested by | taught in | why not checked |",
+        "|---|---|---|---|---|---|---|---|---|",
       );
     }
     lines.push(
       `| ${r.id} | ${r.role} | ${r.level} | ${cell(r.summary)} | ${files(r.checkedIn)} | ` +
-        `${files(r.triggeredBy)} | ${files(r.taughtIn)} | ${cell(r.whyNotChecked)} |`,
+        `${files(r.obeyedIn)} | ${files(r.testedBy)} | ${files(r.taughtIn)} | ${reason(r)} |`,
     );
     if (i + 1 === rows.length || groupOf(rows[i + 1].section) !== g) lines.push("");
   }
@@ -485,8 +715,9 @@ async function readText(path: string): Promise<string | null> {
 
 /**
  * Reads the files the coverage table looks at: everything under `spec/`,
- * `memory/`, `virtqueue/`, `transport/`, `devices/`, `tests/` and `lessons/`,
- * plus `machine.ts` (binary files, dot-files and `node_modules` are skipped).
+ * `memory/`, `virtqueue/`, `transport/`, `devices/`, `guest/`, `tests/` and
+ * `lessons/`, plus `machine.ts` (binary files, dot-files and `node_modules`
+ * are skipped).
  *
  * @param root The repository root (a directory path).
  * @returns Text files with root-relative `/`-separated paths, sorted by path.
@@ -494,7 +725,8 @@ async function readText(path: string): Promise<string | null> {
  */
 export async function collectRepoFiles(root: string): Promise<RepoFile[]> {
   const out: RepoFile[] = [];
-  for (const dir of [...CHECK_ROOTS.map((d) => d.slice(0, -1)), "tests", "lessons"]) {
+  const roots = [...CHECK_ROOTS, ...OBEY_ONLY_ROOTS].map((d) => d.slice(0, -1));
+  for (const dir of [...roots, "tests", "lessons"]) {
     await walk(root, dir, out);
   }
   for (const file of CHECK_FILES) {
@@ -513,15 +745,20 @@ export async function collectRepoFiles(root: string): Promise<RepoFile[]> {
  *
  * @param root The repository root.
  * @param requirements The requirement table (default: the project's own).
- * @param uncheckable The coverage notes (default: the project's own).
+ * @param uncheckable Why ids cannot be checked (default: the project's `UNCHECKABLE`).
+ * @param notOffered Ids of features never offered (default: the project's `NOT_OFFERED`).
+ * @throws {RangeError} As {@linkcode buildCoverageTable} does, for bad notes.
  */
 export async function generateCoverage(
   root: string,
   requirements: readonly Requirement[] = [...NORMATIVE_REQUIREMENTS, ...DERIVED_RULES],
   uncheckable: Readonly<Record<string, string>> = UNCHECKABLE,
+  notOffered: Readonly<Record<string, string>> = NOT_OFFERED,
 ): Promise<string> {
   const files = await collectRepoFiles(root);
-  return renderCoverageMarkdown(buildCoverageTable({ requirements, uncheckable, files }));
+  return renderCoverageMarkdown(
+    buildCoverageTable({ requirements, uncheckable, notOffered, files }),
+  );
 }
 
 /** The repository root: the parent of this file's folder. */
@@ -533,8 +770,10 @@ export interface CoverageCliOptions {
   readonly root?: string;
   /** Requirement table (default: the project's own). */
   readonly requirements?: readonly Requirement[];
-  /** Coverage notes (default: the project's own). */
+  /** Why ids cannot be checked (default: the project's `UNCHECKABLE`). */
   readonly uncheckable?: Readonly<Record<string, string>>;
+  /** Ids of features never offered (default: the project's `NOT_OFFERED`). */
+  readonly notOffered?: Readonly<Record<string, string>>;
   /** Receives normal output lines (default `console.log`). */
   readonly out?: (line: string) => void;
   /** Receives error lines (default `console.error`). */
@@ -567,6 +806,7 @@ export async function runCoverageCli(
   const rows = buildCoverageTable({
     requirements: options.requirements ?? [...NORMATIVE_REQUIREMENTS, ...DERIVED_RULES],
     uncheckable: options.uncheckable ?? UNCHECKABLE,
+    notOffered: options.notOffered ?? NOT_OFFERED,
     files: await collectRepoFiles(root),
   });
   const expected = renderCoverageMarkdown(rows);
@@ -593,8 +833,8 @@ export async function runCoverageCli(
   const c = countCoverage(rows);
   out(
     `Wrote ${COVERAGE_PATH}: ${c.total} requirements, ${c.checked} checked, ` +
-      `${c.triggered} triggered, ${c.taught} taught, ${c.uncheckable} uncheckable, ` +
-      `${c.neither} neither checked nor explained.`,
+      `${c.obeyed} obeyed, ${c.tested} tested, ${c.taught} taught, ` +
+      `${c.uncheckable} uncheckable, ${c.notOffered} not offered, ${c.none} none of these.`,
   );
   return 0;
 }
