@@ -32,6 +32,10 @@ const SR_IOV =
  */
 export const UNCHECKABLE: Readonly<Record<string, string>> = Object.freeze({
   // Driver rules the device cannot observe.
+  "2.7.4.2/2":
+    "'Excessive' has no threshold: any chain within the queue size is legal, so there is no line for the device to hold.",
+  "4.2.3.1.1/3":
+    "The device cannot know whether the driver expects shared memory; reading the SHM registers is legal for one that does.",
   "2.1.1/4":
     "It is about what the driver assumes after DEVICE_NEEDS_RESET, not what it does; the device sees no difference.",
   "2.2.1/2":

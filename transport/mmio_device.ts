@@ -140,6 +140,12 @@ interface QueueRegisters {
   deviceHigh: number;
   live: DeviceQueue | null;
   stats: TransportQueueStats;
+  /** QueueReset was written and not read back yet (4.2.2.2/14). */
+  resetUnconfirmed: boolean;
+  /** QueueReady was set to 0 and not read back yet (4.2.2.2/11). */
+  stopUnconfirmed: boolean;
+  /** The queue was reset through QueueReset and not enabled since (2.6.1.2.2/1). */
+  wasReset: boolean;
 }
 
 function freshQueue(
@@ -156,6 +162,9 @@ function freshQueue(
     deviceHigh: 0,
     live: null,
     stats,
+    resetUnconfirmed: false,
+    stopUnconfirmed: false,
+    wasReset: false,
   };
 }
 
@@ -357,6 +366,7 @@ export class MmioDeviceTransport implements MmioRegion {
       case VIRTIO_MMIO_QUEUE_NUM_MAX:
         return q ? this.device.queueMaxSizes[this.#queueSel] : 0;
       case VIRTIO_MMIO_QUEUE_READY:
+        if (q) q.stopUnconfirmed = false;
         return q?.ready ? 1 : 0;
       case VIRTIO_MMIO_INTERRUPT_STATUS:
         return this.#interruptStatus;
@@ -373,8 +383,11 @@ export class MmioDeviceTransport implements MmioRegion {
         return Number((high ? value >> 32n : value) & 0xffff_ffffn);
       }
       case VIRTIO_MMIO_QUEUE_RESET:
-        // Queue resets complete synchronously, so the driver always reads 0
-        // (4.2.2.1/8, 4.2.2.1/9, 4.2.2.1/12).
+        // Queue resets complete synchronously, so the driver always reads 0:
+        // never 1 for a reset in progress (4.2.2.1/11), 0 after a device
+        // reset and after QueueReady (4.2.2.1/8, 4.2.2.1/9), and 0 with
+        // QueueReady 0 once done (4.2.2.1/12).
+        if (q) q.resetUnconfirmed = false;
         return 0;
       case VIRTIO_MMIO_CONFIG_GENERATION:
         return this.#configGeneration >>> 0;
@@ -574,6 +587,11 @@ export class MmioDeviceTransport implements MmioRegion {
     this.device.activate();
   }
 
+  /**
+   * Device reset (§2.4): status back to 0 (2.4.1/1); InterruptStatus and
+   * every QueueReady cleared (4.2.2.1/5); no queue touched or notification
+   * sent until the driver initializes the device again (2.4.1/2).
+   */
   #reset(): void {
     this.device.reset();
     this.#queues = this.#queues.map((q) => freshQueue(q.stats));
@@ -620,6 +638,7 @@ export class MmioDeviceTransport implements MmioRegion {
     const name = REGISTER_NAMES[offset];
     const q = this.#selectedQueue();
     if (!q) return;
+    this.#checkConfirmed(q, name);
     if (q.ready) {
       this.#reporter.report(
         "4.2.2.2/10",
@@ -680,11 +699,14 @@ export class MmioDeviceTransport implements MmioRegion {
     if (!q) return;
     if (value === 0) {
       // Stop using the queue: the device must not touch it any more (4.2.2.1/7).
+      // The driver must read QueueReady back before reusing it (4.2.2.2/11).
       q.ready = false;
       q.live = null;
+      q.stopUnconfirmed = true;
       return;
     }
     if (q.ready) return;
+    this.#checkConfirmed(q, "QueueReady");
     const problem = this.#queueProblem(q);
     if (problem) {
       this.#reporter.report(problem.id, problem.message, problem.values, "QueueReady stays 0");
@@ -694,16 +716,52 @@ export class MmioDeviceTransport implements MmioRegion {
     if (this.#active) q.live = this.#makeQueue(index, q);
   }
 
+  /**
+   * A driver that reconfigures a queue it just stopped or reset must first
+   * read the register back: QueueReady after writing 0 (4.2.2.2/11), and
+   * QueueReset after writing 1, until it reads 0 (4.2.2.2/14, 2.6.1.1.2/1).
+   * Each lapse is reported once.
+   */
+  #checkConfirmed(q: QueueRegisters, register: string): void {
+    const index = this.#queueSel;
+    if (q.resetUnconfirmed) {
+      q.resetUnconfirmed = false;
+      this.#reporter.report(
+        "4.2.2.2/14",
+        `Write to ${register} of queue ${index} after QueueReset without reading QueueReset back ` +
+          "to see the reset complete",
+        { queue: index },
+      );
+    }
+    if (q.stopUnconfirmed) {
+      q.stopUnconfirmed = false;
+      this.#reporter.report(
+        "4.2.2.2/11",
+        `Write to ${register} of queue ${index} after stopping it without reading QueueReady back`,
+        { queue: index },
+      );
+    }
+  }
+
   #queueProblem(
     q: QueueRegisters,
   ): { id: string; message: string; values: Record<string, number | string> } | null {
     const index = this.#queueSel;
     if (q.num === 0) {
-      return {
-        id: "4.2.3.2/D1",
-        message: `QueueReady set for queue ${index} before a valid QueueNum was written`,
-        values: { queue: index },
-      };
+      // After a queue reset every setting is back to its default, so the
+      // driver must set the queue up again as at first discovery (2.6.1.2.2/1).
+      return q.wasReset
+        ? {
+          id: "2.6.1.2.2/1",
+          message:
+            `QueueReady set for queue ${index} after a queue reset without setting it up again (no QueueNum)`,
+          values: { queue: index },
+        }
+        : {
+          id: "4.2.3.2/D1",
+          message: `QueueReady set for queue ${index} before a valid QueueNum was written`,
+          values: { queue: index },
+        };
     }
     const parts: [string, number, number, number][] = [
       ["Descriptor Area", join64(q.descLow, q.descHigh), 16, 16 * q.num],
@@ -756,9 +814,13 @@ export class MmioDeviceTransport implements MmioRegion {
     const index = this.#queueSel;
     const q = this.#selectedQueue();
     if (!q) return;
+    // 4.2.2.1/10: reset the queue. The device model drops its work on it, and
+    // a fresh register set means no request of the old queue is executed or
+    // notified (2.6.1.1.1/1): back to the default state, available and used
+    // state included (2.6.1.1.1/2). Re-enabling uses whatever the driver
+    // writes next (2.6.1.2.1/1), checked as at first setup (2.6.1.2.2/1).
     this.device.queueReset?.(index);
-    // §2.6.1.1.1/2: back to the default state, available and used state included.
-    this.#queues[index] = freshQueue(q.stats);
+    this.#queues[index] = { ...freshQueue(q.stats), resetUnconfirmed: true, wasReset: true };
   }
 
   #queueNotify(value: number): void {
@@ -804,6 +866,10 @@ export class MmioDeviceTransport implements MmioRegion {
     this.#setInterrupt(this.#interruptStatus & ~value);
   }
 
+  /**
+   * Sets `InterruptStatus`: a bit stays set from its event until the driver
+   * acknowledges it, and no other bit is ever set (4.2.2.1/3, 4.2.2.1/4).
+   */
   #setInterrupt(status: number): void {
     this.#interruptStatus = status & VIRTIO_MMIO_INT_MASK;
     this.#line?.set(this.#interruptStatus !== 0);
@@ -851,6 +917,7 @@ export class MmioDeviceTransport implements MmioRegion {
         );
       }
     }
+    // Reads are served at any time, before FEATURES_OK too (2.5.2/1).
     if (kind === "read") return this.device.readConfig(offset, width) >>> 0;
     if (!field?.writable) return 0; // read-only field: the write changes nothing
     const negotiating = (this.#status & VIRTIO_CONFIG_S_DRIVER) !== 0 &&
@@ -895,6 +962,8 @@ export class MmioDeviceTransport implements MmioRegion {
         }
       },
       configChanged: () => {
+        // Any change may be seen half-done by a driver mid-read: a new
+        // generation every time (4.2.2.1/6).
         this.#configGeneration = (this.#configGeneration + 1) >>> 0;
         if (this.#status & VIRTIO_CONFIG_S_DRIVER_OK) {
           this.#configInterrupts++;

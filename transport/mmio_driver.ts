@@ -32,6 +32,7 @@ import {
   hasFeature,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_SR_IOV,
   VIRTIO_F_VERSION_1,
 } from "../spec/features.ts";
 import { deviceIdName } from "../spec/device_ids.ts";
@@ -523,7 +524,8 @@ export class MmioDriverTransport implements VirtioDriverContext {
   /**
    * Brings the device up (§3.1.1, §4.2.3) and binds `driver` to it: reset,
    * ACKNOWLEDGE, DRIVER, feature negotiation, `driver.probe` (queues, config),
-   * DRIVER_OK, `driver.ready`.
+   * DRIVER_OK, `driver.ready`: the generic sequence of §3.1 after the MMIO
+   * probe (4.2.3.1.1/4), each step recorded in the status byte (2.1.1/1).
    *
    * @param driver The device-type driver.
    * @throws {Error} If the window holds no device, or any step fails; FAILED
@@ -543,9 +545,19 @@ export class MmioDriverTransport implements VirtioDriverContext {
     try {
       this.parts.beginInitialization(this.window);
       this.#features = this.parts.negotiateFeatures(this.window, driver.supportedFeatures);
-      // For display only, and after negotiation so that the learner's own
-      // negotiateFeatures is the first to touch DeviceFeaturesSel.
+      // For display and the checks below, and after negotiation so that the
+      // learner's own negotiateFeatures is the first to touch DeviceFeaturesSel.
       this.#offered = readDeviceFeatures(this.window);
+      if (hasFeature(this.#offered, VIRTIO_F_SR_IOV)) {
+        this.reporter.report(
+          "6.2/8",
+          `An MMIO device offers VIRTIO_F_SR_IOV (offered ${
+            formatFeatures(this.#offered)
+          }); only PCI devices may`,
+          { offered: this.#offered },
+          "feature not accepted",
+        );
+      }
       this.#driver = driver;
       await driver.probe(this);
       addStatus(this.window, VIRTIO_CONFIG_S_DRIVER_OK);
@@ -558,6 +570,21 @@ export class MmioDriverTransport implements VirtioDriverContext {
       this.#state = "live";
       await driver.ready?.();
     } catch (error) {
+      if (
+        error instanceof FeatureNegotiationError && !hasFeature(error.offered, VIRTIO_F_VERSION_1)
+      ) {
+        // A Version 2 window is a modern device, and modern devices offer
+        // VIRTIO_F_VERSION_1 (6.2/1); the driver may give up (6.1/2).
+        this.reporter.report(
+          "6.2/1",
+          `Modern (Version 2) device does not offer VIRTIO_F_VERSION_1 (offered ${
+            formatFeatures(error.offered)
+          })`,
+          { offered: error.offered },
+          "set FAILED",
+        );
+      }
+      // 3.1.1/4, 3.1.1/5: give up with FAILED and go no further.
       const message = error instanceof Error ? error.message : String(error);
       if (this.#state !== "failed") this.fail(message);
       throw error;
@@ -606,6 +633,8 @@ export class MmioDriverTransport implements VirtioDriverContext {
    * @throws {Error} If the queue does not exist, is already live, or the device refuses it.
    */
   setupQueue<T>(index: number, options: QueueSetupOptions): DriverQueue<T> {
+    // Addresses handed to the device are guest-physical: no IOMMU here, and
+    // VIRTIO_F_ACCESS_PLATFORM is never offered (6.1/4).
     const w = this.window;
     w.write32(VIRTIO_MMIO_QUEUE_SEL, index);
     if (w.read32(VIRTIO_MMIO_QUEUE_READY) !== 0) {

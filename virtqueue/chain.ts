@@ -74,7 +74,9 @@ export function readChain(
 }
 
 /**
- * Copies `src` into a segment list, as one stream.
+ * Copies `src` into a segment list, as one stream. Devices pass only a
+ * chain's `writable` list, so they never write a device-readable buffer
+ * (2.7.5.1/1).
  *
  * @param memory Guest RAM.
  * @param segments The buffers to fill (a chain's `writable` list).

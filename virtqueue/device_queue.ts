@@ -230,6 +230,15 @@ export class SplitQueueDevice implements DeviceQueue {
       const last = this.#lastAvail;
       if (availIdx === last) return null;
       const pending = (availIdx - last) & 0xffff;
+      if (pending > 0x8000) {
+        // Seen modulo 2^16, a step back looks like a huge step forward:
+        // the driver moved idx backwards, taking back exposed buffers.
+        return this.#fail(
+          "2.7.6.1/1",
+          `Available idx went back from ${last} to ${availIdx}: exposed buffers cannot be taken back`,
+          { availIdx, lastAvailIdx: last },
+        );
+      }
       if (pending > this.size) {
         return this.#fail(
           "2.7.6/D1",

@@ -501,8 +501,9 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
    * Publishes the chains added since the last call by advancing the
    * available `idx`, then decides whether the device wants an available
    * buffer notification (§2.7.10.1): without `VIRTIO_F_EVENT_IDX`, unless the
-   * used ring's `flags` hold `VIRTQ_USED_F_NO_NOTIFY`; with it, if one of
-   * the new entries sits at index `avail_event`.
+   * used ring's `flags` hold `VIRTQ_USED_F_NO_NOTIFY` (2.7.10.1/2); with it,
+   * if one of the new entries sits at index `avail_event`, ignoring `flags`
+   * (2.7.10.1/3).
    *
    * @returns `true` if the caller should notify the device; `false` when
    *   nothing was added, the device suppressed the notification, or the queue

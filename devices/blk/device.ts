@@ -245,6 +245,9 @@ export class VirtioBlockDevice implements VirtioDevice {
     this.backend = backend;
     this.queueMaxSizes = Object.freeze([queueSize]);
     this.capacity = BigInt(Math.floor(backend.size / SECTOR_SIZE));
+    // A modern device always offers VIRTIO_F_VERSION_1 (6.2/1) and should
+    // always offer VIRTIO_BLK_F_FLUSH (5.2.5.2/1); none of these bits needs
+    // another that is missing (2.2.2/1).
     const bits = [
       VIRTIO_F_VERSION_1,
       VIRTIO_F_EVENT_IDX,
@@ -406,8 +409,8 @@ export class VirtioBlockDevice implements VirtioDevice {
           );
         }
         if (!isRead && this.backend.readOnly) {
-          // §5.2.6.2: with VIRTIO_BLK_F_RO offered a write fails and changes
-          // nothing. The device's own duty, not a driver error.
+          // 5.2.6.2/1: with VIRTIO_BLK_F_RO offered a write fails with IOERR
+          // and changes nothing. The device's own duty, not a driver error.
           return this.#finish(queue, chain, VIRTIO_BLK_S_IOERR, 0);
         }
         if (length === 0) return this.#finish(queue, chain, VIRTIO_BLK_S_OK, 0);

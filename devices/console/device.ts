@@ -151,6 +151,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
     this.backend = backend;
     this.queueMaxSizes = Object.freeze([queueSize, queueSize]);
     const size = backend.size?.() ?? null;
+    // VIRTIO_F_VERSION_1 always (6.2/1); no bit depends on a missing one (2.2.2/1).
     const bits = [
       VIRTIO_F_VERSION_1,
       VIRTIO_F_EVENT_IDX,

@@ -268,7 +268,7 @@ Deno.test("block validation: unknown and unoffered request types are VIRTIO_BLK_
   assert.deepEqual(violationIds(log), []);
 });
 
-Deno.test("block validation: a read-only device fails OUT with IOERR and changes nothing", async () => {
+Deno.test("block validation: a read-only device fails OUT with IOERR and changes nothing (5.2.6.2/1)", async () => {
   const backend = new MemoryBlockBackend(DISK, { readOnly: true });
   const { header, buffer, request, log } = await setup(backend);
   assert.deepEqual(

@@ -408,3 +408,52 @@ Deno.test("inspect() describes the window without touching it", () => {
   assert.match(html["text/html"], /<table>/);
   assert.deepEqual(ids(log), []);
 });
+
+Deno.test("reconfiguring a reset queue before QueueReset reads 0 breaks 4.2.2.2/14 (2.6.1.1.2/1)", () => {
+  const { window, log } = setup();
+  negotiate(window);
+  configureQueue(window, 0, 8);
+  window.write32(R.VIRTIO_MMIO_QUEUE_READY, 1);
+  window.write32(R.VIRTIO_MMIO_STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+  window.write32(R.VIRTIO_MMIO_QUEUE_RESET, 1);
+  configureQueue(window, 0, 4); // no read of QueueReset first
+  assert.deepEqual(ids(log), ["4.2.2.2/14"]);
+});
+
+Deno.test("reusing a stopped queue before reading QueueReady back breaks 4.2.2.2/11", () => {
+  const { window, log } = setup();
+  negotiate(window);
+  configureQueue(window, 0, 8);
+  window.write32(R.VIRTIO_MMIO_QUEUE_READY, 1);
+  window.write32(R.VIRTIO_MMIO_QUEUE_READY, 0);
+  window.write32(R.VIRTIO_MMIO_QUEUE_NUM, 4);
+  assert.deepEqual(ids(log), ["4.2.2.2/11"]);
+  log.clear();
+  window.write32(R.VIRTIO_MMIO_QUEUE_READY, 1);
+  window.write32(R.VIRTIO_MMIO_QUEUE_READY, 0);
+  assert.equal(window.read32(R.VIRTIO_MMIO_QUEUE_READY), 0, "the read-back the spec asks for");
+  window.write32(R.VIRTIO_MMIO_QUEUE_NUM, 8);
+  assert.deepEqual(ids(log), []);
+});
+
+Deno.test("a feature set accepted once is accepted again after a reset (2.2.2/3)", () => {
+  const { window, transport, log } = setup();
+  const first = negotiate(window);
+  window.write32(R.VIRTIO_MMIO_STATUS, 0);
+  const again = negotiate(window);
+  assert.equal(again, first);
+  assert.equal(transport.negotiatedFeatures, first);
+  assert.deepEqual(ids(log), []);
+});
+
+Deno.test("re-enabling a reset queue without setting it up again breaks 2.6.1.2.2/1", () => {
+  const { window, log } = setup();
+  negotiate(window);
+  configureQueue(window, 0, 8);
+  window.write32(R.VIRTIO_MMIO_QUEUE_READY, 1);
+  window.write32(R.VIRTIO_MMIO_QUEUE_RESET, 1);
+  assert.equal(window.read32(R.VIRTIO_MMIO_QUEUE_RESET), 0);
+  window.write32(R.VIRTIO_MMIO_QUEUE_READY, 1);
+  assert.deepEqual(ids(log), ["2.6.1.2.2/1"]);
+  assert.equal(window.read32(R.VIRTIO_MMIO_QUEUE_READY), 0);
+});

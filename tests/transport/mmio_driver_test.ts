@@ -21,6 +21,7 @@ import {
   featureMask,
   features,
   VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_SR_IOV,
   VIRTIO_F_VERSION_1,
 } from "../../spec/features.ts";
 import {
@@ -337,4 +338,22 @@ Deno.test("setupQueue refuses a queue that does not exist", async () => {
   };
   await assert.rejects(t.initialize(driver), /queue 5 does not exist/);
   void windowOf;
+});
+
+Deno.test("the driver reports an MMIO device offering VIRTIO_F_SR_IOV (6.2/8) and does not accept it", async () => {
+  const { window, log, memory, allocator, transport } = setup(
+    new FakeDevice(features(VIRTIO_F_VERSION_1, VIRTIO_F_SR_IOV)),
+  );
+  const t = new MmioDriverTransport({ window, memory, allocator, log });
+  await t.initialize(new EchoDriver());
+  assert.deepEqual(ids(log), ["6.2/8"]);
+  assert.equal(transport.negotiatedFeatures & featureMask(VIRTIO_F_SR_IOV), 0n);
+});
+
+Deno.test("the driver reports a Version 2 device without VIRTIO_F_VERSION_1 (6.2/1) and sets FAILED", async () => {
+  const { window, log, memory, allocator } = setup(new FakeDevice(features(FAKE_F_OPTIONAL_FIELD)));
+  const t = new MmioDriverTransport({ window, memory, allocator, log });
+  await assert.rejects(t.initialize(new EchoDriver()), FeatureNegotiationError);
+  assert.deepEqual(ids(log), ["6.2/1"]);
+  assert.equal(window.read32(R.VIRTIO_MMIO_STATUS) & FAILED, FAILED);
 });

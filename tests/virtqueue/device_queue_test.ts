@@ -223,6 +223,16 @@ const BAD: BadCase[] = [
     },
   },
   {
+    name: "available idx moved backwards",
+    id: "2.7.6.1/1",
+    setup: (r) => {
+      r.setDesc(0, r.data(0), 8);
+      r.publish(0);
+      popOk(r);
+      r.memory.writeU16(r.avail + 2, 0); // back from 1 to 0
+    },
+  },
+  {
     name: "head index out of range",
     id: "2.7.5/D1",
     setup: (r) => r.publish(r.size),
