@@ -419,6 +419,22 @@ export function explainFailure<I>(
     note = PERMISSION_NOTE;
   } else if (e.name === "ConformanceError") {
     observed = `a conformance violation was reported: ${firstLine(e.message)}${at}`;
+    // A strict log names the rule that was actually broken: cite that one,
+    // with its own summary, rather than the rule the check was about.
+    const violated = (e as { violation?: { id?: unknown } }).violation?.id;
+    if (typeof violated === "string" && findRequirement(violated) && violated !== requirementId) {
+      return new GradeFailure(
+        {
+          observed,
+          expected: summaryOf(violated, expected),
+          requirement: violated,
+          hint: check.hint,
+          note:
+            `this check is about ${requirementId}; the machine stopped at the first rule broken`,
+        },
+        grader.hintCommand(check.hint),
+      );
+    }
   } else {
     observed = `it threw ${e.name}: ${firstLine(e.message)}${at}`;
   }

@@ -22,7 +22,7 @@ import { gradeLesson as runGrade } from "./runner.ts";
 import { lessonTextForReading } from "./notebooks.ts";
 import { decodeValue, encodeValue } from "./wire.ts";
 import { Workspace } from "./workspace.ts";
-import { type LabMachineLike, loadMachineModule } from "./machine_loader.ts";
+import { createMachine, type LabMachine, type MachineOptions } from "../machine.ts";
 
 /** Options shared by the helpers. */
 export interface SupportOptions {
@@ -425,11 +425,9 @@ async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<st
  * A ready lab machine from `machine.ts` (memory, bus, console, block device,
  * conformance log), for cells that poke the reference implementation.
  *
- * @param options Passed to `createMachine`.
- * @throws {Error} When `machine.ts` is not available in this checkout.
+ * @param options Passed to `createMachine` (every part defaults to the reference one).
+ * @returns The machine, its drivers probed and live.
  */
-export async function labMachine(options?: Record<string, unknown>): Promise<LabMachineLike> {
-  const { module, problem } = await loadMachineModule();
-  if (!module) throw new Error(`No lab machine: ${problem}`);
-  return await module.createMachine(options);
+export function labMachine(options?: MachineOptions): Promise<LabMachine> {
+  return createMachine(options);
 }

@@ -100,7 +100,7 @@ export type ProbeResult =
   | {
     /** Not a device this driver may use: ignore it (4.2.2.2/4, 4.2.2.2/5). */
     readonly kind: "rejected";
-    /** Why: `"4.2.2.2/4"` (bad magic) or `"4.2.2.2/5"` (version not 2). */
+    /** Why: `"4.2.2.2/4"` (bad magic), `"4.2.2.2/5"` (version not 2), or `""` when probing itself failed. */
     readonly requirement: string;
     /** One sentence naming the value read. */
     readonly reason: string;
@@ -496,7 +496,18 @@ export class MmioDriverTransport implements VirtioDriverContext {
    * got wrong. An empty slot is not reported (4.2.2.2/6).
    */
   probe(): ProbeResult {
-    const found = this.parts.probeWindow(this.window);
+    let found: ProbeResult;
+    try {
+      found = this.parts.probeWindow(this.window);
+    } catch (error) {
+      // Remember the failure, so that looking at the result later (`probed`,
+      // a machine's device list) does not run a failing probe again.
+      const reason = `probe failed: ${error instanceof Error ? error.message : String(error)}`;
+      this.#probe = { kind: "rejected", requirement: "", reason, magic: 0, version: 0 };
+      this.#state = "rejected";
+      this.#failure = reason;
+      throw error;
+    }
     this.#probe = found;
     if (found.kind === "empty") this.#state = "empty";
     if (found.kind === "rejected") {

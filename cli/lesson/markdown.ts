@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Tokens } from "marked";
 import { stripAnsi } from "../../course/report.ts";
 
 /**
@@ -27,6 +28,17 @@ export async function renderMarkdown(
   const marked = new Marked();
   // deno-lint-ignore no-explicit-any
   marked.use(markedTerminal({ reflowText: true, width, tab: 2, emoji: false }) as any);
+  marked.use({
+    renderer: {
+      // marked-terminal 7 prints a list item's text token verbatim, so
+      // `code` and **bold** inside list items came out with their markers:
+      // render the token's inline children instead.
+      text(token) {
+        const inline = (token as Tokens.Text).tokens;
+        return inline ? this.parser.parseInline(inline) : token.text;
+      },
+    },
+  });
   const out = (await marked.parse(markdown)).replace(/\n{3,}/g, "\n\n").trimEnd();
   return color ? out : stripAnsi(out);
 }

@@ -12,7 +12,9 @@ import { findLesson, type Lesson, loadCourse } from "../../course/manifest.ts";
 import { Workspace } from "../../course/workspace.ts";
 import { gradeLesson } from "../../course/runner.ts";
 import { type DisplayableReport, withDisplay } from "../../course/report.ts";
-import { type LabMachineLike, loadMachineModule } from "../../course/machine_loader.ts";
+import { createMachine, type LabMachine } from "../../machine.ts";
+import type { MmioBus } from "../../transport/mmio_bus.ts";
+import type { ConformanceLog } from "../../spec/conformance.ts";
 import { GuestMemory } from "../../memory/guest_memory.ts";
 import { REPL_LESSON_ENV } from "./repl.ts";
 
@@ -32,14 +34,14 @@ export interface ReplHelpers {
 
 /** Everything the prelude binds as REPL globals. */
 export interface ReplBindings {
-  /** A ready lab machine, or `undefined` when machine.ts is not available. */
-  readonly machine: LabMachineLike | undefined;
+  /** A ready lab machine, or `undefined` when it could not be built. */
+  readonly machine: LabMachine | undefined;
   /** The machine's RAM (or a standalone 1 MiB RAM when there is no machine). */
   readonly memory: GuestMemory;
   /** The machine's MMIO bus. */
-  readonly bus: unknown;
+  readonly bus: MmioBus | undefined;
   /** The machine's conformance log. */
-  readonly log: unknown;
+  readonly log: ConformanceLog | undefined;
   /** The learner's exercise module (always the latest `lab.reload()`). */
   readonly ex: Record<string, unknown>;
   /** The lesson's reference module (its names bound to the library). */
@@ -86,17 +88,12 @@ export async function startLabRepl(): Promise<ReplBindings> {
   }) as Record<string, unknown>;
   const reference = await import(fileUrl(lesson.paths.reference)) as Record<string, unknown>;
 
-  const { module, problem } = await loadMachineModule();
-  let machine: LabMachineLike | undefined;
+  let machine: LabMachine | undefined;
   let machineNote = "";
-  if (module) {
-    try {
-      machine = await module.createMachine();
-    } catch (error) {
-      machineNote = `createMachine() failed: ${(error as Error).message.split("\n")[0]}`;
-    }
-  } else {
-    machineNote = problem;
+  try {
+    machine = await createMachine();
+  } catch (error) {
+    machineNote = `createMachine() failed: ${(error as Error).message.split("\n")[0]}`;
   }
   const memory = machine?.memory ?? new GuestMemory(1024 * 1024);
 
@@ -146,8 +143,8 @@ export async function startLabRepl(): Promise<ReplBindings> {
   return {
     machine,
     memory,
-    bus: (machine as { bus?: unknown } | undefined)?.bus,
-    log: (machine as { log?: unknown } | undefined)?.log,
+    bus: machine?.bus,
+    log: machine?.log,
     ex,
     ref: reference,
     lab,

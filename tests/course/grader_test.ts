@@ -182,6 +182,18 @@ Deno.test("explainFailure: todo(), TODO errors, permissions, conformance errors 
     explainFailure(thrown, featureGrader, check).message,
     /a conformance violation was reported: §4.2.2.2\/7/,
   );
+  try {
+    log.report({ id: "2.2.1/1", message: "Driver accepted bit 6, never offered" });
+  } catch (e) {
+    thrown = e;
+  }
+  const other1 = explainFailure(thrown, featureGrader, check);
+  assert.equal(other1.requirement, "2.2.1/1", "the rule actually broken is cited, not the check's");
+  assert.match(other1.message, /\(§2\.2\.1, requirement 2\.2\.1\/1\)/);
+  assert.match(
+    other1.message,
+    new RegExp(`this check is about ${check.requirement.replaceAll(".", "\\.")}`),
+  );
   const other = explainFailure(new RangeError("index 9 out of range"), featureGrader, check);
   assert.match(other.message, /^observed: it threw RangeError: index 9 out of range/);
   assert.match(

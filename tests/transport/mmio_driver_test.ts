@@ -357,3 +357,25 @@ Deno.test("the driver reports a Version 2 device without VIRTIO_F_VERSION_1 (6.2
   assert.deepEqual(ids(log), ["6.2/1"]);
   assert.equal(window.read32(R.VIRTIO_MMIO_STATUS) & FAILED, FAILED);
 });
+
+Deno.test("a probe that throws is remembered, not run again when the result is looked at", () => {
+  const { window, log, memory, allocator } = setup();
+  let calls = 0;
+  const t = new MmioDriverTransport({
+    window,
+    memory,
+    allocator,
+    log,
+    parts: {
+      probeWindow: () => {
+        calls++;
+        throw new Error("learner bug");
+      },
+    },
+  });
+  assert.throws(() => t.probe(), /learner bug/);
+  assert.equal(t.probed.kind, "rejected");
+  assert.equal(t.state, "rejected");
+  assert.match(t.failure, /probe failed: learner bug/);
+  assert.equal(calls, 1);
+});
