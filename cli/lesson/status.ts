@@ -36,14 +36,9 @@ function statusCell(progress: LessonProgress, p: ReturnType<typeof painter>): st
  */
 export function progressTable(ctx: LabContext, color: boolean): string {
   const p = painter(color);
-  const table = new Table({
-    head: ["#", "lesson", "id", "status", "hints", "time", "spec"],
-    colAligns: ["right", "left", "left", "left", "right", "right", "left"],
-    style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true },
-  });
-  for (const lesson of ctx.course.lessons) {
+  const rows = ctx.course.lessons.map((lesson) => {
     const progress = ctx.workspace.progress(lesson);
-    table.push([
+    return [
       String(lesson.number),
       lesson.title,
       lesson.id,
@@ -51,9 +46,38 @@ export function progressTable(ctx: LabContext, color: boolean): string {
       `${progress.hintsSeen ?? 0}/${lesson.hints.length}`,
       `${lesson.minutes} min`,
       lesson.sections.map((s) => `§${s}`).join(" "),
-    ]);
+    ];
+  });
+  // The spec column takes what the terminal has left and wraps, so the table
+  // never runs past the right edge.
+  const head = ["#", "lesson", "id", "status", "hints", "time", "spec"];
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => stripAnsi(r[i]).length)) + 2
+  );
+  const columns = terminalColumns();
+  const fixed = widths.slice(0, -1).reduce((a, b) => a + b, 0) + head.length + 1;
+  const render = (spec: number) => {
+    const table = new Table({
+      head,
+      colAligns: ["right", "left", "left", "left", "right", "right", "left"],
+      colWidths: [...widths.slice(0, -1), spec],
+      wordWrap: true,
+      style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true },
+    });
+    table.push(...rows);
+    return table.toString();
+  };
+  // No narrower than the longest section label ("§4.2.3.1.1") plus padding.
+  const minSpec = Math.max(...rows.flatMap((r) => r[6].split(" ").map((w) => w.length))) + 2;
+  let spec = Math.max(minSpec, Math.min(widths.at(-1)!, columns - fixed));
+  let out = render(spec);
+  // Measure what cli-table3 drew and take any overflow out of the spec column.
+  const drawn = Math.max(...stripAnsi(out).split("\n").map((l) => l.length));
+  if (drawn > columns && spec > minSpec) {
+    spec = Math.max(minSpec, spec - (drawn - columns));
+    out = render(spec);
   }
-  return color ? table.toString() : stripAnsi(table.toString());
+  return color ? out : stripAnsi(out);
 }
 
 /** The "what to do next" lines for a lesson. */
@@ -177,4 +201,13 @@ export async function pickFromMenu(
   if (isCancel(action)) return null;
   if (action === "") return await pickFromMenu(ctx);
   return { lesson, action };
+}
+
+/** The terminal's width in columns, or 100 when stdout is not a terminal. */
+function terminalColumns(): number {
+  try {
+    return Deno.stdout.isTerminal() ? Deno.consoleSize().columns : 100;
+  } catch {
+    return 100;
+  }
 }
