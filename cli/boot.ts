@@ -19,6 +19,8 @@ import type { BlockBackend } from "../devices/blk/backends.ts";
 import { runShell } from "../guest/shell.ts";
 import { formatSize } from "../guest/shell.ts";
 import { EXIT_FAILURE, UserError } from "./errors.ts";
+import type { MachineParts } from "../machine.ts";
+import { learnerParts } from "./learner_parts.ts";
 import { openImage } from "./disk_image.ts";
 
 /** Registers `boot`. */
@@ -35,11 +37,16 @@ export function register(program: Command): void {
       "--console-socket <path>",
       "attach the console to a Unix socket instead of this terminal",
     )
+    .option(
+      "--mine",
+      "run your code: the transport parts of every lesson you passed replace the reference ones",
+    )
     .action(async (opts) => {
       await boot({
         disk: opts.disk,
         readOnly: opts.readOnly ?? false,
         consoleSocket: opts.consoleSocket,
+        mine: opts.mine ?? false,
       });
     });
 }
@@ -52,6 +59,8 @@ export interface BootOptions {
   readonly readOnly?: boolean;
   /** Unix socket path for the console, or `undefined` for the terminal. */
   readonly consoleSocket?: string;
+  /** Use the learner's parts from every passed lesson. */
+  readonly mine?: boolean;
 }
 
 /**
@@ -62,6 +71,18 @@ export interface BootOptions {
  * @throws {UserError} For a bad image path or socket path.
  */
 export async function boot(options: BootOptions): Promise<void> {
+  let parts: MachineParts | undefined;
+  let partsNote = "";
+  if (options.mine) {
+    const mine = await learnerParts();
+    if (mine.used.length === 0) {
+      throw new UserError(
+        "no lesson passes yet, so there is none of your code to run: deno task lab check 1",
+      );
+    }
+    parts = mine.parts;
+    partsNote = `your code: ${mine.used.map((p) => `${p.name} (lesson ${p.lesson})`).join(", ")}`;
+  }
   let disk: BlockBackend | undefined;
   let diskLabel = "built-in, 4 MiB in memory";
   if (options.disk !== undefined) {
@@ -77,19 +98,21 @@ export async function boot(options: BootOptions): Promise<void> {
     throw error;
   }
   const input = watchInput(backend);
-  const machine = await createMachine({ disk, console: input.backend });
+  const machine = await createMachine({ disk, console: input.backend, parts });
   const driver = machine.console.driver;
   if (!driver) {
     await machine.close();
+    const broken = machine.log.entries[0];
     throw new UserError(
-      `the virtio console did not come up: ${machine.console.error}`,
+      `the virtio console did not come up: ${machine.console.error || "no driver bound"}` +
+        (broken ? `; first rule broken: §${broken.id} ${broken.message}` : ""),
       EXIT_FAILURE,
     );
   }
   const shell = runShell(machine, {
     input: driver.readable,
     write: (text) => driver.write(text),
-  }, { diskLabel });
+  }, { diskLabel, partsNote });
   // Without a socket, the end of stdin (a pipe running dry) powers off once
   // the guest has seen every byte: a virtio console cannot signal end of file.
   const ended = input.ended.then(async () => {

@@ -28,6 +28,8 @@ export interface ShellOptions {
   readonly diskLabel?: string;
   /** The prompt (default `"guest$ "`). */
   readonly prompt?: string;
+  /** Says whose code runs the transport, e.g. `"your code: probeWindow (lesson 1)"`. */
+  readonly partsNote?: string;
 }
 
 /** How the shell ended. */
@@ -58,7 +60,7 @@ export async function runShell(
   const prompt = options.prompt ?? "guest$ ";
   const out = (text: string) => console.write(toTerminal(text));
   const commands = shellCommands(machine);
-  await out(banner(machine, options.diskLabel));
+  await out(banner(machine, options.diskLabel, options.partsNote));
   await out(prompt);
   const tty = new LineDiscipline();
   const reader = console.input.getReader();
@@ -110,7 +112,7 @@ async function handle(
   return null;
 }
 
-function banner(machine: LabMachine, diskLabel?: string): string {
+function banner(machine: LabMachine, diskLabel?: string, partsNote?: string): string {
   const lines = [
     "",
     "virtio-lab guest: booted on a virtio-mmio machine",
@@ -123,6 +125,7 @@ function banner(machine: LabMachine, diskLabel?: string): string {
       `  ${d.node.padEnd(22)} irq ${String(d.irq).padEnd(3)} ${what.padEnd(30)} ${d.state}${note}`,
     );
   }
+  if (partsNote) lines.push("", `Running ${partsNote}.`);
   lines.push("", "Type 'help' for commands, 'exit' to power off.", "");
   return lines.join("\n");
 }
