@@ -159,3 +159,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test("boot --mine runs the machine on the parts of every passed lesson, and refuses with none", async () => {
+  const workspace = await Deno.makeTempDir();
+  try {
+    const env = { VIRTIO_LAB_WORKSPACE: workspace };
+    const none = await lab(["boot", "--mine"], { stdin: "exit\n", env });
+    assert.match(assertOneLineError(none), /no lesson passes yet/);
+    // A "solution" that re-exports the library's own parts, so that lesson 1 passes.
+    await Deno.writeTextFile(
+      `${workspace}/01-mmio-window/exercise.ts`,
+      `export { checkRegisterAccess, probeWindow, readIdentification } from "${REPO}lessons/01-mmio-window/reference.ts";\n`,
+    );
+    const check = await lab(["check", "1"], { env });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    const boot = await lab(["boot", "--mine"], { stdin: "disk read 2\nlog\n", env });
+    assert.equal(boot.code, 0, boot.stderr);
+    assert.match(
+      boot.stdout,
+      /Running your code: checkRegisterAccess \(lesson 1\), probeWindow \(lesson 1\), readIdentification \(lesson 1\)\./,
+    );
+    assert.match(boot.stdout, /Hello from secto/);
+    assert.match(boot.stdout, /no violations/);
+  } finally {
+    await Deno.remove(workspace, { recursive: true });
+  }
+});
