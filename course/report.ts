@@ -7,6 +7,7 @@
  * @module
  */
 
+import { escapeHtml } from "../spec/html.ts";
 import Table from "cli-table3";
 import type { GradeReport, GradeTest } from "./runner.ts";
 
@@ -333,10 +334,4 @@ function indent(text: string, prefix: string): string {
   return text.split("\n").map((l) => (l ? prefix + l : l)).join("\n");
 }
 
-/** Escapes text for HTML. */
-export function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!,
-  );
-}
+export { escapeHtml };

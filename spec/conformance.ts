@@ -12,6 +12,7 @@
  */
 
 import { type Requirement, requirement, type RequirementLevel, type Role } from "./requirements.ts";
+import { escapeHtml } from "./html.ts";
 
 /** A value worth showing next to a violation: a register offset, an index, a length. */
 export type ViolationValue = number | bigint | string | boolean | null;
@@ -321,11 +322,4 @@ function formatValue(x: ViolationValue): string {
   if (typeof x === "bigint") return `0x${x.toString(16)}`;
   if (typeof x === "string") return JSON.stringify(x);
   return String(x);
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(
-    /[&<>"]/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
-  );
 }

@@ -10,6 +10,7 @@
 import { formatStatus, STATUS_BITS } from "../spec/status.ts";
 import { featureNames, formatFeatures, RESERVED_FEATURE_NAMES } from "../spec/features.ts";
 import { deviceIdName } from "../spec/device_ids.ts";
+import { escapeHtml } from "../spec/html.ts";
 
 const INSPECT = Symbol.for("Deno.customInspect");
 const JUPYTER = Symbol.for("Jupyter.display");
@@ -287,7 +288,9 @@ export class MmioRegisterSnapshot implements MmioRegisterSnapshotData {
   /** Rich form for Jupyter. */
   [JUPYTER](): Record<string, string> {
     const regs = this.#rows().map(([off, name, value]) =>
-      `<tr><td><code>${off}</code></td><td>${name}</td><td><code>${escape(value)}</code></td></tr>`
+      `<tr><td><code>${off}</code></td><td>${name}</td><td><code>${
+        escapeHtml(value)
+      }</code></td></tr>`
     ).join("");
     const queues = this.queues.map((q) =>
       `<tr><td>${q.index}</td><td>${q.numMax}</td><td>${q.num}</td><td>${q.ready ? 1 : 0}</td>` +
@@ -299,7 +302,7 @@ export class MmioRegisterSnapshot implements MmioRegisterSnapshotData {
     ).join("");
     return {
       "text/plain": this.format(),
-      "text/html": `<table><caption>${escape(this.name)}: virtio-mmio registers</caption>` +
+      "text/html": `<table><caption>${escapeHtml(this.name)}: virtio-mmio registers</caption>` +
         `<tr><th>offset</th><th>register</th><th>value</th></tr>${regs}</table>` +
         "<table><caption>queues</caption><tr><th>#</th><th>QueueNumMax</th><th>QueueNum</th>" +
         "<th>QueueReady</th><th>desc</th><th>driver</th><th>device</th><th>notifications</th>" +
@@ -324,11 +327,4 @@ function interruptNames(status: number): string {
 
 function hexAddr(n: number): string {
   return Number.isFinite(n) ? `0x${n.toString(16)}` : "beyond 2^53";
-}
-
-function escape(s: string): string {
-  return s.replace(
-    /[&<>"]/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!,
-  );
 }

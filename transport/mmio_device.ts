@@ -41,6 +41,7 @@ import type { DeviceQueue, DeviceQueueFactory } from "../virtqueue/types.ts";
 import { splitQueueDeviceFactory } from "../virtqueue/device_queue.ts";
 import {
   checkRegisterAccess,
+  findRegister,
   hex3,
   readIdentification,
   VIRTIO_MMIO_CONFIG,
@@ -635,7 +636,7 @@ export class MmioDeviceTransport implements MmioRegion {
   }
 
   #writeQueueConfig(offset: number, value: number): void {
-    const name = REGISTER_NAMES[offset];
+    const name = registerName(offset);
     const q = this.#selectedQueue();
     if (!q) return;
     this.#checkConfirmed(q, name);
@@ -1029,7 +1030,7 @@ export class EmptyMmioSlot implements MmioRegion {
     }
     this.#reporter.report(
       "4.2.3.1.1/2",
-      `Read of ${REGISTER_NAMES[offset] ?? hex3(offset)} in an empty slot (DeviceID 0)`,
+      `Read of ${registerName(offset)} in an empty slot (DeviceID 0)`,
       { offset: hex3(offset) },
       "read returned 0",
     );
@@ -1050,44 +1051,12 @@ export class EmptyMmioSlot implements MmioRegion {
     }
     this.#reporter.report(
       "4.2.3.1.1/2",
-      `Write to ${REGISTER_NAMES[offset] ?? hex3(offset)} in an empty slot (DeviceID 0)`,
+      `Write to ${registerName(offset)} in an empty slot (DeviceID 0)`,
       { offset: hex3(offset), value },
       "write ignored",
     );
   }
 }
-
-const REGISTER_NAMES: Readonly<Record<number, string>> = {
-  [VIRTIO_MMIO_MAGIC_VALUE]: "MagicValue",
-  [VIRTIO_MMIO_VERSION]: "Version",
-  [VIRTIO_MMIO_DEVICE_ID]: "DeviceID",
-  [VIRTIO_MMIO_VENDOR_ID]: "VendorID",
-  [VIRTIO_MMIO_DEVICE_FEATURES]: "DeviceFeatures",
-  [VIRTIO_MMIO_DEVICE_FEATURES_SEL]: "DeviceFeaturesSel",
-  [VIRTIO_MMIO_DRIVER_FEATURES]: "DriverFeatures",
-  [VIRTIO_MMIO_DRIVER_FEATURES_SEL]: "DriverFeaturesSel",
-  [VIRTIO_MMIO_QUEUE_SEL]: "QueueSel",
-  [VIRTIO_MMIO_QUEUE_NUM_MAX]: "QueueNumMax",
-  [VIRTIO_MMIO_QUEUE_NUM]: "QueueNum",
-  [VIRTIO_MMIO_QUEUE_READY]: "QueueReady",
-  [VIRTIO_MMIO_QUEUE_NOTIFY]: "QueueNotify",
-  [VIRTIO_MMIO_INTERRUPT_STATUS]: "InterruptStatus",
-  [VIRTIO_MMIO_INTERRUPT_ACK]: "InterruptACK",
-  [VIRTIO_MMIO_STATUS]: "Status",
-  [VIRTIO_MMIO_QUEUE_DESC_LOW]: "QueueDescLow",
-  [VIRTIO_MMIO_QUEUE_DESC_HIGH]: "QueueDescHigh",
-  [VIRTIO_MMIO_QUEUE_AVAIL_LOW]: "QueueDriverLow",
-  [VIRTIO_MMIO_QUEUE_AVAIL_HIGH]: "QueueDriverHigh",
-  [VIRTIO_MMIO_QUEUE_USED_LOW]: "QueueDeviceLow",
-  [VIRTIO_MMIO_QUEUE_USED_HIGH]: "QueueDeviceHigh",
-  [VIRTIO_MMIO_SHM_SEL]: "SHMSel",
-  [VIRTIO_MMIO_SHM_LEN_LOW]: "SHMLenLow",
-  [VIRTIO_MMIO_SHM_LEN_HIGH]: "SHMLenHigh",
-  [VIRTIO_MMIO_SHM_BASE_LOW]: "SHMBaseLow",
-  [VIRTIO_MMIO_SHM_BASE_HIGH]: "SHMBaseHigh",
-  [VIRTIO_MMIO_QUEUE_RESET]: "QueueReset",
-  [VIRTIO_MMIO_CONFIG_GENERATION]: "ConfigGeneration",
-};
 
 /** Joins two 32-bit halves into an address (exact up to 2^53; `Infinity` above). */
 function join64(low: number, high: number): number {
@@ -1096,4 +1065,9 @@ function join64(low: number, high: number): number {
 
 function hex8(value: number): string {
   return `0x${(value >>> 0).toString(16).padStart(8, "0")}`;
+}
+
+/** The spec's name of the modern register at `offset`, or its hex offset. */
+function registerName(offset: number): string {
+  return findRegister(offset, 2)?.name ?? hex3(offset);
 }
