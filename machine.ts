@@ -20,9 +20,9 @@
 
 import { GuestMemory } from "./memory/guest_memory.ts";
 import { GuestAllocator } from "./memory/allocator.ts";
-import { ConformanceLog } from "./spec/conformance.ts";
-import { deviceIdName } from "./spec/device_ids.ts";
-import { featureNames } from "./spec/features.ts";
+import { ConformanceLog } from "./conformance/log.ts";
+import { deviceIdName } from "./virtio/device_ids.ts";
+import { featureNames } from "./virtio/features.ts";
 import type { DeviceQueueFactory, DriverQueueFactory } from "./virtqueue/types.ts";
 import { MmioBus, type MmioWindowInfo } from "./transport/mmio_bus.ts";
 import {
@@ -31,8 +31,11 @@ import {
   MmioDeviceTransport,
 } from "./transport/mmio_device.ts";
 import type { MmioDriverParts, MmioDriverTransport } from "./transport/mmio_driver.ts";
-import { type DriverRegistration, VirtioBus } from "./transport/virtio_bus.ts";
-import type { MmioRegion, VirtioDevice, VirtioDriver } from "./transport/types.ts";
+import type { DriverRegistration } from "./virtio/driver.ts";
+import { VirtioBus } from "./transport/virtio_bus.ts";
+import type { MmioRegion } from "./transport/types.ts";
+import type { VirtioDevice } from "./virtio/device.ts";
+import type { VirtioDriver } from "./virtio/driver.ts";
 import { type BlockBackend, MemoryBlockBackend } from "./devices/blk/backends.ts";
 import { VirtioBlockDevice } from "./devices/blk/device.ts";
 import { VirtioBlockDriver } from "./devices/blk/driver.ts";

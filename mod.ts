@@ -8,8 +8,9 @@
  * The API comes in layers, bottom-up; each layer's own `mod.ts` lists its
  * public names, and this module re-exports them all:
  *
- * - `spec/`: status and feature bits, device IDs, the requirement table and
- *   the conformance log;
+ * - `conformance/`: the requirement table and the conformance log;
+ * - `virtio/`: status and feature bits, device IDs, and the device, driver and
+ *   transport contracts every transport shares;
  * - `memory/`: guest-physical RAM and the driver-side allocator;
  * - `virtqueue/`: the split virtqueue, driver half and device half;
  * - `transport/`: virtio-mmio registers, device-side register file,
@@ -30,7 +31,8 @@
  * @module
  */
 
-export * from "./spec/mod.ts";
+export * from "./conformance/mod.ts";
+export * from "./virtio/mod.ts";
 export * from "./memory/mod.ts";
 export * from "./virtqueue/mod.ts";
 export * from "./transport/mod.ts";

@@ -9,7 +9,7 @@
 
 import { GuestMemory } from "../memory/guest_memory.ts";
 import { GuestAllocator } from "../memory/allocator.ts";
-import { ConformanceLog } from "../spec/conformance.ts";
+import { ConformanceLog } from "../conformance/log.ts";
 import { SplitQueueDriver } from "../virtqueue/driver_queue.ts";
 import { SplitQueueDevice } from "../virtqueue/device_queue.ts";
 import type { BufferSegment } from "../virtqueue/types.ts";

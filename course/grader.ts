@@ -40,8 +40,8 @@
 
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ConformanceLog } from "../spec/conformance.ts";
-import { findRequirement, requirement as lookupRequirement } from "../spec/requirements.ts";
+import type { ConformanceLog } from "../conformance/log.ts";
+import { findRequirement, requirement as lookupRequirement } from "../conformance/requirements.ts";
 // A static import: plain `deno test` (no --allow-read) must not prompt for the manifest.
 import defaultManifest from "../lessons/manifest.json" with { type: "json" };
 
@@ -49,7 +49,7 @@ import defaultManifest from "../lessons/manifest.json" with { type: "json" };
 export interface Check<I> {
   /** What is checked, in a few words; unique within the grader (it names the test). */
   readonly name: string;
-  /** The requirement id the check enforces, e.g. `"4.2.2.1/1"` (must exist in spec/requirements.ts). */
+  /** The requirement id the check enforces, e.g. `"4.2.2.1/1"` (must exist in conformance/requirements.ts). */
   readonly requirement: string;
   /** Which hint of the lesson helps when this check fails (1-based). */
   readonly hint: number;

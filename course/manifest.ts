@@ -13,7 +13,7 @@
  */
 
 import * as path from "node:path";
-import { findRequirement, SECTION_TITLES } from "../spec/requirements.ts";
+import { findRequirement, SECTION_TITLES } from "../conformance/requirements.ts";
 import { CourseFormatError, LessonNotFoundError } from "./errors.ts";
 import { REPO_ROOT } from "./paths.ts";
 
@@ -46,7 +46,7 @@ export interface LessonJson {
   readonly objectives: readonly string[];
   /** Spec section numbers the lesson covers, e.g. `["4.2.2"]`. */
   readonly sections: readonly string[];
-  /** Requirement ids taught (must exist in `spec/requirements.ts`). */
+  /** Requirement ids taught (must exist in `conformance/requirements.ts`). */
   readonly requirements: readonly string[];
   /** Estimated time, in minutes. */
   readonly minutes: number;

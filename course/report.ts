@@ -7,7 +7,7 @@
  * @module
  */
 
-import { escapeHtml } from "../spec/html.ts";
+import { escapeHtml } from "../format/html.ts";
 import Table from "cli-table3";
 import type { GradeReport, GradeTest } from "./runner.ts";
 

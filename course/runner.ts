@@ -23,7 +23,7 @@
  */
 
 import type { Lesson } from "./manifest.ts";
-import { findRequirement } from "../spec/requirements.ts";
+import { findRequirement } from "../conformance/requirements.ts";
 import { parseJunit } from "./junit.ts";
 import type { Workspace } from "./workspace.ts";
 import { fileUrl, findDenoConfig } from "./paths.ts";

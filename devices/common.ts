@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { AccessWidth } from "../transport/types.ts";
+import type { AccessWidth } from "../virtio/device.ts";
 
 /**
  * `VendorID` of the reference devices (§4.2.2): the ASCII bytes "VLAB" read

@@ -7,8 +7,8 @@
  * @module
  */
 
-import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE } from "../spec/device_ids.ts";
-import type { DriverRegistration } from "../transport/virtio_bus.ts";
+import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE } from "../virtio/device_ids.ts";
+import type { DriverRegistration } from "../virtio/driver.ts";
 import { VirtioBlockDriver } from "./blk/driver.ts";
 import { VirtioConsoleDriver } from "./console/driver.ts";
 

@@ -10,7 +10,7 @@
 
 import Table from "cli-table3";
 import { hexDump } from "../memory/guest_memory.ts";
-import { formatViolation } from "../spec/conformance.ts";
+import { formatViolation } from "../conformance/log.ts";
 import type { LabMachine } from "../machine.ts";
 import { LineDiscipline, type LineEvent, toTerminal } from "./line_discipline.ts";
 

@@ -12,8 +12,9 @@
 
 import { fail, isNotWrittenYet } from "../course/grader.ts";
 import { findRegister, hex3 } from "../transport/mmio_registers.ts";
-import type { AccessWidth, MmioRegion, RegisterWindow } from "../transport/types.ts";
-import type { ConformanceLog, Violation } from "../spec/conformance.ts";
+import type { AccessWidth } from "../virtio/device.ts";
+import type { MmioRegion, RegisterWindow } from "../transport/types.ts";
+import type { ConformanceLog, Violation } from "../conformance/log.ts";
 import { createMachine, EMPTY_WINDOW, type LabMachine, type MachineOptions } from "../machine.ts";
 
 /** One register access a driver made through a window. */

@@ -11,6 +11,7 @@
  * @module
  */
 
+import type { RequirementId } from "../conformance/requirements.ts";
 import {
   formatStatus,
   STATUS_DEFINED_MASK,
@@ -20,13 +21,18 @@ import {
   VIRTIO_CONFIG_S_FAILED,
   VIRTIO_CONFIG_S_FEATURES_OK,
   VIRTIO_CONFIG_S_NEEDS_RESET,
-} from "../spec/status.ts";
-import { featureNames, formatFeatures, hasFeature, VIRTIO_F_VERSION_1 } from "../spec/features.ts";
+} from "../virtio/status.ts";
+import {
+  featureNames,
+  formatFeatures,
+  hasFeature,
+  VIRTIO_F_VERSION_1,
+} from "../virtio/features.ts";
 
 /** A rule the driver broke, found by a pure check (logged by the caller). */
 export interface RuleBreak {
   /** Requirement id, e.g. `"2.1.1/2"`. */
-  readonly id: string;
+  readonly id: RequirementId;
   /** What happened, in one sentence with the values. */
   readonly message: string;
 }
@@ -128,7 +134,7 @@ export type FeatureVerdict =
     /** Refuse: FEATURES_OK is not set (§2.2.2/2). */
     readonly ok: false;
     /** The rule the driver broke, e.g. `"2.2.1/1"` or `"6.1/1"`. */
-    readonly requirement: string;
+    readonly requirement: RequirementId;
     /** Why, in one sentence naming the bits. */
     readonly reason: string;
   };

@@ -7,10 +7,10 @@
  * @module
  */
 
-import { formatStatus, STATUS_BITS } from "../spec/status.ts";
-import { featureNames, formatFeatures, RESERVED_FEATURE_NAMES } from "../spec/features.ts";
-import { deviceIdName } from "../spec/device_ids.ts";
-import { escapeHtml } from "../spec/html.ts";
+import { formatStatus, STATUS_BITS } from "../virtio/status.ts";
+import { featureNames, formatFeatures, RESERVED_FEATURE_NAMES } from "../virtio/features.ts";
+import { deviceIdName } from "../virtio/device_ids.ts";
+import { escapeHtml } from "../format/html.ts";
 
 const INSPECT = Symbol.for("Deno.customInspect");
 const JUPYTER = Symbol.for("Jupyter.display");

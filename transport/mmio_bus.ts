@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { ConformanceLog, ConformanceReporter } from "../spec/conformance.ts";
+import type { ConformanceLog, ConformanceReporter } from "../conformance/log.ts";
 import type { AccessWidth, InterruptLine, MmioRegion, RegisterWindow } from "./types.ts";
 
 /** A load or store that no window decodes (a bus fault), or of a width a CPU cannot make. */

@@ -17,8 +17,9 @@
  * @module
  */
 
+import type { RequirementId } from "../conformance/requirements.ts";
 import type { GuestMemory } from "../memory/guest_memory.ts";
-import type { ConformanceLog, ConformanceReporter, Violation } from "../spec/conformance.ts";
+import type { ConformanceLog, ConformanceReporter, Violation } from "../conformance/log.ts";
 import {
   formatStatus,
   VIRTIO_CONFIG_S_DRIVER,
@@ -26,7 +27,7 @@ import {
   VIRTIO_CONFIG_S_FAILED,
   VIRTIO_CONFIG_S_FEATURES_OK,
   VIRTIO_CONFIG_S_NEEDS_RESET,
-} from "../spec/status.ts";
+} from "../virtio/status.ts";
 import {
   featureNames,
   featureWord,
@@ -36,7 +37,7 @@ import {
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_RING_RESET,
   withFeatureWord,
-} from "../spec/features.ts";
+} from "../virtio/features.ts";
 import type { DeviceQueue, DeviceQueueFactory } from "../virtqueue/types.ts";
 import { splitQueueDeviceFactory } from "../virtqueue/device_queue.ts";
 import {
@@ -79,7 +80,8 @@ import {
   VIRTIO_MMIO_WINDOW_SIZE,
 } from "./mmio_registers.ts";
 import { checkDriverFeatures, nextDeviceStatus } from "./device_status.ts";
-import type { AccessWidth, DeviceHost, InterruptLine, MmioRegion, VirtioDevice } from "./types.ts";
+import type { AccessWidth, InterruptLine, MmioRegion } from "./types.ts";
+import type { DeviceHost, VirtioDevice } from "../virtio/device.ts";
 import { MmioRegisterSnapshot } from "./inspect.ts";
 
 /**
@@ -610,6 +612,7 @@ export class MmioDeviceTransport implements MmioRegion {
   }
 
   #needsReset(reason: Violation | string): void {
+    // §2.1.2/3: an error only a reset cures is announced with DEVICE_NEEDS_RESET.
     if (this.#status & VIRTIO_CONFIG_S_NEEDS_RESET) return;
     this.#needsResetReason = typeof reason === "string"
       ? reason
@@ -745,7 +748,7 @@ export class MmioDeviceTransport implements MmioRegion {
 
   #queueProblem(
     q: QueueRegisters,
-  ): { id: string; message: string; values: Record<string, number | string> } | null {
+  ): { id: RequirementId; message: string; values: Record<string, number | string> } | null {
     const index = this.#queueSel;
     if (q.num === 0) {
       // After a queue reset every setting is back to its default, so the

@@ -14,9 +14,10 @@
  * @module
  */
 
+import type { RequirementId } from "../conformance/requirements.ts";
 import type { GuestMemory } from "../memory/guest_memory.ts";
 import type { GuestAllocator } from "../memory/allocator.ts";
-import type { ConformanceLog, ConformanceReporter } from "../spec/conformance.ts";
+import type { ConformanceLog, ConformanceReporter } from "../conformance/log.ts";
 import {
   formatStatus,
   VIRTIO_CONFIG_S_ACKNOWLEDGE,
@@ -25,7 +26,7 @@ import {
   VIRTIO_CONFIG_S_FAILED,
   VIRTIO_CONFIG_S_FEATURES_OK,
   VIRTIO_CONFIG_S_NEEDS_RESET,
-} from "../spec/status.ts";
+} from "../virtio/status.ts";
 import {
   featureMask,
   formatFeatures,
@@ -34,8 +35,8 @@ import {
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_SR_IOV,
   VIRTIO_F_VERSION_1,
-} from "../spec/features.ts";
-import { deviceIdName } from "../spec/device_ids.ts";
+} from "../virtio/features.ts";
+import { deviceIdName } from "../virtio/device_ids.ts";
 import type { DriverQueue, DriverQueueFactory } from "../virtqueue/types.ts";
 import { SplitQueueDriver, splitQueueDriverFactory } from "../virtqueue/driver_queue.ts";
 import {
@@ -70,13 +71,8 @@ import {
   VIRTIO_MMIO_VERSION_LEGACY,
   VIRTIO_MMIO_VERSION_MODERN,
 } from "./mmio_registers.ts";
-import type {
-  AccessWidth,
-  QueueSetupOptions,
-  RegisterWindow,
-  VirtioDriver,
-  VirtioDriverContext,
-} from "./types.ts";
+import type { AccessWidth, RegisterWindow } from "./types.ts";
+import type { QueueSetupOptions, VirtioDriver, VirtioDriverContext } from "../virtio/driver.ts";
 import { FeatureSet, StatusByte } from "./inspect.ts";
 
 // ------------------------------------------------------------------ lesson 1
@@ -101,7 +97,7 @@ export type ProbeResult =
     /** Not a device this driver may use: ignore it (4.2.2.2/4, 4.2.2.2/5). */
     readonly kind: "rejected";
     /** Why: `"4.2.2.2/4"` (bad magic), `"4.2.2.2/5"` (version not 2), or `""` when probing itself failed. */
-    readonly requirement: string;
+    readonly requirement: RequirementId | "";
     /** One sentence naming the value read. */
     readonly reason: string;
     /** `MagicValue` as read. */

@@ -15,6 +15,8 @@
  * @module
  */
 
+import type { RequirementId } from "../conformance/requirements.ts";
+
 /** Offset of `MagicValue` (R): 0x74726976, "virt" in little-endian ASCII. */
 export const VIRTIO_MMIO_MAGIC_VALUE = 0x000;
 /** Offset of `Version` (R): 2 for the modern interface, 1 for legacy. */
@@ -412,7 +414,7 @@ export type RegisterAccessCheck =
     /** The access breaks a rule of §4.2.2.2. */
     readonly ok: false;
     /** The requirement broken: `"4.2.2.2/1"` (location or direction) or `"4.2.2.2/2"` (width or alignment). */
-    readonly requirement: string;
+    readonly requirement: RequirementId;
     /** What is wrong, in one sentence naming the register and offset. */
     readonly reason: string;
     /** The register at that offset, if there is one. */

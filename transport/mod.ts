@@ -101,12 +101,7 @@ export {
   type MmioBusOptions,
   type MmioWindowInfo,
 } from "./mmio_bus.ts";
-export {
-  type BoundDevice,
-  type DriverRegistration,
-  VirtioBus,
-  type VirtioBusOptions,
-} from "./virtio_bus.ts";
+export { type BoundDevice, VirtioBus, type VirtioBusOptions } from "./virtio_bus.ts";
 export {
   FeatureSet,
   MmioRegisterSnapshot,
@@ -114,16 +109,4 @@ export {
   type QueueSnapshot,
   StatusByte,
 } from "./inspect.ts";
-export type {
-  AccessWidth,
-  ConfigField,
-  DeviceHost,
-  InterruptLine,
-  MmioRegion,
-  QueueSetupOptions,
-  RegisterWindow,
-  ShmRegion,
-  VirtioDevice,
-  VirtioDriver,
-  VirtioDriverContext,
-} from "./types.ts";
+export type { InterruptLine, MmioRegion, RegisterWindow } from "./types.ts";

@@ -9,22 +9,12 @@
 
 import type { GuestMemory } from "../memory/guest_memory.ts";
 import type { GuestAllocator } from "../memory/allocator.ts";
-import type { ConformanceLog } from "../spec/conformance.ts";
-import { deviceIdName } from "../spec/device_ids.ts";
+import type { ConformanceLog } from "../conformance/log.ts";
+import { deviceIdName } from "../virtio/device_ids.ts";
 import type { DriverQueueFactory } from "../virtqueue/types.ts";
 import type { MmioBus, MmioWindowInfo } from "./mmio_bus.ts";
 import { type MmioDriverParts, MmioDriverTransport } from "./mmio_driver.ts";
-import type { VirtioDriver } from "./types.ts";
-
-/** A driver the core can bind, by device ID. */
-export interface DriverRegistration {
-  /** The device ID it binds to. */
-  readonly deviceId: number;
-  /** Such as `"virtio_blk"`. */
-  readonly name: string;
-  /** Makes a fresh driver instance for one device. */
-  create(): VirtioDriver;
-}
+import type { DriverRegistration, VirtioDriver } from "../virtio/driver.ts";
 
 /** One window after probing. */
 export interface BoundDevice {

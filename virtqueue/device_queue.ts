@@ -14,7 +14,8 @@
  * @module
  */
 
-import { ConformanceError, type Violation, type ViolationValue } from "../spec/conformance.ts";
+import type { RequirementId } from "../conformance/requirements.ts";
+import { ConformanceError, type Violation, type ViolationValue } from "../conformance/log.ts";
 import { type GuestMemory, GuestMemoryError, hexAddress } from "../memory/guest_memory.ts";
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
@@ -72,7 +73,7 @@ const BROKEN_ACTION = "queue marked broken until reset; device needs reset";
  * ```ts
  * import { GuestMemory } from "../memory/guest_memory.ts";
  * import { GuestAllocator } from "../memory/allocator.ts";
- * import { ConformanceLog } from "../spec/conformance.ts";
+ * import { ConformanceLog } from "../conformance/log.ts";
  * import { SplitQueueDriver } from "./driver_queue.ts";
  * import { SplitQueueDevice } from "./device_queue.ts";
  *
@@ -635,7 +636,7 @@ export class SplitQueueDevice implements DeviceQueue {
     return "Virtqueue part";
   }
 
-  #fail(id: string, message: string, values: Record<string, ViolationValue>): null {
+  #fail(id: RequirementId, message: string, values: Record<string, ViolationValue>): null {
     let violation: Violation;
     try {
       violation = this.#reporter.report(id, message, values, BROKEN_ACTION);

@@ -15,7 +15,8 @@
  * @module
  */
 
-import { ConformanceError, type Violation, type ViolationValue } from "../spec/conformance.ts";
+import type { RequirementId } from "../conformance/requirements.ts";
+import { ConformanceError, type Violation, type ViolationValue } from "../conformance/log.ts";
 import { type GuestMemory, hexAddress } from "../memory/guest_memory.ts";
 import { type GuestAllocator, GuestOutOfMemoryError } from "../memory/allocator.ts";
 import {
@@ -127,7 +128,7 @@ export interface SplitQueueDriverCreateConfig
  * ```ts
  * import { GuestMemory } from "../memory/guest_memory.ts";
  * import { GuestAllocator } from "../memory/allocator.ts";
- * import { ConformanceLog } from "../spec/conformance.ts";
+ * import { ConformanceLog } from "../conformance/log.ts";
  * import { SplitQueueDriver } from "./driver_queue.ts";
  *
  * const memory = new GuestMemory(1 << 20);
@@ -738,7 +739,7 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
     }
   }
 
-  #fail(id: string, message: string, values: Record<string, ViolationValue>): null {
+  #fail(id: RequirementId, message: string, values: Record<string, ViolationValue>): null {
     let violation: Violation;
     try {
       violation = this.#reporter.report(

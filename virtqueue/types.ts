@@ -10,7 +10,7 @@
 
 import type { GuestMemory } from "../memory/guest_memory.ts";
 import type { GuestAllocator } from "../memory/allocator.ts";
-import type { ConformanceReporter, Violation } from "../spec/conformance.ts";
+import type { ConformanceReporter, Violation } from "../conformance/log.ts";
 
 /** A guest-physical buffer: `len` bytes at `addr`. */
 export interface BufferSegment {

@@ -14,7 +14,7 @@ import { gradeLesson } from "../../course/runner.ts";
 import { type DisplayableReport, withDisplay } from "../../course/report.ts";
 import { createMachine, type LabMachine } from "../../machine.ts";
 import type { MmioBus } from "../../transport/mmio_bus.ts";
-import type { ConformanceLog } from "../../spec/conformance.ts";
+import type { ConformanceLog } from "../../conformance/log.ts";
 import { GuestMemory } from "../../memory/guest_memory.ts";
 import { REPL_LESSON_ENV } from "./repl.ts";
 

@@ -11,7 +11,7 @@ import { sectionTitle } from "../../course/manifest.ts";
 import { lessonTextForReading } from "../../course/notebooks.ts";
 import { colorEnabled, painter } from "../../course/report.ts";
 import { extractSolution } from "../../course/solution.ts";
-import { findRequirement } from "../../spec/requirements.ts";
+import { findRequirement } from "../../conformance/requirements.ts";
 import { EXIT_FAILURE, UserError } from "../errors.ts";
 import type { LabContext } from "./context.ts";
 import { userErrorsSync } from "./context.ts";

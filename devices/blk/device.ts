@@ -8,7 +8,8 @@
  * @module
  */
 
-import { VIRTIO_ID_BLOCK } from "../../spec/device_ids.ts";
+import type { RequirementId } from "../../conformance/requirements.ts";
+import { VIRTIO_ID_BLOCK } from "../../virtio/device_ids.ts";
 import {
   features,
   hasFeature,
@@ -16,8 +17,8 @@ import {
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_RING_RESET,
   VIRTIO_F_VERSION_1,
-} from "../../spec/features.ts";
-import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../transport/types.ts";
+} from "../../virtio/features.ts";
+import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../virtio/device.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/types.ts";
 import { chainViews, readChain, writeChain } from "../../virtqueue/chain.ts";
 import { ConfigSpace, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
@@ -370,7 +371,7 @@ export class VirtioBlockDevice implements VirtioDevice {
     const readData = chain.readableLength - VIRTIO_BLK_REQ_HEADER_SIZE;
     const writeData = chain.writableLength - 1;
     const values = { head, type, sector, readData, writeData };
-    const reject = (id: string, message: string): boolean => {
+    const reject = (id: RequirementId, message: string): boolean => {
       this.#invalid++;
       reporter.report(id, message, values, "completed with VIRTIO_BLK_S_IOERR");
       return this.#finish(queue, chain, VIRTIO_BLK_S_IOERR, 0);

@@ -8,15 +8,15 @@
  */
 
 import { GuestOutOfMemoryError } from "../../memory/allocator.ts";
-import { VIRTIO_ID_BLOCK } from "../../spec/device_ids.ts";
+import { VIRTIO_ID_BLOCK } from "../../virtio/device_ids.ts";
 import {
   features,
   hasFeature,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_VERSION_1,
-} from "../../spec/features.ts";
-import type { VirtioDriver, VirtioDriverContext } from "../../transport/types.ts";
+} from "../../virtio/features.ts";
+import type { VirtioDriver, VirtioDriverContext } from "../../virtio/driver.ts";
 import { type BufferSegment, type DriverQueue, VirtqueueFullError } from "../../virtqueue/types.ts";
 import {
   blkRequestTypeName,

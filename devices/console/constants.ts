@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { ConfigField } from "../../transport/types.ts";
+import type { ConfigField } from "../../virtio/device.ts";
 
 // ------------------------------------------------------------ feature bits
 

@@ -7,15 +7,15 @@
  * @module
  */
 
-import { VIRTIO_ID_CONSOLE } from "../../spec/device_ids.ts";
+import { VIRTIO_ID_CONSOLE } from "../../virtio/device_ids.ts";
 import {
   features,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_RING_RESET,
   VIRTIO_F_VERSION_1,
-} from "../../spec/features.ts";
-import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../transport/types.ts";
+} from "../../virtio/features.ts";
+import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../virtio/device.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/types.ts";
 import { readChain, writeChain } from "../../virtqueue/chain.ts";
 import { ConfigSpace, VIRTIO_LAB_VENDOR_ID } from "../common.ts";

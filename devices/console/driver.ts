@@ -9,15 +9,15 @@
  */
 
 import { type GuestAllocator, GuestOutOfMemoryError } from "../../memory/allocator.ts";
-import { VIRTIO_ID_CONSOLE } from "../../spec/device_ids.ts";
+import { VIRTIO_ID_CONSOLE } from "../../virtio/device_ids.ts";
 import {
   features,
   hasFeature,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_VERSION_1,
-} from "../../spec/features.ts";
-import type { VirtioDriver, VirtioDriverContext } from "../../transport/types.ts";
+} from "../../virtio/features.ts";
+import type { VirtioDriver, VirtioDriverContext } from "../../virtio/driver.ts";
 import { type DriverQueue, VirtqueueFullError } from "../../virtqueue/types.ts";
 import type { ConsoleResizeListener, ConsoleSize } from "./backends.ts";
 import {

@@ -34,7 +34,7 @@ import {
 } from "../../transport/mmio_registers.ts";
 import type { ProbeResult } from "../../transport/mmio_driver.ts";
 import { EmptyMmioSlot } from "../../transport/mmio_device.ts";
-import { ConformanceLog, type Violation } from "../../spec/conformance.ts";
+import { ConformanceLog, type Violation } from "../../conformance/log.ts";
 import {
   type Access,
   bootWithLearnerParts,

@@ -22,7 +22,7 @@
  *   VIRTIO_CONFIG_S_FAILED,      // 0x80
  *   STATUS_DEFINED_MASK,         // 0xcf: every bit §2.1 defines (bits 4 and 5 are reserved)
  *   formatStatus,                // 0x03 -> "ACKNOWLEDGE|DRIVER", for your messages
- * } from "../../spec/status.ts";
+ * } from "../../virtio/status.ts";
  * import { VIRTIO_MMIO_STATUS } from "../../transport/mmio_registers.ts"; // 0x070
  * import { DeviceResetError } from "../../transport/mmio_driver.ts"; // new DeviceResetError(status, polls)
  * ```

@@ -34,7 +34,7 @@ import {
   VIRTIO_CONFIG_S_FAILED as FAILED,
   VIRTIO_CONFIG_S_FEATURES_OK as FEATURES_OK,
   VIRTIO_CONFIG_S_NEEDS_RESET as NEEDS_RESET,
-} from "../../spec/status.ts";
+} from "../../virtio/status.ts";
 import { VIRTIO_MMIO_STATUS } from "../../transport/mmio_registers.ts";
 import { createMachine } from "../../machine.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
@@ -282,7 +282,7 @@ export const grader = defineGrader<Impl>({
     },
     {
       name: "DEVICE_NEEDS_RESET belongs to the device",
-      requirement: "2.1.2/1",
+      requirement: "2.1.2/3",
       hint: 2,
       expects:
         "the driver's copy of DEVICE_NEEDS_RESET (0x40) to be ignored both ways: writing it does not set it, leaving it out does not clear it (and is no violation)",

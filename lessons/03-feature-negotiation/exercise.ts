@@ -18,7 +18,7 @@
  *   hasFeature,         // (word, bit) -> boolean
  *   featureNames,       // (word, names) -> ["VIRTIO_F_VERSION_1", ...], for messages
  *   formatFeatures,     // word -> "0x0000000100000000"
- * } from "../../spec/features.ts";
+ * } from "../../virtio/features.ts";
  * import {
  *   VIRTIO_MMIO_DEVICE_FEATURES,     // 0x010 (R)
  *   VIRTIO_MMIO_DEVICE_FEATURES_SEL, // 0x014 (W)
@@ -26,7 +26,7 @@
  *   VIRTIO_MMIO_DRIVER_FEATURES_SEL, // 0x024 (W)
  *   VIRTIO_MMIO_STATUS,              // 0x070 (RW)
  * } from "../../transport/mmio_registers.ts";
- * import { VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_FAILED } from "../../spec/status.ts";
+ * import { VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_FAILED } from "../../virtio/status.ts";
  * import { addStatus, failDevice, FeatureNegotiationError } from "../../transport/mmio_driver.ts";
  * ```
  *
@@ -38,7 +38,7 @@
  */
 
 import { todo } from "../../course/stub.ts";
-import { featureNames } from "../../spec/features.ts";
+import { featureNames } from "../../virtio/features.ts";
 import type { FeatureVerdict } from "../../transport/device_status.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
 

@@ -37,13 +37,13 @@ import {
   formatFeatures,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_VERSION_1,
-} from "../../spec/features.ts";
+} from "../../virtio/features.ts";
 import {
   formatStatus,
   VIRTIO_CONFIG_S_DRIVER_OK as DRIVER_OK,
   VIRTIO_CONFIG_S_FAILED as FAILED,
   VIRTIO_CONFIG_S_FEATURES_OK as FEATURES_OK,
-} from "../../spec/status.ts";
+} from "../../virtio/status.ts";
 import {
   VIRTIO_MMIO_DEVICE_FEATURES,
   VIRTIO_MMIO_DEVICE_FEATURES_SEL,
@@ -54,7 +54,8 @@ import {
 import { builtinDisk, createMachine, type LabMachine } from "../../machine.ts";
 import { VirtioBlockDevice } from "../../devices/blk/device.ts";
 import { VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_FEATURE_NAMES } from "../../devices/blk/constants.ts";
-import type { RegisterWindow, VirtioDevice } from "../../transport/types.ts";
+import type { RegisterWindow } from "../../transport/types.ts";
+import type { VirtioDevice } from "../../virtio/device.ts";
 import {
   type Access,
   bootWithLearnerParts,

@@ -198,7 +198,7 @@ Deno.test("lab solution waits until the lesson passes (or --force) and shows the
     );
     const forced = await lab(ws, ["solution", "1", "--force"]);
     assert.equal(forced.code, 0, forced.stderr);
-    assert.match(forced.stdout, /── featureWord {2}spec\/features\.ts:\d+/);
+    assert.match(forced.stdout, /── featureWord {2}virtio\/features\.ts:\d+/);
     assert.match(
       forced.stdout,
       /export function featureWord\(word: bigint, select: number\): number \{/,

@@ -103,7 +103,7 @@ Deno.test("lab watch --manual re-grades on Enter and stops on q", async () => {
     await run.waitFor(/Press Enter to grade again, q then Enter to stop\./);
     Deno.writeTextFileSync(
       workspace.exerciseFile(course.lessons[1]),
-      `export { formatStatus } from "${path.join(REPO, "spec", "status.ts")}";\n`,
+      `export { formatStatus } from "${path.join(REPO, "virtio", "status.ts")}";\n`,
     );
     await run.type("\n");
     await run.waitFor(/Enter pressed: grading lesson 2\.\.\./);

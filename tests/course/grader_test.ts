@@ -12,7 +12,7 @@ import {
   hex,
 } from "../../course/grader.ts";
 import { NotWrittenYetError, todo } from "../../course/stub.ts";
-import { ConformanceLog } from "../../spec/conformance.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
 import { grader as featureGrader } from "../fixtures/course/lessons/01-feature-words/grader.ts";
 import * as reference from "../fixtures/course/lessons/01-feature-words/reference.ts";
 import * as stub from "../fixtures/course/lessons/01-feature-words/exercise.ts";

@@ -144,7 +144,7 @@ Deno.test("parseLessonJson names the field that is wrong", () => {
       { ...good, solution: [{ file: "lessons/01/reference.ts", symbols: ["x"] }] },
       /must be a library file/,
     ],
-    [{ ...good, solution: [{ file: "spec/features.ts", symbols: [] }] }, /solution\[0\] must be/],
+    [{ ...good, solution: [{ file: "virtio/features.ts", symbols: [] }] }, /solution\[0\] must be/],
     [{ ...good, exports: "featureWord" }, /"exports" must be an array/],
   ];
   for (const [json, pattern] of broken) {

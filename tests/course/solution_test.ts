@@ -69,8 +69,8 @@ Deno.test("extractSolution shows the library's code named in lesson.json, follow
   const course = fixtureCourse();
   const parts = extractSolution(course, course.lessons[0]);
   assert.deepEqual(parts.map((p) => [p.symbol, p.file]), [
-    ["featureWord", "spec/features.ts"],
-    ["withFeatureWord", "spec/features.ts"],
+    ["featureWord", "virtio/features.ts"],
+    ["withFeatureWord", "virtio/features.ts"],
   ]);
   assert.match(
     parts[0].text,

@@ -12,13 +12,15 @@
 
 import { GuestMemory } from "../../memory/guest_memory.ts";
 import { GuestAllocator } from "../../memory/allocator.ts";
-import { ConformanceLog } from "../../spec/conformance.ts";
-import { features, VIRTIO_F_VERSION_1 } from "../../spec/features.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
+import { features, VIRTIO_F_VERSION_1 } from "../../virtio/features.ts";
 import { MmioBus } from "../../transport/mmio_bus.ts";
 import { MmioDeviceTransport } from "../../transport/mmio_device.ts";
 import type { MmioDriverTransport } from "../../transport/mmio_driver.ts";
-import type { VirtioDevice, VirtioDriver, VirtioDriverContext } from "../../transport/types.ts";
-import { type DriverRegistration, VirtioBus } from "../../transport/virtio_bus.ts";
+import type { VirtioDevice } from "../../virtio/device.ts";
+import type { VirtioDriver, VirtioDriverContext } from "../../virtio/driver.ts";
+import type { DriverRegistration } from "../../virtio/driver.ts";
+import { VirtioBus } from "../../transport/virtio_bus.ts";
 import type {
   BufferSegment,
   DescriptorChain,

@@ -13,7 +13,7 @@ import {
   VirtioBlockDriver,
   type VirtioBlockDriverOptions,
 } from "../../devices/mod.ts";
-import { features } from "../../spec/features.ts";
+import { features } from "../../virtio/features.ts";
 import { buildStack, pattern, registration } from "./_stack.ts";
 
 const CHILD = fileURLToPath(new URL("./_open_image_child.ts", import.meta.url));

@@ -29,9 +29,9 @@ import {
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_RING_RESET,
   VIRTIO_F_VERSION_1,
-} from "../../spec/features.ts";
+} from "../../virtio/features.ts";
 import { VIRTIO_MMIO_CONFIG } from "../../transport/mmio_registers.ts";
-import type { AccessWidth } from "../../transport/types.ts";
+import type { AccessWidth } from "../../virtio/device.ts";
 import { VIRTQ_USED_IDX_OFFSET } from "../../virtqueue/layout.ts";
 import {
   buildStack,

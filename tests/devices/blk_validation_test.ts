@@ -21,7 +21,7 @@ import {
   VIRTIO_BLK_T_SCSI_CMD,
   VirtioBlockDevice,
 } from "../../devices/mod.ts";
-import { VIRTIO_CONFIG_S_NEEDS_RESET } from "../../spec/status.ts";
+import { VIRTIO_CONFIG_S_NEEDS_RESET } from "../../virtio/status.ts";
 import type { BufferSegment } from "../../virtqueue/types.ts";
 import { buildRawStack, pattern } from "./_stack.ts";
 

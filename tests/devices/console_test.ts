@@ -16,8 +16,8 @@ import {
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_RING_RESET,
   VIRTIO_F_VERSION_1,
-} from "../../spec/features.ts";
-import { VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER } from "../../spec/status.ts";
+} from "../../virtio/features.ts";
+import { VIRTIO_CONFIG_S_ACKNOWLEDGE, VIRTIO_CONFIG_S_DRIVER } from "../../virtio/status.ts";
 import {
   VIRTIO_MMIO_CONFIG,
   VIRTIO_MMIO_QUEUE_RESET,

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as blk from "../../devices/blk/constants.ts";
 import * as con from "../../devices/console/constants.ts";
-import type { ConfigField } from "../../transport/types.ts";
+import type { ConfigField } from "../../virtio/device.ts";
 
 /** Names whose value the C headers define, with our value. */
 const HEADER_CONSTANTS: Record<string, number> = {

@@ -1,7 +1,7 @@
 // Tests for tools/coverage.ts, the generator of docs/COVERAGE.md: matching
 // rules on a fixture tree, rendering, the command's exit codes, that the
 // repository's own docs/COVERAGE.md is current, and that the NOT_OFFERED
-// notes of spec/coverage_notes.ts hold for the real device and driver models.
+// notes of conformance/coverage_notes.ts hold for the real device and driver models.
 //
 // The fixture uses a made-up chapter 9, and the repository checks take ids
 // from the tables, so this file cites no real requirement id (it is one of
@@ -30,20 +30,21 @@ import {
   stringLiterals,
   TABLE_TESTS,
 } from "../../tools/coverage.ts";
-import { NOT_OFFERED, UNCHECKABLE } from "../../spec/coverage_notes.ts";
+import { NOT_OFFERED, UNCHECKABLE } from "../../conformance/coverage_notes.ts";
 import {
   DERIVED_RULES,
   findRequirement,
   NORMATIVE_REQUIREMENTS,
   type Requirement,
-} from "../../spec/requirements.ts";
-import { hasFeature, RESERVED_FEATURE_NAMES } from "../../spec/features.ts";
-import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE } from "../../spec/device_ids.ts";
-import { ConformanceLog } from "../../spec/conformance.ts";
+} from "../../conformance/requirements.ts";
+import { hasFeature, RESERVED_FEATURE_NAMES } from "../../virtio/features.ts";
+import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE } from "../../virtio/device_ids.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
 import { GuestMemory } from "../../memory/guest_memory.ts";
 import { MmioDeviceTransport } from "../../transport/mmio_device.ts";
 import { VIRTIO_MMIO_VERSION, VIRTIO_MMIO_VERSION_MODERN } from "../../transport/mmio_registers.ts";
-import type { VirtioDevice, VirtioDriver } from "../../transport/types.ts";
+import type { VirtioDevice } from "../../virtio/device.ts";
+import type { VirtioDriver } from "../../virtio/driver.ts";
 import { MemoryBlockBackend } from "../../devices/blk/backends.ts";
 import { VirtioBlockDevice } from "../../devices/blk/device.ts";
 import { VirtioBlockDriver } from "../../devices/blk/driver.ts";
@@ -61,7 +62,14 @@ function req(
   summary: string,
 ): Requirement {
   const section = id.slice(0, id.indexOf("/"));
-  return { id, section, sectionTitle: `Title ${section}`, role, level, summary };
+  return {
+    id: id as Requirement["id"],
+    section,
+    sectionTitle: `Title ${section}`,
+    role,
+    level,
+    summary,
+  };
 }
 
 // Deliberately out of order: the table sorts by section, normative before derived.
@@ -90,10 +98,10 @@ const FIXTURE_NOT_OFFERED: Readonly<Record<string, string>> = {
 
 const FIXTURE_FILES: Record<string, string | Uint8Array> = {
   // Lists every id but checks nothing: never "checked in".
-  "spec/requirements.ts":
+  "conformance/requirements.ts":
     `export const T = ["9.1/1", "9.1/2", "9.1/D1", "9.10/1", "9.2/1", "9.2/2", "9.2/3"];`,
-  "spec/coverage_notes.ts": `export const U = { "9.1/2": "may", "9.10/1": "no" };`,
-  "spec/other.ts": `log.report({ id: '9.1/1', message: "quoted with single quotes" });`,
+  "conformance/coverage_notes.ts": `export const U = { "9.1/2": "may", "9.10/1": "no" };`,
+  "conformance/other.ts": `log.report({ id: '9.1/1', message: "quoted with single quotes" });`,
   "transport/regs.ts": [
     `// reporter.report("9.2/1", "in a line comment");`,
     `/* and "9.2/1" in a block comment */`,
@@ -129,7 +137,7 @@ const FIXTURE_FILES: Record<string, string | Uint8Array> = {
     `Deno.test("the shell keeps the rule (9.3/2, §9.1/2)", () => {});`,
     `// 9.2/10 and 19.2/3 are other ids.`,
   ].join("\n"),
-  "tests/spec/requirements_test.ts": `const ids = "9.2/3 9.3/1 9.4/1";`,
+  "tests/conformance/requirements_test.ts": `const ids = "9.2/3 9.3/1 9.4/1";`,
   "tests/fixtures/disk.img": Uint8Array.of(0x22, 0x39, 0x2e, 0x31, 0x2f, 0x31, 0x22, 0, 1),
   "tests/fixtures/notes.txt": `"9.1/2" only in a non-code file`,
   "lessons/README.md": `"9.2/3" is outside any lesson folder`,
@@ -165,7 +173,7 @@ function expectRow(
 
 const EXPECTED_ROWS: readonly CoverageRow[] = [
   expectRow("9.1/1", {
-    checkedIn: ["spec/other.ts", "transport/regs.ts", "virtqueue/q.js"],
+    checkedIn: ["conformance/other.ts", "transport/regs.ts", "virtqueue/q.js"],
     testedBy: ["tests/transport/regs_test.ts"],
     taughtIn: ["lessons/01-mmio", "lessons/02-ring"],
   }),
@@ -214,6 +222,9 @@ Deno.test("collectRepoFiles reads text files of the scanned folders only", async
   await withFixture(async (root) => {
     const files = await collectRepoFiles(root);
     assert.deepEqual(files.map((f) => f.path), [
+      "conformance/coverage_notes.ts",
+      "conformance/other.ts",
+      "conformance/requirements.ts",
       "devices/blk/device.ts",
       "devices/console/driver.ts",
       "guest/notes.md",
@@ -223,13 +234,10 @@ Deno.test("collectRepoFiles reads text files of the scanned folders only", async
       "lessons/02-ring/sub/grader.ts",
       "lessons/README.md",
       "machine.ts",
-      "spec/coverage_notes.ts",
-      "spec/other.ts",
-      "spec/requirements.ts",
+      "tests/conformance/requirements_test.ts",
       "tests/fixtures/notes.txt",
       "tests/guest/shell_test.ts",
       "tests/helpers/bad_driver.ts",
-      "tests/spec/requirements_test.ts",
       "tests/transport/regs_test.ts",
       "transport/mmio_device.ts",
       "transport/regs.ts",
@@ -311,7 +319,7 @@ Deno.test("sideOf follows the documented device and driver file lists", () => {
     ["devices/blk/constants.ts", null],
     ["devices/blk/sub/device.ts", null],
     ["machine.ts", null],
-    ["spec/conformance.ts", null],
+    ["conformance/log.ts", null],
     ["memory/guest_memory.ts", null],
     ["guestbook/x.ts", null],
   ];
@@ -431,7 +439,7 @@ Deno.test("the Markdown has the counts, one table per section group and escaped 
   );
   assert.ok(
     lines.includes(
-      "| 9.1/1 | driver | MUST | The first rule. | `spec/other.ts`, `transport/regs.ts`, " +
+      "| 9.1/1 | driver | MUST | The first rule. | `conformance/other.ts`, `transport/regs.ts`, " +
         "`virtqueue/q.js` |  | `tests/transport/regs_test.ts` | `lessons/01-mmio`, `lessons/02-ring` |  |",
     ),
   );
@@ -467,8 +475,8 @@ Deno.test("an id both checked and marked uncheckable or not offered is called ou
   );
   const text = renderCoverageMarkdown(rows, {});
   assert.ok(text.includes("Checked although marked uncheckable"));
-  assert.ok(text.includes("uncheckable (fix `spec/coverage_notes.ts`): 9.1/1."));
-  assert.ok(text.includes("not offered (fix `spec/coverage_notes.ts`): 9.1/D1."));
+  assert.ok(text.includes("uncheckable (fix `conformance/coverage_notes.ts`): 9.1/1."));
+  assert.ok(text.includes("not offered (fix `conformance/coverage_notes.ts`): 9.1/D1."));
 });
 
 Deno.test("rendering is deterministic and needs no file system", () => {
@@ -594,7 +602,7 @@ Deno.test("runCoverageCli writes the table, then --check passes until the tree c
     assert.equal(await runCoverageCli([], options), 0);
     assert.ok(
       (await Deno.readTextFile(join(root, COVERAGE_PATH))).includes(
-        "Checked although marked not offered (fix `spec/coverage_notes.ts`): 9.4/1.",
+        "Checked although marked not offered (fix `conformance/coverage_notes.ts`): 9.4/1.",
       ),
     );
 
@@ -642,7 +650,7 @@ Deno.test("no requirement is both checked in the repository and marked uncheckab
   assert.deepEqual(
     conflicts.map((r) => `${r.id} checked in ${r.checkedIn.join(", ")}`),
     [],
-    "a check exists for these ids, so spec/coverage_notes.ts must not call them uncheckable",
+    "a check exists for these ids, so conformance/coverage_notes.ts must not call them uncheckable",
   );
 });
 

@@ -4,14 +4,14 @@
  * chain is returned with its writable bytes filled with 0xee).
  */
 
-import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../transport/types.ts";
+import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../virtio/device.ts";
 import {
   features,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_RING_RESET,
   VIRTIO_F_VERSION_1,
-} from "../../spec/features.ts";
+} from "../../virtio/features.ts";
 
 export const FAKE_F_OPTIONAL_FIELD = 5;
 export const FAKE_F_NOT_OFFERED = 6;

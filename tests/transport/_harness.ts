@@ -2,7 +2,7 @@
 
 import { GuestMemory } from "../../memory/guest_memory.ts";
 import { GuestAllocator } from "../../memory/allocator.ts";
-import { ConformanceLog } from "../../spec/conformance.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
 import { MmioDeviceTransport } from "../../transport/mmio_device.ts";
 import type { MmioRegion, RegisterWindow } from "../../transport/types.ts";
 import { FakeDevice } from "./_fake_device.ts";

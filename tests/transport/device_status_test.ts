@@ -8,8 +8,8 @@ import {
   VIRTIO_CONFIG_S_FAILED as FAILED,
   VIRTIO_CONFIG_S_FEATURES_OK as FEATURES_OK,
   VIRTIO_CONFIG_S_NEEDS_RESET as NEEDS_RESET,
-} from "../../spec/status.ts";
-import { features, VIRTIO_F_EVENT_IDX, VIRTIO_F_VERSION_1 } from "../../spec/features.ts";
+} from "../../virtio/status.ts";
+import { features, VIRTIO_F_EVENT_IDX, VIRTIO_F_VERSION_1 } from "../../virtio/features.ts";
 
 const ids = (t: ReturnType<typeof nextDeviceStatus>) => t.violations.map((v) => v.id);
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { MmioBus, MmioBusError } from "../../transport/mmio_bus.ts";
-import type { AccessWidth, InterruptLine, MmioRegion } from "../../transport/types.ts";
-import { ConformanceLog } from "../../spec/conformance.ts";
+import type { AccessWidth } from "../../virtio/device.ts";
+import type { InterruptLine, MmioRegion } from "../../transport/types.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
 
 class Scratch implements MmioRegion {
   readonly size = 0x200;

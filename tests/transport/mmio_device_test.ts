@@ -8,20 +8,20 @@ import {
   probeWindow,
 } from "../../transport/mmio_driver.ts";
 import { EmptyMmioSlot } from "../../transport/mmio_device.ts";
-import { ConformanceError, ConformanceLog } from "../../spec/conformance.ts";
+import { ConformanceError, ConformanceLog } from "../../conformance/log.ts";
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE as ACK,
   VIRTIO_CONFIG_S_DRIVER as DRIVER,
   VIRTIO_CONFIG_S_DRIVER_OK as DRIVER_OK,
   VIRTIO_CONFIG_S_FEATURES_OK as FEATURES_OK,
   VIRTIO_CONFIG_S_NEEDS_RESET as NEEDS_RESET,
-} from "../../spec/status.ts";
+} from "../../virtio/status.ts";
 import {
   featureMask,
   features,
   VIRTIO_F_RING_RESET,
   VIRTIO_F_VERSION_1,
-} from "../../spec/features.ts";
+} from "../../virtio/features.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
 
 const ALL = features(VIRTIO_F_VERSION_1, VIRTIO_F_RING_RESET, FAKE_F_OPTIONAL_FIELD);

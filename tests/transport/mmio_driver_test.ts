@@ -15,22 +15,23 @@ import {
   resetDevice,
   writeDriverFeatures,
 } from "../../transport/mmio_driver.ts";
-import type { RegisterWindow, VirtioDriver, VirtioDriverContext } from "../../transport/types.ts";
-import { ConformanceLog } from "../../spec/conformance.ts";
+import type { RegisterWindow } from "../../transport/types.ts";
+import type { VirtioDriver, VirtioDriverContext } from "../../virtio/driver.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
 import {
   featureMask,
   features,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_SR_IOV,
   VIRTIO_F_VERSION_1,
-} from "../../spec/features.ts";
+} from "../../virtio/features.ts";
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE as ACK,
   VIRTIO_CONFIG_S_DRIVER as DRIVER,
   VIRTIO_CONFIG_S_DRIVER_OK as DRIVER_OK,
   VIRTIO_CONFIG_S_FAILED as FAILED,
   VIRTIO_CONFIG_S_FEATURES_OK as FEATURES_OK,
-} from "../../spec/status.ts";
+} from "../../virtio/status.ts";
 import type { DriverQueue } from "../../virtqueue/types.ts";
 
 /** A window whose 32-bit registers answer from a table; writes are recorded and may update it. */

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { GuestMemory } from "../../memory/guest_memory.ts";
 import { GuestAllocator } from "../../memory/allocator.ts";
-import { ConformanceLog } from "../../spec/conformance.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
 import { MmioBus } from "../../transport/mmio_bus.ts";
 import { EmptyMmioSlot, MmioDeviceTransport } from "../../transport/mmio_device.ts";
 import { VirtioBus } from "../../transport/virtio_bus.ts";
-import type { VirtioDriver, VirtioDriverContext } from "../../transport/types.ts";
+import type { VirtioDriver, VirtioDriverContext } from "../../virtio/driver.ts";
 import { FAKE_DEVICE_ID, FakeDevice } from "./_fake_device.ts";
 import type { DriverQueue } from "../../virtqueue/types.ts";
 

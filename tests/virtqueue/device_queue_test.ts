@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { GuestMemory } from "../../memory/guest_memory.ts";
-import { ConformanceError, ConformanceLog, type Violation } from "../../spec/conformance.ts";
+import { ConformanceError, ConformanceLog, type Violation } from "../../conformance/log.ts";
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
   VIRTQ_DESC_F_INDIRECT,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { GuestMemory } from "../../memory/guest_memory.ts";
 import { GuestAllocator, GuestOutOfMemoryError } from "../../memory/allocator.ts";
-import { ConformanceError, ConformanceLog } from "../../spec/conformance.ts";
+import { ConformanceError, ConformanceLog } from "../../conformance/log.ts";
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
   VIRTQ_DESC_F_INDIRECT,

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { GuestMemory } from "../../memory/guest_memory.ts";
 import { GuestAllocator } from "../../memory/allocator.ts";
-import { ConformanceLog } from "../../spec/conformance.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
 import { SplitQueueDriver, VirtqueueChainError } from "../../virtqueue/driver_queue.ts";
 import { SplitQueueDevice } from "../../virtqueue/device_queue.ts";
 import {

@@ -1,4 +1,4 @@
-// Tests for spec/requirements.ts: the requirement table's shape, its match
+// Tests for conformance/requirements.ts: the requirement table's shape, its match
 // with the reference REQUIREMENTS.tsv, and the lookups.
 //
 // Requirement ids are taken from the table, never written as quoted literals:
@@ -14,7 +14,7 @@ import {
   type Requirement,
   requirement,
   SECTION_TITLES,
-} from "../../spec/requirements.ts";
+} from "../../conformance/requirements.ts";
 
 const ALL: readonly Requirement[] = [...NORMATIVE_REQUIREMENTS, ...DERIVED_RULES];
 

@@ -1,7 +1,7 @@
 /**
- * Spec-level facts shared by every layer: device status bits (§2.1), feature
- * bits (§2.2, chapter 6), device IDs (§5), the requirement table and the
- * conformance log (DESIGN.md §2).
+ * The virtio core, independent of any transport: device status bits (§2.1),
+ * feature bits (§2.2, chapter 6), device IDs (§5), and the contracts between
+ * device models, drivers and a transport (`device.ts`, `driver.ts`).
  *
  * @module
  */
@@ -64,24 +64,10 @@ export {
   VIRTIO_ID_SOUND,
   VIRTIO_ID_VSOCK,
 } from "./device_ids.ts";
-export {
-  DERIVED_RULES,
-  findRequirement,
-  NORMATIVE_REQUIREMENTS,
-  type Requirement,
-  requirement,
-  type RequirementLevel,
-  type Role,
-  SECTION_TITLES,
-} from "./requirements.ts";
-export {
-  ConformanceError,
-  ConformanceLog,
-  type ConformanceLogOptions,
-  ConformanceReporter,
-  formatViolation,
-  type Violation,
-  type ViolationListener,
-  type ViolationReport,
-  type ViolationValue,
-} from "./conformance.ts";
+export type { AccessWidth, ConfigField, DeviceHost, ShmRegion, VirtioDevice } from "./device.ts";
+export type {
+  DriverRegistration,
+  QueueSetupOptions,
+  VirtioDriver,
+  VirtioDriverContext,
+} from "./driver.ts";

@@ -11,8 +11,14 @@
  * @module
  */
 
-import { type Requirement, requirement, type RequirementLevel, type Role } from "./requirements.ts";
-import { escapeHtml } from "./html.ts";
+import {
+  type Requirement,
+  requirement,
+  type RequirementId,
+  type RequirementLevel,
+  type Role,
+} from "./requirements.ts";
+import { escapeHtml } from "../format/html.ts";
 
 /** A value worth showing next to a violation: a register offset, an index, a length. */
 export type ViolationValue = number | bigint | string | boolean | null;
@@ -20,7 +26,7 @@ export type ViolationValue = number | bigint | string | boolean | null;
 /** What a reporter passes to {@linkcode ConformanceLog.report}. */
 export interface ViolationReport {
   /** Requirement or derived-rule id, e.g. `"4.2.2.2/2"`. */
-  readonly id: string;
+  readonly id: RequirementId;
   /** What was observed, in plain words and sentence case, e.g. "Read of write-only register QueueNotify (0x050)". */
   readonly message: string;
   /** The offending values, by name (offsets, indices, lengths, features). */
@@ -36,7 +42,7 @@ export interface Violation {
   /** Position in the log, starting at 1; keeps counting after entries are dropped or cleared. */
   readonly seq: number;
   /** Requirement or derived-rule id, e.g. `"4.2.2.2/2"`. */
-  readonly id: string;
+  readonly id: RequirementId;
   /** Spec section, e.g. `"4.2.2.2"`. */
   readonly section: string;
   /** The side that broke the rule. */
@@ -86,7 +92,7 @@ export type ViolationListener = (violation: Violation) => void;
  *
  * @example
  * ```ts
- * import { ConformanceLog } from "./conformance.ts";
+ * import { ConformanceLog } from "./log.ts";
  * const log = new ConformanceLog();
  * log.report({ id: "4.2.2.2/2", message: "16-bit read of Status (0x070)", values: { offset: 0x70, width: 2 } });
  * log.entries.length; // 1
@@ -284,7 +290,7 @@ export class ConformanceReporter {
    * @throws {ConformanceError} When the log is strict.
    */
   report(
-    id: string,
+    id: RequirementId,
     message: string,
     values: Readonly<Record<string, ViolationValue>> = {},
     action = "",

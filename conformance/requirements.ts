@@ -12,6 +12,10 @@
  * @module
  */
 
+import type { DerivedId, NormativeId, RequirementId } from "./requirement_ids.ts";
+
+export type { DerivedId, NormativeId, RequirementId };
+
 // Section numbers and titles follow virtio v1.2 as published. SECTIONS.tsv in
 // the reference folder differs for 2.7.8.x: its extractor missed the legacy
 // subsection 2.7.8.1 "Legacy Interface: The Virtqueue Used Ring" (its title
@@ -29,7 +33,7 @@ export type RequirementLevel = "MUST" | "SHOULD" | "MAY" | "derived";
 /** One normative statement (or derived rule) and what it says, in brief. */
 export interface Requirement {
   /** Stable id, `SECTION/ORDINAL` (normative) or `SECTION/Dn` (derived). */
-  readonly id: string;
+  readonly id: RequirementId;
   /** Spec section number, e.g. `"4.2.2.2"`. */
   readonly section: string;
   /** The section's title, e.g. `"Driver Requirements: MMIO Device Register Layout"`. */
@@ -126,7 +130,7 @@ export const SECTION_TITLES: Readonly<Record<string, string>> = Object.fromEntri
 type Row = readonly [id: string, role: Role, level: RequirementLevel, summary: string];
 
 // [id, role, level, summary]
-const NORMATIVE: readonly Row[] = [
+const NORMATIVE = [
   [
     "2.1.1/1",
     "driver",
@@ -150,13 +154,19 @@ const NORMATIVE: readonly Row[] = [
     "2.1.2/1",
     "device",
     "MUST",
-    "The device must not use buffers or send used buffer notifications before DRIVER_OK; it should set DEVICE_NEEDS_RESET on an error only a reset cures.",
+    "Until the driver sets DRIVER_OK, the device leaves its buffers alone and raises no used buffer notification.",
   ],
   [
     "2.1.2/2",
     "device",
     "MUST",
     "If DRIVER_OK is set when the device raises DEVICE_NEEDS_RESET, it must also send a configuration change notification.",
+  ],
+  [
+    "2.1.2/3",
+    "device",
+    "SHOULD",
+    "A device that falls into an error state only a reset can clear should say so by setting DEVICE_NEEDS_RESET.",
   ],
   [
     "2.2.1/1",
@@ -1018,10 +1028,10 @@ const NORMATIVE: readonly Row[] = [
     "MUST",
     "A PCI device with an SR-IOV capability should offer VIRTIO_F_SR_IOV; any other device must not offer it.",
   ],
-];
+] as const satisfies readonly Row[];
 
 // Derived rules: checks that follow from the spec's structure. [id, role, level, summary]
-const DERIVED: readonly Row[] = [
+const DERIVED = [
   [
     "2.7/D1",
     "driver",
@@ -1106,9 +1116,18 @@ const DERIVED: readonly Row[] = [
     "derived",
     "Data is device-writable for VIRTIO_BLK_T_IN and VIRTIO_BLK_T_GET_ID, device-readable for VIRTIO_BLK_T_OUT, and absent for a flush (request types of §5.2.6).",
   ],
-];
+] as const satisfies readonly Row[];
 
-function build(rows: readonly Row[]): Requirement[] {
+// The generated literal types must name exactly the ids of the tables above:
+// a stale requirement_ids.ts fails to compile here (deno task requirement-ids).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const NORMATIVE_IDS_CURRENT: Same<(typeof NORMATIVE)[number][0], NormativeId> = true;
+const DERIVED_IDS_CURRENT: Same<(typeof DERIVED)[number][0], DerivedId> = true;
+void NORMATIVE_IDS_CURRENT, DERIVED_IDS_CURRENT;
+
+function build(
+  rows: readonly (readonly [RequirementId, Role, RequirementLevel, string])[],
+): Requirement[] {
   return rows.map(([id, role, level, summary]) => {
     const section = id.slice(0, id.indexOf("/"));
     return {
@@ -1128,7 +1147,7 @@ export const NORMATIVE_REQUIREMENTS: readonly Requirement[] = build(NORMATIVE);
 /** The derived rules, in section order. */
 export const DERIVED_RULES: readonly Requirement[] = build(DERIVED);
 
-const BY_ID: ReadonlyMap<string, Requirement> = new Map(
+const BY_ID: ReadonlyMap<string, Requirement> = new Map<string, Requirement>(
   [...NORMATIVE_REQUIREMENTS, ...DERIVED_RULES].map((r) => [r.id, r]),
 );
 
@@ -1143,12 +1162,22 @@ export function findRequirement(id: string): Requirement | undefined {
 }
 
 /**
+ * Whether a string is an id of the requirement table (for ids that arrive as
+ * data: lesson metadata, a grader's JSON report, command-line input).
+ *
+ * @param id Any string.
+ */
+export function isRequirementId(id: string): id is RequirementId {
+  return BY_ID.has(id);
+}
+
+/**
  * Looks up a requirement or derived rule by id, failing loudly on a typo.
  *
  * @param id Such as `"4.2.2.2/7"` or `"2.7.5/D1"`.
  * @throws {RangeError} When no requirement has that id.
  */
-export function requirement(id: string): Requirement {
+export function requirement(id: RequirementId | string): Requirement {
   const found = BY_ID.get(id);
   if (!found) throw new RangeError(`Unknown requirement id "${id}"`);
   return found;

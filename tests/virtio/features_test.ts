@@ -1,4 +1,4 @@
-// Tests for spec/features.ts: feature bit numbers, masks, 32-bit feature
+// Tests for virtio/features.ts: feature bit numbers, masks, 32-bit feature
 // words (the *FeaturesSel halves of §4.2.2) and names.
 
 import assert from "node:assert/strict";
@@ -27,7 +27,7 @@ import {
   VIRTIO_TRANSPORT_F_END,
   VIRTIO_TRANSPORT_F_START,
   withFeatureWord,
-} from "../../spec/features.ts";
+} from "../../virtio/features.ts";
 
 const u64 = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
 const u32 = fc.integer({ min: 0, max: 0xffff_ffff });

@@ -1,4 +1,4 @@
-// Tests for spec/status.ts: the device status bits of §2.1 and their names.
+// Tests for virtio/status.ts: the device status bits of §2.1 and their names.
 
 import assert from "node:assert/strict";
 import {
@@ -12,7 +12,7 @@ import {
   VIRTIO_CONFIG_S_FAILED,
   VIRTIO_CONFIG_S_FEATURES_OK,
   VIRTIO_CONFIG_S_NEEDS_RESET,
-} from "../../spec/status.ts";
+} from "../../virtio/status.ts";
 
 Deno.test("status bits have the values of §2.1", () => {
   assert.equal(VIRTIO_CONFIG_S_ACKNOWLEDGE, 1);

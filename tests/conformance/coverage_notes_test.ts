@@ -1,4 +1,4 @@
-// Tests for spec/coverage_notes.ts: the reasons why some requirements cannot
+// Tests for conformance/coverage_notes.ts: the reasons why some requirements cannot
 // be checked from the other side.
 //
 // Ids are looked up or listed in one space-separated string rather than
@@ -6,11 +6,15 @@
 // as triggering it, and these tests trigger no check.
 
 import assert from "node:assert/strict";
-import { UNCHECKABLE } from "../../spec/coverage_notes.ts";
-import { DERIVED_RULES, findRequirement, NORMATIVE_REQUIREMENTS } from "../../spec/requirements.ts";
+import { UNCHECKABLE } from "../../conformance/coverage_notes.ts";
+import {
+  DERIVED_RULES,
+  findRequirement,
+  NORMATIVE_REQUIREMENTS,
+} from "../../conformance/requirements.ts";
 
 Deno.test("every uncheckable id is a normative requirement, never a derived rule", () => {
-  const derived = new Set(DERIVED_RULES.map((r) => r.id));
+  const derived = new Set<string>(DERIVED_RULES.map((r) => r.id));
   for (const id of Object.keys(UNCHECKABLE)) {
     assert.ok(findRequirement(id) !== undefined, `unknown id ${id}`);
     assert.ok(!derived.has(id), `derived rule ${id} is checkable by construction`);

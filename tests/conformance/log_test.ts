@@ -1,4 +1,4 @@
-// Tests for spec/conformance.ts: the conformance log, its reporters and its
+// Tests for conformance/log.ts: the conformance log, its reporters and its
 // text, JSON and Jupyter forms.
 //
 // Requirement ids are taken from the table rather than quoted: tools/coverage.ts
@@ -12,12 +12,13 @@ import {
   ConformanceReporter,
   formatViolation,
   type Violation,
-} from "../../spec/conformance.ts";
+} from "../../conformance/log.ts";
 import {
   DERIVED_RULES,
   NORMATIVE_REQUIREMENTS,
   type Requirement,
-} from "../../spec/requirements.ts";
+  type RequirementId,
+} from "../../conformance/requirements.ts";
 
 function pick(predicate: (r: Requirement) => boolean): Requirement {
   const found = NORMATIVE_REQUIREMENTS.find(predicate);
@@ -136,7 +137,7 @@ Deno.test("an unknown id throws RangeError and records nothing, even in strict m
     let heard = 0;
     log.subscribe(() => heard++);
     assert.throws(
-      () => log.report({ id: "9.9.9/1", message: "m" }),
+      () => log.report({ id: "9.9.9/1" as RequirementId, message: "m" }),
       (e: unknown) => e instanceof RangeError && !(e instanceof ConformanceError),
     );
     assert.equal(log.entries.length, 0);
