@@ -9,11 +9,10 @@
  * 0x1e200 (interrupt 43), and an empty slot (DeviceID 0) at 0x1e400
  * (interrupt 44), as boards like QEMU's `virt` have many.
  *
- * Every layer is replaceable by another implementation of the same interface:
- * memory, device models, the device-side transport (whole, or the lesson-sized
- * parts of it), driver-side transport parts, both halves of the virtqueue, and
- * the drivers. That is how a learner's parts run the same console and disk as
- * the reference ones.
+ * Every mechanism the course teaches is a part of the registry (`parts.ts`)
+ * that `createMachine({ parts })` replaces function by function: that is how a
+ * learner's parts run the same console and disk as the reference ones. Memory,
+ * the device models and the drivers can be replaced whole too (tests use it).
  *
  * @module
  */
@@ -23,17 +22,11 @@ import { GuestAllocator } from "./memory/allocator.ts";
 import { ConformanceLog } from "./conformance/log.ts";
 import { deviceIdName } from "./virtio/device_ids.ts";
 import { featureNames } from "./virtio/features.ts";
-import type { DeviceQueueFactory, DriverQueueFactory } from "./virtqueue/types.ts";
 import { MmioBus, type MmioWindowInfo } from "./transport/mmio_bus.ts";
-import {
-  EmptyMmioSlot,
-  type MmioDeviceParts,
-  MmioDeviceTransport,
-} from "./transport/mmio_device.ts";
-import type { MmioDriverParts, MmioDriverTransport } from "./transport/mmio_driver.ts";
+import { EmptyMmioSlot, MmioDeviceTransport } from "./transport/mmio_device.ts";
+import type { MmioDriverTransport } from "./transport/mmio_driver.ts";
 import type { DriverRegistration } from "./virtio/driver.ts";
 import { VirtioBus } from "./transport/virtio_bus.ts";
-import type { MmioRegion } from "./transport/types.ts";
 import type { VirtioDevice } from "./virtio/device.ts";
 import type { VirtioDriver } from "./virtio/driver.ts";
 import { type BlockBackend, MemoryBlockBackend } from "./devices/blk/backends.ts";
@@ -43,6 +36,9 @@ import { type ConsoleBackend, MemoryConsoleBackend } from "./devices/console/bac
 import { VirtioConsoleDevice } from "./devices/console/device.ts";
 import { VirtioConsoleDriver } from "./devices/console/driver.ts";
 import { REFERENCE_DRIVERS } from "./devices/mod.ts";
+import { type MachineParts, resolveParts } from "./parts.ts";
+
+export type { MachineParts };
 
 /** Where one virtio-mmio window sits: base address, interrupt line, device-tree node name. */
 export interface MachineWindow {
@@ -79,32 +75,6 @@ export const EMPTY_WINDOW: MachineWindow = Object.freeze({
 /** Size of the built-in disk used when none is given: 4 MiB (bytes). */
 export const BUILTIN_DISK_SIZE = 4 * 1024 * 1024;
 
-/** Builds the device-side transport that exposes a device model in a window. */
-export type TransportFactory = (
-  device: VirtioDevice,
-  options: {
-    readonly memory: GuestMemory;
-    readonly log: ConformanceLog;
-    readonly name: string;
-    readonly parts: Partial<MmioDeviceParts>;
-    readonly queueFactory?: DeviceQueueFactory;
-  },
-) => MmioRegion;
-
-/** Learner-replaceable pieces, each defaulting to the reference one. */
-export interface MachineParts {
-  /** Device-side transport steps (lessons 1-3: access rules, identification, status, features). */
-  readonly device?: Partial<MmioDeviceParts>;
-  /** Driver-side transport steps (lessons 1-3: probe, bring-up, negotiation). */
-  readonly driver?: Partial<MmioDriverParts>;
-  /** The device half of the split virtqueue. */
-  readonly deviceQueue?: DeviceQueueFactory;
-  /** The driver half of the split virtqueue. */
-  readonly driverQueue?: DriverQueueFactory;
-  /** The whole device-side transport. */
-  readonly transport?: TransportFactory;
-}
-
 /** Options for {@linkcode createMachine}. */
 export interface MachineOptions {
   /** RAM to use (e.g. wrapped memory); default: fresh RAM at {@linkcode MACHINE_RAM_BASE}. */
@@ -123,7 +93,11 @@ export interface MachineOptions {
   readonly blockDevice?: VirtioDevice;
   /** Replace the console device model. */
   readonly consoleDevice?: VirtioDevice;
-  /** Learner-replaceable parts. */
+  /**
+   * Replacements for some of the registry's parts (`parts.ts`), e.g. a
+   * learner's: `{ transport: { driver: { probeWindow } } }`. Everything left
+   * out is the reference.
+   */
   readonly parts?: MachineParts;
   /** Drivers to bind (default: the reference console and block drivers). */
   readonly drivers?: readonly DriverRegistration[];
@@ -138,7 +112,7 @@ export interface MachineDevice<D extends VirtioDriver> {
   /** The device model. */
   readonly device: VirtioDevice;
   /** The device-side transport in the window. */
-  readonly transport: MmioRegion;
+  readonly transport: MmioDeviceTransport;
   /** The driver-side transport for the window. */
   readonly driverTransport: MmioDriverTransport;
   /** The bound driver, or `null` if binding failed (see {@linkcode error}). */
@@ -272,7 +246,6 @@ export class LabMachine {
   traffic(): QueueTraffic[] {
     const rows: QueueTraffic[] = [];
     for (const dev of [this.blk, this.console]) {
-      if (!(dev.transport instanceof MmioDeviceTransport)) continue;
       const transport = dev.transport;
       const stats = transport.queueStats();
       const roles = QUEUE_ROLES[deviceIdName(dev.device.deviceId)] ?? [];
@@ -388,28 +361,18 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
   const allocator = new GuestAllocator(memory);
   const log = options.log ?? new ConformanceLog({ strict: options.strict ?? false });
   const bus = new MmioBus({ log });
-  const parts = options.parts ?? {};
+  const parts = options.parts;
   const disk = options.disk ?? builtinDisk();
   const consoleBackend = options.console ?? new MemoryConsoleBackend();
   const blockDevice = options.blockDevice ?? new VirtioBlockDevice(disk);
   const consoleDevice = options.consoleDevice ?? new VirtioConsoleDevice(consoleBackend);
-  const makeTransport: TransportFactory = parts.transport ??
-    ((device, o) =>
-      new MmioDeviceTransport(device, {
-        memory: o.memory,
-        log: o.log,
-        name: o.name,
-        parts: o.parts,
-        queueFactory: o.queueFactory,
-      }));
-
+  const transportDeviceParts = resolveParts(parts, "transport", "device");
   const place = (device: VirtioDevice, at: MachineWindow) => {
-    const transport = makeTransport(device, {
+    const transport = new MmioDeviceTransport(device, {
       memory,
       log,
       name: `${device.name}@0x${at.base.toString(16)}`,
-      parts: parts.device ?? {},
-      queueFactory: parts.deviceQueue,
+      parts: transportDeviceParts,
     });
     return { transport, window: bus.map(at.base, transport, { irq: at.irq, name: at.name }) };
   };
@@ -425,8 +388,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     memory,
     allocator,
     log,
-    parts: parts.driver,
-    queueFactory: parts.driverQueue,
+    parts: resolveParts(parts, "transport", "driver"),
   });
   for (const registration of options.drivers ?? REFERENCE_DRIVERS) virtio.register(registration);
   await virtio.probeAll();

@@ -16,7 +16,8 @@
  * - `transport/`: virtio-mmio registers, device-side register file,
  *   driver-side bring-up, MMIO bus, driver core;
  * - `devices/`: virtio-blk and virtio-console models, drivers and backends;
- * - `machine.ts`: a ready lab machine with every part replaceable.
+ * - `machine.ts`: a ready lab machine; `parts.ts`: the registry of the parts a
+ *   learner can replace in it.
  *
  * @example
  * ```ts ignore
@@ -50,8 +51,21 @@ export {
   MACHINE_RAM_SIZE,
   type MachineDevice,
   type MachineOptions,
-  type MachineParts,
   type MachineWindow,
   type QueueTraffic,
-  type TransportFactory,
 } from "./machine.ts";
+export {
+  findPart,
+  type MachineParts,
+  machineParts,
+  PartError,
+  type PartInfo,
+  type PartKey,
+  type PartLayer,
+  PARTS,
+  type PartSide,
+  REFERENCE_PARTS,
+  type ReferenceParts,
+  replacedParts,
+  resolveParts,
+} from "./parts.ts";

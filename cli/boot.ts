@@ -20,7 +20,7 @@ import { runShell } from "../guest/shell.ts";
 import { formatSize } from "../guest/shell.ts";
 import { EXIT_FAILURE, UserError } from "./errors.ts";
 import type { MachineParts } from "../machine.ts";
-import { learnerParts } from "./learner_parts.ts";
+import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
 import { openImage } from "./disk_image.ts";
 
 /** Registers `boot`. */
@@ -81,7 +81,7 @@ export async function boot(options: BootOptions): Promise<void> {
       );
     }
     parts = mine.parts;
-    partsNote = `your code: ${mine.used.map((p) => `${p.name} (lesson ${p.lesson})`).join(", ")}`;
+    partsNote = describeLearnerParts(mine).join("\n");
   }
   let disk: BlockBackend | undefined;
   let diskLabel = "built-in, 4 MiB in memory";

@@ -1,53 +1,87 @@
 /**
- * The learner's own transport parts, for `lab boot --mine`: every function a
- * passed lesson's exercise exports under the name of a machine part (the
- * device side's `checkRegisterAccess`, `readIdentification`,
- * `nextDeviceStatus`, `checkDriverFeatures`; the driver side's `probeWindow`,
- * `beginInitialization`, `failDevice`, `negotiateFeatures`) replaces the
- * reference one, so the guest boots and serves the disk on the learner's code.
+ * The learner's own parts, for `--mine` (`lab boot --mine`, `lab disk ...
+ * --mine`): for every lesson the learner has passed, the functions its
+ * exercise exports under the names of the registry parts its `lesson.json`
+ * lists (`parts`) replace the reference ones; and features whose lesson has
+ * not passed yet (`unlocks`) are withheld from the machine, so code written
+ * for an earlier lesson never meets a feature it was not taught.
  *
  * @module
  */
 
 import { defaultCourseRoot, fileUrl } from "../course/paths.ts";
-import { loadCourse } from "../course/manifest.ts";
+import { type Course, loadCourse } from "../course/manifest.ts";
 import { Workspace } from "../course/workspace.ts";
-import { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS } from "../transport/mmio_device.ts";
-import { type MmioDriverParts, REFERENCE_MMIO_DRIVER_PARTS } from "../transport/mmio_driver.ts";
-import type { MachineParts } from "../machine.ts";
+import { featureMask, RESERVED_FEATURE_NAMES } from "../virtio/features.ts";
+import { findPart, type MachineParts, machineParts, type PartKey, PARTS } from "../parts.ts";
 import { EXIT_FAILURE, UserError } from "./errors.ts";
 
 /** One part taken from the learner's workspace. */
 export interface LearnerPart {
+  /** The registry key, e.g. `"transport.driver.probeWindow"`. */
+  readonly key: PartKey;
   /** The part's name, e.g. `"probeWindow"`. */
   readonly name: string;
-  /** Which side of the transport it belongs to. */
-  readonly side: "device" | "driver";
   /** The lesson number it comes from. */
   readonly lesson: number;
 }
 
-/** The parts found and what was skipped. */
+/** The parts found, what was skipped, and which features are withheld. */
 export interface LearnerParts {
   /** Ready for `createMachine({ parts })`. */
   readonly parts: MachineParts;
-  /** Every replaced part, in lesson order. */
+  /** Every replaced part, in lesson order (a later lesson's part replaces an earlier one's). */
   readonly used: readonly LearnerPart[];
   /** Lessons not used because they do not pass yet, by number. */
   readonly skipped: readonly number[];
+  /** Feature bits withheld because the lesson that teaches them has not passed. */
+  readonly withheld: bigint;
+  /** Their names, in lesson order. */
+  readonly withheldNames: readonly string[];
+}
+
+const FEATURE_BITS: ReadonlyMap<string, number> = new Map(
+  Object.entries(RESERVED_FEATURE_NAMES).map(([bit, name]) => [name, Number(bit)]),
+);
+
+/**
+ * The features withheld from the machine for a set of passed lessons: those
+ * `unlocks` names of every lesson that has not passed.
+ *
+ * @param course The course.
+ * @param passed Whether a lesson has passed.
+ * @returns The feature mask of withheld bits and their names.
+ */
+export function withheldFeatures(
+  course: Course,
+  passed: (lessonNumber: number) => boolean,
+): { mask: bigint; names: string[] } {
+  let mask = 0n;
+  const names: string[] = [];
+  for (const lesson of course.lessons) {
+    if (passed(lesson.number)) continue;
+    for (const name of lesson.unlocks) {
+      const bit = FEATURE_BITS.get(name);
+      if (bit === undefined || names.includes(name)) continue;
+      mask |= featureMask(bit);
+      names.push(name);
+    }
+  }
+  return { mask, names };
 }
 
 /**
- * Loads the machine parts of every lesson the learner has passed.
+ * Loads the registry parts of every lesson the learner has passed.
  *
- * @returns The parts, which ones were used, and which lessons were skipped.
- * @throws {UserError} When a passed lesson's exercise no longer loads.
+ * @returns The parts, which ones were used, which lessons were skipped, and
+ *   the features withheld.
+ * @throws {UserError} When a passed lesson's exercise no longer loads or no
+ *   longer exports one of its parts as a function.
  */
 export async function learnerParts(): Promise<LearnerParts> {
   const course = loadCourse(defaultCourseRoot());
   const workspace = await Workspace.open(course);
-  const device: Partial<Record<keyof MmioDeviceParts, unknown>> = {};
-  const driver: Partial<Record<keyof MmioDriverParts, unknown>> = {};
+  const replacements: [PartKey, unknown][] = [];
   const used: LearnerPart[] = [];
   const skipped: number[] = [];
   for (const lesson of course.lessons) {
@@ -55,6 +89,7 @@ export async function learnerParts(): Promise<LearnerParts> {
       skipped.push(lesson.number);
       continue;
     }
+    if (lesson.parts.length === 0) continue;
     let module: Record<string, unknown>;
     try {
       module = await import(fileUrl(workspace.exerciseFile(lesson)));
@@ -65,25 +100,72 @@ export async function learnerParts(): Promise<LearnerParts> {
         EXIT_FAILURE,
       );
     }
-    for (const [name, value] of Object.entries(module)) {
-      if (typeof value !== "function") continue;
-      if (name in REFERENCE_MMIO_DEVICE_PARTS) {
-        device[name as keyof MmioDeviceParts] = value;
-        used.push({ name, side: "device", lesson: lesson.number });
-      } else if (name in REFERENCE_MMIO_DRIVER_PARTS) {
-        driver[name as keyof MmioDriverParts] = value;
-        used.push({ name, side: "driver", lesson: lesson.number });
+    for (const key of lesson.parts) {
+      const name = findPart(key)!.name;
+      const fn = module[name];
+      if (typeof fn !== "function") {
+        throw new UserError(
+          `your lesson ${lesson.number} exercise no longer exports ${name} as a function: ` +
+            `run deno task lab check ${lesson.number}`,
+          EXIT_FAILURE,
+        );
       }
+      replacements.push([key, fn]);
+      const earlier = used.findIndex((u) => u.key === key);
+      if (earlier >= 0) used.splice(earlier, 1);
+      used.push({ key, name, lesson: lesson.number });
     }
   }
+  const passed = new Set(course.lessons.map((l) => l.number).filter((n) => !skipped.includes(n)));
+  const withheld = withheldFeatures(course, (n) => passed.has(n));
   return {
-    parts: {
-      device: device as Partial<MmioDeviceParts>,
-      driver: driver as Partial<MmioDriverParts>,
-    },
+    parts: machineParts(replacements),
     used,
     skipped,
+    withheld: withheld.mask,
+    withheldNames: withheld.names,
   };
+}
+
+/**
+ * Which parts of the machine are the learner's, layer by layer and side by
+ * side, and which features are withheld: the lines `lab boot --mine` shows.
+ *
+ * @param mine What {@linkcode learnerParts} found.
+ * @returns Lines of text, without trailing newlines.
+ */
+export function describeLearnerParts(
+  mine: Pick<LearnerParts, "used" | "withheldNames">,
+): string[] {
+  const groups = new Map<string, { total: number; yours: LearnerPart[] }>();
+  for (const part of PARTS) {
+    const group = `${part.layer}.${part.side}`;
+    const entry = groups.get(group) ?? { total: 0, yours: [] };
+    entry.total++;
+    const used = mine.used.find((u) => u.key === part.key);
+    if (used) entry.yours.push(used);
+    groups.set(group, entry);
+  }
+  const width = Math.max(...[...groups.keys()].map((g) => g.length));
+  const lines = ["Your code in this machine, part by part (the rest is the reference):"];
+  for (const [group, { total, yours }] of groups) {
+    const count = `${yours.length}/${total}`.padStart(5);
+    const which = yours.length === 0
+      ? "reference"
+      : yours.length === total
+      ? `all yours (${lessonsOf(yours)})`
+      : yours.map((u) => `${u.name} (lesson ${u.lesson})`).join(", ");
+    lines.push(`  ${group.padEnd(width)} ${count}  ${which}`);
+  }
+  if (mine.withheldNames.length > 0) {
+    lines.push(`Withheld until their lessons pass: ${mine.withheldNames.join(", ")}`);
+  }
+  return lines;
+}
+
+function lessonsOf(parts: readonly LearnerPart[]): string {
+  const numbers = [...new Set(parts.map((p) => p.lesson))].sort((a, b) => a - b);
+  return `lesson${numbers.length > 1 ? "s" : ""} ${numbers.join(", ")}`;
 }
 
 function firstLine(error: unknown): string {

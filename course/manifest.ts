@@ -14,6 +14,8 @@
 
 import * as path from "node:path";
 import { findRequirement, SECTION_TITLES } from "../conformance/requirements.ts";
+import { RESERVED_FEATURE_NAMES } from "../virtio/features.ts";
+import { findPart, type PartKey } from "../parts.ts";
 import { CourseFormatError, LessonNotFoundError } from "./errors.ts";
 import { REPO_ROOT } from "./paths.ts";
 
@@ -52,7 +54,23 @@ export interface LessonJson {
   readonly minutes: number;
   /** Names `exercise.ts` (and `reference.ts`) must export. */
   readonly exports: readonly string[];
-  /** Where `lab solution` finds the reference code. */
+  /**
+   * The registry parts (`parts.ts`) the exercise provides, by key, e.g.
+   * `"transport.driver.probeWindow"`: each one's name is among
+   * {@linkcode exports}. Once the lesson passes, `--mine` runs these parts of
+   * the learner's in the lab machine. May be empty (a lesson of pure functions).
+   */
+  readonly parts: readonly PartKey[];
+  /**
+   * Feature bits the lab machine withholds until this lesson passes, by name
+   * (e.g. `"VIRTIO_F_INDIRECT_DESC"`): code written for an earlier lesson
+   * never meets a feature it was not taught.
+   */
+  readonly unlocks: readonly string[];
+  /**
+   * More library declarations `lab solution` shows besides the parts (whose
+   * reference code it finds through `reference.ts`).
+   */
   readonly solution: readonly SolutionRef[];
 }
 
@@ -245,14 +263,17 @@ export function parseLessonJson(value: unknown, file: string): LessonJson {
   const requirements = strings("requirements");
   for (const id of requirements) {
     if (!findRequirement(id)) {
-      throw new CourseFormatError(file, `requirement "${id}" is not in spec/requirements.ts`);
+      throw new CourseFormatError(
+        file,
+        `requirement "${id}" is not in conformance/requirements.ts`,
+      );
     }
   }
   const minutes = value.minutes;
   if (typeof minutes !== "number" || !Number.isFinite(minutes) || minutes <= 0) {
     throw new CourseFormatError(file, `"minutes" must be a positive number`);
   }
-  const solutionRaw = value.solution;
+  const solutionRaw = value.solution ?? [];
   if (!Array.isArray(solutionRaw)) {
     throw new CourseFormatError(file, `"solution" must be an array of { "file", "symbols" }`);
   }
@@ -274,6 +295,36 @@ export function parseLessonJson(value: unknown, file: string): LessonJson {
     }
     return { file: s.file, symbols: s.symbols as string[] };
   });
+  const exports = strings("exports");
+  const optionalStrings = (key: string): string[] =>
+    value[key] === undefined ? [] : strings(key, true);
+  const parts = optionalStrings("parts").map((key) => {
+    const part = findPart(key);
+    if (!part || part.key !== key) {
+      throw new CourseFormatError(
+        file,
+        `part "${key}" is not a key of the parts registry (parts.ts), such as ` +
+          `"transport.driver.probeWindow"`,
+      );
+    }
+    if (!exports.includes(part.name)) {
+      throw new CourseFormatError(file, `part "${key}" is not in "exports" (add "${part.name}")`);
+    }
+    return part.key;
+  });
+  const knownFeatures = new Set(Object.values(RESERVED_FEATURE_NAMES));
+  const unlocks = optionalStrings("unlocks");
+  for (const name of unlocks) {
+    if (!knownFeatures.has(name)) {
+      throw new CourseFormatError(
+        file,
+        `unlocks "${name}" is not a feature bit name such as "VIRTIO_F_EVENT_IDX"`,
+      );
+    }
+  }
+  if (parts.length === 0 && solution.length === 0) {
+    throw new CourseFormatError(file, `needs "parts" or "solution": what lab solution shows`);
+  }
   return {
     title: str("title"),
     summary: str("summary"),
@@ -281,7 +332,9 @@ export function parseLessonJson(value: unknown, file: string): LessonJson {
     sections,
     requirements,
     minutes,
-    exports: strings("exports"),
+    exports,
+    parts,
+    unlocks,
     solution,
   };
 }

@@ -25,13 +25,16 @@ export interface SolutionPart {
 }
 
 /**
- * Extracts the reference code of a lesson.
+ * Extracts the reference code of a lesson: the declaration of each part the
+ * lesson provides (`lesson.json` → `parts`), found by following the lesson's
+ * `reference.ts` re-exports into the library, then the extra declarations
+ * listed in `lesson.json` → `solution`.
  *
  * @param course The course (for messages).
  * @param lesson The lesson.
  * @param libraryRoot Where the library lives (default: this repository; the
  *   `file` of each solution entry is relative to it).
- * @returns One part per symbol listed in `lesson.json`, in order.
+ * @returns One entry per part, then one per extra symbol, in order.
  * @throws {CourseFormatError} When a file is missing or a symbol is not an
  *   exported declaration of it (an authoring mistake the project's tests catch).
  */
@@ -41,8 +44,20 @@ export function extractSolution(
   libraryRoot: string = REPO_ROOT,
 ): SolutionPart[] {
   const parts: SolutionPart[] = [];
+  for (const key of lesson.parts) {
+    const name = key.slice(key.lastIndexOf(".") + 1);
+    const found = findExport(libraryRoot, lesson.paths.reference, name, 0);
+    if (!found) {
+      throw new CourseFormatError(
+        path.relative(course.root, lesson.paths.json),
+        `part ${key}: reference.ts does not export a declaration named "${name}"`,
+      );
+    }
+    parts.push(found);
+  }
   for (const ref of lesson.solution) {
     for (const symbol of ref.symbols) {
+      if (parts.some((p) => p.symbol === symbol)) continue; // shown as a part already
       const found = findExport(libraryRoot, path.join(libraryRoot, ref.file), symbol, 0);
       if (!found) {
         throw new CourseFormatError(

@@ -125,7 +125,7 @@ function banner(machine: LabMachine, diskLabel?: string, partsNote?: string): st
       `  ${d.node.padEnd(22)} irq ${String(d.irq).padEnd(3)} ${what.padEnd(30)} ${d.state}${note}`,
     );
   }
-  if (partsNote) lines.push("", `Running ${partsNote}.`);
+  if (partsNote) lines.push("", ...partsNote.split("\n"));
   lines.push("", "Type 'help' for commands, 'exit' to power off.", "");
   return lines.join("\n");
 }

@@ -259,7 +259,10 @@ export async function bootWithLearnerParts(options: LearnerMachineOptions): Prom
   const { device, driver, ...rest } = options;
   const d = guardParts(device ?? {});
   const r = guardParts(driver ?? {});
-  const machine = await createMachine({ ...rest, parts: { device: d.parts, driver: r.parts } });
+  const machine = await createMachine({
+    ...rest,
+    parts: { transport: { device: d.parts, driver: r.parts } },
+  });
   // Strictness is for the bring-up: from here on the grader inspects the
   // machine (which may probe a window again), and reads the log for anything
   // broken later instead of letting it throw out of the middle of a check.

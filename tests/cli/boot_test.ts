@@ -175,10 +175,12 @@ Deno.test("boot --mine runs the machine on the parts of every passed lesson, and
     assert.equal(check.code, 0, check.stdout + check.stderr);
     const boot = await lab(["boot", "--mine"], { stdin: "disk read 2\nlog\n", env });
     assert.equal(boot.code, 0, boot.stderr);
+    assert.match(boot.stdout, /Your code in this machine, part by part/);
     assert.match(
       boot.stdout,
-      /Running your code: checkRegisterAccess \(lesson 1\), probeWindow \(lesson 1\), readIdentification \(lesson 1\)\./,
+      /transport\.device +2\/\d+ +checkRegisterAccess \(lesson 1\), readIdentification \(lesson 1\)/,
     );
+    assert.match(boot.stdout, /transport\.driver +1\/\d+ +probeWindow \(lesson 1\)/);
     assert.match(boot.stdout, /Hello from secto/);
     assert.match(boot.stdout, /no violations/);
   } finally {

@@ -123,7 +123,7 @@ Deno.test("lesson.json: an unknown requirement id is refused when the course loa
   try {
     assert.throws(
       () => loadCourse(root),
-      /requirement "4.2.2.2\/999" is not in spec\/requirements.ts/,
+      /requirement "4.2.2.2\/999" is not in conformance\/requirements.ts/,
     );
   } finally {
     await removeDir(root);

@@ -1,0 +1,200 @@
+/**
+ * The registry of replaceable parts: every mechanism the course teaches, as
+ * one function with a contract, by layer and side, with the reference
+ * implementation the lab machine uses unless a learner's replaces it.
+ *
+ * A part's key is `"<layer>.<side>.<name>"`, e.g.
+ * `"transport.device.checkRegisterAccess"`; `<name>` is unique across the
+ * registry, and it is the name a lesson's `exercise.ts` exports the part
+ * under. This one table is what the machine's part types are derived from
+ * ({@linkcode MachineParts}), what `lesson.json` → `parts` names, and what
+ * `lab boot --mine`, `lab disk --mine`, `lab solution` and every grader's
+ * "your code runs the lab machine" check read.
+ *
+ * @example
+ * ```ts
+ * import { findPart, PARTS } from "./parts.ts";
+ * const part = findPart("transport.driver.probeWindow")!;
+ * console.assert(part.layer === "transport" && part.side === "driver");
+ * console.assert(PARTS.every((p) => typeof p.reference === "function"));
+ * ```
+ *
+ * @module
+ */
+
+import { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS } from "./transport/mmio_device.ts";
+import { type MmioDriverParts, REFERENCE_MMIO_DRIVER_PARTS } from "./transport/mmio_driver.ts";
+
+/** A side of the virtio interface: the device's or the driver's. */
+export type PartSide = "device" | "driver";
+
+/**
+ * The reference implementation of every replaceable part, by layer and side.
+ * Each side is a layer's own parts table (`MmioDeviceParts`, ...).
+ */
+export interface ReferenceParts {
+  /** virtio-mmio (§4.2): the device's register file and the driver's bring-up. */
+  readonly transport: { readonly device: MmioDeviceParts; readonly driver: MmioDriverParts };
+}
+
+/** The registry itself: the reference parts, frozen. */
+export const REFERENCE_PARTS: ReferenceParts = Object.freeze({
+  transport: Object.freeze({
+    device: REFERENCE_MMIO_DEVICE_PARTS,
+    driver: REFERENCE_MMIO_DRIVER_PARTS,
+  }),
+});
+
+/** A layer of the registry: `"transport"`, ... */
+export type PartLayer = keyof ReferenceParts;
+
+/** Every key of the registry, `"<layer>.<side>.<name>"`, as a literal type. */
+export type PartKey = {
+  [L in PartLayer]: {
+    [S in keyof ReferenceParts[L] & PartSide]: `${L}.${S}.${
+      & keyof ReferenceParts[L][S]
+      & string}`;
+  }[keyof ReferenceParts[L] & PartSide];
+}[PartLayer];
+
+/**
+ * Replacements for some parts, shaped like the registry: what
+ * `createMachine({ parts })` takes. Anything left out is the reference.
+ */
+export type MachineParts = {
+  readonly [L in PartLayer]?: {
+    readonly [S in keyof ReferenceParts[L]]?: Partial<ReferenceParts[L][S]>;
+  };
+};
+
+/** One entry of the registry. */
+export interface PartInfo {
+  /** `"<layer>.<side>.<name>"`. */
+  readonly key: PartKey;
+  /** The layer, e.g. `"transport"`. */
+  readonly layer: PartLayer;
+  /** The side of the interface the part implements. */
+  readonly side: PartSide;
+  /** The function's name, unique across the registry (the export name in an exercise). */
+  readonly name: string;
+  /** The reference implementation. */
+  readonly reference: (...args: never[]) => unknown;
+}
+
+function entries(): PartInfo[] {
+  const out: PartInfo[] = [];
+  const names = new Set<string>();
+  for (const [layer, sides] of Object.entries(REFERENCE_PARTS)) {
+    for (const [side, table] of Object.entries(sides as Record<string, object>)) {
+      for (const [name, reference] of Object.entries(table)) {
+        if (names.has(name)) {
+          throw new Error(`Part name ${name} is registered twice: names must be unique`);
+        }
+        names.add(name);
+        out.push(
+          Object.freeze({
+            key: `${layer}.${side}.${name}` as PartKey,
+            layer: layer as PartLayer,
+            side: side as PartSide,
+            name,
+            reference: reference as PartInfo["reference"],
+          }),
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** Every part, in registry order (layer, then side, then the layer's own order). */
+export const PARTS: readonly PartInfo[] = Object.freeze(entries());
+
+const BY_KEY: ReadonlyMap<string, PartInfo> = new Map(PARTS.map((p) => [p.key, p]));
+const BY_NAME: ReadonlyMap<string, PartInfo> = new Map(PARTS.map((p) => [p.name, p]));
+
+/**
+ * Looks a part up by key (`"transport.driver.probeWindow"`) or by its bare
+ * name (`"probeWindow"`, unique across the registry).
+ *
+ * @param keyOrName A key or a name.
+ * @returns The part, or `undefined` when the registry has none by that key or name.
+ */
+export function findPart(keyOrName: string): PartInfo | undefined {
+  return BY_KEY.get(keyOrName) ?? BY_NAME.get(keyOrName);
+}
+
+/** A part the registry does not know, or a replacement that is not a function. */
+export class PartError extends TypeError {
+  /** The key or name given. */
+  readonly part: string;
+
+  /**
+   * Records which part was asked for and what is wrong with it.
+   *
+   * @param part The key or name given.
+   * @param message What is wrong.
+   */
+  constructor(part: string, message: string) {
+    super(message);
+    this.name = "PartError";
+    this.part = part;
+  }
+}
+
+/**
+ * Builds the `parts` option of `createMachine` from replacements given by key
+ * or name, e.g. the functions of a learner's exercises.
+ *
+ * @param replacements Pairs of a key (or bare name) and the function to use.
+ *   A later pair for the same part wins (a later lesson may provide a part an
+ *   earlier one did too).
+ * @returns The replacements shaped like the registry.
+ * @throws {PartError} When a key is unknown or a replacement is not a function.
+ */
+export function machineParts(
+  replacements: Iterable<readonly [keyOrName: string, fn: unknown]>,
+): MachineParts {
+  const out: Record<string, Record<string, Record<string, unknown>>> = {};
+  for (const [keyOrName, fn] of replacements) {
+    const part = findPart(keyOrName);
+    if (!part) throw new PartError(keyOrName, `No part is registered as ${keyOrName}`);
+    if (typeof fn !== "function") {
+      throw new PartError(
+        keyOrName,
+        `The replacement for ${part.key} is ${fn === null ? "null" : typeof fn}, not a function`,
+      );
+    }
+    ((out[part.layer] ??= {})[part.side] ??= {})[part.name] = fn;
+  }
+  return out as MachineParts;
+}
+
+/**
+ * The keys of the parts a {@linkcode MachineParts} replaces, in registry order.
+ *
+ * @param parts Replacements, as `createMachine` takes them.
+ */
+export function replacedParts(parts: MachineParts | undefined): PartKey[] {
+  if (!parts) return [];
+  const sides = parts as Record<string, Record<string, Record<string, unknown>> | undefined>;
+  return PARTS.filter((p) => typeof sides[p.layer]?.[p.side]?.[p.name] === "function")
+    .map((p) => p.key);
+}
+
+/**
+ * One side of one layer with the replacements applied over the reference.
+ *
+ * @param parts Replacements, as `createMachine` takes them.
+ * @param layer The layer.
+ * @param side The side.
+ * @returns A full parts table for that side.
+ */
+export function resolveParts<L extends PartLayer, S extends keyof ReferenceParts[L]>(
+  parts: MachineParts | undefined,
+  layer: L,
+  side: S,
+): ReferenceParts[L][S] {
+  const reference = REFERENCE_PARTS[layer][side];
+  const given = (parts?.[layer] as Record<PropertyKey, unknown> | undefined)?.[side as PropertyKey];
+  return given ? Object.freeze({ ...reference, ...given }) as ReferenceParts[L][S] : reference;
+}
