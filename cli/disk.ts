@@ -14,6 +14,10 @@ import { hexDump } from "../memory/guest_memory.ts";
 import { formatSize } from "../guest/shell.ts";
 import { EXIT_FAILURE, UserError } from "./errors.ts";
 import { openImage, parseCountArg, parseSectorArg } from "./disk_image.ts";
+import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
+import type { MachineParts } from "../parts.ts";
+
+const MINE_HELP = "run the stack on your code: the parts of every lesson you passed";
 
 /** Bytes per read while hashing a whole disk. */
 const HASH_CHUNK = 1024 * 1024;
@@ -30,8 +34,9 @@ export function register(program: Command): void {
     .command("info")
     .description("capacity, block size, limits and id of a disk image")
     .argument("<file>", "raw disk image")
-    .action(async (file) => {
-      await withDisk(file, true, async (blk) => {
+    .option("--mine", MINE_HELP)
+    .action(async (file, opts) => {
+      await withDisk(file, { readOnly: true, mine: opts.mine ?? false }, async (blk) => {
         const id = await blk.getId();
         console.log(
           [
@@ -58,8 +63,9 @@ export function register(program: Command): void {
     .option("--sector <n>", "first sector (512-byte units)")
     .option("--count <c>", "number of sectors (default 1, or the whole disk with --sha256)")
     .option("--sha256", "print the SHA-256 of the range and the throughput instead of a dump")
+    .option("--mine", MINE_HELP)
     .action(async (file, opts) => {
-      await withDisk(file, true, async (blk) => {
+      await withDisk(file, { readOnly: true, mine: opts.mine ?? false }, async (blk) => {
         const sector = opts.sector === undefined ? 0n : parseSectorArg(opts.sector, "--sector");
         const whole = opts.sha256 && opts.sector === undefined && opts.count === undefined;
         const count = opts.count === undefined
@@ -92,13 +98,14 @@ export function register(program: Command): void {
     .requiredOption("--sector <n>", "sector to write at (512-byte units)")
     .option("--hex <hex>", "the bytes, as hex digits (spaces and colons allowed)")
     .option("--from <path>", "the bytes, from a file")
+    .option("--mine", MINE_HELP)
     .action(async (file, opts) => {
       if ((opts.hex === undefined) === (opts.from === undefined)) {
         throw new UserError("give exactly one of --hex HEX or --from PATH");
       }
       const sector = parseSectorArg(opts.sector, "--sector");
       const data = opts.hex !== undefined ? parseHex(opts.hex) : await readSource(opts.from!);
-      await withDisk(file, false, async (blk) => {
+      await withDisk(file, { readOnly: false, mine: opts.mine ?? false }, async (blk) => {
         const sectors = BigInt(Math.ceil(data.length / 512));
         checkRange(file, blk, sector, sectors);
         // virtio-blk writes whole sectors: read the sectors first so the
@@ -117,20 +124,39 @@ export function register(program: Command): void {
 
 async function withDisk(
   file: string,
-  readOnly: boolean,
+  options: { readOnly: boolean; mine: boolean },
   run: (blk: VirtioBlockDriver, machine: LabMachine) => Promise<void>,
 ): Promise<void> {
-  const backend = await openImage(file, { readOnly });
+  let parts: MachineParts | undefined;
+  if (options.mine) {
+    // Before the image is opened: nothing to close if the learner's code cannot run.
+    const mine = await learnerParts();
+    if (mine.used.length === 0) {
+      throw new UserError(
+        "no lesson passes yet, so there is none of your code to run: deno task lab check 1",
+      );
+    }
+    parts = mine.parts;
+    console.error(describeLearnerParts(mine).join("\n"));
+  }
+  const backend = await openImage(file, { readOnly: options.readOnly });
   let machine: LabMachine;
   try {
-    machine = await createMachine({ disk: backend });
+    machine = await createMachine({ disk: backend, parts });
   } catch (error) {
     await backend.close();
     throw error;
   }
   try {
     const blk = machine.blk.driver;
-    if (!blk) throw new UserError(`virtio-blk did not come up: ${machine.blk.error}`, EXIT_FAILURE);
+    if (!blk) {
+      const broken = machine.log.entries[0];
+      throw new UserError(
+        `virtio-blk did not come up: ${machine.blk.error || "no driver bound"}` +
+          (broken ? `; first rule broken: §${broken.id} ${broken.message}` : ""),
+        EXIT_FAILURE,
+      );
+    }
     await run(blk, machine);
   } finally {
     await machine.close();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { assertOneLineError, findMkfsExt2, lab, makeExt2Image, requireTool } from "./_run.ts";
+import { assertOneLineError, findMkfsExt2, lab, makeExt2Image, REPO, requireTool } from "./_run.ts";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const mkfs = findMkfsExt2() !== null;
@@ -165,4 +165,34 @@ Deno.test("writing without write permission is refused before anything is writte
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "disk read --sha256 --mine runs the stack on the learner's parts, and refuses with none",
+  ...requireTool(mkfs, "mkfs.ext2 (e2fsprogs)"),
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const env = { VIRTIO_LAB_WORKSPACE: `${dir}/workspace` };
+      const img = `${dir}/disk.img`;
+      await makeExt2Image(img, 8);
+      const digest = sha256(await Deno.readFile(img));
+      const none = await lab(["disk", "read", img, "--sha256", "--mine"], { env });
+      assert.match(assertOneLineError(none), /no lesson passes yet/);
+      // Lesson 1 passes on a solution that re-exports the library's own parts.
+      await lab(["status"], { env });
+      await Deno.writeTextFile(
+        `${dir}/workspace/01-mmio-window/exercise.ts`,
+        `export { checkRegisterAccess, probeWindow, readIdentification } from "${REPO}lessons/01-mmio-window/reference.ts";\n`,
+      );
+      const check = await lab(["check", "1"], { env });
+      assert.equal(check.code, 0, check.stdout + check.stderr);
+      const read = await lab(["disk", "read", img, "--sha256", "--mine"], { env });
+      assert.equal(read.code, 0, read.stderr);
+      assert.equal(read.stdout.trim(), `${digest}  ${img}`);
+      assert.match(read.stderr, /transport\.driver +1\/\d+ +probeWindow \(lesson 1\)/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
