@@ -337,7 +337,7 @@ Deno.test("setupQueue refuses a queue that does not exist", async () => {
       ctx.setupQueue(5, { onUsed() {} });
     },
   };
-  await assert.rejects(t.initialize(driver), /queue 5 does not exist/);
+  await assert.rejects(t.initialize(driver), /Queue 5 does not exist/);
   void windowOf;
 });
 
