@@ -91,6 +91,7 @@ export function writeConfigField(
  * @param maxTries Attempts before giving up (default 100).
  * @returns What `read` returned on the attempt the generation held still.
  * @throws {ConfigGenerationError} If the generation changed on every attempt.
+ * @throws {RangeError} If `maxTries` is not at least 1.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -112,6 +113,9 @@ export function readConfigConsistent<R>(
   read: () => R,
   maxTries = 100,
 ): R {
+  if (!(maxTries >= 1)) {
+    throw new RangeError(`maxTries must be at least 1, not ${maxTries}`);
+  }
   let before = 0;
   let after = 0;
   for (let attempt = 0; attempt < maxTries; attempt++) {

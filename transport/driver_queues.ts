@@ -245,6 +245,7 @@ export class QueueStopError extends Error {
  * @param index The queue index.
  * @param maxPolls Reads of `QueueReady` before giving up (default 1000).
  * @throws {QueueStopError} If `QueueReady` never reads 0: keep the areas.
+ * @throws {RangeError} If `maxPolls` is not at least 1.
  * @example
  * ```ts ignore
  * stopQueue(window, 0);
@@ -252,6 +253,7 @@ export class QueueStopError extends Error {
  * ```
  */
 export function stopQueue(window: RegisterWindow, index: number, maxPolls = 1000): void {
+  if (!(maxPolls >= 1)) throw new RangeError(`maxPolls must be at least 1, not ${maxPolls}`);
   window.write32(VIRTIO_MMIO_QUEUE_SEL, index);
   window.write32(VIRTIO_MMIO_QUEUE_READY, 0);
   let ready = 0;
