@@ -41,8 +41,6 @@ export interface ConfigAccessVerdict {
    * `false`, a read returns 0 and a write changes nothing.
    */
   readonly serve: boolean;
-  /** The field the access falls in, or `null` for bytes no field describes. */
-  readonly field: ConfigField | null;
   /** Rules the access broke, in the order found. */
   readonly problems: readonly RuleProblem[];
 }
@@ -67,7 +65,7 @@ export interface ConfigAccessVerdict {
  * @param width Access width in bytes.
  * @param kind `"read"` or `"write"`.
  * @param space The device's configuration layout, offered features and status.
- * @returns Whether to serve the access, the field, and the problems to log.
+ * @returns Whether to serve the access, and the problems to log.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -94,7 +92,6 @@ export function checkConfigAccess(
   if (offset < 0 || offset + width > space.size) {
     return {
       serve: false,
-      field: null,
       problems: [{
         id: "4.2.2.2/1",
         message: `${width * 8}-bit ${kind} at ${where}, beyond the device's ${space.size}-byte ` +
@@ -129,8 +126,8 @@ export function checkConfigAccess(
       });
     }
   }
-  if (kind === "read") return { serve: true, field, problems };
-  if (!field?.writable) return { serve: false, field, problems };
+  if (kind === "read") return { serve: true, problems };
+  if (!field?.writable) return { serve: false, problems };
   const negotiating = (space.status & VIRTIO_CONFIG_S_DRIVER) !== 0 &&
     (space.status & VIRTIO_CONFIG_S_FEATURES_OK) === 0;
   if (negotiating && !field.anytime) {
@@ -142,7 +139,7 @@ export function checkConfigAccess(
       values: { field: field.name },
     });
   }
-  return { serve: true, field, problems };
+  return { serve: true, problems };
 }
 
 /** What a change of the configuration does. */

@@ -258,7 +258,8 @@ export function writeDriverFeatures(window: RegisterWindow, features: bigint): v
  * 4. write the accepted bits, set FEATURES_OK, and read `Status` back: if the
  *    device cleared FEATURES_OK it refused this subset (§3.1.1).
  *
- * On failure FAILED is set before throwing (§3.1.1/4).
+ * On failure FAILED is set before throwing (§3.1.1/4), with `addStatus` (it
+ * does not call the `failDevice` part: parts never call each other).
  *
  * @param window The window's registers.
  * @param supported The features the driver understands.
@@ -268,7 +269,7 @@ export function writeDriverFeatures(window: RegisterWindow, features: bigint): v
 export function negotiateFeatures(window: RegisterWindow, supported: bigint): bigint {
   const offered = readDeviceFeatures(window);
   if (!hasFeature(offered, VIRTIO_F_VERSION_1)) {
-    failDevice(window);
+    addStatus(window, VIRTIO_CONFIG_S_FAILED); // give up (3.1.1/4)
     throw new FeatureNegotiationError(
       `Device does not offer VIRTIO_F_VERSION_1 (offered ${
         formatFeatures(offered)
@@ -282,7 +283,7 @@ export function negotiateFeatures(window: RegisterWindow, supported: bigint): bi
   addStatus(window, VIRTIO_CONFIG_S_FEATURES_OK);
   const status = window.read32(VIRTIO_MMIO_STATUS);
   if ((status & VIRTIO_CONFIG_S_FEATURES_OK) === 0) {
-    failDevice(window);
+    addStatus(window, VIRTIO_CONFIG_S_FAILED); // give up (3.1.1/4)
     throw new FeatureNegotiationError(
       `Device refused features ${formatFeatures(accepted)}: FEATURES_OK did not stick ` +
         `(status ${formatStatus(status)})`,

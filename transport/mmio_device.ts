@@ -314,7 +314,7 @@ export class MmioDeviceTransport implements MmioRegion {
       this.#reporter.report(
         check.requirement,
         check.reason,
-        { offset: hex3(offset), width },
+        { offset: hex3(offset), width, register: check.register?.name ?? null },
         "read returned 0",
       );
       return 0;
@@ -395,7 +395,7 @@ export class MmioDeviceTransport implements MmioRegion {
       this.#reporter.report(
         check.requirement,
         check.reason,
-        { offset: hex3(offset), width, value },
+        { offset: hex3(offset), width, value, register: check.register?.name ?? null },
         "write ignored",
       );
       return;
