@@ -142,8 +142,14 @@ export type ConsistentConfigReader = <R>(window: RegisterWindow, read: () => R) 
  * @returns The field's value.
  * @throws {ConfigGenerationError} If `consistent` gives up.
  * @example
- * ```ts ignore
- * const capacity = readConfig64(window, 0, readConfigConsistent); // virtio-blk capacity, in sectors
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readConfig64, readConfigConsistent } from "./driver_config.ts";
+ * import type { RegisterWindow } from "./types.ts";
+ * // A virtio-blk configuration space whose capacity (offset 0) is 2^32 + 8 sectors.
+ * const registers: Record<number, number> = { 0x0fc: 1, 0x100: 8, 0x104: 1 };
+ * const window = { read32: (offset: number) => registers[offset] } as RegisterWindow;
+ * assert.equal(readConfig64(window, 0, readConfigConsistent), 0x1_0000_0008n);
  * ```
  */
 export function readConfig64(

@@ -126,6 +126,7 @@ export interface QueueSetup extends SplitQueueAddresses {
  *   only if they were allocated.
  * @example
  * ```ts ignore
+ * // Needs a device behind `window` (see MmioDeviceTransport).
  * const q = setupQueue(window, allocator, 0, { maxSize: 256 }, allocateQueueAreas);
  * q.size; // 64 when QueueNumMax reads 100
  * ```
@@ -247,9 +248,22 @@ export class QueueStopError extends Error {
  * @throws {QueueStopError} If `QueueReady` never reads 0: keep the areas.
  * @throws {RangeError} If `maxPolls` is not at least 1.
  * @example
- * ```ts ignore
- * stopQueue(window, 0);
- * for (const area of [q.descAddr, q.availAddr, q.usedAddr]) allocator.free(area);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stopQueue } from "./driver_queues.ts";
+ * import type { RegisterWindow } from "./types.ts";
+ * const accesses: string[] = [];
+ * let ready = 1;
+ * const window = {
+ *   read32: (offset: number) => (accesses.push(`read ${offset}`), offset === 0x044 ? ready : 0),
+ *   write32: (offset: number, value: number) => {
+ *     accesses.push(`write ${offset}=${value}`);
+ *     if (offset === 0x044) ready = value;
+ *   },
+ * } as RegisterWindow;
+ * stopQueue(window, 1);
+ * assert.deepEqual(accesses, ["write 48=1", "write 68=0", "read 68"]); // QueueSel, QueueReady
+ * // Only now may the queue's areas be freed.
  * ```
  */
 export function stopQueue(window: RegisterWindow, index: number, maxPolls = 1000): void {
