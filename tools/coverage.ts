@@ -144,6 +144,10 @@ export const DEVICE_SIDE_FILES: readonly string[] = Object.freeze([
   "transport/mmio_device.ts",
   "transport/device_status.ts",
   "transport/mmio_registers.ts",
+  "transport/queue_registers.ts",
+  "transport/queue_notify.ts",
+  "transport/interrupt_status.ts",
+  "transport/config_space.ts",
   "virtqueue/device_queue.ts",
   "virtqueue/chain.ts",
   "devices/*/device.ts",
@@ -157,6 +161,11 @@ export const DEVICE_SIDE_FILES: readonly string[] = Object.freeze([
  */
 export const DRIVER_SIDE_FILES: readonly string[] = Object.freeze([
   "transport/mmio_driver.ts",
+  "transport/driver_init.ts",
+  "transport/driver_queues.ts",
+  "transport/driver_interrupt.ts",
+  "transport/driver_config.ts",
+  "transport/driver_core.ts",
   "transport/virtio_bus.ts",
   "virtqueue/driver_queue.ts",
   "devices/*/driver.ts",

@@ -5,8 +5,8 @@
  * the register file (`MmioDeviceTransport`) applies the verdict and logs the
  * violations.
  *
- * These are lesson material (lesson 2 "Device status and reset", lesson 3
- * "Feature negotiation"); a learner's versions plug into the same machine.
+ * Both are parts of the device side (`parts.ts`): another implementation with
+ * the same signature plugs into the same register file.
  *
  * @module
  */

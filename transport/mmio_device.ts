@@ -10,14 +10,17 @@
  * configuration space at 0x100 with the access widths of §4.2.2.2/3, shared
  * memory regions and `QueueReset`.
  *
- * Every rule the driver breaks is logged with its requirement id; the access
- * is then answered as QEMU answers it (reads return 0, writes are ignored),
- * or, where the device cannot go on, DEVICE_NEEDS_RESET is set (§2.1.2).
+ * The class holds the state and applies decisions; every decision is a part
+ * (see `parts.ts`): access rules, identification, status transitions, feature
+ * acceptance, queue registers and their area check, notification targets,
+ * interrupt bits, configuration access and changes. Every rule the driver
+ * breaks is logged with its requirement id; the access is then answered as
+ * QEMU answers it (reads return 0, writes are ignored), or, where the device
+ * cannot go on, DEVICE_NEEDS_RESET is set (§2.1.2).
  *
  * @module
  */
 
-import type { RequirementId } from "../conformance/requirements.ts";
 import type { GuestMemory } from "../memory/guest_memory.ts";
 import type { ConformanceLog, ConformanceReporter, Violation } from "../conformance/log.ts";
 import {
@@ -29,9 +32,7 @@ import {
   VIRTIO_CONFIG_S_NEEDS_RESET,
 } from "../virtio/status.ts";
 import {
-  featureNames,
   featureWord,
-  formatFeatures,
   hasFeature,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
@@ -53,7 +54,6 @@ import {
   VIRTIO_MMIO_DRIVER_FEATURES,
   VIRTIO_MMIO_DRIVER_FEATURES_SEL,
   VIRTIO_MMIO_INT_CONFIG,
-  VIRTIO_MMIO_INT_MASK,
   VIRTIO_MMIO_INT_VRING,
   VIRTIO_MMIO_INTERRUPT_ACK,
   VIRTIO_MMIO_INTERRUPT_STATUS,
@@ -79,34 +79,14 @@ import {
   VIRTIO_MMIO_VERSION,
   VIRTIO_MMIO_WINDOW_SIZE,
 } from "./mmio_registers.ts";
-import { checkDriverFeatures, nextDeviceStatus } from "./device_status.ts";
-import type { AccessWidth, InterruptLine, MmioRegion } from "./types.ts";
+import { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS } from "./parts.ts";
+import { INITIAL_QUEUE_REGISTERS, join64, type QueueRegisters } from "./queue_registers.ts";
+import type { ConfigSpaceView } from "./config_space.ts";
+import type { AccessWidth, InterruptLine, MmioRegion, RuleProblem } from "./types.ts";
 import type { DeviceHost, VirtioDevice } from "../virtio/device.ts";
 import { MmioRegisterSnapshot } from "./inspect.ts";
 
-/**
- * The replaceable pieces of the device-side transport: each is lesson
- * material, and a learner's function with the same signature can stand in
- * for the reference one.
- */
-export interface MmioDeviceParts {
-  /** May the driver make this access to a control register? (lesson 1) */
-  readonly checkRegisterAccess: typeof checkRegisterAccess;
-  /** Values of MagicValue, Version, DeviceID, VendorID. (lesson 1) */
-  readonly readIdentification: typeof readIdentification;
-  /** What a write to Status means. (lesson 2) */
-  readonly nextDeviceStatus: typeof nextDeviceStatus;
-  /** Does the device accept the driver's features at FEATURES_OK? (lesson 3) */
-  readonly checkDriverFeatures: typeof checkDriverFeatures;
-}
-
-/** The reference implementations of {@linkcode MmioDeviceParts}. */
-export const REFERENCE_MMIO_DEVICE_PARTS: MmioDeviceParts = Object.freeze({
-  checkRegisterAccess,
-  readIdentification,
-  nextDeviceStatus,
-  checkDriverFeatures,
-});
+export { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS };
 
 /** Options for {@linkcode MmioDeviceTransport}. */
 export interface MmioDeviceTransportOptions {
@@ -116,10 +96,18 @@ export interface MmioDeviceTransportOptions {
   readonly log: ConformanceLog;
   /** Name used in the log, e.g. `"virtio-blk@0x1e000"` (default: the device's name). */
   readonly name?: string;
-  /** Learner replacements for some of the reference parts. */
+  /** Other implementations of some of the parts (the reference supplies the rest). */
   readonly parts?: Partial<MmioDeviceParts>;
   /** Builds device-side queues (default: the reference split queue). */
   readonly queueFactory?: DeviceQueueFactory;
+  /**
+   * The feature bits the device may offer (default: all). `DeviceFeatures`
+   * reads and the FEATURES_OK check both see `device.deviceFeatures &
+   * featureMask`, so a machine can withhold `VIRTIO_F_INDIRECT_DESC`,
+   * `VIRTIO_F_EVENT_IDX` or `VIRTIO_F_RING_RESET` from a driver not ready for
+   * them. Keep `VIRTIO_F_VERSION_1` in it: a modern device offers it (6.2/1).
+   */
+  readonly featureMask?: bigint;
 }
 
 /** Per-queue counters kept by the transport. */
@@ -128,46 +116,6 @@ export interface TransportQueueStats {
   notifications: number;
   /** Used buffer notifications the device sent for this queue. */
   interrupts: number;
-}
-
-/** Driver-visible registers of one queue, as written (§4.2.2). */
-interface QueueRegisters {
-  num: number;
-  ready: boolean;
-  descLow: number;
-  descHigh: number;
-  driverLow: number;
-  driverHigh: number;
-  deviceLow: number;
-  deviceHigh: number;
-  live: DeviceQueue | null;
-  stats: TransportQueueStats;
-  /** QueueReset was written and not read back yet (4.2.2.2/14). */
-  resetUnconfirmed: boolean;
-  /** QueueReady was set to 0 and not read back yet (4.2.2.2/11). */
-  stopUnconfirmed: boolean;
-  /** The queue was reset through QueueReset and not enabled since (2.6.1.2.2/1). */
-  wasReset: boolean;
-}
-
-function freshQueue(
-  stats: TransportQueueStats = { notifications: 0, interrupts: 0 },
-): QueueRegisters {
-  return {
-    num: 0,
-    ready: false,
-    descLow: 0,
-    descHigh: 0,
-    driverLow: 0,
-    driverHigh: 0,
-    deviceLow: 0,
-    deviceHigh: 0,
-    live: null,
-    stats,
-    resetUnconfirmed: false,
-    stopUnconfirmed: false,
-    wasReset: false,
-  };
 }
 
 const ALL_ONES_64 = 0xffff_ffff_ffff_ffffn;
@@ -191,6 +139,8 @@ export class MmioDeviceTransport implements MmioRegion {
   readonly name: string;
   /** The parts in use (reference ones unless replaced). */
   readonly parts: MmioDeviceParts;
+  /** The feature bits the device may offer (see {@linkcode MmioDeviceTransportOptions.featureMask}). */
+  readonly featureMask: bigint;
   readonly #memory: GuestMemory;
   readonly #reporter: ConformanceReporter;
   readonly #queueFactory: DeviceQueueFactory;
@@ -205,7 +155,11 @@ export class MmioDeviceTransport implements MmioRegion {
   #driverFeatures = 0n;
   #negotiated = 0n;
   #queueSel = 0;
-  #queues: QueueRegisters[];
+  /** Each queue's registers as written, by index. */
+  #queueRegisters: QueueRegisters[];
+  /** Each queue's device half while it is in use, by index. */
+  #live: (DeviceQueue | null)[];
+  readonly #stats: TransportQueueStats[];
   #interruptStatus = 0;
   #configGeneration = 0;
   #shmSel = 0;
@@ -217,16 +171,19 @@ export class MmioDeviceTransport implements MmioRegion {
    * Builds the register file in its reset state and attaches the device model.
    *
    * @param device The device model to expose; its `attach` is called here.
-   * @param options Memory, log, name, replaced parts, queue factory.
+   * @param options Memory, log, name, replaced parts, queue factory, feature mask.
    */
   constructor(device: VirtioDevice, options: MmioDeviceTransportOptions) {
     this.device = device;
     this.name = options.name ?? device.name;
     this.parts = { ...REFERENCE_MMIO_DEVICE_PARTS, ...options.parts };
+    this.featureMask = options.featureMask ?? ALL_ONES_64;
     this.#memory = options.memory;
     this.#reporter = options.log.scoped(this.name);
     this.#queueFactory = options.queueFactory ?? splitQueueDeviceFactory;
-    this.#queues = device.queueMaxSizes.map(() => freshQueue());
+    this.#queueRegisters = device.queueMaxSizes.map(() => INITIAL_QUEUE_REGISTERS);
+    this.#live = device.queueMaxSizes.map(() => null);
+    this.#stats = device.queueMaxSizes.map(() => ({ notifications: 0, interrupts: 0 }));
     device.attach(this.#host());
   }
 
@@ -239,6 +196,11 @@ export class MmioDeviceTransport implements MmioRegion {
   /** The device status byte (§2.1). */
   get status(): number {
     return this.#status;
+  }
+
+  /** The features the driver sees offered: the device model's, within {@linkcode featureMask}. */
+  get offeredFeatures(): bigint {
+    return this.device.deviceFeatures & this.featureMask;
   }
 
   /** The negotiated features (0 before FEATURES_OK). */
@@ -268,7 +230,7 @@ export class MmioDeviceTransport implements MmioRegion {
 
   /** Per-queue notification and interrupt counters. */
   queueStats(): readonly TransportQueueStats[] {
-    return this.#queues.map((q) => ({ ...q.stats }));
+    return this.#stats.map((s) => ({ ...s }));
   }
 
   /** Configuration change notifications sent. */
@@ -277,15 +239,25 @@ export class MmioDeviceTransport implements MmioRegion {
   }
 
   /**
+   * What the driver has written to one queue's registers (a plain record).
+   *
+   * @param index Queue index.
+   * @returns The registers, or `undefined` for a queue the device does not have.
+   */
+  queueRegisters(index: number): QueueRegisters | undefined {
+    return this.#queueRegisters[index];
+  }
+
+  /**
    * The live device-side queue at an index (also what the device model sees).
    *
    * @param index Queue index.
-   * @returns The queue, or `null` if it is not live.
+   * @returns The queue, or `null` if it is not ready, not live or broken.
    */
   liveQueue(index: number): DeviceQueue | null {
-    const q = this.#queues[index];
-    if (!q || !this.#active || !q.live || q.live.broken) return null;
-    return q.live;
+    const live = this.#live[index];
+    if (!live || !this.#active || !this.#queueRegisters[index]?.ready || live.broken) return null;
+    return live;
   }
 
   /**
@@ -299,7 +271,7 @@ export class MmioDeviceTransport implements MmioRegion {
       version: this.parts.readIdentification(VIRTIO_MMIO_VERSION, this.#identity()) ?? 0,
       deviceId: this.device.deviceId,
       vendorId: this.device.vendorId,
-      deviceFeatures: this.device.deviceFeatures,
+      deviceFeatures: this.offeredFeatures,
       driverFeatures: this.#driverFeatures,
       negotiatedFeatures: this.#negotiated,
       featureNames: this.device.featureNames,
@@ -307,18 +279,18 @@ export class MmioDeviceTransport implements MmioRegion {
       interruptStatus: this.#interruptStatus,
       configGeneration: this.#configGeneration,
       queueSel: this.#queueSel,
-      queues: this.#queues.map((q, index) => ({
+      queues: this.#queueRegisters.map((q, index) => ({
         index,
         numMax: this.device.queueMaxSizes[index],
         num: q.num,
         ready: q.ready,
-        desc: join64(q.descLow, q.descHigh),
-        driver: join64(q.driverLow, q.driverHigh),
-        device: join64(q.deviceLow, q.deviceHigh),
-        live: q.live !== null,
-        broken: q.live?.broken?.id ?? null,
-        notifications: q.stats.notifications,
-        interrupts: q.stats.interrupts,
+        desc: Number(join64(q.descLow, q.descHigh)),
+        driver: Number(join64(q.driverLow, q.driverHigh)),
+        device: Number(join64(q.deviceLow, q.deviceHigh)),
+        live: this.#live[index] !== null,
+        broken: this.#live[index]?.broken?.id ?? null,
+        notifications: this.#stats[index].notifications,
+        interrupts: this.#stats[index].interrupts,
       })),
     });
   }
@@ -334,14 +306,15 @@ export class MmioDeviceTransport implements MmioRegion {
    */
   read(offset: number, width: AccessWidth): number {
     if (offset >= VIRTIO_MMIO_CONFIG) {
-      return this.#configAccess(offset - VIRTIO_MMIO_CONFIG, width, "read", 0);
+      const at = offset - VIRTIO_MMIO_CONFIG;
+      return this.#configAccess(at, width, "read") ? this.device.readConfig(at, width) >>> 0 : 0;
     }
     const check = this.parts.checkRegisterAccess(offset, width, "read", 2);
     if (!check.ok) {
       this.#reporter.report(
         check.requirement,
         check.reason,
-        { offset: hex3(offset), width },
+        { offset: hex3(offset), width, register: check.register?.name ?? null },
         "read returned 0",
       );
       return 0;
@@ -352,7 +325,8 @@ export class MmioDeviceTransport implements MmioRegion {
       if (offset === VIRTIO_MMIO_VERSION) this.#identified.version = true;
       return ident >>> 0;
     }
-    const q = this.#queues[this.#queueSel];
+    const index = this.#queueSel;
+    const q = this.#queueRegisters[index];
     switch (offset) {
       case VIRTIO_MMIO_DEVICE_FEATURES:
         if (!this.#deviceFeaturesSelWritten) {
@@ -364,11 +338,12 @@ export class MmioDeviceTransport implements MmioRegion {
           );
           this.#deviceFeaturesSelWritten = true; // report once per reset
         }
-        return featureWord(this.device.deviceFeatures, this.#deviceFeaturesSel);
+        return featureWord(this.offeredFeatures, this.#deviceFeaturesSel);
       case VIRTIO_MMIO_QUEUE_NUM_MAX:
-        return q ? this.device.queueMaxSizes[this.#queueSel] : 0;
+        return q ? this.device.queueMaxSizes[index] : 0;
       case VIRTIO_MMIO_QUEUE_READY:
-        if (q) q.stopUnconfirmed = false;
+        // The read-back a stop asks for (4.2.2.2/11).
+        if (q?.stopUnconfirmed) this.#queueRegisters[index] = { ...q, stopUnconfirmed: false };
         return q?.ready ? 1 : 0;
       case VIRTIO_MMIO_INTERRUPT_STATUS:
         return this.#interruptStatus;
@@ -388,14 +363,15 @@ export class MmioDeviceTransport implements MmioRegion {
         // Queue resets complete synchronously, so the driver always reads 0:
         // never 1 for a reset in progress (4.2.2.1/11), 0 after a device
         // reset and after QueueReady (4.2.2.1/8, 4.2.2.1/9), and 0 with
-        // QueueReady 0 once done (4.2.2.1/12).
-        if (q) q.resetUnconfirmed = false;
+        // QueueReady 0 once done (4.2.2.1/12). Reading it is the read-back a
+        // queue reset asks for (4.2.2.2/14).
+        if (q?.resetUnconfirmed) this.#queueRegisters[index] = { ...q, resetUnconfirmed: false };
         return 0;
       case VIRTIO_MMIO_CONFIG_GENERATION:
         return this.#configGeneration >>> 0;
       default:
         // checkRegisterAccess let through a register this file does not
-        // implement: only possible with a learner's checkRegisterAccess.
+        // implement: only possible with another checkRegisterAccess.
         return 0;
     }
   }
@@ -410,7 +386,8 @@ export class MmioDeviceTransport implements MmioRegion {
   write(offset: number, width: AccessWidth, value: number): void {
     value = width === 4 ? value >>> 0 : value & ((1 << (width * 8)) - 1);
     if (offset >= VIRTIO_MMIO_CONFIG) {
-      this.#configAccess(offset - VIRTIO_MMIO_CONFIG, width, "write", value);
+      const at = offset - VIRTIO_MMIO_CONFIG;
+      if (this.#configAccess(at, width, "write")) this.device.writeConfig(at, width, value);
       return;
     }
     const check = this.parts.checkRegisterAccess(offset, width, "write", 2);
@@ -418,7 +395,7 @@ export class MmioDeviceTransport implements MmioRegion {
       this.#reporter.report(
         check.requirement,
         check.reason,
-        { offset: hex3(offset), width, value },
+        { offset: hex3(offset), width, value, register: check.register?.name ?? null },
         "write ignored",
       );
       return;
@@ -444,20 +421,22 @@ export class MmioDeviceTransport implements MmioRegion {
       case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
       case VIRTIO_MMIO_QUEUE_USED_LOW:
       case VIRTIO_MMIO_QUEUE_USED_HIGH:
-        return this.#writeQueueConfig(offset, value);
       case VIRTIO_MMIO_QUEUE_READY:
-        return this.#writeQueueReady(value);
+      case VIRTIO_MMIO_QUEUE_RESET:
+        return this.#writeQueueRegister(offset, value);
       case VIRTIO_MMIO_QUEUE_NOTIFY:
         return this.#queueNotify(value);
-      case VIRTIO_MMIO_INTERRUPT_ACK:
-        return this.#interruptAck(value);
+      case VIRTIO_MMIO_INTERRUPT_ACK: {
+        const ack = this.parts.acknowledgeInterrupt(this.#interruptStatus, value);
+        if (ack.problem) this.#report(ack.problem);
+        this.#setInterruptStatus(ack.interruptStatus);
+        return;
+      }
       case VIRTIO_MMIO_STATUS:
         return this.#writeStatus(value);
       case VIRTIO_MMIO_SHM_SEL:
         this.#shmSel = value;
         return;
-      case VIRTIO_MMIO_QUEUE_RESET:
-        return this.#writeQueueReset(value);
       default:
         return;
     }
@@ -538,17 +517,18 @@ export class MmioDeviceTransport implements MmioRegion {
     }
     let status = t.status & 0xff;
     if (t.negotiate && (status & VIRTIO_CONFIG_S_FEATURES_OK)) {
+      const offered = this.offeredFeatures;
       const verdict = this.parts.checkDriverFeatures(
-        this.device.deviceFeatures,
+        offered,
         this.#driverFeatures,
         this.device.featureNames,
       );
-      let refusal: string | null = null;
+      let refusal: string | null;
       if (!verdict.ok) {
         this.#reporter.report(
           verdict.requirement,
           verdict.reason,
-          { offered: this.device.deviceFeatures, accepted: this.#driverFeatures },
+          { offered, accepted: this.#driverFeatures },
           "FEATURES_OK refused",
         );
         refusal = verdict.reason;
@@ -565,14 +545,16 @@ export class MmioDeviceTransport implements MmioRegion {
     status = (status & ~VIRTIO_CONFIG_S_NEEDS_RESET) | (before & VIRTIO_CONFIG_S_NEEDS_RESET);
     this.#status = status;
     const driverOkAdded = (status & ~before & VIRTIO_CONFIG_S_DRIVER_OK) !== 0;
-    if (driverOkAdded) {
-      if ((status & VIRTIO_CONFIG_S_FEATURES_OK) === 0) {
-        this.#needsReset("DRIVER_OK was set without FEATURES_OK: no feature set was negotiated");
-      } else if (
-        (status & VIRTIO_CONFIG_S_FAILED) === 0 && (status & VIRTIO_CONFIG_S_NEEDS_RESET) === 0
-      ) {
-        this.#activate();
-      }
+    if (driverOkAdded && (status & VIRTIO_CONFIG_S_FEATURES_OK) === 0) {
+      this.#needsReset("DRIVER_OK was set without FEATURES_OK: no feature set was negotiated");
+    } else if (
+      // The transition says whether this write takes the device live; the
+      // device adds what the transition could not know: whether FEATURES_OK
+      // survived the feature check just made, and its own DEVICE_NEEDS_RESET.
+      t.activate && (status & VIRTIO_CONFIG_S_FEATURES_OK) !== 0 &&
+      (status & VIRTIO_CONFIG_S_NEEDS_RESET) === 0
+    ) {
+      this.#activate();
     }
     if ((status & VIRTIO_CONFIG_S_FAILED) !== 0 && this.#active) {
       // The driver gave up: stop processing queues until it resets us.
@@ -581,12 +563,11 @@ export class MmioDeviceTransport implements MmioRegion {
   }
 
   #activate(): void {
-    for (let index = 0; index < this.#queues.length; index++) {
-      const q = this.#queues[index];
-      if (q.ready && !q.live) q.live = this.#makeQueue(index, q);
-    }
     this.#active = true;
-    this.device.activate();
+    for (let index = 0; index < this.#queueRegisters.length; index++) {
+      if (this.#queueRegisters[index].ready && !this.#live[index]) this.#goLive(index);
+    }
+    if (this.#active) this.device.activate();
   }
 
   /**
@@ -596,7 +577,8 @@ export class MmioDeviceTransport implements MmioRegion {
    */
   #reset(): void {
     this.device.reset();
-    this.#queues = this.#queues.map((q) => freshQueue(q.stats));
+    this.#queueRegisters = this.#queueRegisters.map(() => INITIAL_QUEUE_REGISTERS);
+    this.#live = this.#live.map(() => null);
     this.#status = 0;
     this.#active = false;
     this.#deviceFeaturesSel = 0;
@@ -608,7 +590,7 @@ export class MmioDeviceTransport implements MmioRegion {
     this.#queueSel = 0;
     this.#shmSel = 0;
     this.#needsResetReason = "";
-    this.#setInterrupt(0);
+    this.#setInterruptStatus(0);
   }
 
   #needsReset(reason: Violation | string): void {
@@ -619,324 +601,145 @@ export class MmioDeviceTransport implements MmioRegion {
       : `§${reason.id}: ${reason.message}`;
     this.#status |= VIRTIO_CONFIG_S_NEEDS_RESET;
     this.#active = false;
-    if (this.#status & VIRTIO_CONFIG_S_DRIVER_OK) {
-      // §2.1.2/2: tell an active driver through a configuration change notification.
-      this.#configInterrupts++;
-      this.#setInterrupt(this.#interruptStatus | VIRTIO_MMIO_INT_CONFIG);
-    }
+    // §2.1.2/2: tell an active driver through a configuration change
+    // notification (raiseInterrupt sends nothing before DRIVER_OK).
+    if (this.#raise(VIRTIO_MMIO_INT_CONFIG)) this.#configInterrupts++;
   }
 
   // --------------------------------------------------------------- queues
 
   /**
-   * The queue `QueueSel` points at, or `null` for a queue the device does not
-   * have: QueueNumMax reads 0 there, and a driver that configures it anyway
-   * changes nothing (QEMU ignores such writes too).
+   * A write to one of the selected queue's registers: `writeQueueRegister`
+   * decides, with `queueAreaProblem` as its check when QueueReady is set, and
+   * the register file applies the outcome. A queue the device does not have
+   * (QueueNumMax reads 0 there) changes nothing; QEMU ignores such writes too.
    */
-  #selectedQueue(): QueueRegisters | null {
-    return this.#queues[this.#queueSel] ?? null;
-  }
-
-  #writeQueueConfig(offset: number, value: number): void {
-    const name = registerName(offset);
-    const q = this.#selectedQueue();
-    if (!q) return;
-    this.#checkConfirmed(q, name);
-    if (q.ready) {
-      this.#reporter.report(
-        "4.2.2.2/10",
-        `Write to ${name} of queue ${this.#queueSel} while QueueReady is 1`,
-        { queue: this.#queueSel, offset: hex3(offset), value },
-        "write ignored",
-      );
-      return;
-    }
-    switch (offset) {
-      case VIRTIO_MMIO_QUEUE_NUM: {
-        const max = this.device.queueMaxSizes[this.#queueSel];
-        if (value > max) {
-          this.#reporter.report(
-            "4.2.2.2/9",
-            `QueueNum ${value} for queue ${this.#queueSel} exceeds QueueNumMax ${max}`,
-            { queue: this.#queueSel, num: value, max },
-            "write ignored",
-          );
-          return;
-        }
-        if (value === 0 || (value & (value - 1)) !== 0) {
-          this.#reporter.report(
-            "2.7/D1",
-            `QueueNum ${value} for queue ${this.#queueSel} is not a power of two`,
-            { queue: this.#queueSel, num: value },
-            "write ignored",
-          );
-          return;
-        }
-        q.num = value;
-        return;
-      }
-      case VIRTIO_MMIO_QUEUE_DESC_LOW:
-        q.descLow = value;
-        return;
-      case VIRTIO_MMIO_QUEUE_DESC_HIGH:
-        q.descHigh = value;
-        return;
-      case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
-        q.driverLow = value;
-        return;
-      case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
-        q.driverHigh = value;
-        return;
-      case VIRTIO_MMIO_QUEUE_USED_LOW:
-        q.deviceLow = value;
-        return;
-      case VIRTIO_MMIO_QUEUE_USED_HIGH:
-        q.deviceHigh = value;
-        return;
-    }
-  }
-
-  #writeQueueReady(value: number): void {
+  #writeQueueRegister(offset: number, value: number): void {
     const index = this.#queueSel;
-    const q = this.#selectedQueue();
-    if (!q) return;
-    if (value === 0) {
+    const registers = this.#queueRegisters[index];
+    if (!registers) return;
+    const max = this.device.queueMaxSizes[index];
+    const context = {
+      queue: index,
+      max,
+      ram: this.#memory,
+      eventIdx: hasFeature(this.#negotiated, VIRTIO_F_EVENT_IDX),
+    };
+    const outcome = this.parts.writeQueueRegister(
+      registers,
+      {
+        queue: index,
+        offset,
+        value,
+        max,
+        ringReset: hasFeature(this.#negotiated, VIRTIO_F_RING_RESET),
+      },
+      (r) => this.parts.queueAreaProblem(r, context),
+    );
+    for (const problem of outcome.problems) this.#report(problem);
+    this.#queueRegisters[index] = outcome.registers;
+    if (outcome.stopped || outcome.reset) {
       // Stop using the queue: the device must not touch it any more (4.2.2.1/7).
-      // The driver must read QueueReady back before reusing it (4.2.2.2/11).
-      q.ready = false;
-      q.live = null;
-      q.stopUnconfirmed = true;
-      return;
+      this.#live[index] = null;
     }
-    if (q.ready) return;
-    this.#checkConfirmed(q, "QueueReady");
-    const problem = this.#queueProblem(q);
-    if (problem) {
-      this.#reporter.report(problem.id, problem.message, problem.values, "QueueReady stays 0");
-      return;
+    if (outcome.reset) {
+      // 4.2.2.1/10: the device model drops its work on the queue, so no
+      // request of the old queue is executed or notified (2.6.1.1.1/1).
+      this.device.queueReset?.(index);
     }
-    q.ready = true;
-    if (this.#active) q.live = this.#makeQueue(index, q);
+    if (outcome.enabled && this.#active) this.#goLive(index);
   }
 
   /**
-   * A driver that reconfigures a queue it just stopped or reset must first
-   * read the register back: QueueReady after writing 0 (4.2.2.2/11), and
-   * QueueReset after writing 1, until it reads 0 (4.2.2.2/14, 2.6.1.1.2/1).
-   * Each lapse is reported once.
+   * Builds the device half of a queue from its registers. A queue factory
+   * that refuses them (possible only when another area check let bad areas
+   * through) leaves the queue dead and the device needing a reset, rather
+   * than throwing into the driver's register write.
    */
-  #checkConfirmed(q: QueueRegisters, register: string): void {
-    const index = this.#queueSel;
-    if (q.resetUnconfirmed) {
-      q.resetUnconfirmed = false;
-      this.#reporter.report(
-        "4.2.2.2/14",
-        `Write to ${register} of queue ${index} after QueueReset without reading QueueReset back ` +
-          "to see the reset complete",
-        { queue: index },
-      );
-    }
-    if (q.stopUnconfirmed) {
-      q.stopUnconfirmed = false;
-      this.#reporter.report(
-        "4.2.2.2/11",
-        `Write to ${register} of queue ${index} after stopping it without reading QueueReady back`,
-        { queue: index },
-      );
-    }
-  }
-
-  #queueProblem(
-    q: QueueRegisters,
-  ): { id: RequirementId; message: string; values: Record<string, number | string> } | null {
-    const index = this.#queueSel;
-    if (q.num === 0) {
-      // After a queue reset every setting is back to its default, so the
-      // driver must set the queue up again as at first discovery (2.6.1.2.2/1).
-      return q.wasReset
-        ? {
-          id: "2.6.1.2.2/1",
-          message:
-            `QueueReady set for queue ${index} after a queue reset without setting it up again (no QueueNum)`,
-          values: { queue: index },
-        }
-        : {
-          id: "4.2.3.2/D1",
-          message: `QueueReady set for queue ${index} before a valid QueueNum was written`,
-          values: { queue: index },
-        };
-    }
-    const parts: [string, number, number, number][] = [
-      ["Descriptor Area", join64(q.descLow, q.descHigh), 16, 16 * q.num],
-      ["Driver Area", join64(q.driverLow, q.driverHigh), 2, 6 + 2 * q.num],
-      ["Device Area", join64(q.deviceLow, q.deviceHigh), 4, 6 + 8 * q.num],
-    ];
-    for (const [part, address, align, length] of parts) {
-      if (Number.isFinite(address) && address % align !== 0) {
-        return {
-          id: "2.7.1/1",
-          message: `${part} of queue ${index} at 0x${
-            address.toString(16)
-          } is not ${align}-byte aligned`,
-          values: { queue: index, address: `0x${address.toString(16)}`, align },
-        };
-      }
-      if (!this.#memory.contains(address, length)) {
-        return {
-          id: "2.7.5/D2",
-          message: `${part} of queue ${index} (${length} bytes at 0x${
-            address.toString(16)
-          }) is not in guest RAM`,
-          values: { queue: index, address: `0x${address.toString(16)}`, length },
-        };
-      }
-    }
-    return null;
-  }
-
-  #makeQueue(index: number, q: QueueRegisters): DeviceQueue {
+  #goLive(index: number): void {
+    const q = this.#queueRegisters[index];
     const reporter = this.#reporter.scoped(`queue ${index}`);
-    return this.#queueFactory(
-      {
-        memory: this.#memory,
-        index,
-        size: q.num,
-        descAddr: join64(q.descLow, q.descHigh),
-        availAddr: join64(q.driverLow, q.driverHigh),
-        usedAddr: join64(q.deviceLow, q.deviceHigh),
-        eventIdx: hasFeature(this.#negotiated, VIRTIO_F_EVENT_IDX),
-        indirect: hasFeature(this.#negotiated, VIRTIO_F_INDIRECT_DESC),
-        reporter,
-      },
-      (violation) => this.#needsReset(violation),
-    );
-  }
-
-  #writeQueueReset(value: number): void {
-    if (value !== 1 || !hasFeature(this.#negotiated, VIRTIO_F_RING_RESET)) return;
-    const index = this.#queueSel;
-    const q = this.#selectedQueue();
-    if (!q) return;
-    // 4.2.2.1/10: reset the queue. The device model drops its work on it, and
-    // a fresh register set means no request of the old queue is executed or
-    // notified (2.6.1.1.1/1): back to the default state, available and used
-    // state included (2.6.1.1.1/2). Re-enabling uses whatever the driver
-    // writes next (2.6.1.2.1/1), checked as at first setup (2.6.1.2.2/1).
-    this.device.queueReset?.(index);
-    this.#queues[index] = { ...freshQueue(q.stats), resetUnconfirmed: true, wasReset: true };
+    try {
+      this.#live[index] = this.#queueFactory(
+        {
+          memory: this.#memory,
+          index,
+          size: q.num,
+          descAddr: Number(join64(q.descLow, q.descHigh)),
+          availAddr: Number(join64(q.driverLow, q.driverHigh)),
+          usedAddr: Number(join64(q.deviceLow, q.deviceHigh)),
+          eventIdx: hasFeature(this.#negotiated, VIRTIO_F_EVENT_IDX),
+          indirect: hasFeature(this.#negotiated, VIRTIO_F_INDIRECT_DESC),
+          reporter,
+        },
+        (violation) => this.#needsReset(violation),
+      );
+    } catch (error) {
+      this.#live[index] = null;
+      this.#needsReset(
+        `queue ${index} could not be built: ${error instanceof Error ? error.message : error}`,
+      );
+    }
   }
 
   #queueNotify(value: number): void {
-    const index = value & 0xffff;
-    const q = this.#queues[index];
-    if (q) q.stats.notifications++;
-    if ((this.#status & VIRTIO_CONFIG_S_DRIVER_OK) === 0) {
-      this.#reporter.report(
-        "3.1.1/6",
-        `Notification for queue ${index} before DRIVER_OK (status ${formatStatus(this.#status)})`,
-        { queue: index },
-        "ignored",
-      );
-      return;
-    }
-    if (!this.#active) return; // FAILED or DEVICE_NEEDS_RESET: the driver must reset first.
-    if (!q || !q.ready || !q.live) {
-      this.#reporter.report(
-        "4.2.3.3/D1",
-        q
-          ? `Notification for queue ${index}, which is not ready`
-          : `Notification for queue ${index}, which does not exist`,
-        { queue: index, queues: this.#queues.length },
-        "ignored",
-      );
-      return;
-    }
-    if (q.live.broken) return;
-    this.device.queueNotify(index);
+    const target = this.parts.queueNotifyTarget(value, {
+      status: this.#status,
+      active: this.#active,
+      queues: this.#queueRegisters,
+    });
+    const stats = this.#stats[target.queue];
+    if (stats) stats.notifications++;
+    if (target.problem) this.#report(target.problem);
+    if (!target.deliver) return;
+    // A broken queue is silent until reset; so is one that is not live.
+    if (this.liveQueue(target.queue)) this.device.queueNotify(target.queue);
   }
 
   // ------------------------------------------------------------ interrupts
 
-  #interruptAck(value: number): void {
-    if ((value & ~VIRTIO_MMIO_INT_MASK) !== 0) {
-      this.#reporter.report(
-        "4.2.2.2/13",
-        `InterruptACK ${hex8(value)} sets undefined bits ${hex8(value & ~VIRTIO_MMIO_INT_MASK)}`,
-        { value },
-        "undefined bits ignored",
-      );
-    }
-    this.#setInterrupt(this.#interruptStatus & ~value);
+  /**
+   * Raises an event through `raiseInterrupt` and drives the line.
+   *
+   * @returns Whether a notification was sent.
+   */
+  #raise(event: number): boolean {
+    const raised = this.parts.raiseInterrupt(this.#interruptStatus, event, this.#status);
+    this.#setInterruptStatus(raised.interruptStatus);
+    return raised.sent;
   }
 
-  /**
-   * Sets `InterruptStatus`: a bit stays set from its event until the driver
-   * acknowledges it, and no other bit is ever set (4.2.2.1/3, 4.2.2.1/4).
-   */
-  #setInterrupt(status: number): void {
-    this.#interruptStatus = status & VIRTIO_MMIO_INT_MASK;
+  /** Stores `InterruptStatus`; the line is high while any bit is set. */
+  #setInterruptStatus(status: number): void {
+    this.#interruptStatus = status >>> 0;
     this.#line?.set(this.#interruptStatus !== 0);
   }
 
   // ----------------------------------------------------------------- config
 
-  #configAccess(offset: number, width: AccessWidth, kind: "read" | "write", value: number): number {
-    const size = this.device.configSize;
-    const where = `config offset ${hex3(offset)}`;
-    if (offset + width > size) {
-      this.#reporter.report(
-        "4.2.2.2/1",
-        `${
-          width * 8
-        }-bit ${kind} at ${where}, beyond the device's ${size}-byte configuration space`,
-        { offset: hex3(VIRTIO_MMIO_CONFIG + offset), width },
-        kind === "read" ? "read returned 0" : "write ignored",
-      );
-      return 0;
-    }
-    const field = this.device.configLayout.find((f) =>
-      offset >= f.offset && offset < f.offset + f.size
-    );
-    if (field) {
-      const required = field.size <= 2 ? field.size : 4;
-      if (
-        width !== required || offset % required !== 0 || offset + width > field.offset + field.size
-      ) {
-        this.#reporter.report(
-          "4.2.2.2/3",
-          `${width * 8}-bit ${kind} of ${field.size * 8}-bit field ${field.name} at ${where}; ` +
-            `it takes ${required * 8}-bit aligned accesses`,
-          { offset: hex3(VIRTIO_MMIO_CONFIG + offset), width, field: field.name },
-        );
-      }
-      if (field.feature !== undefined && !hasFeature(this.device.deviceFeatures, field.feature)) {
-        const name = featureNames(1n << BigInt(field.feature), this.device.featureNames)[0];
-        this.#reporter.report(
-          "2.5.1/1",
-          `${
-            kind === "read" ? "Read" : "Write"
-          } of ${field.name}, which exists only with ${name}, not offered`,
-          { field: field.name, offered: formatFeatures(this.device.deviceFeatures) },
-        );
-      }
-    }
-    // Reads are served at any time, before FEATURES_OK too (2.5.2/1).
-    if (kind === "read") return this.device.readConfig(offset, width) >>> 0;
-    if (!field?.writable) return 0; // read-only field: the write changes nothing
-    const negotiating = (this.#status & VIRTIO_CONFIG_S_DRIVER) !== 0 &&
-      (this.#status & VIRTIO_CONFIG_S_FEATURES_OK) === 0;
-    if (negotiating && !field.anytime) {
-      this.#reporter.report(
-        "3.1.1/2",
-        `Write to ${field.name} during feature negotiation (status ${formatStatus(this.#status)})`,
-        { field: field.name, value },
-      );
-    }
-    this.device.writeConfig(offset, width, value);
-    return 0;
+  /**
+   * Checks a configuration access with `checkConfigAccess` and logs its problems.
+   *
+   * @returns Whether to pass the access to the device model.
+   */
+  #configAccess(offset: number, width: AccessWidth, kind: "read" | "write"): boolean {
+    const space: ConfigSpaceView = {
+      size: this.device.configSize,
+      layout: this.device.configLayout,
+      offered: this.offeredFeatures,
+      featureNames: this.device.featureNames,
+      status: this.#status,
+    };
+    const verdict = this.parts.checkConfigAccess(offset, width, kind, space);
+    for (const problem of verdict.problems) this.#report(problem);
+    return verdict.serve;
   }
 
   // -------------------------------------------------------------- the host
+
+  #report(problem: RuleProblem): void {
+    this.#reporter.report(problem.id, problem.message, problem.values, problem.action);
+  }
 
   #identity() {
     return { deviceId: this.device.deviceId, vendorId: this.device.vendorId, version: 2 as const };
@@ -956,22 +759,17 @@ export class MmioDeviceTransport implements MmioRegion {
       },
       queue: (index) => this.liveQueue(index),
       usedBuffers: (index) => {
-        const q = this.#queues[index];
         // §2.4.1/2 and §2.1.2/1: no notifications unless live.
-        if (!this.#active || !q?.live) return;
-        if (q.live.needsInterrupt()) {
-          q.stats.interrupts++;
-          this.#setInterrupt(this.#interruptStatus | VIRTIO_MMIO_INT_VRING);
+        const live = this.liveQueue(index);
+        if (!live) return;
+        if (live.needsInterrupt() && this.#raise(VIRTIO_MMIO_INT_VRING)) {
+          this.#stats[index].interrupts++;
         }
       },
       configChanged: () => {
-        // Any change may be seen half-done by a driver mid-read: a new
-        // generation every time (4.2.2.1/6).
-        this.#configGeneration = (this.#configGeneration + 1) >>> 0;
-        if (this.#status & VIRTIO_CONFIG_S_DRIVER_OK) {
-          this.#configInterrupts++;
-          this.#setInterrupt(this.#interruptStatus | VIRTIO_MMIO_INT_CONFIG);
-        }
+        const change = this.parts.configChanged(this.#configGeneration, this.#status);
+        this.#configGeneration = change.configGeneration;
+        if (change.notify && this.#raise(VIRTIO_MMIO_INT_CONFIG)) this.#configInterrupts++;
       },
       needsReset: (reason) => this.#needsReset(reason),
     };
@@ -1058,15 +856,6 @@ export class EmptyMmioSlot implements MmioRegion {
       "write ignored",
     );
   }
-}
-
-/** Joins two 32-bit halves into an address (exact up to 2^53; `Infinity` above). */
-function join64(low: number, high: number): number {
-  return high >= 0x20_0000 ? Infinity : high * 0x1_0000_0000 + (low >>> 0);
-}
-
-function hex8(value: number): string {
-  return `0x${(value >>> 0).toString(16).padStart(8, "0")}`;
 }
 
 /** The spec's name of the modern register at `offset`, or its hex offset. */

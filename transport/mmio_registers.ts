@@ -9,8 +9,8 @@
  * - {@linkcode readIdentification}: the values of `MagicValue`, `Version`,
  *   `DeviceID` and `VendorID` (§4.2.2, §4.2.2.1).
  *
- * Both are lesson material (lesson 1, "The MMIO window"); the reference
- * register file calls them, so a learner's versions plug into the same machine.
+ * Both are parts of the device side (`parts.ts`): the register file calls them
+ * through its parts table, so other versions plug into the same machine.
  *
  * @module
  */
@@ -541,6 +541,23 @@ export function readIdentification(offset: number, identity: DeviceIdentity): nu
  */
 export function hex3(offset: number): string {
   return `0x${offset.toString(16).padStart(3, "0")}`;
+}
+
+/**
+ * Formats a register value as `0x` and eight hex digits (a u32 as the driver
+ * reads it).
+ *
+ * @param value The value; only its low 32 bits count.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { hex8 } from "./mmio_registers.ts";
+ * assert.equal(hex8(0x74726976), "0x74726976");
+ * assert.equal(hex8(-1), "0xffffffff");
+ * ```
+ */
+export function hex8(value: number): string {
+  return `0x${(value >>> 0).toString(16).padStart(8, "0")}`;
 }
 
 function capitalize(s: string): string {

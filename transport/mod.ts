@@ -2,7 +2,9 @@
  * The virtio-mmio transport (virtio v1.2 §4.2): the register map, the
  * device-side register file, the driver-side bring-up, the MMIO bus with its
  * interrupt lines and device tree, and the driver core that binds drivers by
- * device ID.
+ * device ID. Each mechanism is also a function of its own (a part), listed in
+ * the parts tables `REFERENCE_MMIO_DEVICE_PARTS`,
+ * `REFERENCE_MMIO_DRIVER_PARTS` and `REFERENCE_DRIVER_CORE_PARTS`.
  *
  * @module
  */
@@ -13,6 +15,7 @@ export {
   type DeviceIdentity,
   findRegister,
   hex3,
+  hex8,
   MMIO_REGISTERS,
   type MmioRegister,
   readIdentification,
@@ -68,31 +71,95 @@ export {
   type StatusTransition,
 } from "./device_status.ts";
 export {
+  INITIAL_QUEUE_REGISTERS,
+  join64,
+  type QueueArea,
+  type QueueAreaCheck,
+  type QueueAreaContext,
+  queueAreaProblem,
+  queueAreas,
+  type QueueRegisterOutcome,
+  type QueueRegisters,
+  type QueueRegisterWrite,
+  writeQueueRegister,
+} from "./queue_registers.ts";
+export { type NotifyContext, type NotifyTarget, queueNotifyTarget } from "./queue_notify.ts";
+export {
+  acknowledgeInterrupt,
+  type InterruptAcknowledgement,
+  type InterruptRaise,
+  raiseInterrupt,
+} from "./interrupt_status.ts";
+export {
+  checkConfigAccess,
+  type ConfigAccessVerdict,
+  type ConfigChange,
+  configChanged,
+  type ConfigSpaceView,
+} from "./config_space.ts";
+export {
   EmptyMmioSlot,
-  type MmioDeviceParts,
   MmioDeviceTransport,
   type MmioDeviceTransportOptions,
-  REFERENCE_MMIO_DEVICE_PARTS,
   type TransportQueueStats,
 } from "./mmio_device.ts";
 export {
   addStatus,
   beginInitialization,
   DeviceResetError,
-  type DriverState,
   failDevice,
   FeatureNegotiationError,
-  type MmioDriverParts,
-  MmioDriverTransport,
-  type MmioDriverTransportOptions,
   negotiateFeatures,
   type ProbeResult,
   probeWindow,
   readDeviceFeatures,
-  REFERENCE_MMIO_DRIVER_PARTS,
   resetDevice,
   writeDriverFeatures,
+} from "./driver_init.ts";
+export {
+  type QueueAreaAllocator,
+  type QueueSetup,
+  QueueSetupError,
+  type QueueSetupRequest,
+  type QueueSetupStep,
+  QueueStopError,
+  setupQueue,
+  stopQueue,
+} from "./driver_queues.ts";
+export {
+  handleInterrupt,
+  type InterruptHandlers,
+  type InterruptResult,
+} from "./driver_interrupt.ts";
+export {
+  ConfigGenerationError,
+  type ConsistentConfigReader,
+  readConfig64,
+  readConfigConsistent,
+  readConfigField,
+  writeConfigField,
+} from "./driver_config.ts";
+export {
+  bindDriver,
+  DeviceInitializationError,
+  type DeviceSetup,
+  type DriverBinding,
+  type InitializationSteps,
+  initializeDevice,
+} from "./driver_core.ts";
+export {
+  type DriverState,
+  MmioDriverTransport,
+  type MmioDriverTransportOptions,
 } from "./mmio_driver.ts";
+export {
+  type DriverCoreParts,
+  type MmioDeviceParts,
+  type MmioDriverParts,
+  REFERENCE_DRIVER_CORE_PARTS,
+  REFERENCE_MMIO_DEVICE_PARTS,
+  REFERENCE_MMIO_DRIVER_PARTS,
+} from "./parts.ts";
 export {
   type DeviceTreeNode,
   type InterruptHandler,
@@ -109,4 +176,4 @@ export {
   type QueueSnapshot,
   StatusByte,
 } from "./inspect.ts";
-export type { InterruptLine, MmioRegion, RegisterWindow } from "./types.ts";
+export type { InterruptLine, MmioRegion, RegisterWindow, RuleProblem } from "./types.ts";

@@ -10,8 +10,27 @@
  */
 
 import type { AccessWidth } from "../virtio/device.ts";
+import type { RequirementId } from "../conformance/requirements.ts";
+import type { ViolationValue } from "../conformance/log.ts";
 
 export type { AccessWidth };
+
+/**
+ * A rule the other side broke, as a pure check finds it: what its caller
+ * reports to the conformance log (`ConformanceReporter.report(id, message,
+ * values, action)`). The checks return these instead of logging, so that they
+ * can be graded and replaced without a log in sight.
+ */
+export interface RuleProblem {
+  /** Requirement id, e.g. `"2.7.1/1"`. */
+  readonly id: RequirementId;
+  /** What happened, in one sentence with the values that matter. */
+  readonly message: string;
+  /** The offending values, by name (queue index, address, length, ...). */
+  readonly values: Readonly<Record<string, ViolationValue>>;
+  /** What the checking side does about it, e.g. `"write ignored"`; absent when it only logs. */
+  readonly action?: string;
+}
 
 /** An interrupt line from a window to the interrupt controller (level-triggered). */
 export interface InterruptLine {

@@ -1,8 +1,9 @@
 /**
  * The driver core: like the Linux virtio bus, it probes every virtio-mmio
- * window, and binds each device found to the driver registered for its device
- * ID, running the bring-up of §3.1.1 and routing the window's interrupt line
- * to the transport's handler.
+ * window, binds each device found to the driver registered for its device ID
+ * (the `bindDriver` part), runs the bring-up of §3.1.1 (the transport's
+ * `initialize`, through the `initializeDevice` part) and routes the window's
+ * interrupt line to the transport's handler.
  *
  * @module
  */
@@ -13,7 +14,13 @@ import type { ConformanceLog } from "../conformance/log.ts";
 import { deviceIdName } from "../virtio/device_ids.ts";
 import type { DriverQueueFactory } from "../virtqueue/types.ts";
 import type { MmioBus, MmioWindowInfo } from "./mmio_bus.ts";
-import { type MmioDriverParts, MmioDriverTransport } from "./mmio_driver.ts";
+import { MmioDriverTransport } from "./mmio_driver.ts";
+import type { QueueAreaAllocator } from "./driver_queues.ts";
+import {
+  type DriverCoreParts,
+  type MmioDriverParts,
+  REFERENCE_DRIVER_CORE_PARTS,
+} from "./parts.ts";
 import type { DriverRegistration, VirtioDriver } from "../virtio/driver.ts";
 
 /** One window after probing. */
@@ -38,17 +45,24 @@ export interface VirtioBusOptions {
   readonly allocator: GuestAllocator;
   /** Conformance log. */
   readonly log: ConformanceLog;
-  /** Learner replacements for driver-side transport steps. */
+  /** Other implementations of driver-side transport steps. */
   readonly parts?: Partial<MmioDriverParts>;
+  /** Other implementations of the driver core's steps (`bindDriver`, `initializeDevice`). */
+  readonly coreParts?: Partial<DriverCoreParts>;
+  /** Allocates a queue's three areas (default: the split ring's reference allocation). */
+  readonly allocateQueueAreas?: QueueAreaAllocator;
   /** Builds driver-side queues (default: the reference split queue). */
   readonly queueFactory?: DriverQueueFactory;
 }
 
 /** Probes windows and binds drivers to the devices in them. */
 export class VirtioBus {
+  /** The driver core steps in use. */
+  readonly core: DriverCoreParts;
   readonly #options: VirtioBusOptions;
   readonly #drivers = new Map<number, DriverRegistration>();
   #devices: BoundDevice[] = [];
+  #unroute: (() => void)[] = [];
 
   /**
    * Creates a driver core with no drivers registered.
@@ -57,6 +71,7 @@ export class VirtioBus {
    */
   constructor(options: VirtioBusOptions) {
     this.#options = options;
+    this.core = { ...REFERENCE_DRIVER_CORE_PARTS, ...options.coreParts };
   }
 
   /**
@@ -77,14 +92,19 @@ export class VirtioBus {
   }
 
   /**
-   * Probes every window in address order and brings up each device with a
-   * registered driver. A failure is recorded on that device, not thrown.
+   * Probes every window in address order, binds each device to a driver
+   * (`bindDriver`) and brings it up. A failure is recorded on that device,
+   * not thrown. Probing again starts over: the interrupt lines of the
+   * previous probe no longer reach its transports.
    *
    * @returns Every window's outcome.
    */
   async probeAll(): Promise<readonly BoundDevice[]> {
-    const { bus, memory, allocator, log, parts, queueFactory } = this.#options;
+    const { bus, memory, allocator, log, parts, queueFactory, allocateQueueAreas } = this.#options;
+    for (const unroute of this.#unroute) unroute();
+    this.#unroute = [];
     this.#devices = [];
+    const registrations = [...this.#drivers.values()];
     for (const window of bus.windows) {
       const transport = new MmioDriverTransport({
         window: bus.window(window.base),
@@ -93,23 +113,19 @@ export class VirtioBus {
         log,
         name: `${window.name}@0x${window.base.toString(16)}`,
         parts,
+        coreParts: this.core,
+        allocateQueueAreas,
         queueFactory,
       });
       let driver: VirtioDriver | null = null;
       let error = "";
       try {
-        const found = transport.probe();
-        if (found.kind === "device") {
-          const registration = this.#drivers.get(found.deviceId);
-          if (!registration) {
-            error = `no driver for ${deviceIdName(found.deviceId)}`;
-          } else {
-            driver = registration.create();
-            bus.onInterrupt(window.irq, () => transport.handleInterrupt());
-            await transport.initialize(driver);
-          }
-        } else if (found.kind === "rejected") {
-          error = found.reason;
+        const binding = this.core.bindDriver(transport.probe(), registrations);
+        driver = binding.driver;
+        error = binding.reason;
+        if (driver) {
+          this.#unroute.push(bus.onInterrupt(window.irq, () => transport.handleInterrupt()));
+          await transport.initialize(driver);
         }
       } catch (e) {
         error = e instanceof Error ? e.message : String(e);

@@ -1,5 +1,6 @@
 /**
- * A small device model for transport tests: two queues, an 12-byte config
+ * A small device model for transport tests: two queues (QueueNumMax 8 and 16
+ * unless given), a 16-byte config
  * space with fields of every width, and an echo behaviour on notify (each
  * chain is returned with its writable bytes filled with 0xee).
  */
@@ -26,7 +27,7 @@ export class FakeDevice implements VirtioDevice {
     [FAKE_F_OPTIONAL_FIELD]: "FAKE_F_OPTIONAL_FIELD",
     [FAKE_F_NOT_OFFERED]: "FAKE_F_NOT_OFFERED",
   };
-  readonly queueMaxSizes = [8, 16];
+  readonly queueMaxSizes: readonly number[];
   readonly configLayout: readonly ConfigField[] = [
     { name: "byte", offset: 0, size: 1 },
     { name: "half", offset: 2, size: 2 },
@@ -52,8 +53,10 @@ export class FakeDevice implements VirtioDevice {
       VIRTIO_F_RING_RESET,
       FAKE_F_OPTIONAL_FIELD,
     ),
+    queueMaxSizes: readonly number[] = [8, 16],
   ) {
     this.deviceFeatures = offered;
+    this.queueMaxSizes = queueMaxSizes;
     new DataView(this.config.buffer).setUint32(4, 0xdeadbeef, true);
     this.config[0] = 0x5a;
     new DataView(this.config.buffer).setUint16(2, 0x1234, true);

@@ -9,8 +9,8 @@ import { FakeDevice } from "./_fake_device.ts";
 
 export const RAM_BASE = 0x4000_0000;
 
-export function setup(device = new FakeDevice(), strict = false) {
-  const memory = new GuestMemory(1 << 20, { base: RAM_BASE });
+export function setup(device = new FakeDevice(), strict = false, ramBase = RAM_BASE) {
+  const memory = new GuestMemory(1 << 20, { base: ramBase });
   const allocator = new GuestAllocator(memory);
   const log = new ConformanceLog({ strict });
   const transport = new MmioDeviceTransport(device, { memory, log, name: "fake@0x1e000" });
@@ -52,4 +52,29 @@ export function recordingWindow(inner: RegisterWindow) {
 /** The ids recorded in a log, in order. */
 export function ids(log: ConformanceLog): string[] {
   return log.entries.map((v) => v.id);
+}
+
+/**
+ * A window whose registers answer from a table (a value, or a function
+ * called on each read); writes are recorded and passed to `onWrite`.
+ */
+export function scriptedWindow(
+  values: Record<number, number | (() => number)>,
+  onWrite?: (offset: number, value: number) => void,
+) {
+  const read = (o: number) => {
+    const v = values[o];
+    return typeof v === "function" ? v() : v ?? 0;
+  };
+  const inner: RegisterWindow = {
+    base: 0,
+    size: 0x200,
+    read32: read,
+    write32: (o, v) => onWrite?.(o, v),
+    read16: read,
+    write16: (o, v) => onWrite?.(o, v),
+    read8: read,
+    write8: (o, v) => onWrite?.(o, v),
+  };
+  return recordingWindow(inner);
 }

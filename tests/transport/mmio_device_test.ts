@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { ids, RAM_BASE, setup } from "./_harness.ts";
+import { ids, RAM_BASE, setup, windowOf } from "./_harness.ts";
 import { FAKE_F_NOT_OFFERED, FAKE_F_OPTIONAL_FIELD, FakeDevice } from "./_fake_device.ts";
 import * as R from "../../transport/mmio_registers.ts";
 import {
   beginInitialization,
   negotiateFeatures,
   probeWindow,
+  readDeviceFeatures,
 } from "../../transport/mmio_driver.ts";
-import { EmptyMmioSlot } from "../../transport/mmio_device.ts";
+import { EmptyMmioSlot, MmioDeviceTransport } from "../../transport/mmio_device.ts";
 import { ConformanceError, ConformanceLog } from "../../conformance/log.ts";
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE as ACK,
@@ -19,6 +20,9 @@ import {
 import {
   featureMask,
   features,
+  hasFeature,
+  VIRTIO_F_EVENT_IDX,
+  VIRTIO_F_INDIRECT_DESC,
   VIRTIO_F_RING_RESET,
   VIRTIO_F_VERSION_1,
 } from "../../virtio/features.ts";
@@ -456,4 +460,71 @@ Deno.test("re-enabling a reset queue without setting it up again breaks 2.6.1.2.
   window.write32(R.VIRTIO_MMIO_QUEUE_READY, 1);
   assert.deepEqual(ids(log), ["2.6.1.2.2/1"]);
   assert.equal(window.read32(R.VIRTIO_MMIO_QUEUE_READY), 0);
+});
+
+Deno.test("featureMask withholds feature bits: DeviceFeatures reads and the FEATURES_OK check both see the mask", () => {
+  const device = new FakeDevice();
+  const memory = setup().memory;
+  const log = new ConformanceLog();
+  const mask = ~(featureMask(VIRTIO_F_EVENT_IDX) | featureMask(VIRTIO_F_INDIRECT_DESC) |
+    featureMask(VIRTIO_F_RING_RESET));
+  const transport = new MmioDeviceTransport(device, { memory, log, featureMask: mask });
+  const window = windowOf(transport);
+  assert.equal(transport.offeredFeatures, device.deviceFeatures & mask);
+  probeWindow(window);
+  beginInitialization(window);
+  assert.equal(readDeviceFeatures(window), features(VIRTIO_F_VERSION_1, FAKE_F_OPTIONAL_FIELD));
+  assert.equal(transport.inspect().deviceFeatures, transport.offeredFeatures);
+
+  // A driver that accepts a withheld bit anyway is refused, as for any bit never offered.
+  window.write32(R.VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+  window.write32(R.VIRTIO_MMIO_DRIVER_FEATURES, 1 << VIRTIO_F_EVENT_IDX);
+  window.write32(R.VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+  window.write32(R.VIRTIO_MMIO_DRIVER_FEATURES, 1);
+  window.write32(R.VIRTIO_MMIO_STATUS, ACK | DRIVER | FEATURES_OK);
+  assert.equal(window.read32(R.VIRTIO_MMIO_STATUS) & FEATURES_OK, 0);
+  assert.deepEqual(ids(log), ["2.2.1/1"]);
+  assert.match(log.entries[0].message, /VIRTIO_F_EVENT_IDX/);
+
+  // The reference negotiation, asking for everything, gets only what is left.
+  beginInitialization(window);
+  assert.equal(negotiateFeatures(window, ~0n), features(VIRTIO_F_VERSION_1, FAKE_F_OPTIONAL_FIELD));
+});
+
+Deno.test("featureMask: a configuration field of a withheld feature does not exist (2.5.1/1)", () => {
+  const device = new FakeDevice(features(VIRTIO_F_VERSION_1, FAKE_F_NOT_OFFERED));
+  const log = new ConformanceLog();
+  const offered = new MmioDeviceTransport(device, { memory: setup().memory, log });
+  windowOf(offered).read32(R.VIRTIO_MMIO_CONFIG + 8);
+  assert.deepEqual(ids(log), []);
+  const masked = new MmioDeviceTransport(device, {
+    memory: setup().memory,
+    log,
+    featureMask: ~featureMask(FAKE_F_NOT_OFFERED),
+  });
+  windowOf(masked).read32(R.VIRTIO_MMIO_CONFIG + 8);
+  assert.deepEqual(ids(log), ["2.5.1/1"]);
+});
+
+Deno.test("with VIRTIO_F_EVENT_IDX withheld the queues go live without event fields, sized for that", () => {
+  const device = new FakeDevice(undefined, [8]);
+  const { memory } = setup();
+  const log = new ConformanceLog();
+  const transport = new MmioDeviceTransport(device, {
+    memory,
+    log,
+    featureMask: ~featureMask(VIRTIO_F_EVENT_IDX),
+  });
+  const window = windowOf(transport);
+  negotiate(window, ~0n);
+  // A used ring of 4 + 8 * 8 = 68 bytes ending on RAM's last byte: enough without avail_event.
+  const end = memory.base + memory.size;
+  configureQueue(window, 0, 8);
+  window.write32(R.VIRTIO_MMIO_QUEUE_USED_LOW, end - 68);
+  window.write32(R.VIRTIO_MMIO_QUEUE_READY, 1);
+  assert.equal(window.read32(R.VIRTIO_MMIO_QUEUE_READY), 1);
+  window.write32(R.VIRTIO_MMIO_STATUS, ACK | DRIVER | FEATURES_OK | DRIVER_OK);
+  assert.ok(transport.liveQueue(0));
+  assert.equal(hasFeature(transport.negotiatedFeatures, VIRTIO_F_EVENT_IDX), false);
+  assert.deepEqual(ids(log), []);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ids, recordingWindow, setup, windowOf } from "./_harness.ts";
+import { ids, recordingWindow, scriptedWindow, setup, windowOf } from "./_harness.ts";
 import { FAKE_DEVICE_ID, FAKE_F_OPTIONAL_FIELD, FakeDevice } from "./_fake_device.ts";
 import * as R from "../../transport/mmio_registers.ts";
 import {
@@ -15,7 +15,6 @@ import {
   resetDevice,
   writeDriverFeatures,
 } from "../../transport/mmio_driver.ts";
-import type { RegisterWindow } from "../../transport/types.ts";
 import type { VirtioDriver, VirtioDriverContext } from "../../virtio/driver.ts";
 import { ConformanceLog } from "../../conformance/log.ts";
 import {
@@ -34,30 +33,13 @@ import {
 } from "../../virtio/status.ts";
 import type { DriverQueue } from "../../virtqueue/types.ts";
 
-/** A window whose 32-bit registers answer from a table; writes are recorded and may update it. */
-function scripted(
-  values: Record<number, number | (() => number)>,
-  onWrite?: (o: number, v: number) => void,
-) {
-  const read = (o: number) => {
-    const v = values[o];
-    return typeof v === "function" ? v() : v ?? 0;
-  };
-  const inner: RegisterWindow = {
-    base: 0,
-    size: 0x200,
-    read32: read,
-    write32: (o, v) => onWrite?.(o, v),
-    read16: read,
-    write16: (o, v) => onWrite?.(o, v),
-    read8: read,
-    write8: (o, v) => onWrite?.(o, v),
-  };
-  return recordingWindow(inner);
-}
-
 Deno.test("probeWindow reads magic, version, device id, vendor id in that order", () => {
-  const { window, accesses } = scripted({ 0x000: 0x74726976, 0x004: 2, 0x008: 3, 0x00c: 0x1af4 });
+  const { window, accesses } = scriptedWindow({
+    0x000: 0x74726976,
+    0x004: 2,
+    0x008: 3,
+    0x00c: 0x1af4,
+  });
   assert.deepEqual(probeWindow(window), {
     kind: "device",
     deviceId: 3,
@@ -68,7 +50,7 @@ Deno.test("probeWindow reads magic, version, device id, vendor id in that order"
 });
 
 Deno.test("probeWindow rejects a bad magic after one read (4.2.2.2/4)", () => {
-  const { window, accesses } = scripted({ 0x000: 0x76697274, 0x004: 2, 0x008: 3 });
+  const { window, accesses } = scriptedWindow({ 0x000: 0x76697274, 0x004: 2, 0x008: 3 });
   const found = probeWindow(window);
   assert.equal(found.kind, "rejected");
   assert.ok(
@@ -80,7 +62,7 @@ Deno.test("probeWindow rejects a bad magic after one read (4.2.2.2/4)", () => {
 
 Deno.test("probeWindow rejects version 1 and other versions (4.2.2.2/5)", () => {
   for (const version of [1, 3, 0]) {
-    const { window, accesses } = scripted({ 0x000: 0x74726976, 0x004: version, 0x008: 2 });
+    const { window, accesses } = scriptedWindow({ 0x000: 0x74726976, 0x004: version, 0x008: 2 });
     const found = probeWindow(window);
     assert.ok(found.kind === "rejected" && found.requirement === "4.2.2.2/5", String(version));
     assert.deepEqual(accesses, ["r 0x000", "r 0x004"]);
@@ -88,14 +70,14 @@ Deno.test("probeWindow rejects version 1 and other versions (4.2.2.2/5)", () => 
 });
 
 Deno.test("probeWindow stops at DeviceID 0 and touches nothing else (4.2.2.2/6, 4.2.3.1.1/2)", () => {
-  const { window, accesses } = scripted({ 0x000: 0x74726976, 0x004: 2, 0x008: 0 });
+  const { window, accesses } = scriptedWindow({ 0x000: 0x74726976, 0x004: 2, 0x008: 0 });
   assert.deepEqual(probeWindow(window), { kind: "empty" });
   assert.deepEqual(accesses, ["r 0x000", "r 0x004", "r 0x008"]);
 });
 
 Deno.test("beginInitialization: reset, wait for 0, then ACKNOWLEDGE, then DRIVER, never clearing bits", () => {
   let status = 0x8f;
-  const { window, accesses } = scripted({ 0x070: () => status }, (o, v) => {
+  const { window, accesses } = scriptedWindow({ 0x070: () => status }, (o, v) => {
     if (o === 0x070) status = v === 0 ? 0 : status | v;
   });
   beginInitialization(window);
@@ -111,7 +93,7 @@ Deno.test("beginInitialization: reset, wait for 0, then ACKNOWLEDGE, then DRIVER
 });
 
 Deno.test("resetDevice gives up with DeviceResetError when Status never reads 0", () => {
-  const { window } = scripted({ 0x070: ACK });
+  const { window } = scriptedWindow({ 0x070: ACK });
   assert.throws(() => resetDevice(window, 5), (e: unknown) => {
     assert.ok(e instanceof DeviceResetError);
     assert.equal(e.polls, 5);
@@ -122,7 +104,7 @@ Deno.test("resetDevice gives up with DeviceResetError when Status never reads 0"
 
 Deno.test("failDevice adds FAILED to the current status", () => {
   let status = ACK | DRIVER;
-  const { window } = scripted({ 0x070: () => status }, (o, v) => o === 0x070 && (status = v));
+  const { window } = scriptedWindow({ 0x070: () => status }, (o, v) => o === 0x070 && (status = v));
   failDevice(window);
   assert.equal(status, ACK | DRIVER | FAILED);
   assert.equal(addStatus(window, 0), ACK | DRIVER | FAILED);
@@ -133,7 +115,7 @@ Deno.test("readDeviceFeatures and writeDriverFeatures select each word first (4.
   let sel = -1;
   const written: Record<number, number> = {};
   let driverSel = -1;
-  const { window, accesses } = scripted({ 0x010: () => words[sel] ?? 0 }, (o, v) => {
+  const { window, accesses } = scriptedWindow({ 0x010: () => words[sel] ?? 0 }, (o, v) => {
     if (o === 0x014) sel = v;
     if (o === 0x024) driverSel = v;
     if (o === 0x020) written[driverSel] = v;
@@ -248,7 +230,7 @@ Deno.test("the interrupt handler acknowledges exactly the defined bits it read a
 
 Deno.test("probe() reports a bad magic as a device violation (4.2.2.1/1) but an empty slot silently", () => {
   const log = new ConformanceLog();
-  const { window: bad } = scripted({ 0x000: 0x12345678 });
+  const { window: bad } = scriptedWindow({ 0x000: 0x12345678 });
   const t = new MmioDriverTransport({
     window: bad,
     memory: setup().memory,
@@ -257,7 +239,7 @@ Deno.test("probe() reports a bad magic as a device violation (4.2.2.1/1) but an 
   });
   assert.equal(t.probe().kind, "rejected");
   assert.equal(t.state, "rejected");
-  const { window: empty } = scripted({ 0x000: 0x74726976, 0x004: 2, 0x008: 0 });
+  const { window: empty } = scriptedWindow({ 0x000: 0x74726976, 0x004: 2, 0x008: 0 });
   const e = new MmioDriverTransport({
     window: empty,
     memory: setup().memory,
@@ -271,7 +253,7 @@ Deno.test("probe() reports a bad magic as a device violation (4.2.2.1/1) but an 
 Deno.test("readConfigConsistent reads again while ConfigGeneration moves (§2.5.1)", () => {
   let generation = 0;
   let reads = 0;
-  const { window } = scripted({ 0x0fc: () => generation, 0x100: () => ++reads });
+  const { window } = scriptedWindow({ 0x0fc: () => generation, 0x100: () => ++reads });
   const t = new MmioDriverTransport({
     window,
     memory: setup().memory,
@@ -337,7 +319,7 @@ Deno.test("setupQueue refuses a queue that does not exist", async () => {
       ctx.setupQueue(5, { onUsed() {} });
     },
   };
-  await assert.rejects(t.initialize(driver), /queue 5 does not exist/);
+  await assert.rejects(t.initialize(driver), /Queue 5 does not exist/);
   void windowOf;
 });
 

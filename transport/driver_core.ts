@@ -1,0 +1,200 @@
+/**
+ * The driver core's two decisions (virtio v1.2 §3.1, §4.2.3.1; Linux
+ * `drivers/virtio/virtio.c`): which driver a window's device gets
+ * ({@linkcode bindDriver}, like `virtio_dev_match` on the virtio bus), and
+ * the generic device initialization of §3.1.1 end to end
+ * ({@linkcode initializeDevice}, like `virtio_dev_probe`), composed from the
+ * transport's own steps, which it receives, so that each can be replaced on
+ * its own.
+ *
+ * @module
+ */
+
+import { deviceIdName } from "../virtio/device_ids.ts";
+import {
+  formatStatus,
+  VIRTIO_CONFIG_S_DRIVER_OK,
+  VIRTIO_CONFIG_S_FAILED,
+  VIRTIO_CONFIG_S_NEEDS_RESET,
+} from "../virtio/status.ts";
+import type { DriverRegistration, VirtioDriver } from "../virtio/driver.ts";
+import { VIRTIO_MMIO_STATUS } from "./mmio_registers.ts";
+import {
+  addStatus,
+  type beginInitialization,
+  type failDevice,
+  type negotiateFeatures,
+  type ProbeResult,
+} from "./driver_init.ts";
+import type { RegisterWindow } from "./types.ts";
+
+/** Which driver a window gets. */
+export type DriverBinding =
+  | {
+    /** A fresh driver instance for this one device. */
+    readonly driver: VirtioDriver;
+    /** Always `""`. */
+    readonly reason: "";
+  }
+  | {
+    /** No driver. */
+    readonly driver: null;
+    /** Why, in one sentence; `""` for an empty slot, which is not an error (4.2.2.2/6). */
+    readonly reason: string;
+  };
+
+/**
+ * Binds a probed window to a driver by DeviceID, as the Linux virtio bus
+ * matches `id_table`s:
+ *
+ * - an empty slot (DeviceID 0) gets no driver and no complaint (4.2.2.2/6);
+ * - a rejected window (bad magic, unsupported version) gets none, with the
+ *   probe's reason;
+ * - a device gets the first registration for its DeviceID, whose `create` is
+ *   called exactly once: every device has its own driver instance. With no
+ *   registration for the DeviceID, the reason names the device type.
+ *
+ * @param found What probing the window found.
+ * @param registrations The registered drivers.
+ * @returns A new driver instance, or `null` with the reason.
+ * @throws {Error} What a registration's `create` throws.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { bindDriver } from "./driver_core.ts";
+ * const console = { name: "virtio_console", deviceId: 3, supportedFeatures: 0n, probe() {} };
+ * const registrations = [{ deviceId: 3, name: "virtio_console", create: () => ({ ...console }) }];
+ * const found = { kind: "device", deviceId: 3, vendorId: 0, version: 2 } as const;
+ * assert.equal(bindDriver(found, registrations).driver?.name, "virtio_console");
+ * assert.notEqual(
+ *   bindDriver(found, registrations).driver,
+ *   bindDriver(found, registrations).driver,
+ *   "one instance per device",
+ * );
+ * assert.deepEqual(bindDriver({ kind: "empty" }, registrations), { driver: null, reason: "" });
+ * ```
+ */
+export function bindDriver(
+  found: ProbeResult,
+  registrations: readonly DriverRegistration[],
+): DriverBinding {
+  if (found.kind === "empty") return { driver: null, reason: "" };
+  if (found.kind === "rejected") return { driver: null, reason: found.reason };
+  const registration = registrations.find((r) => r.deviceId === found.deviceId);
+  if (!registration) {
+    return { driver: null, reason: `no driver for ${deviceIdName(found.deviceId)}` };
+  }
+  const driver = registration.create();
+  if (driver.deviceId !== found.deviceId) {
+    return {
+      driver: null,
+      reason: `driver ${registration.name} registered for ${deviceIdName(found.deviceId)} ` +
+        `drives ${deviceIdName(driver.deviceId)}`,
+    };
+  }
+  return { driver, reason: "" };
+}
+
+/** The transport steps {@linkcode initializeDevice} is composed of. */
+export interface InitializationSteps {
+  /** Reset, ACKNOWLEDGE, DRIVER (§3.1.1 steps 1-3). */
+  readonly beginInitialization: typeof beginInitialization;
+  /** Features, FEATURES_OK, re-read of Status (§3.1.1 steps 4-6). */
+  readonly negotiateFeatures: typeof negotiateFeatures;
+  /** Set FAILED (§3.1.1/4). */
+  readonly failDevice: typeof failDevice;
+}
+
+/** The device-specific part of initialization, supplied by the caller. */
+export interface DeviceSetup {
+  /** The features the device-type driver understands. */
+  readonly supportedFeatures: bigint;
+  /**
+   * §3.1.1 step 7, the device-specific setup: discover and set up the
+   * virtqueues, read and maybe write configuration (Linux: the driver's
+   * `probe`). Runs after FEATURES_OK is confirmed and before DRIVER_OK.
+   *
+   * @param features The negotiated features.
+   */
+  setup(features: bigint): void | Promise<void>;
+}
+
+/** The device set DEVICE_NEEDS_RESET instead of going live at DRIVER_OK. */
+export class DeviceInitializationError extends Error {
+  /** The status read after setting DRIVER_OK. */
+  readonly status: number;
+
+  /**
+   * Records the status that ended initialization.
+   *
+   * @param message What happened.
+   * @param status The status byte read.
+   */
+  constructor(message: string, status: number) {
+    super(message);
+    this.name = "DeviceInitializationError";
+    this.status = status;
+  }
+}
+
+/**
+ * Initializes a device as §3.1.1 says, after the MMIO probe found it
+ * (4.2.3.1.1/4), each step recorded in the status byte (2.1.1/1):
+ *
+ * 1. reset, ACKNOWLEDGE, DRIVER: `steps.beginInitialization`;
+ * 2. features, FEATURES_OK and its re-read: `steps.negotiateFeatures` with
+ *    `device.supportedFeatures`;
+ * 3. device-specific setup: `device.setup(features)`;
+ * 4. DRIVER_OK, then a read of Status: a device that answers with
+ *    DEVICE_NEEDS_RESET did not go live.
+ *
+ * If any step fails, FAILED is set with `steps.failDevice` unless it is set
+ * already (3.1.1/4), nothing further is done (3.1.1/5), and the error is
+ * thrown. A later attempt starts with a reset, as 2.1.1/3 asks.
+ *
+ * @param window The window's registers.
+ * @param device The supported features and the device-specific setup.
+ * @param steps The transport steps to run.
+ * @returns The negotiated features.
+ * @throws {Error} The failing step's error (`DeviceResetError`,
+ *   `FeatureNegotiationError`, what `setup` threw, or
+ *   {@linkcode DeviceInitializationError}), after FAILED was set.
+ * @example
+ * ```ts ignore
+ * const features = await initializeDevice(window, {
+ *   supportedFeatures: driver.supportedFeatures,
+ *   setup: () => driver.probe(context),
+ * }, REFERENCE_MMIO_DRIVER_PARTS);
+ * ```
+ */
+export async function initializeDevice(
+  window: RegisterWindow,
+  device: DeviceSetup,
+  steps: InitializationSteps,
+): Promise<bigint> {
+  try {
+    steps.beginInitialization(window);
+    const features = steps.negotiateFeatures(window, device.supportedFeatures);
+    await device.setup(features);
+    addStatus(window, VIRTIO_CONFIG_S_DRIVER_OK);
+    const status = window.read32(VIRTIO_MMIO_STATUS);
+    if (status & VIRTIO_CONFIG_S_NEEDS_RESET) {
+      throw new DeviceInitializationError(
+        `Device set DEVICE_NEEDS_RESET at DRIVER_OK (status ${formatStatus(status)})`,
+        status,
+      );
+    }
+    return features;
+  } catch (error) {
+    // 3.1.1/4, 3.1.1/5: give up with FAILED and go no further. A failure to
+    // reach the device at all must not hide the error that got us here.
+    try {
+      if ((window.read32(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FAILED) === 0) {
+        steps.failDevice(window);
+      }
+    } catch {
+      // The original error is the one worth reporting.
+    }
+    throw error;
+  }
+}
