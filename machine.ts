@@ -101,6 +101,13 @@ export interface MachineOptions {
   readonly parts?: MachineParts;
   /** Drivers to bind (default: the reference console and block drivers). */
   readonly drivers?: readonly DriverRegistration[];
+  /**
+   * The feature bits the devices may offer (default: all they support). The
+   * course withholds `VIRTIO_F_INDIRECT_DESC`, `VIRTIO_F_EVENT_IDX` and
+   * `VIRTIO_F_RING_RESET` until their lessons pass, so that code written for an
+   * earlier lesson never meets them.
+   */
+  readonly featureMask?: bigint;
   /** Map an empty slot (DeviceID 0) at {@linkcode EMPTY_WINDOW} (default true). */
   readonly emptySlot?: boolean;
 }
@@ -373,6 +380,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
       log,
       name: `${device.name}@0x${at.base.toString(16)}`,
       parts: transportDeviceParts,
+      featureMask: options.featureMask,
     });
     return { transport, window: bus.map(at.base, transport, { irq: at.irq, name: at.name }) };
   };
@@ -389,6 +397,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     allocator,
     log,
     parts: resolveParts(parts, "transport", "driver"),
+    coreParts: resolveParts(parts, "core", "driver"),
   });
   for (const registration of options.drivers ?? REFERENCE_DRIVERS) virtio.register(registration);
   await virtio.probeAll();

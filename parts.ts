@@ -22,8 +22,14 @@
  * @module
  */
 
-import { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS } from "./transport/mmio_device.ts";
-import { type MmioDriverParts, REFERENCE_MMIO_DRIVER_PARTS } from "./transport/mmio_driver.ts";
+import {
+  type DriverCoreParts,
+  type MmioDeviceParts,
+  type MmioDriverParts,
+  REFERENCE_DRIVER_CORE_PARTS,
+  REFERENCE_MMIO_DEVICE_PARTS,
+  REFERENCE_MMIO_DRIVER_PARTS,
+} from "./transport/parts.ts";
 
 /** A side of the virtio interface: the device's or the driver's. */
 export type PartSide = "device" | "driver";
@@ -35,6 +41,8 @@ export type PartSide = "device" | "driver";
 export interface ReferenceParts {
   /** virtio-mmio (§4.2): the device's register file and the driver's bring-up. */
   readonly transport: { readonly device: MmioDeviceParts; readonly driver: MmioDriverParts };
+  /** The driver core (§3.1.1): initializing a device and binding drivers by device ID. */
+  readonly core: { readonly driver: DriverCoreParts };
 }
 
 /** The registry itself: the reference parts, frozen. */
@@ -43,9 +51,10 @@ export const REFERENCE_PARTS: ReferenceParts = Object.freeze({
     device: REFERENCE_MMIO_DEVICE_PARTS,
     driver: REFERENCE_MMIO_DRIVER_PARTS,
   }),
+  core: Object.freeze({ driver: REFERENCE_DRIVER_CORE_PARTS }),
 });
 
-/** A layer of the registry: `"transport"`, ... */
+/** A layer of the registry: `"transport"`, `"core"`, ... */
 export type PartLayer = keyof ReferenceParts;
 
 /** Every key of the registry, `"<layer>.<side>.<name>"`, as a literal type. */

@@ -72,6 +72,7 @@ export interface BootOptions {
  */
 export async function boot(options: BootOptions): Promise<void> {
   let parts: MachineParts | undefined;
+  let featureMask: bigint | undefined;
   let partsNote = "";
   if (options.mine) {
     const mine = await learnerParts();
@@ -81,6 +82,7 @@ export async function boot(options: BootOptions): Promise<void> {
       );
     }
     parts = mine.parts;
+    featureMask = mine.featureMask;
     partsNote = describeLearnerParts(mine).join("\n");
   }
   let disk: BlockBackend | undefined;
@@ -98,7 +100,7 @@ export async function boot(options: BootOptions): Promise<void> {
     throw error;
   }
   const input = watchInput(backend);
-  const machine = await createMachine({ disk, console: input.backend, parts });
+  const machine = await createMachine({ disk, console: input.backend, parts, featureMask });
   const driver = machine.console.driver;
   if (!driver) {
     await machine.close();

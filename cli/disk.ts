@@ -128,6 +128,7 @@ async function withDisk(
   run: (blk: VirtioBlockDriver, machine: LabMachine) => Promise<void>,
 ): Promise<void> {
   let parts: MachineParts | undefined;
+  let featureMask: bigint | undefined;
   if (options.mine) {
     // Before the image is opened: nothing to close if the learner's code cannot run.
     const mine = await learnerParts();
@@ -137,12 +138,13 @@ async function withDisk(
       );
     }
     parts = mine.parts;
+    featureMask = mine.featureMask;
     console.error(describeLearnerParts(mine).join("\n"));
   }
   const backend = await openImage(file, { readOnly: options.readOnly });
   let machine: LabMachine;
   try {
-    machine = await createMachine({ disk: backend, parts });
+    machine = await createMachine({ disk: backend, parts, featureMask });
   } catch (error) {
     await backend.close();
     throw error;

@@ -36,9 +36,13 @@ export interface LearnerParts {
   readonly skipped: readonly number[];
   /** Feature bits withheld because the lesson that teaches them has not passed. */
   readonly withheld: bigint;
+  /** What the devices may offer: `createMachine({ featureMask })`, every bit but the withheld. */
+  readonly featureMask: bigint;
   /** Their names, in lesson order. */
   readonly withheldNames: readonly string[];
 }
+
+const ALL_FEATURES = (1n << 64n) - 1n;
 
 const FEATURE_BITS: ReadonlyMap<string, number> = new Map(
   Object.entries(RESERVED_FEATURE_NAMES).map(([bit, name]) => [name, Number(bit)]),
@@ -123,6 +127,7 @@ export async function learnerParts(): Promise<LearnerParts> {
     used,
     skipped,
     withheld: withheld.mask,
+    featureMask: ALL_FEATURES & ~withheld.mask,
     withheldNames: withheld.names,
   };
 }
