@@ -1081,6 +1081,12 @@ const DERIVED = [
     "The used idx never advances past the number of chains outstanding: the device can only return what the available ring gave it.",
   ],
   [
+    "4.2.2/D1",
+    "device",
+    "derived",
+    "DeviceID and VendorID read as the device's own IDs, unsigned 32-bit values (DeviceID 0 only in an empty slot), and no other register reads as an identification value (§4.2.2 table).",
+  ],
+  [
     "4.2.3.2/D1",
     "driver",
     "derived",
