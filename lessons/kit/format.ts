@@ -13,6 +13,8 @@
  * | `featureWord`    | a 64-bit feature word         | `0x0000000100000200 (VIRTIO_F_VERSION_1, ...)` |
  * | `access`         | one register access           | `32-bit read of Status (0x070) -> 0x0000000b` |
  * | `accesses`       | a numbered list of accesses   | `1. ...; 2. ...`                          |
+ * | `accessPattern`  | an access, compactly          | `write32 0x070 0x03`                      |
+ * | `outcome`        | what a call did               | `threw DeviceResetError: ...`             |
  * | `violation`      | one conformance log entry     | `§4.2.2.2/2 (broken by the driver) at ...` |
  * | `fields`         | an object, some fields in hex | `{ kind: "rejected", magic: 0x76697274 }` |
  * | `value`          | anything else                 | `4096 (0x1000)`, `"text"`, `undefined`    |
@@ -144,6 +146,30 @@ export function access(a: Access): string {
   return a.kind === "read"
     ? `${a.width * 8}-bit read of ${register(a.offset)}${refused || ` -> ${v}`}`
     : `${a.width * 8}-bit write of ${v} to ${register(a.offset)}${refused}`;
+}
+
+/**
+ * An access in a few characters, for comparing access patterns:
+ * `read32 0x070`, `write32 0x070 0x03`.
+ *
+ * @param a The access.
+ */
+export function accessPattern(a: Access): string {
+  const v = `0x${a.value.toString(16).padStart(2, "0")}`;
+  return `${a.kind}${a.width * 8} ${hex3(a.offset)}${a.kind === "write" ? ` ${v}` : ""}`;
+}
+
+/**
+ * What a call did, returned or threw: `returned 3`, `threw DeviceResetError: ...`.
+ *
+ * @param o The outcome (`{ returned }` or `{ threw }`).
+ */
+export function outcome(o: { readonly returned: unknown } | { readonly threw: unknown }): string {
+  if ("returned" in o) return `returned ${describe(o.returned)}`;
+  const e = o.threw;
+  if (!(e instanceof Error)) return `threw ${describe(e)}`;
+  const line = e.message.split("\n")[0];
+  return `threw ${e.name}: ${line.length > 200 ? `${line.slice(0, 197)}...` : line}`;
 }
 
 /**

@@ -14,7 +14,11 @@ import { fail } from "../../course/grader.ts";
 import type { RequirementId } from "../../conformance/requirements.ts";
 import { ConformanceLog } from "../../conformance/log.ts";
 import { GuestMemory } from "../../memory/guest_memory.ts";
-import { VIRTIO_MMIO_STATUS } from "../../transport/mmio_registers.ts";
+import {
+  VIRTIO_MMIO_MAGIC_VALUE,
+  VIRTIO_MMIO_STATUS,
+  VIRTIO_MMIO_VERSION,
+} from "../../transport/mmio_registers.ts";
 import { type MmioDeviceParts, MmioDeviceTransport } from "../../transport/mmio_device.ts";
 import type { MmioRegion, RegisterWindow } from "../../transport/types.ts";
 import type { AccessWidth, VirtioDevice } from "../../virtio/device.ts";
@@ -22,6 +26,7 @@ import { MemoryBlockBackend } from "../../devices/blk/backends.ts";
 import { VirtioBlockDevice } from "../../devices/blk/device.ts";
 import { MACHINE_RAM_BASE } from "../../machine.ts";
 import { type Access, access, accesses as showAccesses } from "./format.ts";
+import { attempt, type Outcome } from "./rules.ts";
 
 export type { Access };
 
@@ -178,6 +183,11 @@ export interface DeviceFixtureOptions {
   readonly parts?: Partial<MmioDeviceParts>;
   /** Access budget of the recording window (default {@linkcode ACCESS_BUDGET}). */
   readonly budget?: number;
+  /**
+   * Whether the window has been probed already (MagicValue and Version read,
+   * as the guest's virtio bus does before a driver starts): default true.
+   */
+  readonly probed?: boolean;
 }
 
 /** A device's register file behind a recording window. */
@@ -214,6 +224,10 @@ export function deviceFixture(options: DeviceFixtureOptions = {}): DeviceFixture
     parts: options.parts,
   });
   const raw = windowOf(transport);
+  if (options.probed ?? true) {
+    raw.read32(VIRTIO_MMIO_MAGIC_VALUE);
+    raw.read32(VIRTIO_MMIO_VERSION);
+  }
   const { window, accesses } = recordingWindow(raw, options.budget);
   return {
     transport,
@@ -224,6 +238,31 @@ export function deviceFixture(options: DeviceFixtureOptions = {}): DeviceFixture
     offered: device.deviceFeatures,
     status: () => transport.status,
   };
+}
+
+/** What a driver step did on a window: its outcome, its accesses, and Status afterwards. */
+export interface WindowRun<R = unknown> {
+  /** Returned or threw. */
+  readonly outcome: Outcome<R>;
+  /** Every access it made, in order. */
+  readonly accesses: readonly Access[];
+  /** `Status` afterwards. */
+  readonly status: number;
+}
+
+/**
+ * Runs a driver step on a fresh window and records what it did. A stub's
+ * `todo()` and a strict log's violation pass through (see `attempt`).
+ *
+ * @param fixture A recorded window that can tell its status (a device fixture, a scripted device).
+ * @param step The step, given the recording window.
+ */
+export function runOnWindow<R>(
+  fixture: RecordedWindow & { readonly status: () => number },
+  step: (window: RegisterWindow) => R,
+): WindowRun<R> {
+  const outcome = attempt(() => step(fixture.window));
+  return { outcome, accesses: fixture.accesses, status: fixture.status() };
 }
 
 /**

@@ -75,7 +75,7 @@ import {
   isPermissionError,
 } from "../../course/grader.ts";
 import type { RequirementId } from "../../conformance/requirements.ts";
-import { violation as showViolation } from "./format.ts";
+import { outcome as showOutcome, violation as showViolation } from "./format.ts";
 import { thrownViolation } from "./log.ts";
 
 /** The arguments of one case, as a tuple. */
@@ -130,6 +130,12 @@ export interface Subject<I, C extends Case, R> {
    * have it (`undefined` when it does): checked before any verdict is taken.
    */
   readonly shape?: (r: unknown) => string | undefined;
+  /**
+   * For a pure part (its contract says so): a key naming a case. Each case is
+   * then run once per implementation and its observation shared by every
+   * rule row, which makes sweeping the same cases for several rules cheap.
+   */
+  readonly key?: (...args: C) => string | number;
 }
 
 /** One rule row: a rule, its cases, and the part of the observation it decides. */
@@ -188,16 +194,37 @@ export function attempt<R>(fn: () => R): Outcome<R> {
   }
 }
 
+/** The fields a subject's rows may share (cases, hint...), given once to {@linkcode ruleFor}. */
+export type RowDefaults<C extends Case> = Partial<Pick<Rule<C, never, never>, "cases" | "hint">>;
+
 /**
  * Binds a subject: the returned function compiles one rule row into a check.
  *
  * @param subject The part under test.
+ * @param defaults Fields every row of this subject has unless it says otherwise.
  * @returns A function from a rule row to a {@linkcode Check}.
  */
 export function ruleFor<I, C extends Case, R>(
-  subject: Subject<I, C, R>,
-): <V = R>(row: Rule<C, R, V>) => Check<I> {
-  return <V>(row: Rule<C, R, V>): Check<I> => ({
+  given: Subject<I, C, R>,
+  defaults: RowDefaults<C> = {},
+): <V = R>(row: Rule<C, R, V> | RowWithDefaults<C, R, V>) => Check<I> {
+  const subject = given.key ? memoized(given, given.key) : given;
+  return <V>(partial: Rule<C, R, V> | RowWithDefaults<C, R, V>): Check<I> => {
+    const row = { ...defaults, ...partial } as Rule<C, R, V>;
+    if (!row.cases || row.hint === undefined) {
+      throw new TypeError(`Rule row "${row.name}" has no ${row.cases ? "hint" : "cases"}`);
+    }
+    return compile(subject, row);
+  };
+}
+
+/** A rule row whose cases and hint may come from the subject's defaults. */
+export type RowWithDefaults<C extends Case, R, V> =
+  & Omit<Rule<C, R, V>, "cases" | "hint">
+  & Partial<Pick<Rule<C, R, V>, "cases" | "hint">>;
+
+function compile<I, C extends Case, R, V>(subject: Subject<I, C, R>, row: Rule<C, R, V>): Check<I> {
+  return ({
     name: row.name,
     requirement: row.requirement,
     hint: row.hint,
@@ -209,6 +236,31 @@ export function ruleFor<I, C extends Case, R>(
       if (found) fail(found);
     },
   });
+}
+
+/** A pure subject whose observations are computed once per case (and implementation). */
+function memoized<I, C extends Case, R>(
+  subject: Subject<I, C, R>,
+  key: (...args: C) => string | number,
+): Subject<I, C, R> {
+  const references = new Map<string | number, R>();
+  const learners = new WeakMap<object, Map<string | number, R>>();
+  return {
+    ...subject,
+    reference(...args) {
+      const k = key(...args);
+      if (!references.has(k)) references.set(k, subject.reference(...args));
+      return references.get(k)!;
+    },
+    run(impl, ...args) {
+      if (typeof impl !== "object" || impl === null) return subject.run(impl, ...args);
+      let seen = learners.get(impl);
+      if (!seen) learners.set(impl, seen = new Map());
+      const k = key(...args);
+      if (!seen.has(k)) seen.set(k, subject.run(impl, ...args)); // a throw is not kept: it fails the row
+      return seen.get(k)!;
+    },
+  };
 }
 
 function sweep<I, C extends Case, R, V>(
@@ -268,11 +320,12 @@ function judge<I, C extends Case, R, V>(
   args: C,
 ): GradeFailureInit | null {
   const want = (row.reference ?? subject.reference)(...args);
-  const call = subject.show(...args);
+  // Messages are built only for a failing case: sweeps run thousands of cases.
+  const call = () => subject.show(...args);
   const result = row.result ?? subject.result;
-  const why = typeof row.why === "string" ? row.why : row.why(want, ...args);
-  const expected = `${why}: ${result(want)}`;
-  const requirement = row.cites?.(want, ...args);
+  const expected = () =>
+    `${typeof row.why === "string" ? row.why : row.why(want, ...args)}: ${result(want)}`;
+  const requirement = () => row.cites?.(want, ...args);
   let got: R;
   try {
     got = subject.run(impl, ...args);
@@ -281,16 +334,24 @@ function judge<I, C extends Case, R, V>(
     const v = thrownViolation(error);
     if (v) {
       return {
-        observed: `during ${call}, the device reported ${showViolation(v)}`,
-        expected,
+        observed: `during ${call()}, the device reported ${showViolation(v)}`,
+        expected: expected(),
         requirement: v.id,
       };
     }
-    return { observed: `${call} threw ${thrown(error)}`, expected, requirement };
+    return {
+      observed: `${call()} threw ${thrown(error)}`,
+      expected: expected(),
+      requirement: requirement(),
+    };
   }
   const shape = subject.shape?.(got);
   if (shape !== undefined) {
-    return { observed: `${call} returned ${describe(got)}`, expected: shape, requirement };
+    return {
+      observed: `${call()} returned ${describe(got)}`,
+      expected: shape,
+      requirement: requirement(),
+    };
   }
   const verdict = row.verdict ?? ((r: R) => r as unknown as V);
   let agree: boolean;
@@ -300,10 +361,14 @@ function judge<I, C extends Case, R, V>(
     agree = false; // a malformed observation the shape check let through
   }
   if (agree) return null;
+  const shown = result(got);
   return {
-    observed: `${call} returned ${result(got)}`,
-    expected,
-    requirement,
+    // An observation that says what the call did ("threw ...") needs no verb.
+    observed: /^(returned|threw)\b/.test(shown)
+      ? `${call()} ${shown}`
+      : `${call()} returned ${shown}`,
+    expected: expected(),
+    requirement: requirement(),
     note: row.note?.(got, want, ...args),
   };
 }
@@ -318,7 +383,5 @@ function passesThrough(error: unknown): boolean {
  * @param error Anything thrown.
  */
 export function thrown(error: unknown): string {
-  if (!(error instanceof Error)) return describe(error);
-  const line = error.message.split("\n")[0];
-  return `${error.name}: ${line.length > 200 ? `${line.slice(0, 197)}...` : line}`;
+  return showOutcome({ threw: error }).slice("threw ".length);
 }
