@@ -131,8 +131,19 @@ export function status(v: unknown): string {
 export function featureWord(v: unknown, names: Readonly<Record<number, string>> = {}): string {
   if (typeof v !== "bigint") return describe(v);
   if (v < 0n || v >= 1n << 64n) return `${describe(v)} (not a 64-bit feature word)`;
-  const named = featureNames(v, names);
-  return `${formatFeatures(v)}${named.length ? ` (${named.join(", ")})` : ""}`;
+  const all = featureNames(v, names);
+  const named = all.filter((n) => !n.startsWith("bit "));
+  const bits = all.filter((n) => n.startsWith("bit ")).map((n) => n.slice(4));
+  const parts = [
+    ...named.slice(0, 6),
+    ...(named.length > 6 ? [`${named.length - 6} more named`] : []),
+    ...(bits.length === 0 ? [] : [
+      bits.length <= 4
+        ? `bit${bits.length > 1 ? "s" : ""} ${bits.join(", ")}`
+        : `${bits.length} unnamed bits`,
+    ]),
+  ];
+  return `${formatFeatures(v)}${parts.length ? ` (${parts.join(", ")})` : ""}`;
 }
 
 /**

@@ -309,40 +309,37 @@ export function expectAligned32(
 }
 
 /**
- * Fails unless every access to a selected register (`data`) comes after a
- * write to its selector made since the previous access to `data`: the
- * selector is written before each access, never trusted from before
- * (DeviceFeaturesSel, DriverFeaturesSel, QueueSel...).
+ * Whether a selected register (`data`) was only ever accessed right after
+ * its selector was written: every `kind` access to `data` follows a write to
+ * `selector` made since the previous one, so the selector is never trusted
+ * from before (DeviceFeaturesSel, DriverFeaturesSel, QueueSel...). With
+ * `values`, the selector must also have been written each of them.
  *
  * @param list Recorded accesses.
  * @param data Offset of the selected register.
  * @param selector Offset of its selector.
  * @param kind Which accesses to `data` need a fresh selector.
- * @param requirement The rule to cite.
- * @param expected What the spec requires, in words.
+ * @param values Selector values that must all have been written (e.g. `[0, 1]`).
  */
-export function expectSelectedEachTime(
+export function selectedEachTime(
   list: readonly Access[],
   data: number,
   selector: number,
   kind: Access["kind"],
-  requirement: RequirementId,
-  expected: string,
-): void {
-  let selected = false;
+  values: readonly number[] = [],
+): boolean {
+  let fresh = false;
+  const written = new Set<number>();
   for (const a of list) {
-    if (a.offset === selector && a.kind === "write") selected = true;
-    if (a.offset !== data || a.kind !== kind) continue;
-    if (!selected) {
-      fail({
-        observed: `${access(a)} came without a write to the selector since the last one ` +
-          `(accesses: ${showAccesses(list, 12)})`,
-        expected,
-        requirement,
-      });
+    if (a.offset === selector && a.kind === "write") {
+      fresh = true;
+      written.add(a.value);
+    } else if (a.offset === data && a.kind === kind) {
+      if (!fresh) return false;
+      fresh = false;
     }
-    selected = false;
   }
+  return values.every((v) => written.has(v));
 }
 
 /**

@@ -126,6 +126,12 @@ export interface Subject<I, C extends Case, R> {
   /** Shows an observation, learner's or reference's (only fields the contract fixes). */
   readonly result: (r: R) => string;
   /**
+   * The verb between the call and its observation in a failure, `"returned"`
+   * by default (left out when the observation starts with "returned" or
+   * "threw"); e.g. `"left"` for "… left FEATURES_OK clear".
+   */
+  readonly verb?: string;
+  /**
    * The contract's shape, in words, when a learner's observation does not
    * have it (`undefined` when it does): checked before any verdict is taken.
    */
@@ -366,7 +372,7 @@ function judge<I, C extends Case, R, V>(
     // An observation that says what the call did ("threw ...") needs no verb.
     observed: /^(returned|threw)\b/.test(shown)
       ? `${call()} ${shown}`
-      : `${call()} returned ${shown}`,
+      : `${call()} ${subject.verb ?? "returned"} ${shown}`,
     expected: expected(),
     requirement: requirement(),
     note: row.note?.(got, want, ...args),
