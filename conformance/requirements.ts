@@ -1084,7 +1084,7 @@ const DERIVED = [
     "4.2.2/D1",
     "device",
     "derived",
-    "DeviceID and VendorID read as the device's own IDs, unsigned 32-bit values (DeviceID 0 only in an empty slot), and no other register reads as an identification value (§4.2.2 table).",
+    "DeviceID and VendorID read the device's own IDs as unsigned 32-bit values, and no other register reads as an identification value (§4.2.2 table).",
   ],
   [
     "4.2.3.2/D1",
