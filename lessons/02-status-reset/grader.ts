@@ -2,8 +2,8 @@
  * The grader of lesson 2, "Device status and reset".
  *
  * Device side: `nextDeviceStatus` against the reference on every status a
- * device can hold and every byte a driver can write (64 × 260 cases), one
- * rule at a time, so a failure is the smallest write that breaks that rule.
+ * device can hold and every write a driver can make (6,080 cases), one rule
+ * at a time, so a failure is the smallest write that breaks that rule.
  * Driver side: `addStatus` and `resetDevice` on scripted devices (one that
  * needs several reads to finish its reset, one that never does), then
  * `beginInitialization` and `failDevice` on the lab's block device register
@@ -52,10 +52,22 @@ const has = (t: StatusTransition, id: string) => t.violations.some((v) => v.id =
 
 // ------------------------------------------------------------ nextDeviceStatus
 
-/** Every status a device can hold (never the reserved bits), and every byte plus a few wider values. */
+/**
+ * Every status a device can hold (never the reserved bits) against every write without reserved
+ * bits, plus writes with bits above the low 8; and every write with reserved bits against the
+ * statuses a bring-up passes through (so the reserved-bit rule has its own 1,728 cases).
+ */
 const CURRENTS = Array.from({ length: 256 }, (_, i) => i).filter((c) => (c & RESERVED) === 0);
-const WRITES = [...Array.from({ length: 256 }, (_, i) => i), 0x100, 0x103, 0xff00, 0xffff_ff0f];
-const ALL = every(CURRENTS.flatMap((c) => WRITES.map((w) => [c, w] as [number, number])));
+const WRITES = [...CURRENTS, 0x100, 0x103, 0xff00, 0xffff_ff0f];
+const STAGE_STATUSES = [0x00, 0x01, 0x03, 0x0b, 0x0f, 0x40, 0x4b, 0x83, 0x8b];
+const pairs = (cs: number[], ws: number[]) =>
+  cs.flatMap((c) => ws.map((w) => [c, w] as [number, number]));
+const PLAIN = pairs(CURRENTS, WRITES);
+const WITH_RESERVED = pairs(
+  STAGE_STATUSES,
+  Array.from({ length: 256 }, (_, i) => i).filter((w) => w & RESERVED),
+);
+const ALL = every(PLAIN);
 
 const status = ruleFor<Impl, [number, number], StatusTransition>({
   run: (impl, current, written) => impl.nextDeviceStatus(current, written),
@@ -200,7 +212,7 @@ export const grader = defineGrader<Impl>({
     status({
       name: "reserved bits 4 and 5 are dropped",
       requirement: "2.1.1/1",
-      when: (_c, w) => low(w) !== 0 && (w & RESERVED) !== 0,
+      cases: every(WITH_RESERVED),
       verdict: kept,
       why: "the reserved bits 0x10 and 0x20 of a write dropped: they mark no step of §3.1",
     }),
@@ -224,6 +236,7 @@ export const grader = defineGrader<Impl>({
       name: "violations name the rules broken, each with a message",
       requirement: "2.1.1/1",
       hint: 3,
+      cases: every([...PLAIN, ...WITH_RESERVED]),
       verdict: (t) => ({
         ids: ids(t),
         messages: t.violations.every((v) => `${v.message ?? ""}`.trim() !== ""),
