@@ -2,8 +2,9 @@
  * The grader of lesson 2, "Device status and reset".
  *
  * Device side: `nextDeviceStatus` against the reference on every status a
- * device can hold and every write a driver can make (6,080 cases), one rule
- * at a time, so a failure is the smallest write that breaks that rule.
+ * device can hold and every write without reserved bits, plus writes with
+ * them from the statuses of a bring-up (6,080 cases), one rule at a time, so
+ * a failure is the smallest write that breaks that rule.
  * Driver side: `addStatus` and `resetDevice` on scripted devices (one that
  * needs several reads to finish its reset, one that never does), then
  * `beginInitialization` and `failDevice` on the lab's block device register
