@@ -354,7 +354,7 @@ export const grader = defineGrader<Impl>({
         "forbids and keep answering proper accesses",
       async run(impl) {
         const machine = await bootLearnerMachine(impl, {
-          parts: ["transport.device.readIdentification", "transport.device.checkRegisterAccess"],
+          parts: lesson.parts.filter((key) => key.startsWith("transport.device.")),
         });
         await withMachine(machine, () => {
           failOnViolations(machine.log, "the bring-up", "a bring-up that breaks no rule");

@@ -35,13 +35,15 @@ import { VIRTIO_MMIO_STATUS as STATUS } from "../../transport/mmio_registers.ts"
 import type { RegisterWindow } from "../../transport/types.ts";
 import * as show from "../kit/format.ts";
 import {
+  describeRun,
   deviceFixture,
   runOnWindow,
   slowResetDevice,
+  trace,
   type WindowRun,
   writesTo,
 } from "../kit/mmio.ts";
-import { every, ruleFor } from "../kit/rules.ts";
+import { every, ruleFor, thrownFields } from "../kit/rules.ts";
 import { machineCheck } from "../kit/machine.ts";
 
 type Impl = typeof Exercise;
@@ -79,11 +81,9 @@ const status = ruleFor<Impl, [number, number], StatusTransition>({
     `{ status: ${show.status(t.status)}, reset: ${t.reset}, negotiate: ${t.negotiate}, ` +
     `activate: ${t.activate}, violations: [${ids(t).join(", ")}] }`,
   shape: (t) => {
-    const { status, reset, negotiate, activate, violations } = (t ?? {}) as StatusTransition;
-    return typeof status === "number" && [reset, negotiate, activate].every((f) =>
-        typeof f === "boolean"
-      ) &&
-        Array.isArray(violations)
+    const x = (t ?? {}) as StatusTransition;
+    const flags = [x.reset, x.negotiate, x.activate].every((f) => typeof f === "boolean");
+    return typeof x.status === "number" && flags && Array.isArray(x.violations)
       ? undefined
       : "a StatusTransition: { status, reset, negotiate, activate, violations: [] }";
   },
@@ -93,55 +93,39 @@ const kept = (t: StatusTransition) => ({ status: t.status, clears: has(t, "2.1.1
 
 // ------------------------------------------------------------ driver side
 
-const runShown = (r: WindowRun) =>
-  `${show.outcome(r.outcome)} after ${show.accesses(r.accesses, 12)}; Status ${
-    show.status(r.status)
-  }`;
-const pattern = (r: WindowRun) => ({
-  outcome: "threw" in r.outcome ? "threw" : r.outcome.returned,
-  accesses: r.accesses.map(show.accessPattern),
-});
-
 const addStatus = ruleFor<Impl, [before: number, bits: number], WindowRun>({
   run: (impl, before, bits) =>
     runOnWindow(slowResetDevice(before, 0), (w) => impl.addStatus(w, bits)),
   reference: (before, bits) =>
     runOnWindow(slowResetDevice(before, 0), (w) => reference.addStatus(w, bits)),
   show: (before, bits) => `addStatus(window, ${show.byte(bits)}) on Status ${show.status(before)}`,
-  result: runShown,
+  result: describeRun,
 });
 
-const reset = (
-  part: (w: RegisterWindow, maxPolls?: number) => void,
-  reads: number,
-  maxPolls?: number,
-) =>
+type Resetting = "resetDevice" | "beginInitialization";
+const reset = (part: Impl | typeof reference, fn: Resetting, reads: number, maxPolls?: number) =>
   runOnWindow(
     slowResetDevice(0x0f, reads, 200_000),
-    (w) => maxPolls === undefined ? part(w) : part(w, maxPolls),
+    (w) =>
+      fn === "beginInitialization"
+        ? part.beginInitialization(w)
+        : maxPolls === undefined
+        ? part.resetDevice(w)
+        : part.resetDevice(w, maxPolls),
   );
-const resetDevice = ruleFor<Impl, [reads: number, maxPolls?: number], WindowRun>({
-  run: (impl, reads, maxPolls) => reset(impl.resetDevice, reads, maxPolls),
-  reference: (reads, maxPolls) => reset(reference.resetDevice, reads, maxPolls),
-  show: (reads, maxPolls) =>
-    `resetDevice(window${maxPolls === undefined ? "" : `, ${maxPolls}`}) on a device whose reset ` +
+const resetDevice = ruleFor<Impl, [fn: Resetting, reads: number, maxPolls?: number], WindowRun>({
+  run: (impl, ...c) => reset(impl, ...c),
+  reference: (...c) => reset(reference, ...c),
+  show: (fn, reads, maxPolls) =>
+    `${fn}(window${maxPolls === undefined ? "" : `, ${maxPolls}`}) on a device whose reset ` +
     (reads === Infinity ? "never finishes" : `takes ${reads + 1} reads of Status`),
-  result: runShown,
+  result: describeRun,
 });
 
-/** How a reset gave up: the error's class and fields, and the reads made. */
+/** How a reset gave up: the error's class and fields the contract names, and the reads made. */
 const gaveUp = (r: WindowRun) => {
-  const e = ("threw" in r.outcome ? r.outcome.threw : {}) as {
-    name?: string;
-    status?: unknown;
-    polls?: unknown;
-  };
-  return {
-    error: e.name,
-    status: e.status,
-    polls: e.polls,
-    reads: r.accesses.filter((a) => a.kind === "read").length,
-  };
+  const { name, status, polls } = thrownFields(r.outcome);
+  return { name, status, polls, reads: r.accesses.filter((a) => a.kind === "read").length };
 };
 
 /** Stages of a bring-up the lab's block device is taken to by the reference driver. */
@@ -168,7 +152,7 @@ const onBlock = (step: "beginInitialization" | "failDevice") =>
     run: (impl, stage) => onStage(stage, (w) => impl[step](w)),
     reference: (stage) => onStage(stage, (w) => reference[step](w)),
     show: (stage) => `${step}(window) on the lab's block device, ${stage}`,
-    result: runShown,
+    result: describeRun,
   });
 const begin = onBlock("beginInitialization");
 const fail = onBlock("failDevice");
@@ -271,7 +255,7 @@ export const grader = defineGrader<Impl>({
         0x0b,
         FAILED,
       ], [0x0f, 0x180]]),
-      verdict: pattern,
+      verdict: trace,
       why:
         "one 32-bit read of Status, then one write of that value OR the bits (low 8 bits), returned",
     }),
@@ -279,8 +263,8 @@ export const grader = defineGrader<Impl>({
       name: "resetDevice writes 0, then waits until Status reads 0",
       requirement: "2.4.2/1",
       hint: 2,
-      cases: every([[0], [3], [7, 10]]),
-      verdict: pattern,
+      cases: every([["resetDevice", 0], ["resetDevice", 3], ["resetDevice", 7, 10]]),
+      verdict: trace,
       why: "a write of 0 to Status, reads until one reads 0, and a return right after it",
       note: (got) =>
         got.accesses.length <= 2
@@ -291,8 +275,14 @@ export const grader = defineGrader<Impl>({
       name: "resetDevice gives up on a device that never finishes",
       requirement: "2.4.2/1",
       hint: 2,
-      cases: every([[Infinity, 5], [Infinity, 1], [Infinity]]),
-      verdict: gaveUp,
+      cases: every([["resetDevice", Infinity, 5], ["resetDevice", Infinity, 1], [
+        "resetDevice",
+        Infinity,
+      ], [
+        "beginInitialization",
+        Infinity,
+      ]]),
+      verdict: (r, fn) => (fn === "resetDevice" ? gaveUp(r) : gaveUp(r).name),
       why:
         "after maxPolls reads (1000 by default) that are not 0, DeviceResetError(last status, maxPolls)",
       result: (r) => `${show.outcome(r.outcome)} after ${gaveUp(r).reads} reads of Status`,

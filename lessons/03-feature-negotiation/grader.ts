@@ -58,7 +58,7 @@ import {
   type WindowRun,
   writesTo,
 } from "../kit/mmio.ts";
-import { every, ruleFor, sample } from "../kit/rules.ts";
+import { every, ruleFor, sample, thrownFields } from "../kit/rules.ts";
 import { machineCheck } from "../kit/machine.ts";
 
 type Impl = typeof Exercise;
@@ -189,8 +189,7 @@ function atDriver(device: string, step: (w: RegisterWindow) => unknown): Negotia
 const returned = (r: WindowRun) => ("returned" in r.outcome ? r.outcome.returned : undefined);
 const did = (r: WindowRun) =>
   "returned" in r.outcome ? `returned ${fx(r.outcome.returned)}` : show.outcome(r.outcome);
-const error = (r: WindowRun) =>
-  ("threw" in r.outcome ? r.outcome.threw : {}) as Record<string, unknown>;
+const error = (r: WindowRun) => thrownFields(r.outcome);
 const reread = (r: WindowRun) => {
   const i = r.accesses.findIndex((a) =>
     a.kind === "write" && a.offset === STATUS && (a.value & FEATURES_OK)
@@ -351,7 +350,7 @@ export const grader = defineGrader<Impl>({
         accepted: error(r).accepted,
         status: r.status,
         featuresOk: writesTo(r.accesses, STATUS).some((v) => v & FEATURES_OK),
-        held: r.held,
+        written: writesTo(r.accesses, DRIVER_FEATURES).length,
       }),
       why:
         "a FeatureNegotiationError (accepted 0n) and FAILED, with no feature written and no FEATURES_OK",

@@ -25,7 +25,14 @@ import type { AccessWidth, VirtioDevice } from "../../virtio/device.ts";
 import { MemoryBlockBackend } from "../../devices/blk/backends.ts";
 import { VirtioBlockDevice } from "../../devices/blk/device.ts";
 import { MACHINE_RAM_BASE } from "../../machine.ts";
-import { type Access, access, accesses as showAccesses } from "./format.ts";
+import {
+  type Access,
+  access,
+  accesses as showAccesses,
+  accessPattern,
+  outcome as showOutcome,
+  status as showStatus,
+} from "./format.ts";
 import { attempt, type Outcome } from "./rules.ts";
 
 export type { Access };
@@ -263,6 +270,31 @@ export function runOnWindow<R>(
 ): WindowRun<R> {
   const outcome = attempt(() => step(fixture.window));
   return { outcome, accesses: fixture.accesses, status: fixture.status() };
+}
+
+/**
+ * A driver step's run in a failure message: what it did, every access, and Status afterwards.
+ *
+ * @param r The run.
+ * @param limit How many accesses to show.
+ */
+export function describeRun(r: WindowRun, limit = 12): string {
+  return `${showOutcome(r.outcome)} after ${showAccesses(r.accesses, limit)}; Status ${
+    showStatus(r.status)
+  }`;
+}
+
+/**
+ * The shape of a run, for comparing two: `"threw"` or the value returned, and every access in
+ * compact form (`write32 0x070 0x03`).
+ *
+ * @param r The run.
+ */
+export function trace(r: WindowRun): { outcome: unknown; accesses: string[] } {
+  return {
+    outcome: "threw" in r.outcome ? "threw" : r.outcome.returned,
+    accesses: r.accesses.map(accessPattern),
+  };
 }
 
 /**

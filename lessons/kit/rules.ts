@@ -204,6 +204,23 @@ export function attempt<R>(fn: () => R): Outcome<R> {
 export type RowDefaults<C extends Case> = Partial<Pick<Rule<C, never, never>, "cases" | "hint">>;
 
 /**
+ * The error an outcome threw, as a plain record of its `name` and own fields
+ * (`{ name: "DeviceResetError", status: 15, polls: 5 }`), or `{}` when it
+ * returned: what a verdict compares when a contract names an error's class
+ * and fields.
+ *
+ * @param o The outcome.
+ */
+export function thrownFields(o: Outcome<unknown>): Record<string, unknown> {
+  if (!("threw" in o)) return {};
+  const e = o.threw;
+  if (typeof e !== "object" || e === null) return { name: typeof e, value: e };
+  const fields: Record<string, unknown> = { name: (e as Error).name };
+  for (const [k, v] of Object.entries(e)) if (k !== "stack" && k !== "message") fields[k] = v;
+  return fields;
+}
+
+/**
  * Binds a subject: the returned function compiles one rule row into a check.
  *
  * @param subject The part under test.
