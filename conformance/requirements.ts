@@ -1081,6 +1081,12 @@ const DERIVED = [
     "The used idx never advances past the number of chains outstanding: the device can only return what the available ring gave it.",
   ],
   [
+    "4.2.2/D1",
+    "device",
+    "derived",
+    "DeviceID and VendorID read the device's own IDs as unsigned 32-bit values, and no other register reads as an identification value (§4.2.2 table).",
+  ],
+  [
     "4.2.3.2/D1",
     "driver",
     "derived",

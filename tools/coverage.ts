@@ -225,10 +225,15 @@ export function sideOf(path: string): Role | null {
   return null;
 }
 
-/** `lessons/NN-slug` for a file inside a lesson folder, else `null`. */
+/**
+ * `lessons/NN-slug` for a file inside a lesson folder, else `null` (the
+ * graders' shared kit, `lessons/kit/`, is course code, not a lesson).
+ */
 function lessonFolder(path: string): string | null {
   const parts = path.split("/");
-  return parts.length >= 3 && parts[0] === "lessons" ? `lessons/${parts[1]}` : null;
+  return parts.length >= 3 && parts[0] === "lessons" && /^\d+-/.test(parts[1])
+    ? `lessons/${parts[1]}`
+    : null;
 }
 
 /**

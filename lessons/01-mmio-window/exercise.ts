@@ -8,22 +8,23 @@
  * - the driver looks at a window and decides what is there ({@linkcode probeWindow}).
  *
  * The lab's register file (`transport/mmio_device.ts`) calls your two device
- * functions for every access the guest makes, and the guest's virtio bus calls
- * your `probeWindow` for every window of the machine, so once they pass, the
- * lab machine runs on your code.
+ * functions on every access the guest makes, and the guest's virtio bus calls
+ * your `probeWindow` on every window of the machine: once they pass, the lab
+ * machine runs on your code (`deno task lab boot --mine`).
  *
- * Replace each `todo(...)` with your code. Useful pieces of the library, to
- * import as you need them (the register table is data you do not have to type in):
+ * Each doc comment below is a contract: what the function is given, what it
+ * returns, what it may report. How to get there is the lesson's and the
+ * spec's to explain (§4.2.2, §4.2.3.1.1). Pieces of the library you may use:
  *
  * ```ts
  * import {
- *   findRegister,            // (offset, version) => the MmioRegister at that offset, or undefined
+ *   findRegister,            // (offset, version) => the MmioRegister that starts there, or undefined
  *   VIRTIO_MMIO_CONFIG,      // 0x100: configuration space starts here
  *   VIRTIO_MMIO_MAGIC,       // 0x74726976
- *   VIRTIO_MMIO_MAGIC_VALUE, // 0x000, and VIRTIO_MMIO_VERSION (0x004),
- *   VIRTIO_MMIO_DEVICE_ID,   // VIRTIO_MMIO_DEVICE_ID (0x008), VIRTIO_MMIO_VENDOR_ID (0x00c)
- *   VIRTIO_MMIO_VENDOR_ID,
- *   VIRTIO_MMIO_VERSION,
+ *   VIRTIO_MMIO_MAGIC_VALUE, // 0x000
+ *   VIRTIO_MMIO_VERSION,     // 0x004
+ *   VIRTIO_MMIO_DEVICE_ID,   // 0x008
+ *   VIRTIO_MMIO_VENDOR_ID,   // 0x00c
  * } from "../../transport/mmio_registers.ts";
  * ```
  *
@@ -42,24 +43,21 @@ import type { ProbeResult } from "../../transport/mmio_driver.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
 
 /**
- * Device side: the value of one identification register (§4.2.2, requirements
- * 4.2.2.1/1 and 4.2.2.1/2).
+ * Device side: the value of an identification register (§4.2.2).
  *
- * | offset | register  | value                                                        |
- * | ------ | --------- | ------------------------------------------------------------ |
- * | 0x000  | MagicValue | always 0x74726976: the bytes "v" "i" "r" "t", little-endian |
- * | 0x004  | Version   | `identity.version`, 2 when absent (1 is the legacy interface) |
- * | 0x008  | DeviceID  | `identity.deviceId` (0 means "empty slot")                    |
- * | 0x00c  | VendorID  | `identity.vendorId`                                           |
+ * | offset | register   | returns                                            | requirement |
+ * | ------ | ---------- | -------------------------------------------------- | ----------- |
+ * | 0x000  | MagicValue | 0x74726976, for every device                       | 4.2.2.1/1   |
+ * | 0x004  | Version    | `identity.version`, or 2 when it is absent         | 4.2.2.1/2   |
+ * | 0x008  | DeviceID   | `identity.deviceId`                                | 4.2.2/D1    |
+ * | 0x00c  | VendorID   | `identity.vendorId`                                | 4.2.2/D1    |
+ * | other  | (not one)  | `undefined`: the register file answers it itself   | 4.2.2/D1    |
  *
- * Values are unsigned 32-bit numbers (0 to 0xffffffff, never negative).
- * Every other offset is not an identification register: return `undefined`,
- * and the register file goes on to answer it from its other registers (so
- * returning 0 there would make Status, QueueNumMax... all read 0).
+ * Values are unsigned 32-bit numbers, 0 to 0xffffffff: never negative.
  *
- * @param offset Offset of the register from the window base, in bytes.
+ * @param offset Offset of the register from the window base, in bytes (0 to 0x1ff).
  * @param identity The device's IDs (and interface version).
- * @returns The 32-bit value, or `undefined` for any other offset.
+ * @returns The register's value, or `undefined` for any offset not in the table above.
  * @example
  * ```ts ignore
  * readIdentification(0x000, { deviceId: 2, vendorId: 0x554d4551 }); // 0x74726976
@@ -69,37 +67,39 @@ import type { RegisterWindow } from "../../transport/types.ts";
 export function readIdentification(offset: number, identity: DeviceIdentity): number | undefined {
   return todo(
     "readIdentification",
-    `answer MagicValue, Version, DeviceID or VendorID at offset 0x${
+    `answer the identification register at offset 0x${
       offset.toString(16)
-    } for device ${identity.deviceId}; undefined elsewhere`,
+    } of device ${identity.deviceId}, or undefined`,
   );
 }
 
 /**
- * Device side: may the driver make this access at all? (§4.2.2.2)
+ * Device side: may the driver make this access? (§4.2.2.2)
  *
- * The device calls this before acting on any access below configuration
- * space. On a refusal it logs the broken rule and then reads 0 or ignores the
- * write, as QEMU does. Check, in this order:
+ * The register file asks before it acts on any access below configuration
+ * space; on a refusal it logs the rule broken and reads 0 or drops the write.
  *
- * 1. offsets 0x100 and up are configuration space: always `{ ok: true, register: null }`
- *    (each device checks its own field widths there);
- * 2. a control register takes only 32-bit (`width` 4), 4-byte aligned accesses:
- *    anything else is refused with requirement `"4.2.2.2/2"`;
- * 3. the offset must be a register of the table for this `version` (2: the
- *    modern layout, 1: the legacy one): otherwise `"4.2.2.2/1"`;
- * 4. no writes to a read-only (`"R"`) register and no reads of a write-only
- *    (`"W"`) one: `"4.2.2.2/1"`. `"RW"` registers take both.
+ * Allowed, `{ ok: true, register }`:
+ * - any access at 0x100 and above (configuration space, which each device
+ *   checks field by field), with `register: null`;
+ * - an aligned 32-bit access to a register of the `version`'s table that goes
+ *   the register's way (`R`: reads, `W`: writes, `RW`: both), with that
+ *   register (`findRegister(offset, version)`).
  *
- * An allowed access returns `{ ok: true, register }` with the register found.
- * A refusal returns `{ ok: false, requirement, reason, register }`: `reason`
- * is one sentence naming the offset (and the register, if any) for the log;
- * `register` is the register at (or around) that offset, or `null`.
+ * Anything else is refused, `{ ok: false, requirement, reason, register }`:
+ * - `requirement` is `"4.2.2.2/2"` for an access that is not 32 bits wide or
+ *   not 4-byte aligned, `"4.2.2.2/1"` for one that reaches no register or goes
+ *   against the register's direction; an access that breaks both rules may
+ *   cite either;
+ * - `reason` is one sentence for the log, in your words (not empty);
+ * - `register` is the register whose four bytes contain `offset`, or `null`.
  *
- * @param offset Offset from the window base, in bytes.
+ * Never throws.
+ *
+ * @param offset Offset from the window base, in bytes (0 to 0x1ff).
  * @param width Access width in bytes: 1, 2 or 4.
  * @param kind `"read"` or `"write"`.
- * @param version Interface version: 2 (modern, the default) or 1 (legacy).
+ * @param version Interface version: 2 (modern, the default) or 1 (legacy, §4.2.4).
  * @returns The verdict.
  * @example
  * ```ts ignore
@@ -125,19 +125,18 @@ export function checkRegisterAccess(
 /**
  * Driver side: what is in this window? (§4.2.3.1.1, §4.2.2.2)
  *
- * Read with 32-bit accesses (`window.read32(offset)`), in this order:
+ * | the window                          | returns                                                             | reads                                |
+ * | ----------------------------------- | ------------------------------------------------------------------- | ------------------------------------ |
+ * | MagicValue is not 0x74726976        | `{ kind: "rejected", requirement: "4.2.2.2/4", reason, magic, version }` | nothing past Version                 |
+ * | Version is not 2 (1, legacy, too)   | `{ kind: "rejected", requirement: "4.2.2.2/5", reason, magic, version }` | MagicValue, Version                  |
+ * | DeviceID is 0: an empty slot        | `{ kind: "empty" }`: not an error (4.2.2.2/6)                        | MagicValue, Version, DeviceID        |
+ * | a device                            | `{ kind: "device", deviceId, vendorId, version }`                   | all four, in table order, once each  |
  *
- * 1. `MagicValue`: anything but 0x74726976 is not a virtio device: return
- *    `{ kind: "rejected", requirement: "4.2.2.2/4", reason, magic, version: 0 }`;
- * 2. `Version`: anything but 2 (the legacy 1 included) is a device this
- *    driver does not speak to: `{ kind: "rejected", requirement: "4.2.2.2/5",
- *    reason, magic, version }`;
- * 3. `DeviceID`: 0 is an empty slot: return `{ kind: "empty" }` at once,
- *    without touching any other register and without reporting an error;
- * 4. only for a real device, `VendorID`; then return
- *    `{ kind: "device", deviceId, vendorId, version }`.
- *
- * Never write to the window here: probing only looks.
+ * `magic` and `version` are the values read (`version` is 0 when Version was
+ * not read); `reason` is one sentence in your words (not empty). MagicValue
+ * and Version are read before anything else (4.2.3.1.1/1); after DeviceID
+ * reads 0 nothing else is touched (4.2.3.1.1/2). Every access is an aligned
+ * 32-bit read (`window.read32`): probing never writes.
  *
  * @param window The window's registers, at offsets from its base.
  * @returns A device to initialize, an empty slot, or a rejected window.

@@ -8,9 +8,11 @@
  * {@linkcode failDevice}). The lab's register file calls your
  * `nextDeviceStatus` on every write to `Status` (0x070), and the guest's
  * virtio bus calls your `beginInitialization` and `failDevice` for every
- * device it brings up.
+ * device it brings up (`deno task lab boot --mine`).
  *
- * Useful pieces of the library, to import as you need them:
+ * Each doc comment below is a contract; the rules themselves are in the
+ * lesson ("What the device decides") and in §2.1, §2.4 and §3.1.1. Pieces of
+ * the library you may use:
  *
  * ```ts
  * import {
@@ -37,41 +39,36 @@ import type { StatusTransition } from "../../transport/device_status.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
 
 /**
- * Device side: what a driver's write to the status field does (§2.1, §2.4,
- * §3.1.1). `current` is the status before the write (8 bits; it never holds
- * the reserved bits 4 and 5); only the low 8 bits of `written` count.
+ * Device side: what a driver's write to the status field does.
  *
- * - **0 resets the device** (§2.4): `{ status: 0, reset: true, negotiate: false,
- *   activate: false, violations: [] }`. Nothing else below applies.
- * - **The driver can only add bits** (2.1.1/2). The bits it asks for are the
- *   defined ones it wrote, except DEVICE_NEEDS_RESET (0x40): that bit belongs to
- *   the device, so the driver's copy of it is ignored both ways (writing it does
- *   not set it, leaving it out does not clear it). Reserved bits (0x10, 0x20)
- *   are dropped. The new status is `current` OR the bits asked for: a bit of
- *   `current` (other than DEVICE_NEEDS_RESET) that the write leaves out stays
- *   set, and the write breaks `"2.1.1/2"`. So FAILED stays until a reset.
- * - **After FAILED, reset first** (2.1.1/3): if `current` has FAILED and the
- *   write adds any other bit, it breaks `"2.1.1/3"`.
- * - **The order of §3.1.1** (3.1.1/1): a newly added DRIVER needs ACKNOWLEDGE,
- *   FEATURES_OK needs DRIVER, DRIVER_OK needs FEATURES_OK, each in the new
- *   status; every newly added bit whose prerequisite is missing breaks
- *   `"3.1.1/1"`. The bit is still stored (real devices do not undo it).
- * - `negotiate`: FEATURES_OK is newly set, so the device must now accept or
- *   refuse the driver's features (2.2.2/2, lesson 3).
- * - `activate`: DRIVER_OK is newly set while the new status has FEATURES_OK
- *   and not FAILED: the device goes live and may use its queues (2.1.2/1).
+ * `current` is the status before the write (8 bits; never the reserved bits
+ * 0x10 and 0x20); of `written`, only the low 8 bits count. The result:
  *
- * A broken rule is a `RuleBreak`: `{ id, message }`, with the requirement id
- * and one sentence with the values (the register file logs it). A write can
- * break several rules; list each once it applies.
+ * | field        | what it is                                                               |
+ * | ------------ | ------------------------------------------------------------------------ |
+ * | `status`     | what Status reads after the write                                        |
+ * | `reset`      | the write resets the device (§2.4)                                       |
+ * | `negotiate`  | the write newly sets FEATURES_OK: the device must now check the features |
+ * | `activate`   | the write makes the device live: it may use its queues from now on      |
+ * | `violations` | every rule the write broke, as `{ id, message }`                         |
+ *
+ * The rules a write can break, and so the only ids `violations` holds:
+ * `"2.1.1/2"` (the write leaves out a bit the driver set), `"2.1.1/3"` (it
+ * adds bits after FAILED without a reset) and `"3.1.1/1"` (it sets a bit
+ * before the one §3.1.1 puts before it). A rule may be listed once per
+ * offending bit or once in all; `message` is one sentence of yours, with the
+ * values (the register file logs it). What each field must be, write by
+ * write, is the table "What the device decides" in the lesson.
+ *
+ * Pure: no state, never throws.
  *
  * @param current The status before the write (8 bits).
  * @param written The value the driver wrote.
- * @returns The new status, the flags, and the rules the write broke.
+ * @returns The new status, the three flags, and the rules the write broke.
  * @example
  * ```ts ignore
  * nextDeviceStatus(0x00, 0x01); // { status: 0x01, reset: false, negotiate: false, activate: false, violations: [] }
- * nextDeviceStatus(0x03, 0x01); // status 0x03, violations [{ id: "2.1.1/2", ... }] (DRIVER cleared)
+ * nextDeviceStatus(0x03, 0x01); // status 0x03, violations [{ id: "2.1.1/2", ... }] (DRIVER left out)
  * nextDeviceStatus(0x0b, 0x0f); // status 0x0f, activate: true
  * ```
  */
@@ -83,13 +80,15 @@ export function nextDeviceStatus(current: number, written: number): StatusTransi
 }
 
 /**
- * Driver side: resets the device (§2.4). Write 0 to `Status` (0x070), then
- * read `Status` until it reads 0: only then is the reset done (2.4.2/1). A
- * device may take a few reads to get there.
+ * Driver side: resets the device and waits until the reset is done (§2.4).
  *
- * Do not wait forever for a device that never finishes: after `maxPolls` reads
- * that are not 0, give up by throwing `DeviceResetError` (from
- * `transport/mmio_driver.ts`, `new DeviceResetError(lastStatus, polls)`).
+ * On return, the driver has written 0 to `Status` and then read `Status` back
+ * as 0 (2.4.2/1), and made no access after that read: the device may take a
+ * few reads to get there. After `maxPolls` reads of `Status` that are not 0,
+ * it gives up instead and throws `new DeviceResetError(status, polls)` (from
+ * `transport/mmio_driver.ts`): `status` the last value read, `polls` the
+ * number of reads made, which is `maxPolls`. Only `Status` is accessed, with
+ * 32-bit accesses.
  *
  * @param window The window's registers.
  * @param maxPolls How many reads of Status to make before giving up (default 1000).
@@ -98,15 +97,14 @@ export function nextDeviceStatus(current: number, written: number): StatusTransi
 export function resetDevice(window: RegisterWindow, maxPolls = 1000): void {
   return todo(
     "resetDevice",
-    `write 0 to Status at 0x${
-      window.base.toString(16)
-    }, then read it (at most ${maxPolls} times) until it is 0`,
+    `reset the device at 0x${window.base.toString(16)} (giving up after ${maxPolls} reads)`,
   );
 }
 
 /**
- * Driver side: sets status bits without clearing any (2.1.1/2): read `Status`,
- * OR `bits` in, keep the low 8 bits, write the result back.
+ * Driver side: adds status bits without clearing any (2.1.1/2), with one
+ * 32-bit read of `Status` and then one 32-bit write of what it read OR
+ * `bits`, low 8 bits.
  *
  * @param window The window's registers.
  * @param bits The `VIRTIO_CONFIG_S_*` bits to add.
@@ -115,17 +113,17 @@ export function resetDevice(window: RegisterWindow, maxPolls = 1000): void {
 export function addStatus(window: RegisterWindow, bits: number): number {
   return todo(
     "addStatus",
-    `read Status at 0x${window.base.toString(16)}, OR in 0x${bits.toString(16)}, write it back`,
+    `add 0x${bits.toString(16)} to the status at 0x${window.base.toString(16)}`,
   );
 }
 
 /**
- * Driver side: the first three steps of §3.1.1. Reset the device (and wait
- * for it), then set ACKNOWLEDGE ("I have noticed you"), then, in a second
- * write, DRIVER ("I know how to drive you"). Never clear a bit on the way.
+ * Driver side: the first three steps of §3.1.1 (3.1.1/1), on a device in any
+ * state, FAILED included (2.1.1/3).
  *
- * Afterwards `Status` reads 0x03 (ACKNOWLEDGE|DRIVER), whatever it read before,
- * FAILED included.
+ * What the device sees on `Status`, and nothing else: a reset, done as
+ * {@linkcode resetDevice} does it; then a write of ACKNOWLEDGE (0x01); then a
+ * write of ACKNOWLEDGE|DRIVER (0x03). Afterwards `Status` reads 0x03.
  *
  * @param window The window's registers.
  * @throws {DeviceResetError} If the reset does not complete.
@@ -133,17 +131,17 @@ export function addStatus(window: RegisterWindow, bits: number): number {
 export function beginInitialization(window: RegisterWindow): void {
   return todo(
     "beginInitialization",
-    `reset the device at 0x${window.base.toString(16)}, then set ACKNOWLEDGE, then DRIVER`,
+    `take the device at 0x${window.base.toString(16)} through reset, ACKNOWLEDGE and DRIVER`,
   );
 }
 
 /**
- * Driver side: gives up on the device (§3.1.1/4) by setting FAILED, keeping
- * every other bit. The driver must reset the device before trying again
- * (2.1.1/3).
+ * Driver side: gives up on the device (3.1.1/4): afterwards `Status` reads
+ * what it read before plus FAILED (0x80), every other bit kept; one write to
+ * `Status`. (To try again, the driver resets the device first, 2.1.1/3.)
  *
  * @param window The window's registers.
  */
 export function failDevice(window: RegisterWindow): void {
-  return todo("failDevice", `add FAILED to the status at 0x${window.base.toString(16)}`);
+  return todo("failDevice", `give up on the device at 0x${window.base.toString(16)}`);
 }

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-unused-vars
 /**
  * Lesson 3, "Feature negotiation": your exercise.
  *
@@ -7,9 +8,11 @@
  * back the same way ({@linkcode writeDriverFeatures}) and runs steps 4 to 6 of
  * §3.1.1 ({@linkcode negotiateFeatures}). The lab's register file calls your
  * `checkDriverFeatures` whenever a driver sets FEATURES_OK, and the guest's
- * virtio bus calls your `negotiateFeatures` for every device it brings up.
+ * virtio bus calls your `negotiateFeatures` for every device it brings up
+ * (`deno task lab boot --mine`).
  *
- * Useful pieces of the library, to import as you need them:
+ * Each doc comment below is a contract; the how is in the lesson and in §2.2,
+ * §3.1.1, §4.2.2 and chapter 6. Pieces of the library you may use:
  *
  * ```ts
  * import {
@@ -26,7 +29,7 @@
  *   VIRTIO_MMIO_DRIVER_FEATURES_SEL, // 0x024 (W)
  *   VIRTIO_MMIO_STATUS,              // 0x070 (RW)
  * } from "../../transport/mmio_registers.ts";
- * import { VIRTIO_CONFIG_S_FEATURES_OK, VIRTIO_CONFIG_S_FAILED } from "../../virtio/status.ts";
+ * import { VIRTIO_CONFIG_S_FAILED, VIRTIO_CONFIG_S_FEATURES_OK } from "../../virtio/status.ts";
  * import { addStatus, failDevice, FeatureNegotiationError } from "../../transport/mmio_driver.ts";
  * ```
  *
@@ -38,27 +41,23 @@
  */
 
 import { todo } from "../../course/stub.ts";
-import { featureNames } from "../../virtio/features.ts";
 import type { FeatureVerdict } from "../../transport/device_status.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
 
 /**
  * Device side: does the device accept the features the driver wrote, now
- * that it sets FEATURES_OK? (§2.2, chapter 6)
+ * that it sets FEATURES_OK? (§2.2.2, chapter 6)
  *
- * 1. A bit in `accepted` that is not in `offered` was never on offer: the
- *    driver broke 2.2.1/1, and the device refuses (it leaves FEATURES_OK
- *    clear, 2.2.2/2): `{ ok: false, requirement: "2.2.1/1", reason }`.
- * 2. `VIRTIO_F_VERSION_1` (bit 32) offered but not accepted: the driver broke
- *    6.1/1, and a modern device may refuse to work without it (6.2/2); this
- *    one does: `{ ok: false, requirement: "6.1/1", reason }`.
- * 3. Otherwise the device accepts exactly what the driver chose:
- *    `{ ok: true, features: accepted }`.
+ * | the driver's choice (`accepted`)                          | returns                                           |
+ * | --------------------------------------------------------- | ------------------------------------------------- |
+ * | has a bit that is not in `offered`                        | `{ ok: false, requirement: "2.2.1/1", reason }`   |
+ * | lacks VIRTIO_F_VERSION_1 (bit 32) although it is offered  | `{ ok: false, requirement: "6.1/1", reason }`     |
+ * | neither                                                   | `{ ok: true, features: accepted }`                |
  *
- * All 64 bits count: use `bigint` operators (`&`, `|`, `~`, `1n << 32n`), never
- * `number`, which keeps only 32 bits in bit operations. `reason` is one
- * sentence naming the bits (the register file logs it); `names` gives the
- * device-specific bits' names for it.
+ * A choice that is both may cite either rule. A refusal leaves FEATURES_OK
+ * clear (the register file does that, 2.2.2/2); `reason` is one sentence of
+ * yours for the log (not empty; `names` has the device type's bit names if
+ * you want them in it). All 64 bits count. Pure; never throws.
  *
  * @param offered The device's features (64 bits).
  * @param accepted What the driver wrote to `DriverFeatures` (64 bits).
@@ -78,62 +77,65 @@ export function checkDriverFeatures(
 ): FeatureVerdict {
   return todo(
     "checkDriverFeatures",
-    `decide whether the device accepts 0x${accepted.toString(16)} (${
-      featureNames(accepted, names).join(", ") || "nothing"
-    }) out of the offered 0x${offered.toString(16)}`,
-  );
-}
-
-/**
- * Driver side: reads all 64 offered feature bits. `DeviceFeatures` (0x010)
- * shows 32 of them at a time, chosen by `DeviceFeaturesSel` (0x014): write 0
- * to the selector, read bits 0 to 31; write 1, read bits 32 to 63. The
- * selector must be written before each read (4.2.2.2/7): never trust what it
- * held before.
- *
- * @param window The window's registers.
- * @returns The offered features, `(high << 32n) | low`, as an unsigned 64-bit bigint.
- */
-export function readDeviceFeatures(window: RegisterWindow): bigint {
-  return todo(
-    "readDeviceFeatures",
-    `read both 32-bit feature words of the device at 0x${window.base.toString(16)}`,
-  );
-}
-
-/**
- * Driver side: writes all 64 accepted feature bits, the same way: 0 to
- * `DriverFeaturesSel` (0x024), bits 0 to 31 to `DriverFeatures` (0x020); 1 to
- * the selector, bits 32 to 63. The selector must be written before each write
- * (4.2.2.2/8).
- *
- * @param window The window's registers.
- * @param features The accepted feature word (64 bits).
- */
-export function writeDriverFeatures(window: RegisterWindow, features: bigint): void {
-  return todo(
-    "writeDriverFeatures",
-    `write 0x${features.toString(16)} as two 32-bit words to the device at 0x${
-      window.base.toString(16)
+    `decide whether the device accepts 0x${accepted.toString(16)} out of the offered 0x${
+      offered.toString(16)
     }`,
   );
 }
 
 /**
- * Driver side: feature negotiation, steps 4 to 6 of §3.1.1, called once
- * ACKNOWLEDGE and DRIVER are set.
+ * Driver side: all 64 offered feature bits, as an unsigned `bigint`
+ * (`word 1 << 32 | word 0`).
  *
- * 1. Read the offered features.
- * 2. No `VIRTIO_F_VERSION_1` on offer means a legacy-only device, which this
- *    driver cannot drive (it may give up, 6.1/2): set FAILED and throw a
- *    `FeatureNegotiationError`, without going on to FEATURES_OK.
- * 3. Accept what is both offered and `supported`, plus `VIRTIO_F_VERSION_1`,
- *    which a driver must accept when it is offered (6.1/1). Never a bit that
- *    was not offered (2.2.1/1).
- * 4. Write the accepted features, then set FEATURES_OK (keeping the other
- *    status bits).
- * 5. Read `Status` again: if FEATURES_OK did not stick, the device refused
- *    this set of features (2.2.2/2). Set FAILED and throw.
+ * `DeviceFeatures` (0x010) shows one 32-bit word of them, the one
+ * `DeviceFeaturesSel` (0x014) selects: every read of `DeviceFeatures` comes
+ * right after a write of that word's number to the selector (4.2.2.2/7).
+ *
+ * @param window The window's registers.
+ * @returns The offered features.
+ */
+export function readDeviceFeatures(window: RegisterWindow): bigint {
+  return todo(
+    "readDeviceFeatures",
+    `read both feature words of the device at 0x${window.base.toString(16)}`,
+  );
+}
+
+/**
+ * Driver side: writes all 64 bits of `features` to the device, one 32-bit
+ * word at a time: every write to `DriverFeatures` (0x020) comes right after a
+ * write of that word's number to `DriverFeaturesSel` (0x024) (4.2.2.2/8).
+ * Afterwards the device holds exactly `features`.
+ *
+ * @param window The window's registers.
+ * @param features The accepted features (64 bits).
+ */
+export function writeDriverFeatures(window: RegisterWindow, features: bigint): void {
+  return todo(
+    "writeDriverFeatures",
+    `write 0x${features.toString(16)} to the device at 0x${window.base.toString(16)}`,
+  );
+}
+
+/**
+ * Driver side: feature negotiation, steps 4 to 6 of §3.1.1, on a device whose
+ * status is ACKNOWLEDGE|DRIVER.
+ *
+ * On success it returns the features accepted: what is both offered and
+ * `supported`, plus VIRTIO_F_VERSION_1 (6.1/1), never a bit that was not
+ * offered (2.2.1/1). By then the device holds them, FEATURES_OK has been
+ * added to the status (the other bits kept), and `Status` has been read back
+ * after that write and found to still have FEATURES_OK (3.1.1/1): `Status`
+ * reads 0x0b.
+ *
+ * It gives up, adding FAILED to the status (the other bits kept, 3.1.1/4) and
+ * then throwing `new FeatureNegotiationError(message, offered, accepted)`
+ * (from `transport/mmio_driver.ts`), in two cases:
+ *
+ * | case                                                  | before giving up                       | `accepted` |
+ * | ----------------------------------------------------- | -------------------------------------- | ---------- |
+ * | VIRTIO_F_VERSION_1 not offered: legacy only (6.1/2)   | no feature written, no FEATURES_OK     | `0n`       |
+ * | FEATURES_OK did not stick: the device refused (2.2.1/2) | the features written, FEATURES_OK set | what it wrote |
  *
  * @param window The window's registers.
  * @param supported The features this driver understands (64 bits).

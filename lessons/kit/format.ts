@@ -1,0 +1,226 @@
+/**
+ * How grader messages show things: one formatter per kind of value, so every
+ * lesson writes a register, a status byte or a feature word the same way.
+ *
+ * | formatter        | shows                         | example                                   |
+ * | ---------------- | ----------------------------- | ----------------------------------------- |
+ * | `word`           | a 32-bit register value       | `0x74726976`                              |
+ * | `wordBytes`      | a word and its bytes in memory | `0x76697274, bytes at offsets 0..3 "trive"` |
+ * | `offset`         | a window offset               | `0x070`                                   |
+ * | `register`       | a register by name            | `Status (0x070)`                          |
+ * | `byte`           | a value written to Status     | `0x03`                                    |
+ * | `status`         | a device status byte          | `0x0b (ACKNOWLEDGE\|DRIVER\|FEATURES_OK)`  |
+ * | `featureWord`    | a 64-bit feature word         | `0x0000000100000200 (VIRTIO_F_VERSION_1, ...)` |
+ * | `access`         | one register access           | `32-bit read of Status (0x070) -> 0x0000000b` |
+ * | `accesses`       | a numbered list of accesses   | `1. ...; 2. ...`                          |
+ * | `accessPattern`  | an access, compactly          | `write32 0x070 0x03`                      |
+ * | `outcome`        | what a call did               | `threw DeviceResetError: ...`             |
+ * | `violation`      | one conformance log entry     | `§4.2.2.2/2 (broken by the driver) at ...` |
+ * | `fields`         | an object, some fields in hex | `{ kind: "rejected", magic: 0x76697274 }` |
+ * | `value`          | anything else                 | `4096 (0x1000)`, `"text"`, `undefined`    |
+ *
+ * This file is course code shared by the graders, not a lesson.
+ *
+ * @module
+ */
+
+import { describe } from "../../course/grader.ts";
+import { findRegister, hex3 } from "../../transport/mmio_registers.ts";
+import { formatStatus } from "../../virtio/status.ts";
+import { featureNames, formatFeatures } from "../../virtio/features.ts";
+import type { Violation } from "../../conformance/log.ts";
+import type { AccessWidth } from "../../virtio/device.ts";
+
+/** One register access a driver made through a window (recorded by `mmio.ts`). */
+export interface Access {
+  /** Read or write. */
+  readonly kind: "read" | "write";
+  /** Offset from the window base, in bytes. */
+  readonly offset: number;
+  /** Width in bytes. */
+  readonly width: AccessWidth;
+  /** The value read or written, unsigned; 0 for a read that threw. */
+  readonly value: number;
+  /** The access threw (a strict log refused it, or the budget ran out). */
+  readonly threw?: boolean;
+}
+
+/**
+ * Anything, described for a failure message (integers above 9 also in hex,
+ * strings quoted, objects compact).
+ *
+ * @param v The value.
+ */
+export function value(v: unknown): string {
+  return describe(v);
+}
+
+/**
+ * A 32-bit register value: `0x0000000b`. A negative number, what `| 0` gives
+ * for a word with bit 31 set, is shown as such, since it is a bug in itself.
+ *
+ * @param v The value.
+ */
+export function word(v: unknown): string {
+  if (typeof v !== "number" || !Number.isInteger(v)) return describe(v);
+  if (v < 0) return `${v} (negative: a signed 32-bit value, where the register is unsigned)`;
+  return `0x${v.toString(16).padStart(8, "0")}`;
+}
+
+/**
+ * A 32-bit value and its four bytes as they sit in memory, little-endian:
+ * `0x76697274, bytes at offsets 0..3 "trive"`.
+ *
+ * @param v The value.
+ */
+export function wordBytes(v: unknown): string {
+  if (typeof v !== "number" || !Number.isInteger(v)) return describe(v);
+  const text = [0, 1, 2, 3].map((i) => (v >>> (8 * i)) & 0xff)
+    .map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
+  return `${word(v)}, bytes at offsets 0..3 "${text}"`;
+}
+
+/**
+ * A window offset as the spec's register table writes it: `0x070`.
+ *
+ * @param o Offset in bytes.
+ */
+export function offset(o: number): string {
+  return hex3(o);
+}
+
+/**
+ * The register at an offset, by its name in §4.2.2: `Status (0x070)`,
+ * `0x071 (inside Status)`, `offset 0x0f0 (no register)`, or configuration space.
+ *
+ * @param o Offset from the window base, in bytes.
+ */
+export function register(o: number): string {
+  if (o >= 0x100) return `configuration space (${hex3(o)})`;
+  const aligned = o - (o % 4);
+  const reg = findRegister(aligned, 2) ?? findRegister(aligned, 1);
+  if (!reg) return `offset ${hex3(o)} (no register)`;
+  return aligned === o ? `${reg.name} (${hex3(o)})` : `${hex3(o)} (inside ${reg.name})`;
+}
+
+/**
+ * A value written to an 8-bit field: `0x03`, or `0x103` when it has bits above the low 8.
+ *
+ * @param v The value.
+ */
+export function byte(v: number): string {
+  return `0x${(v >>> 0).toString(16).padStart(2, "0")}`;
+}
+
+/**
+ * A device status byte with its bits named: `0x0b (ACKNOWLEDGE|DRIVER|FEATURES_OK)`.
+ *
+ * @param v The status.
+ */
+export function status(v: unknown): string {
+  if (typeof v !== "number" || !Number.isInteger(v)) return describe(v);
+  return v === 0 ? "0x00" : `${byte(v)} (${formatStatus(v & 0xff)})`;
+}
+
+/**
+ * A 64-bit feature word with its bits named: `0x0000000100000200 (VIRTIO_F_VERSION_1, ...)`.
+ *
+ * @param v The word (a `bigint`; anything else is described as it is).
+ * @param names Names of the device type's own bits, by bit number.
+ */
+export function featureWord(v: unknown, names: Readonly<Record<number, string>> = {}): string {
+  if (typeof v !== "bigint") return describe(v);
+  if (v < 0n || v >= 1n << 64n) return `${describe(v)} (not a 64-bit feature word)`;
+  const all = featureNames(v, names);
+  const named = all.filter((n) => !n.startsWith("bit "));
+  const bits = all.filter((n) => n.startsWith("bit ")).map((n) => n.slice(4));
+  const parts = [
+    ...named.slice(0, 6),
+    ...(named.length > 6 ? [`${named.length - 6} more named`] : []),
+    ...(bits.length === 0 ? [] : [
+      bits.length <= 4
+        ? `bit${bits.length > 1 ? "s" : ""} ${bits.join(", ")}`
+        : `${bits.length} unnamed bits`,
+    ]),
+  ];
+  return `${formatFeatures(v)}${parts.length ? ` (${parts.join(", ")})` : ""}`;
+}
+
+/**
+ * One access: `32-bit read of Status (0x070) -> 0x0000000b`.
+ *
+ * @param a The access.
+ */
+export function access(a: Access): string {
+  const refused = a.threw ? " (refused: it threw)" : "";
+  const v = `0x${a.value.toString(16).padStart(2 * a.width, "0")}`;
+  return a.kind === "read"
+    ? `${a.width * 8}-bit read of ${register(a.offset)}${refused || ` -> ${v}`}`
+    : `${a.width * 8}-bit write of ${v} to ${register(a.offset)}${refused}`;
+}
+
+/**
+ * An access in a few characters, for comparing access patterns:
+ * `read32 0x070`, `write32 0x070 0x03`.
+ *
+ * @param a The access.
+ */
+export function accessPattern(a: Access): string {
+  const v = `0x${a.value.toString(16).padStart(2, "0")}`;
+  return `${a.kind}${a.width * 8} ${hex3(a.offset)}${a.kind === "write" ? ` ${v}` : ""}`;
+}
+
+/**
+ * What a call did, returned or threw: `returned 3`, `threw DeviceResetError: ...`.
+ *
+ * @param o The outcome (`{ returned }` or `{ threw }`).
+ */
+export function outcome(o: { readonly returned: unknown } | { readonly threw: unknown }): string {
+  if ("returned" in o) return `returned ${describe(o.returned)}`;
+  const e = o.threw;
+  if (!(e instanceof Error)) return `threw ${describe(e)}`;
+  const line = e.message.split("\n")[0];
+  return `threw ${e.name}: ${line.length > 200 ? `${line.slice(0, 197)}...` : line}`;
+}
+
+/**
+ * Accesses as a numbered list on one line, shortened after `limit`.
+ *
+ * @param list The accesses, in order.
+ * @param limit How many to show.
+ */
+export function accesses(list: readonly Access[], limit = 10): string {
+  if (list.length === 0) return "no register accesses";
+  const shown = list.slice(0, limit).map((a, i) => `${i + 1}. ${access(a)}`);
+  if (list.length > limit) shown.push(`... ${list.length - limit} more`);
+  return shown.join("; ");
+}
+
+/**
+ * One conformance log entry: `§4.2.2.2/2 (broken by the driver) at virtio-blk@0x1e000: ...`.
+ *
+ * @param v The violation.
+ */
+export function violation(v: Violation): string {
+  const message = v.message.length > 240 ? `${v.message.slice(0, 237)}...` : v.message;
+  return `§${v.id} (broken by the ${v.role}) at ${v.source || "the machine"}: ${message}`;
+}
+
+/**
+ * An object with some fields shown by their own formatter, the others as
+ * {@linkcode value} does: `{ kind: "rejected", magic: 0x76697274, version: 0 }`.
+ * Anything that is not a plain object is described as it is.
+ *
+ * @param v The value.
+ * @param formats Formatters by field name.
+ */
+export function fields(
+  v: unknown,
+  formats: Readonly<Record<string, (x: unknown) => string>> = {},
+): string {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return describe(v);
+  const parts = Object.entries(v as Record<string, unknown>).map(([key, x]) =>
+    `${key}: ${(formats[key] ?? describe)(x)}`
+  );
+  return parts.length ? `{ ${parts.join(", ")} }` : "{}";
+}

@@ -1,0 +1,459 @@
+/**
+ * The lab machine on the learner's parts: the registry parts a lesson lists
+ * (`lesson.json` → `parts`) taken from the learner's module, guarded so that
+ * their errors reach the learner, and the "your code runs the lab machine"
+ * check every lesson ends with: the machine boots on a strict log, every
+ * device comes up and the empty slot is skipped, bytes typed at the console
+ * reach the guest and come back, and the whole disk read through the stack
+ * hashes to what the backend holds, and a write lands where it should.
+ *
+ * Booting is the expensive step of a grader (a whole guest bring-up): a
+ * lesson boots the machine at most twice (this check, plus one scenario of
+ * its own), and {@linkcode machineBoots} counts the boots so the project's
+ * tests hold graders to it.
+ *
+ * This file is course code shared by the graders, not a lesson.
+ *
+ * @module
+ */
+
+import { type Check, fail, isNotWrittenYet } from "../../course/grader.ts";
+import type { RequirementId } from "../../conformance/requirements.ts";
+import {
+  createMachine,
+  EMPTY_WINDOW,
+  type LabMachine,
+  type MachineOptions,
+} from "../../machine.ts";
+import { findPart, type MachineParts, machineParts } from "../../parts.ts";
+import { MemoryBlockBackend } from "../../devices/blk/backends.ts";
+import { MemoryConsoleBackend } from "../../devices/console/backends.ts";
+import type { RegisterWindow } from "../../transport/types.ts";
+import { violation as showViolation } from "./format.ts";
+import { failOnViolations, thrownViolation } from "./log.ts";
+import { recordingWindow } from "./mmio.ts";
+import { thrown } from "./rules.ts";
+
+let boots = 0;
+
+/** How many lab machines the kit has booted in this process (for the budget tests). */
+export function machineBoots(): number {
+  return boots;
+}
+
+/** What a lesson's `lesson.json` says about its parts. */
+export interface LessonParts {
+  /** Registry keys, e.g. `"transport.driver.probeWindow"`. */
+  readonly parts: readonly string[];
+}
+
+/** The learner's parts, wrapped so their own errors are not lost inside the machine. */
+export interface GuardedParts {
+  /** Ready for `createMachine({ parts })`. */
+  readonly parts: MachineParts;
+  /** Throws the first error the learner's code threw (a `todo()`, a `TypeError`...), if any. */
+  rethrow(): void;
+}
+
+/**
+ * Takes the functions a lesson provides from the learner's module, by the
+ * registry keys it lists, and wraps each one: the machine records a failing
+ * bring-up as a device error instead of throwing, so a stub's `todo()` would
+ * otherwise only show as "the device did not come up". A violation a strict
+ * log throws is left to the log. A window passed as the first argument gets
+ * an access budget, so a loop that never ends fails the check instead of
+ * hanging it.
+ *
+ * @param impl The learner's module.
+ * @param keys Registry keys (or bare part names) to take from it.
+ * @throws {PartError} When a key is unknown or the module lacks the function.
+ */
+export function learnerParts(impl: unknown, keys: readonly string[]): GuardedParts {
+  let first: { error: unknown } | null = null;
+  const module = impl as Record<string, unknown>;
+  const replacements = keys.map((key) => {
+    const name = findPart(key)?.name ?? key;
+    const fn = module[name];
+    if (typeof fn !== "function") return [key, fn] as const; // machineParts names the problem
+    const guarded = (...args: unknown[]) => {
+      if (isWindow(args[0])) args[0] = recordingWindow(args[0]).window;
+      try {
+        return fn(...args);
+      } catch (error) {
+        if (first === null && !thrownViolation(error)) first = { error };
+        throw error;
+      }
+    };
+    return [key, guarded] as const;
+  });
+  return {
+    parts: machineParts(replacements),
+    rethrow() {
+      if (first) throw first.error;
+    },
+  };
+}
+
+function isWindow(v: unknown): v is RegisterWindow {
+  return typeof v === "object" && v !== null && typeof (v as RegisterWindow).read32 === "function";
+}
+
+/** What {@linkcode bootLearnerMachine} takes. */
+export interface LearnerMachineOptions extends Omit<MachineOptions, "parts"> {
+  /** Registry keys of the learner's parts to put in the machine. */
+  readonly parts: readonly string[];
+}
+
+/**
+ * Boots the lab machine with some of the learner's parts in place of the
+ * reference ones. If the learner's code threw while the machine came up, the
+ * machine is closed and that error is thrown, so the grader explains it.
+ * With `strict`, the log throws during the bring-up only; afterwards it
+ * records, and the caller reads it (`failOnViolations`).
+ *
+ * @param impl The learner's module.
+ * @param options Machine options and the registry keys of the parts.
+ * @returns The running machine: close it when done ({@linkcode withMachine}).
+ */
+export async function bootLearnerMachine(
+  impl: unknown,
+  options: LearnerMachineOptions,
+): Promise<LabMachine> {
+  const { parts: keys, ...rest } = options;
+  const guarded = learnerParts(impl, keys);
+  boots++;
+  const machine = await createMachine({ ...rest, parts: guarded.parts });
+  machine.log.strict = false;
+  try {
+    guarded.rethrow();
+  } catch (error) {
+    await machine.close();
+    throw error;
+  }
+  return machine;
+}
+
+/**
+ * Runs `fn` on a machine and closes the machine afterwards, whatever happens.
+ *
+ * @param machine The machine.
+ * @param fn What to do with it.
+ */
+export async function withMachine<T>(
+  machine: LabMachine,
+  fn: (m: LabMachine) => Promise<T> | T,
+): Promise<T> {
+  try {
+    return await fn(machine);
+  } finally {
+    await machine.close();
+  }
+}
+
+/**
+ * Waits for a promise, at most `ms` milliseconds (and leaves no timer behind).
+ *
+ * @param promise What to wait for.
+ * @param ms The limit.
+ * @param what What is awaited, for the failure, e.g. `"the read of the whole disk"`.
+ * @param expected What the spec requires, in words.
+ */
+export async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  expected: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WithinTimeout()), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } catch (error) {
+    if (error instanceof WithinTimeout) {
+      fail({ observed: `${what} did not complete within ${ms} ms`, expected });
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class WithinTimeout extends Error {}
+
+/** Sectors of the disk the machine check serves: 1 MiB. */
+export const CHECK_DISK_SECTORS = 2048;
+
+/**
+ * A disk whose every sector is different: it starts with its own number
+ * (`"sector 17 "`), and the rest is a pseudo-random pattern. A request that
+ * reads or writes the wrong sector, or part of one, changes the hash.
+ *
+ * @param sectors Size in 512-byte sectors.
+ * @param seed Pattern seed; a different seed gives different contents.
+ */
+export function patternedDisk(sectors: number, seed = 0x9e3779b9): Uint8Array {
+  const data = new Uint8Array(sectors * 512);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < data.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    data[i] = x & 0xff;
+  }
+  const label = new TextEncoder();
+  for (let s = 0; s < sectors; s++) data.set(label.encode(`sector ${s} `), s * 512);
+  return data;
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes.slice()));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Where two disk images first differ, in words a learner can act on. */
+function firstDifference(got: Uint8Array, want: Uint8Array): string {
+  const at = got.findIndex((b, i) => b !== want[i]);
+  if (at < 0) return "no byte differs";
+  const sector = Math.floor(at / 512);
+  const chunk = got.subarray(sector * 512, sector * 512 + 512);
+  for (let s = 0; s * 512 < want.length; s++) {
+    const other = want.subarray(s * 512, s * 512 + 512);
+    if (s !== sector && chunk.every((b, i) => b === other[i])) {
+      return `sector ${sector} came back holding the bytes of sector ${s}`;
+    }
+  }
+  return `the first wrong byte is at offset ${at} (sector ${sector}, byte ${at % 512}): ` +
+    `read 0x${got[at].toString(16).padStart(2, "0")}, the disk holds 0x${
+      want[at].toString(16).padStart(2, "0")
+    }`;
+}
+
+/** What {@linkcode machineCheck} takes. */
+export interface MachineCheckOptions<I> {
+  /** The check's name (default `"your code runs the lab machine"`). */
+  readonly name?: string;
+  /** The requirement id the check enforces. */
+  readonly requirement: RequirementId;
+  /** The hint that helps when it fails. */
+  readonly hint: number;
+  /** What the spec requires, in words. */
+  readonly expects: string;
+  /** The lesson's `lesson.json`: its `parts` go into the machine. */
+  readonly lesson: LessonParts;
+  /** Something more to check on the running machine (e.g. the features negotiated). */
+  readonly also?: (machine: LabMachine, impl: I) => void | Promise<void>;
+  /** How long each phase may take, in milliseconds (default 3000). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The check every lesson ends with: the lab machine runs on the learner's
+ * parts, all of the lesson's parts at once, on a strict conformance log:
+ *
+ * 1. both devices come up with a driver bound and the empty slot is skipped,
+ *    and no rule is broken on the way (the first violation is cited);
+ * 2. 9,000 bytes typed at the console reach the guest, and the guest's echo
+ *    of them reaches the console: receiveq and transmitq, both directions;
+ * 3. the whole 1 MiB disk read through the stack (driver, virtqueue, MMIO,
+ *    device, backend and back) hashes (SHA-256) to what the backend holds;
+ * 4. 8 sectors written at the end of the disk land in the backend, and read
+ *    back the same;
+ * 5. whatever `also` checks; and no violation logged through all of it.
+ *
+ * @param options The check's name, id, hint, text, and the lesson's parts.
+ * @returns The check.
+ */
+export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
+  const ms = options.timeoutMs ?? 3000;
+  return {
+    name: options.name ?? "your code runs the lab machine",
+    requirement: options.requirement,
+    hint: options.hint,
+    expects: options.expects,
+    async run(impl: I) {
+      const disk = new MemoryBlockBackend(patternedDisk(CHECK_DISK_SECTORS));
+      const expectedDisk = disk.data.slice();
+      const console = new MemoryConsoleBackend();
+      const machine = await bootLearnerMachine(impl, {
+        strict: true,
+        parts: options.lesson.parts,
+        disk,
+        console,
+      });
+      await withMachine(machine, async () => {
+        expectDevicesUp(machine, options.expects);
+        failOnViolations(machine.log, "the bring-up of the lab machine", options.expects);
+        await consoleRoundTrip(machine, console, ms);
+        failOnViolations(machine.log, "the console round trip", options.expects);
+        await diskRoundTrip(machine, disk, expectedDisk, ms);
+        failOnViolations(machine.log, "the disk reads and writes", options.expects);
+        await options.also?.(machine, impl);
+        failOnViolations(machine.log, "the last steps of the check", options.expects);
+      });
+    },
+  };
+}
+
+/**
+ * Fails unless every device of the machine is live with a driver bound and
+ * the empty slot was found empty, citing the first rule broken at a window
+ * that did not come up.
+ *
+ * @param machine The machine.
+ * @param expected What the spec requires, in words.
+ */
+export function expectDevicesUp(machine: LabMachine, expected: string): void {
+  for (const d of machine.devices()) {
+    const isEmptySlot = d.base === EMPTY_WINDOW.base;
+    if (isEmptySlot ? d.state === "empty" : d.state === "live" && d.driver !== "") continue;
+    const at = `0x${d.base.toString(16)}`;
+    const here = machine.log.entries.filter((v) => v.source.includes(at));
+    // An empty slot that is not skipped is the driver's doing (4.2.2.2/6),
+    // whatever the device side logged about the rejection.
+    const broken = isEmptySlot ? here.find((v) => v.role === "driver") : here[0];
+    fail({
+      observed:
+        `the guest found ${d.node} ${
+          d.type === "rejected" ? "rejected" : `${d.type}, ${d.state}`
+        }` +
+        (d.error ? ` (${d.error})` : "") + (d.status ? `; its status reads ${d.status}` : "") +
+        (broken ? `; the first rule broken there: ${showViolation(broken)}` : ""),
+      expected: isEmptySlot
+        ? `${expected}; the empty slot at ${at} is skipped silently`
+        : `${expected}; ${d.node} is brought up and its driver bound (state "live")`,
+      requirement: broken?.id ?? (isEmptySlot ? "4.2.2.2/6" : undefined),
+    });
+  }
+}
+
+async function consoleRoundTrip(
+  machine: LabMachine,
+  backend: MemoryConsoleBackend,
+  ms: number,
+): Promise<void> {
+  const driver = machine.console.driver;
+  if (!driver) {
+    fail({
+      observed: `the console driver is not bound: ${machine.console.error}`,
+      expected: "a live console",
+    });
+  }
+  const line = (i: number) =>
+    `line ${String(i).padStart(4, "0")}: virtio-lab console round trip\r\n`;
+  const payload = new TextEncoder().encode(Array.from({ length: 200 }, (_, i) => line(i)).join(""));
+  const expected =
+    "the guest to receive every byte typed at the console (receiveq) and its reply " +
+    "to reach the console (transmitq), in order";
+  backend.input(payload);
+  const reader = driver.readable.getReader();
+  const received = new Uint8Array(payload.length);
+  let got = 0;
+  try {
+    await within(
+      (async () => {
+        while (got < payload.length) {
+          const { value, done } = await reader.read();
+          if (done || !value) break;
+          received.set(value.subarray(0, payload.length - got), got);
+          got += value.length;
+        }
+      })(),
+      ms,
+      `receiving ${payload.length} bytes typed at the console (${got} arrived)`,
+      expected,
+    );
+  } finally {
+    reader.releaseLock();
+  }
+  expectSameBytes(received.subarray(0, got), payload, "the bytes the guest received", expected);
+  await within(driver.write(received), ms, "the guest's write to the console", expected);
+  await within(
+    backend.waitForOutput(payload.length),
+    ms,
+    "the echo reaching the console",
+    expected,
+  );
+  expectSameBytes(backend.output, payload, "the bytes that reached the console", expected);
+}
+
+function expectSameBytes(got: Uint8Array, want: Uint8Array, what: string, expected: string): void {
+  if (got.length === want.length && got.every((b, i) => b === want[i])) return;
+  const at = got.findIndex((b, i) => b !== want[i]);
+  const where = at >= 0 ? at : Math.min(got.length, want.length);
+  const text = (bytes: Uint8Array) =>
+    JSON.stringify(new TextDecoder().decode(bytes.subarray(where, where + 24)));
+  fail({
+    observed:
+      `${what}: ${got.length} of ${want.length} bytes, the first difference at byte ${where} ` +
+      `(${text(got)} where ${text(want)} was sent)`,
+    expected,
+  });
+}
+
+async function diskRoundTrip(
+  machine: LabMachine,
+  disk: MemoryBlockBackend,
+  want: Uint8Array,
+  ms: number,
+): Promise<void> {
+  const blk = machine.blk.driver;
+  const expected = "every sector read through the stack to hold what the disk holds, and a write " +
+    "to reach the disk";
+  if (!blk) {
+    fail({ observed: `the virtio-blk driver is not bound: ${machine.blk.error}`, expected });
+  }
+  const all = await within(
+    blk.read(0, CHECK_DISK_SECTORS).catch(learnerError),
+    ms,
+    `reading the whole disk (${CHECK_DISK_SECTORS} sectors)`,
+    expected,
+  );
+  const [gotHash, wantHash] = await Promise.all([sha256(all), sha256(want)]);
+  if (gotHash !== wantHash) {
+    fail({
+      observed:
+        `the whole disk read through the stack hashes to sha256 ${gotHash.slice(0, 16)}..., ` +
+        `the disk holds ${wantHash.slice(0, 16)}...: ${firstDifference(all, want)}`,
+      expected,
+    });
+  }
+  const at = CHECK_DISK_SECTORS - 8;
+  const fresh = patternedDisk(8, 0x5eed).map((b, i) => b ^ want[at * 512 + i]);
+  await within(
+    blk.write(at, fresh).catch(learnerError),
+    ms,
+    "writing the last 8 sectors",
+    expected,
+  );
+  const landed = disk.data.subarray(at * 512, (at + 8) * 512);
+  if (!landed.every((b, i) => b === fresh[i])) {
+    fail({
+      observed:
+        `after writing sectors ${at}..${at + 7} through the stack, the disk holds other bytes: ` +
+        firstDifference(landed, fresh),
+      expected,
+    });
+  }
+  const back = await within(
+    blk.read(at, 8).catch(learnerError),
+    ms,
+    "reading the written sectors back",
+    expected,
+  );
+  expectSameBytes(back, fresh, `sectors ${at}..${at + 7} read back after the write`, expected);
+}
+
+/** A driver error during the check: a stub's `todo()` passes through; anything else is shown. */
+function learnerError(error: unknown): never {
+  if (isNotWrittenYet(error)) throw error;
+  const v = thrownViolation(error);
+  fail({
+    observed: v
+      ? `the disk request broke a rule: ${showViolation(v)}`
+      : `the disk request failed: ${thrown(error)}`,
+    expected: "every disk request to complete",
+    requirement: v?.id,
+  });
+}

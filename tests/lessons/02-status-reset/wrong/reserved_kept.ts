@@ -1,0 +1,40 @@
+// Mistake: the low 8 bits of a write are taken whole, so the reserved bits
+// 0x10 and 0x20 end up in the status.
+// Source: none; `& 0xff` looks like "the 8-bit field".
+// Must fail: "reserved bits 4 and 5 are dropped" [2.1.1/1]
+
+import type { RuleBreak, StatusTransition } from "../../../../transport/device_status.ts";
+
+export {
+  addStatus,
+  beginInitialization,
+  failDevice,
+  resetDevice,
+} from "../correct/bit_arithmetic.ts";
+
+export function nextDeviceStatus(current: number, written: number): StatusTransition {
+  const value = written & 0xff;
+  if (value === 0) {
+    return { status: 0, reset: true, negotiate: false, activate: false, violations: [] };
+  }
+  const requested = value & ~0x40;
+  const violations: RuleBreak[] = [];
+  if (current & ~0x40 & ~requested) violations.push({ id: "2.1.1/2", message: "bits cleared" });
+  const status = current | requested;
+  const added = status & ~current;
+  if ((current & 0x80) && (added & ~0x80)) {
+    violations.push({ id: "2.1.1/3", message: "after FAILED" });
+  }
+  for (const [bit, before] of [[0x02, 0x01], [0x08, 0x02], [0x04, 0x08]]) {
+    if ((added & bit) && !(status & before)) {
+      violations.push({ id: "3.1.1/1", message: "out of order" });
+    }
+  }
+  return {
+    status,
+    reset: false,
+    negotiate: (added & 0x08) !== 0,
+    activate: (added & 0x04) !== 0 && (status & 0x08) !== 0 && !(status & 0x80),
+    violations,
+  };
+}
