@@ -36,7 +36,7 @@ import { type ConsoleBackend, MemoryConsoleBackend } from "./devices/console/bac
 import { VirtioConsoleDevice } from "./devices/console/device.ts";
 import { VirtioConsoleDriver } from "./devices/console/driver.ts";
 import { REFERENCE_DRIVERS } from "./devices/mod.ts";
-import { type MachineParts, resolveParts } from "./parts.ts";
+import { checkMachineParts, type MachineParts, resolveParts } from "./parts.ts";
 
 export type { MachineParts };
 
@@ -355,6 +355,8 @@ export function builtinDisk(): MemoryBlockBackend {
  * @param options What to replace; everything defaults to the reference parts.
  * @returns The machine.
  * @throws {RangeError} If the RAM options are invalid.
+ * @throws {PartError} If `parts` names a part the registry does not have, or
+ *   gives something other than a function for one.
  * @example
  * ```ts ignore
  * const machine = await createMachine();
@@ -369,6 +371,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
   const log = options.log ?? new ConformanceLog({ strict: options.strict ?? false });
   const bus = new MmioBus({ log });
   const parts = options.parts;
+  checkMachineParts(parts);
   const disk = options.disk ?? builtinDisk();
   const consoleBackend = options.console ?? new MemoryConsoleBackend();
   const blockDevice = options.blockDevice ?? new VirtioBlockDevice(disk);

@@ -55,6 +55,7 @@ export {
   type QueueTraffic,
 } from "./machine.ts";
 export {
+  checkMachineParts,
   findPart,
   type MachineParts,
   machineParts,

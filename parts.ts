@@ -179,6 +179,70 @@ export function machineParts(
 }
 
 /**
+ * Checks that a {@linkcode MachineParts} names only parts of the registry and
+ * gives a function for each: code that is not type-checked (a notebook cell,
+ * a REPL line) then learns of a misspelt layer or part at once, instead of
+ * running the reference without a word.
+ *
+ * @param parts Replacements, as `createMachine` takes them.
+ * @throws {PartError} On an unknown layer, side or part, or a value that is not a function.
+ */
+export function checkMachineParts(parts: MachineParts | undefined): void {
+  if (parts === undefined) return;
+  if (typeof parts !== "object" || parts === null) {
+    throw new PartError(
+      String(parts),
+      "parts must be an object such as { transport: { driver: {...} } }",
+    );
+  }
+  const layers = REFERENCE_PARTS as unknown as Record<string, Record<string, object>>;
+  for (const [layer, sides] of Object.entries(parts as Record<string, unknown>)) {
+    if (sides === undefined) continue;
+    if (!Object.hasOwn(layers, layer)) {
+      throw new PartError(
+        layer,
+        `parts.${layer}: no such layer (layers: ${Object.keys(layers).join(", ")})`,
+      );
+    }
+    if (typeof sides !== "object" || sides === null) {
+      throw new PartError(layer, `parts.${layer} must be an object of sides`);
+    }
+    for (const [side, table] of Object.entries(sides as Record<string, unknown>)) {
+      if (table === undefined) continue;
+      if (!Object.hasOwn(layers[layer], side)) {
+        throw new PartError(
+          `${layer}.${side}`,
+          `parts.${layer}.${side}: no such side (${Object.keys(layers[layer]).join(", ")})`,
+        );
+      }
+      if (typeof table !== "object" || table === null) {
+        throw new PartError(
+          `${layer}.${side}`,
+          `parts.${layer}.${side} must be an object of parts`,
+        );
+      }
+      for (const [name, fn] of Object.entries(table as Record<string, unknown>)) {
+        if (fn === undefined) continue;
+        const key = `${layer}.${side}.${name}`;
+        if (!BY_KEY.has(key)) {
+          const elsewhere = BY_NAME.get(name);
+          throw new PartError(
+            key,
+            `parts.${key}: no such part` + (elsewhere ? ` (${name} is ${elsewhere.key})` : ""),
+          );
+        }
+        if (typeof fn !== "function") {
+          throw new PartError(
+            key,
+            `parts.${key} is ${fn === null ? "null" : typeof fn}, not a function`,
+          );
+        }
+      }
+    }
+  }
+}
+
+/**
  * The keys of the parts a {@linkcode MachineParts} replaces, in registry order.
  *
  * @param parts Replacements, as `createMachine` takes them.

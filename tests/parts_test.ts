@@ -2,6 +2,7 @@
 // shapes createMachine takes.
 import assert from "node:assert/strict";
 import {
+  checkMachineParts,
   findPart,
   machineParts,
   PartError,
@@ -76,4 +77,22 @@ Deno.test("the machine runs a replaced part: a probe that sees only empty slots 
   } finally {
     await machine.close();
   }
+});
+
+Deno.test("createMachine refuses parts the registry does not have, naming them", async () => {
+  const probe = () => ({ kind: "empty" as const });
+  const bad: [unknown, RegExp][] = [
+    [{ device: { probeWindow: probe } }, /parts\.device: no such layer/],
+    [{ transport: { guest: {} } }, /parts\.transport\.guest: no such side/],
+    [
+      { transport: { device: { probeWindow: probe } } },
+      /transport\.device\.probeWindow: no such part \(probeWindow is transport\.driver\.probeWindow\)/,
+    ],
+    [{ transport: { driver: { probeWindow: 1 } } }, /is number, not a function/],
+  ];
+  for (const [parts, message] of bad) {
+    assert.throws(() => checkMachineParts(parts as never), message);
+    await assert.rejects(() => createMachine({ parts: parts as never }), PartError);
+  }
+  checkMachineParts({ transport: { driver: { probeWindow: probe } }, core: {} });
 });
