@@ -32,31 +32,38 @@ except ImportError as error:  # pragma: no cover
 
 
 class DenoNotebookClient(NotebookClient):
-    """NotebookClient that keeps listening briefly after a cell's "idle" status.
+    """NotebookClient that collects a cell's late outputs deterministically.
 
     Deno's kernel sometimes publishes `status: idle` before the cell's
     `execute_result` (measured here: 3 cells in 40). nbclient stops collecting
     outputs at "idle", so such a result, or an error, would be lost: a false
-    pass. This client drains the cell's late messages for a short grace period.
+    pass. Instead of sleeping after every cell, this client sends the kernel an
+    empty, silent request once the cell reports idle, and keeps collecting the
+    cell's messages until that request's own "idle" arrives: the kernel runs
+    requests one at a time, so by then everything the cell published is in.
     """
 
-    grace_seconds = 0.3
+    sentinel_timeout = 30
 
     async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index):
-        complete = False
+        sentinel = None
         while True:
-            try:
-                msg = await ensure_async(
-                    self.kc.iopub_channel.get_msg(timeout=self.grace_seconds if complete else None)
+            msg = await ensure_async(
+                self.kc.iopub_channel.get_msg(
+                    timeout=self.sentinel_timeout if sentinel else None
                 )
-            except Empty:
-                return
-            if msg["parent_header"].get("msg_id") != parent_msg_id:
+            )
+            parent = msg["parent_header"].get("msg_id")
+            if sentinel is not None and parent == sentinel:
+                if msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle":
+                    return
+                continue
+            if parent != parent_msg_id:
                 continue
             try:
                 self.process_message(msg, cell, cell_index)
             except CellExecutionComplete:
-                complete = True
+                sentinel = self.kc.execute("", silent=True, store_history=False)
 
 
 def install_kernelspec(deno):
