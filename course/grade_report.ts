@@ -7,7 +7,7 @@
  * { "lesson": { "number": 1, "id": "mmio-window", "dir": "01-mmio-window", "title": "The MMIO window" },
  *   "stage": "test", "ok": false, "expected": 15, "passed": 14, "failed": 1,
  *   "durationMs": 612.3, "timeoutMs": 20000, "file": "workspace/01-mmio-window/exercise.ts",
- *   "memory": { "limitBytes": 1073741824, "heapLimitBytes": 536870912, "enforcedBy": "rlimit" },
+ *   "memory": { "limitBytes": 2147483648, "heapLimitBytes": 536870912, "enforcedBy": "rlimit" },
  *   "tests": [{ "name": "MagicValue reads \"virt\" as a little-endian word", "status": "failed",
  *               "run": "finished", "message": "observed: ...", "requirement": "4.2.2.1/1",
  *               "section": "4.2.2.1", "hint": 1, "durationMs": 0.4 }, ...] }

@@ -78,8 +78,14 @@ export { isCompletePass } from "./grade_report.ts";
 export const DEFAULT_TIMEOUT_MS = 20_000;
 /** Time limit of the compile stage, in milliseconds (a cold type check can be slow). */
 export const COMPILE_TIMEOUT_MS = 120_000;
-/** Default memory limit of the test process, in bytes (1 GiB). */
-export const DEFAULT_MEMORY_LIMIT_BYTES = 1024 ** 3;
+/**
+ * Default memory limit of the test process, in bytes (2 GiB), as RLIMIT_DATA
+ * counts it: Deno's main isolate takes about 560 MiB of it before any code
+ * runs and every Worker's isolate about 535 MiB more, so this leaves room for
+ * the grader, a Worker or two and the learner's data, and refuses 4 GiB of
+ * array buffers.
+ */
+export const DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024 ** 3;
 /** Default JavaScript heap limit of the test process, in bytes (512 MiB). */
 export const DEFAULT_HEAP_LIMIT_BYTES = 512 * 1024 ** 2;
 
@@ -661,11 +667,15 @@ function describeEnding(
   }
   const heap = /Reached heap limit|JavaScript heap out of memory|Fatal JavaScript out of memory/
     .test(run.stderr);
-  if (run.memoryExceeded || heap) {
+  const process = /Fatal process out of memory/.test(run.stderr);
+  if (run.memoryExceeded || heap || process) {
     const what = heap
       ? `ran out of memory (its JavaScript heap is limited to ${
         formatBytes(memory.heapLimitBytes)
       })`
+      : process
+      ? `ran out of memory (it is limited to ${formatBytes(memory.limitBytes ?? 0)}, and each ` +
+        `Worker takes a share of that)`
       : `used more than ${formatBytes(memory.limitBytes ?? 0)} of memory and was stopped`;
     return {
       running: `the test process ${what} while this check ran`,
@@ -748,10 +758,10 @@ function formatSeconds(ms: number): string {
 }
 
 function formatBytes(bytes: number): string {
-  const mib = bytes / 1024 ** 2;
-  return mib >= 1024 && Number.isInteger(mib / 1024)
-    ? `${mib / 1024} GiB`
-    : `${Math.round(mib)} MiB`;
+  const gib = bytes / 1024 ** 3;
+  return gib >= 1 && Number.isInteger(gib * 4)
+    ? `${gib} GiB`
+    : `${Math.round(bytes / 1024 ** 2)} MiB`;
 }
 
 interface RunResult {

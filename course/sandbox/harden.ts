@@ -65,6 +65,8 @@ export interface Host {
   now(): number;
   /** Ends the process with `code`. */
   exit(code: number): never;
+  /** Resolves after one turn of the event loop (pending timers and events run first). */
+  tick(): Promise<void>;
 }
 
 /**
@@ -81,6 +83,7 @@ export function captureHost(): Host {
   const clock = performance;
   const now = clock.now;
   const exit = Deno.exit;
+  const schedule = setTimeout;
   return Object.freeze({
     write(text: string): void {
       let bytes = apply(encode, encoder, [text]) as Uint8Array;
@@ -91,6 +94,7 @@ export function captureHost(): Host {
     },
     now: () => apply(now, clock, []) as number,
     exit: (code: number): never => exit(code),
+    tick: () => new Promise<void>((resolve) => void schedule(resolve, 0)),
   });
 }
 

@@ -10,7 +10,9 @@
  *    of its graph and hardens their exports, pins fast-check's global state,
  *    makes `Deno.exit()` throw, freezes the global object and the host APIs;
  * 3. reports `ready`, imports the learner's exercise, reports `loaded`;
- * 4. runs every check in order, reporting `start` before and `end` after it;
+ * 4. runs every check in order, reporting `start` before and `end` after it
+ *    (after one turn of the event loop, so an uncaught error or unhandled
+ *    rejection the check's calls left behind fails that check);
  * 5. reports `done` and ends the process (whatever timers the learner's code
  *    left behind).
  *
@@ -186,11 +188,14 @@ async function runOne(
   let failure: GradeFailure | null = null;
   try {
     // Called synchronously after the guard check: no learner code runs in between.
-    await check.run(impl);
+    await settleNative(check.run(impl));
   } catch (error) {
     failure = explain(error, grader, check);
   }
   const durationMs = host.now() - started;
+  // One turn of the event loop, so that an error the check's calls left in a
+  // timer or an unhandled rejection belongs to this check, not a later one.
+  await host.tick();
   const after = tamperedWith(guards);
   if (after) return tamperedRecord(grader, check, i, after, "while this check ran", durationMs);
   if (!failure && strays.errors.length > 0) {
@@ -218,6 +223,29 @@ async function runOne(
     };
   }
   return failedRecord(check, i, failure, durationMs);
+}
+
+const promiseThen = Promise.prototype.then;
+
+/**
+ * Waits for what a check's `run` returned: nothing, or a genuine promise.
+ * Anything else (a thenable from the learner's code a grader passed on) is
+ * refused rather than awaited, so it cannot settle the check in its place.
+ */
+function settleNative(value: unknown): Promise<void> {
+  if (value === undefined) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    try {
+      // Throws for anything that is not a real promise (no internal slots).
+      Reflect.apply(promiseThen, value, [() => resolve(), reject]);
+    } catch {
+      reject(
+        new TypeError(
+          "the check returned a value that is not a promise (a grader's run returns nothing or a promise)",
+        ),
+      );
+    }
+  });
 }
 
 /** `explainFailure`, which must not throw whatever the learner's code threw. */

@@ -198,17 +198,19 @@ export class RecordReader {
    * @param chunk Text as it arrived.
    */
   push(chunk: string): void {
-    let text = this.#line + chunk;
+    const text = this.#line + chunk;
+    let start = 0;
     let newline: number;
-    while ((newline = text.indexOf("\n")) >= 0) {
-      this.#takeLine(text.slice(0, newline));
-      text = text.slice(newline + 1);
+    while ((newline = text.indexOf("\n", start)) >= 0) {
+      this.#takeLine(text.slice(start, newline));
+      start = newline + 1;
     }
-    if (text.length > MAX_LINE_CHARS) {
-      this.#keepOther(text.slice(0, text.length - MAX_LINE_CHARS));
-      text = text.slice(-MAX_LINE_CHARS);
+    let rest = text.slice(start);
+    if (rest.length > MAX_LINE_CHARS) {
+      this.#keepOther(rest.slice(0, rest.length - MAX_LINE_CHARS));
+      rest = rest.slice(-MAX_LINE_CHARS);
     }
-    this.#line = text;
+    this.#line = rest;
   }
 
   /** The output ended: a last line without a newline is never a record (records end with one). */
