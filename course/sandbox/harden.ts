@@ -281,6 +281,13 @@ export function freezeGlobals(): void {
       configurable: false,
     });
   }
+  // Deno records on the global object that "unload" was dispatched (Deno.exit
+  // and the end of the event loop both dispatch it): make room for that flag
+  // before the global object takes no new properties.
+  const unloadFlag = Symbol.for("Deno.isUnloadDispatched");
+  if (!Object.hasOwn(globalThis, unloadFlag)) {
+    Object.defineProperty(globalThis, unloadFlag, { value: false, writable: true });
+  }
   Object.preventExtensions(globalThis);
   for (const [key, value] of values) {
     if (key === "Deno" || UNFREEZABLE_GLOBALS.has(key) || value === globalThis) continue;

@@ -3,6 +3,9 @@ import { gradeLesson, type GradeReport } from "../../course/runner.ts";
 import type { Workspace } from "../../course/workspace.ts";
 import { removeDir, tempWorkspace, useVariant } from "./helpers.ts";
 
+/** Variants whose point is the compile stage; the others skip it (it costs a cold type check). */
+const COMPILE_STAGE = new Set(["compile_error", "missing_export", "correct"]);
+
 async function grade(
   variant: string | null,
   timeoutMs = 10_000,
@@ -10,7 +13,8 @@ async function grade(
   const ws = await tempWorkspace();
   const lesson = ws.course.lessons[0];
   if (variant) useVariant(ws, lesson, variant);
-  const report = await gradeLesson({ workspace: ws, lesson, timeoutMs });
+  const skipCompile = !COMPILE_STAGE.has(variant ?? "");
+  const report = await gradeLesson({ workspace: ws, lesson, timeoutMs, skipCompile });
   await removeDir(ws.dir);
   return { report, ws };
 }

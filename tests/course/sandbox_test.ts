@@ -705,7 +705,6 @@ for (const lesson of loadCourse(REPO).lessons) {
     course: "repo",
     lesson: lesson.number,
     source: `export * from "${pathToFileURL(lesson.paths.reference).href}";\n`,
-    options: { skipCompile: false },
     check(report) {
       assert.equal(report.ok, true, JSON.stringify(report, null, 2));
       assert.equal(report.passed, report.expected);
