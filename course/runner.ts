@@ -208,24 +208,20 @@ export async function gradeLesson(options: GradeOptions): Promise<GradeReport> {
     exercise: pathToFileURL(exercise).href,
     modules: graderGraph.modules,
   };
-  const test = startHarness(deno, job, {
-    cwd: lessonDir,
-    env,
-    timeoutMs,
-    memory,
-    args: [
-      "run",
-      "--no-check",
-      "--no-prompt",
-      "--cached-only",
-      ...dependencyArgs,
-      `--allow-read=${[...readable].join(",")}`,
-      `--v8-flags=--max-old-space-size=${
-        Math.max(16, Math.floor(memory.limit.heapLimitBytes / 1024 ** 2))
-      }`,
-      HARNESS,
-    ],
-  });
+  const harnessArgs = [
+    "run",
+    "--no-check",
+    "--no-prompt",
+    "--cached-only",
+    ...dependencyArgs,
+    `--allow-read=${[...readable].join(",")}`,
+    `--v8-flags=--max-old-space-size=${
+      Math.max(16, Math.floor(memory.limit.heapLimitBytes / 1024 ** 2))
+    }`,
+    HARNESS,
+  ];
+  const harnessOptions = { cwd: lessonDir, env, timeoutMs, memory, args: harnessArgs };
+  let test = startHarness(deno, job, harnessOptions);
 
   if (compile) {
     const check = await compile.result;
@@ -250,8 +246,20 @@ export async function gradeLesson(options: GradeOptions): Promise<GradeReport> {
       };
     }
   }
-  const run = await test.result;
-  const verdict = deriveTests(expected, run, timeoutMs, memory.limit);
+  let run = await test.result;
+  if (!run.records.some((r) => r.t === "ready") && MISSING_FROM_CACHE.test(run.stderr)) {
+    // The harness's own dependencies (SES) are not in Deno's cache yet, on a
+    // fresh machine: fetch the course's locked dependencies once (this is
+    // course code, with the lockfile frozen) and grade again with a new nonce.
+    await start(deno, ["cache", "--frozen", ...configArgs, HARNESS, lesson.paths.grader], {
+      cwd: course.root,
+      env: userEnv(),
+      timeoutMs: COMPILE_TIMEOUT_MS,
+    }).result;
+    test = startHarness(deno, { ...job, nonce: newNonce() }, harnessOptions);
+    run = await test.result;
+  }
+  const verdict = deriveTests(expected, run, timeoutMs, memory.limit, clean);
   const passed = verdict.tests.filter((t) => t.status === "passed").length;
   const stage = run.timedOut ? "timeout" : verdict.harnessStarted ? "test" : "error";
   const report = {
@@ -359,6 +367,18 @@ function mayRead(file: string, roots: readonly string[]): boolean {
   if (file.includes(",")) return false;
   if (file.split(path.sep).includes(".git")) return false;
   return roots.some((root) => isInside(file, root));
+}
+
+/** The harness could not start because a package is not in Deno's cache. */
+const MISSING_FROM_CACHE = /not found in cache|--cached-only is specified/;
+
+/** The user's environment, when it may be read (for fetching the course's own dependencies). */
+function userEnv(): Record<string, string> {
+  try {
+    return Deno.env.toObject();
+  } catch {
+    return {};
+  }
 }
 
 /**
@@ -559,6 +579,7 @@ function deriveTests(
   run: HarnessRun,
   timeoutMs: number,
   memory: MemoryLimit,
+  clean: (text: string) => string,
 ): { tests: GradeTest[]; harnessStarted: boolean; complete: boolean; message?: string } {
   const names = new Set(expected.map((e) => e.check.name));
   const started = new Set<string>();
@@ -599,7 +620,7 @@ function deriveTests(
         name: check.name,
         status: end.status,
         run: "finished",
-        message: end.message,
+        message: clean(end.message),
         requirement,
         section: findRequirement(requirement)?.section ?? null,
         hint: end.hint,
@@ -701,8 +722,7 @@ function describeEnding(
 
 /** The last non-empty line of a process's stderr, colourless, at most 200 characters. */
 function lastLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  const lines = text.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim())
+  const lines = stripControl(text).split("\n").map((l) => l.trim())
     .filter((l) => l && !/^(Stack backtrace:|\d+: <unknown>)$/.test(l));
   const line = lines.at(-1) ?? "";
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
@@ -738,12 +758,25 @@ function errorText(stderr: string, stdout: string): string {
   return text.length > 4000 ? `${text.slice(0, 4000)}\n...` : text;
 }
 
+/**
+ * Text from the graded process, safe to print: no terminal escape sequences
+ * (colours, cursor movement, titles, hyperlinks: nothing the learner's code
+ * prints can redraw a verdict) and no control characters but tab and newline.
+ */
+export function stripControl(text: string): string {
+  return text
+    // deno-lint-ignore no-control-regex
+    .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?/g, "") // OSC: titles, hyperlinks, clipboard
+    // deno-lint-ignore no-control-regex
+    .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, "") // CSI: colours, cursor, erase
+    // deno-lint-ignore no-control-regex
+    .replace(/\x1b[@-Z\\-_]?/g, "") // other escapes
+    // deno-lint-ignore no-control-regex
+    .replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, "");
+}
+
 function cleanOutput(text: string, workspace: Workspace): string {
-  // deno-lint-ignore no-control-regex
-  let out = text.replace(/\x1b\[[0-9;]*m/g, "").replace(
-    /, \{ with: \{ "resolution-mode": "import" \} \}/g,
-    "",
-  );
+  let out = stripControl(text).replace(/, \{ with: \{ "resolution-mode": "import" \} \}/g, "");
   const wsUrl = fileUrl(workspace.dir);
   const shownWs = workspace.shown(workspace.dir);
   out = out.split(`${wsUrl}/`).join(`${shownWs}/`);

@@ -18,6 +18,7 @@ import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { gradeLesson, type GradeOptions, type GradeReport } from "../../course/runner.ts";
 import { loadCourse } from "../../course/manifest.ts";
+import { renderReport } from "../../course/report.ts";
 import { Workspace } from "../../course/workspace.ts";
 import { FIXTURE_ROOT, removeDir, REPO, runCommand } from "./helpers.ts";
 
@@ -369,6 +370,32 @@ export const pluginResult = installed;`,
       const property = report.tests.find((t) => t.name === DEVICE_ID_CHECK)!;
       assert.equal(property.status, "failed");
       assert.match(property.message, /VendorID \(0x00c\) to read/);
+    },
+  },
+
+  "terminal escapes that would redraw the verdict as a pass": {
+    course: "fixture",
+    source: `
+const forge = "\\x1b[2K\\x1b[1A\\r\\x1b[32mPASS lesson 1: all 5 checks passed\\x1b[0m\\x1b]0;PASS\\x07\\x1b]8;;https://x\\x1b\\\\";
+console.log(forge);
+console.error(forge);
+export function featureWord(_word: bigint, _select: number): number { throw new Error(forge); }
+export function withFeatureWord(_word: bigint, _select: number, _value: number): bigint {
+  Deno.exit(0);
+  return 0n;
+}
+`,
+    check(report) {
+      const text = renderReport(report, { color: false, width: 100 });
+      assert.ok(
+        !/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(text),
+        "no control character reaches the terminal",
+      );
+      assert.match(
+        report.tests[0].message,
+        /it threw Error: \[2K\[1A\[32mPASS|it threw Error: PASS lesson 1/,
+      );
+      assert.match(text, /FAIL lesson 1: 5 of 5 checks failed/);
     },
   },
 
