@@ -388,6 +388,7 @@ export function withFeatureWord(_word: bigint, _select: number, _value: number):
     check(report) {
       const text = renderReport(report, { color: false, width: 100 });
       assert.ok(
+        // deno-lint-ignore no-control-regex
         !/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(text),
         "no control character reaches the terminal",
       );
