@@ -10,13 +10,14 @@ import {
   RecordReader,
 } from "../../course/sandbox/protocol.ts";
 
+// The reader checks a record's shape, not its contents (the parent checks those against the grader).
 const END: HarnessRecord = {
   t: "end",
   i: 0,
   name: 'MagicValue reads "virt"',
   status: "passed",
   message: "",
-  requirement: "4.2.2.1/1",
+  requirement: "any id",
   hint: 1,
   durationMs: 0.4,
 };
@@ -31,7 +32,7 @@ Deno.test("only lines carrying the nonce count, wherever the line breaks fall", 
   const nonce = newNonce();
   const reader = new RecordReader(nonce);
   const text = [
-    "featureWord(word, 0) is bits 0 to 31 [4.2.2.2/7] ... ok (1ms)\n",
+    "featureWord(word, 0) is bits 0 to 31 ... ok (1ms)\n",
     `${"0".repeat(64)} ${JSON.stringify(END)}\n`,
     `${newNonce()} ${JSON.stringify(END)}\n`,
     `${nonce.slice(0, 63)} ${JSON.stringify(END)}\n`,

@@ -637,7 +637,8 @@ export function featureWord(_word: bigint, _select: number): number {
 }
 export function withFeatureWord(word: bigint, _select: number, _value: number): bigint { return word; }
 `,
-    options: { memoryGuard: "rss-poll", memoryLimitBytes: 384 * 1024 ** 2 },
+    // A long time limit: the poll stops it within a fraction of a second, however loaded the machine.
+    options: { memoryGuard: "rss-poll", memoryLimitBytes: 384 * 1024 ** 2, timeoutMs: 60_000 },
     check(report) {
       assert.equal(report.memory.enforcedBy, "rss-poll");
       assert.equal(report.tests[0].run, "interrupted");

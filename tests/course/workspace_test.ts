@@ -151,8 +151,8 @@ function completePass(n: number) {
     status: "passed" as const,
     run: "finished" as const,
     message: "",
-    requirement: "4.2.2.1/1",
-    section: "4.2.2.1",
+    requirement: null,
+    section: null,
     hint: null,
     durationMs: 1,
   }));
