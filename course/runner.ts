@@ -21,9 +21,10 @@
  *      `--no-remote`, and a proxy that refuses every connection, so an
  *      `npm:`/`jsr:` import the course lacks fails to load and nothing is
  *      downloaded or written (`deno.lock` stays byte-identical);
- *    - a memory limit (`prlimit --data`, RLIMIT_DATA: allocations beyond it
- *      fail; else, on Linux, the resident size is polled and the process
- *      stopped) and a JavaScript heap limit (`--max-old-space-size`);
+ *    - a memory limit (RLIMIT_DATA through `prlimit --data` or `sh -c
+ *      'ulimit -d'`: allocations beyond it fail; else the resident size is
+ *      polled and the process stopped) and a JavaScript heap limit
+ *      (`--max-old-space-size`);
  *    - a time limit (default 20 s), after which the process is killed.
  *
  *    The harness reads a random nonce on stdin before the learner's module
@@ -111,11 +112,12 @@ export interface GradeOptions {
   /** JavaScript heap limit of the test process, in bytes (default {@linkcode DEFAULT_HEAP_LIMIT_BYTES}). */
   readonly heapLimitBytes?: number;
   /**
-   * How to enforce the memory limit: `rlimit` (`prlimit --data`, the default
-   * when `prlimit` is installed) or `rss-poll` (poll `/proc/<pid>/status`,
-   * the default on Linux without `prlimit`).
+   * How to enforce the memory limit: `prlimit` (RLIMIT_DATA, the default on
+   * Linux when util-linux is installed), `ulimit` (RLIMIT_DATA through
+   * `/bin/sh -c 'ulimit -d'`, the default without `prlimit`) or `rss-poll`
+   * (poll the resident size and stop the process; what is left without both).
    */
-  readonly memoryGuard?: "rlimit" | "rss-poll";
+  readonly memoryGuard?: "prlimit" | "ulimit" | "rss-poll";
   /** The `deno` executable (default `Deno.execPath()`). */
   readonly deno?: string;
   /** Skip the compile stage. */
@@ -408,17 +410,21 @@ function sandboxEnv(): Record<string, string> {
 
 interface MemoryPlan {
   readonly limit: MemoryLimit;
-  /** `prlimit`'s path when the limit is an rlimit. */
-  readonly prlimit: string | null;
+  /**
+   * How to start the test process under the rlimit: the command and the
+   * arguments that come before `deno` (`prlimit --data=N --`, or a POSIX
+   * shell's `ulimit -d`), or `null` when the limit is polled or absent.
+   */
+  readonly wrapper: { readonly cmd: string; readonly args: readonly string[] } | null;
 }
 
 function memoryLimit(options: GradeOptions): MemoryPlan {
   const limitBytes = options.memoryLimitBytes ?? DEFAULT_MEMORY_LIMIT_BYTES;
   const heapLimitBytes = options.heapLimitBytes ?? DEFAULT_HEAP_LIMIT_BYTES;
-  const prlimit = options.memoryGuard === "rss-poll" ? null : findPrlimit();
-  if (prlimit) {
-    return { limit: { limitBytes, heapLimitBytes, enforcedBy: "rlimit" }, prlimit };
-  }
+  const wrapper = options.memoryGuard === "rss-poll"
+    ? null
+    : rlimitWrapper(limitBytes, options.memoryGuard);
+  if (wrapper) return { limit: { limitBytes, heapLimitBytes, enforcedBy: "rlimit" }, wrapper };
   const canPoll = Deno.build.os === "linux";
   return {
     limit: {
@@ -426,20 +432,43 @@ function memoryLimit(options: GradeOptions): MemoryPlan {
       heapLimitBytes,
       enforcedBy: canPoll ? "rss-poll" : "none",
     },
-    prlimit: null,
+    wrapper: null,
   };
 }
 
-function findPrlimit(): string | null {
+/**
+ * RLIMIT_DATA through `prlimit --data` (util-linux), else through the
+ * `ulimit -d` of `/bin/sh` (POSIX; `exec` keeps the process id), on Linux,
+ * where the kernel counts anonymous mappings (V8's array buffers) in it.
+ * Not RLIMIT_AS: V8 reserves far more address space than it uses and would
+ * not start.
+ */
+function rlimitWrapper(
+  limitBytes: number,
+  only?: "prlimit" | "ulimit",
+): MemoryPlan["wrapper"] {
   if (Deno.build.os !== "linux") return null;
-  const dirs = ["/usr/bin", "/bin", "/usr/local/bin"];
+  const prlimit = only === "ulimit" ? null : findExecutable("prlimit");
+  if (prlimit) return { cmd: prlimit, args: [`--data=${limitBytes}`, "--"] };
+  if (only !== "prlimit" && findExecutable("sh", ["/bin"])) {
+    const kib = String(Math.floor(limitBytes / 1024));
+    return { cmd: "/bin/sh", args: ["-c", 'ulimit -d "$0" && exec "$@"', kib] };
+  }
+  return null;
+}
+
+function findExecutable(
+  name: string,
+  dirs = ["/usr/bin", "/bin", "/usr/local/bin"],
+): string | null {
+  const search = [...dirs];
   try {
-    dirs.push(...(Deno.env.get("PATH") ?? "").split(":").filter(Boolean));
+    search.push(...(Deno.env.get("PATH") ?? "").split(":").filter(Boolean));
   } catch {
     // No env permission: the usual places only.
   }
-  for (const dir of dirs) {
-    const candidate = path.join(dir, "prlimit");
+  for (const dir of search) {
+    const candidate = path.join(dir, name);
     try {
       if (Deno.statSync(candidate).isFile) return candidate;
     } catch {
@@ -477,9 +506,9 @@ function startHarness(
     args: string[];
   },
 ): { result: Promise<HarnessRun>; kill(): void } {
-  const { prlimit, limit } = options.memory;
-  const [cmd, args] = prlimit && limit.limitBytes !== null
-    ? [prlimit, [`--data=${limit.limitBytes}`, "--", deno, ...options.args]]
+  const { wrapper, limit } = options.memory;
+  const [cmd, args] = wrapper
+    ? [wrapper.cmd, [...wrapper.args, deno, ...options.args]]
     : [deno, options.args];
   const child = new Deno.Command(cmd, {
     args,
@@ -503,11 +532,18 @@ function startHarness(
     timedOut = true;
     kill();
   }, options.timeoutMs);
+  let polling = false;
   const poll = limit.enforcedBy === "rss-poll" && limit.limitBytes !== null
-    ? setInterval(() => {
-      if (residentBytes(child.pid) > limit.limitBytes!) {
-        memoryExceeded = true;
-        kill();
+    ? setInterval(async () => {
+      if (polling) return;
+      polling = true;
+      try {
+        if (await residentBytes(child.pid) > limit.limitBytes!) {
+          memoryExceeded = true;
+          kill();
+        }
+      } finally {
+        polling = false;
       }
     }, RSS_POLL_MS)
     : undefined;
@@ -551,13 +587,25 @@ function startHarness(
 }
 
 /** The resident size of a process, in bytes (0 when it cannot be read). */
-function residentBytes(pid: number): number {
+async function residentBytes(pid: number): Promise<number> {
   try {
+    // Deno lets only --allow-all read /proc; `ps` needs --allow-run, which the lab has.
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
     const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
-    return 0;
+    try {
+      const out = await new Deno.Command("ps", {
+        args: ["-o", "rss=", "-p", String(pid)],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const kib = Number(new TextDecoder().decode(out.stdout).trim());
+      return Number.isFinite(kib) ? kib * 1024 : 0;
+    } catch {
+      return 0;
+    }
   }
 }
 
