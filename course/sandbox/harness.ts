@@ -47,6 +47,8 @@ import {
   MAX_MESSAGE_CHARS,
   parseJob,
 } from "./protocol.ts";
+import * as hardenModule from "./harden.ts";
+import * as protocolModule from "./protocol.ts";
 import type { Check, Grader } from "../grading/define.ts";
 import { explainFailure, explainLoadFailure } from "../grading/explain.ts";
 import { GradeFailure } from "../grading/failure.ts";
@@ -144,6 +146,9 @@ async function prepare(
     }
   }
   hardenExports(graderModule as Record<string, unknown>);
+  // The harness's own modules are reachable too (a loaded module needs no permission to import).
+  hardenExports(hardenModule as unknown as Record<string, unknown>);
+  hardenExports(protocolModule as unknown as Record<string, unknown>);
   // Hint pointers may read the course manifest: do it while that is certain to work.
   grader.hintCommand(1);
   refuseProcessExit();

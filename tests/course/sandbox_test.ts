@@ -271,8 +271,12 @@ export function withFeatureWord(word: bigint, _select: number, _value: number): 
   "console.log": () => { (console as unknown as Record<string, unknown>).log = () => {}; },
   "performance.now": () => { (Object.getPrototypeOf(performance) as Record<string, unknown>).now = () => 0; },
   "Deno.errors": () => { (Deno.errors as unknown as Record<string, unknown>).NotCapable = Error; },
+  "the harness's protocol module": () => { Object.defineProperty(protocol.RecordReader.prototype, "push", { value: () => {} }); },
+  "the harness's record encoder": () => { Object.defineProperty(protocol.encodeRecord, "marker", { value: 1 }); },
+  "SES's harden": () => { (globalThis as unknown as Record<string, unknown>).harden = (x: unknown) => x; },
 `,
       `import * as api from "${REPO_URL}course/grader.ts";
+import * as protocol from "${REPO_URL}course/sandbox/protocol.ts";
 import { grader } from "${REPO_URL}tests/fixtures/course/lessons/01-feature-words/grader.ts";`,
     ),
     check(report) {
