@@ -425,7 +425,8 @@ function memoryLimit(options: GradeOptions): MemoryPlan {
     ? null
     : rlimitWrapper(limitBytes, options.memoryGuard);
   if (wrapper) return { limit: { limitBytes, heapLimitBytes, enforcedBy: "rlimit" }, wrapper };
-  const canPoll = Deno.build.os === "linux";
+  // `ps -o rss=` answers on Linux and macOS; /proc only on Linux.
+  const canPoll = Deno.build.os !== "windows";
   return {
     limit: {
       limitBytes: canPoll ? limitBytes : null,
