@@ -120,7 +120,7 @@ export function register(program: Command): void {
   program
     .command("check")
     .description(
-      "grade one lesson (or all) out of process: deno check, then deno test with read-only permissions",
+      "grade one lesson (or all): deno check, then every check of its grader in a sandboxed subprocess",
     )
     .argument("[lesson]", "lesson number, id or folder (default: every lesson)")
     .option("--json", "print the GradeReport JSON instead of tables")

@@ -5,6 +5,12 @@
  * {@linkcode registerGrader}, which is why plain `deno test` in the workspace
  * grades the learner's work with no wrapper.
  *
+ * This is the learner's own convenience, not what `lab check` trusts: under
+ * `deno test` the learner's code shares the test runner and its reporter, so
+ * it can make the output say anything. `lab check` grades through the
+ * sandboxed harness of `course/sandbox/`, where only authenticated results
+ * count (see `course/runner.ts`).
+ *
  * @example
  * ```ts ignore
  * import { registerGrader } from "../../course/deno_test.ts";

@@ -130,13 +130,15 @@ const SECTION_PATTERN = /^\d+(?:\.\d+)*$/;
  * Loads and validates a course: the manifest, each lesson's `lesson.json` and
  * `hints.md`, and the presence of the lesson files.
  *
- * @param root Absolute course root (default: this repository).
+ * @param courseRoot The course root (default: this repository); a relative path is resolved
+ *   against the current directory.
  * @returns The course, lessons in manifest order.
  * @throws {CourseFormatError} On a missing or malformed file, a duplicate id
  *   or folder, an unknown requirement id, or a manifest version this engine
  *   does not read.
  */
-export function loadCourse(root: string = REPO_ROOT): Course {
+export function loadCourse(courseRoot: string = REPO_ROOT): Course {
+  const root = path.resolve(courseRoot);
   const lessonsDir = path.join(root, "lessons");
   const manifestPath = path.join(lessonsDir, "manifest.json");
   const rel = (file: string) => path.relative(root, file).split(path.sep).join("/");

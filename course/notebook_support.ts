@@ -39,9 +39,10 @@ async function open(options: SupportOptions): Promise<{ course: Course; workspac
 }
 
 /**
- * Grades the learner's exercise for a lesson out of process (`deno check`,
- * then `deno test` with read-only permissions and a time limit) and records
- * the result in their progress.
+ * Grades the learner's exercise for a lesson out of process, as `lab check`
+ * does (`deno check`, then every check of the grader in a sandboxed harness
+ * with read-only permissions, a time and a memory limit), and records the
+ * result in their progress.
  *
  * @param lesson Lesson number or id.
  * @param options Course, workspace and the time limit in seconds.

@@ -158,8 +158,8 @@ export function generateNotebook(course: Course, lesson: Lesson): string {
   cells.push(md(
     `## Grade your exercise\n\n` +
       `Edit \`${exercisePath}\` in your editor, then run the next cell. Grading runs out of process ` +
-      `(\`deno check\`, then \`deno test\` with read-only permissions and a time limit), so it always sees ` +
-      `your latest code. Stuck? \`hint(LESSON)\` shows the next hint.`,
+      `(\`deno check\`, then every check in a sandbox: read-only, no network, time and memory ` +
+      `limits), so it always sees your latest code. Stuck? \`hint(LESSON)\` shows the next hint.`,
   ));
   cells.push(code(`await gradeLesson(LESSON);`));
   const notebook = {

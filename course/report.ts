@@ -9,7 +9,7 @@
 
 import { escapeHtml } from "../format/html.ts";
 import Table from "cli-table3";
-import type { GradeReport, GradeTest } from "./runner.ts";
+import type { GradeReport, GradeTest } from "./grade_report.ts";
 
 /** Options of the text renderers. */
 export interface RenderOptions {
@@ -70,11 +70,13 @@ function terminalWidth(): number {
   }
 }
 
-/** The one-line verdict, e.g. `"FAIL lesson 1: 2 of 5 checks failed (0.41 s)"`. */
+/**
+ * The one-line verdict, e.g. `"FAIL lesson 1: 2 of 5 checks failed (0.41 s)"`
+ * or `"FAIL lesson 1: 15 of 15 checks failed; 1 did not finish, 14 did not run (0.12 s)"`.
+ */
 export function verdict(report: GradeReport): string {
   const n = report.lesson.number;
   const time = `${(report.durationMs / 1000).toFixed(2)} s`;
-  const total = report.passed + report.failed;
   switch (report.stage) {
     case "compile":
       return `FAIL lesson ${n}: type errors, no check ran; fix ${report.file} and check again (${time})`;
@@ -82,17 +84,58 @@ export function verdict(report: GradeReport): string {
       return `FAIL lesson ${n}: ${report.message ?? "timed out"}`;
     case "error":
       return `FAIL lesson ${n}: the grader could not run (${time})`;
-    case "test":
-      return report.ok
-        ? `PASS lesson ${n}: all ${total} checks passed (${time})`
-        : `FAIL lesson ${n}: ${report.failed} of ${total} checks failed (${time})`;
+    case "test": {
+      if (report.ok) return `PASS lesson ${n}: all ${report.expected} checks passed (${time})`;
+      const notRun = report.tests.filter((t) => t.run === "not run").length;
+      const unfinished =
+        report.tests.filter((t) => t.run === "interrupted" || t.run === "timed out").length;
+      const why = [
+        unfinished ? `${unfinished} did not finish` : "",
+        notRun ? `${notRun} did not run` : "",
+      ].filter(Boolean);
+      if (report.failed === 0) {
+        return `FAIL lesson ${n}: grading did not finish (${
+          report.message ?? "incomplete"
+        }) (${time})`;
+      }
+      return `FAIL lesson ${n}: ${report.failed} of ${report.expected} checks failed` +
+        (why.length ? `; ${why.join(", ")}` : "") + ` (${time})`;
+    }
+  }
+}
+
+/** What the time column shows: the duration, or how the check's run ended. */
+function runCell(test: GradeTest): string {
+  switch (test.run) {
+    case "finished":
+      return formatMs(test.durationMs);
+    case "not run":
+      return "did not run";
+    case "timed out":
+      return "timed out";
+    case "interrupted":
+      return "cut short";
   }
 }
 
 function mark(test: GradeTest, unicode = true): string {
   if (test.status === "passed") return unicode ? "✔" : "ok";
-  if (test.status === "failed") return unicode ? "✘" : "FAIL";
-  return unicode ? "-" : "skip";
+  if (test.run === "not run") return unicode ? "·" : "skip";
+  return unicode ? "✘" : "FAIL";
+}
+
+/** The failures worth showing in full: every check that ran (or was cut short), not those that never started. */
+function detailedFailures(report: GradeReport): GradeTest[] {
+  return report.tests.filter((t) => t.status === "failed" && t.run !== "not run" && t.message);
+}
+
+/** One line for the checks that did not run, or "" when all ran. */
+function notRunLine(report: GradeReport): string {
+  const notRun = report.tests.filter((t) => t.run === "not run");
+  if (notRun.length === 0) return "";
+  const reason = /^observed: this check did not run: (.*)$/m.exec(notRun[0].message)?.[1];
+  const count = notRun.length === 1 ? "1 check" : `${notRun.length} checks`;
+  return `${count} did not run${reason ? `: ${reason}` : ""}`;
 }
 
 /**
@@ -120,10 +163,10 @@ export function renderReport(report: GradeReport, options: RenderOptions = {}): 
     );
   }
   if (report.tests.length > 0) {
-    const nameWidth = Math.max(20, width - 4 - 13 - 10 - 10);
+    const nameWidth = Math.max(20, width - 4 - 13 - 13 - 10);
     const table = new Table({
       head: ["", "check", "requirement", "time"],
-      colWidths: [4, nameWidth, 13, 10],
+      colWidths: [4, nameWidth, 13, 13],
       colAligns: ["center", "left", "left", "right"],
       wordWrap: true,
       style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true },
@@ -131,14 +174,14 @@ export function renderReport(report: GradeReport, options: RenderOptions = {}): 
     for (const t of report.tests) {
       const m = t.status === "passed"
         ? p.green(mark(t))
-        : t.status === "failed"
-        ? p.red(mark(t))
-        : p.dim(mark(t));
-      table.push([m, t.name, t.requirement ?? "", formatMs(t.durationMs)]);
+        : t.run === "not run"
+        ? p.dim(mark(t))
+        : p.red(mark(t));
+      table.push([m, t.name, t.requirement ?? "", runCell(t)]);
     }
     out.push(color ? table.toString() : stripAnsi(table.toString()));
   }
-  const failures = report.tests.filter((t) => t.status === "failed" && t.message);
+  const failures = detailedFailures(report);
   const shown = options.verbose ? failures : failures.slice(0, MAX_DETAILED_FAILURES);
   for (const t of shown) {
     out.push("", p.red(`✘ ${t.name}`) + (t.requirement ? p.dim(` [${t.requirement}]`) : ""));
@@ -153,6 +196,11 @@ export function renderReport(report: GradeReport, options: RenderOptions = {}): 
         } more failure(s): run with --verbose to see them all`,
       ),
     );
+  }
+  const skipped = notRunLine(report);
+  if (skipped) out.push("", p.yellow(`· ${skipped}`));
+  if (report.stage === "test" && report.message && !skipped) {
+    out.push("", p.yellow(report.message));
   }
   if (report.stage === "error" && report.message) {
     out.push("", p.red("The grader could not run:"), indent(report.message, "  "));
@@ -196,9 +244,14 @@ export function renderReportPlain(report: GradeReport): string {
     );
   }
   for (const t of report.tests) {
-    out.push(`  ${mark(t)} ${t.name}${t.requirement ? ` [${t.requirement}]` : ""}`);
-    if (t.status === "failed" && t.message) out.push(indent(t.message, "      "));
+    const how = t.run === "finished" ? "" : ` (${runCell(t)})`;
+    out.push(`  ${mark(t)} ${t.name}${t.requirement ? ` [${t.requirement}]` : ""}${how}`);
+    if (t.status === "failed" && t.run !== "not run" && t.message) {
+      out.push(indent(t.message, "      "));
+    }
   }
+  const skipped = notRunLine(report);
+  if (skipped) out.push(skipped);
   if (report.stage === "error" && report.message) {
     out.push("The grader could not run:", indent(report.message, "  "));
   }
@@ -215,14 +268,14 @@ export function renderReportHtml(report: GradeReport): string {
   const ok = report.ok;
   const colour = ok ? "#1a7f37" : "#cf222e";
   const rows = report.tests.map((t) => {
-    const c = t.status === "passed" ? "#1a7f37" : t.status === "failed" ? "#cf222e" : "#6e7781";
-    const message = t.message
+    const c = t.status === "passed" ? "#1a7f37" : t.run === "not run" ? "#6e7781" : "#cf222e";
+    const message = t.message && t.run !== "not run"
       ? `<pre style="white-space:pre-wrap;margin:0;text-align:left">${escapeHtml(t.message)}</pre>`
       : "";
     return `<tr><td style="color:${c};font-weight:bold">${mark(t)}</td>` +
       `<td style="text-align:left">${escapeHtml(t.name)}</td>` +
       `<td><code>${escapeHtml(t.requirement ?? "")}</code></td>` +
-      `<td style="text-align:right">${escapeHtml(formatMs(t.durationMs))}</td>` +
+      `<td style="text-align:right">${escapeHtml(runCell(t))}</td>` +
       `<td style="text-align:left">${message}</td></tr>`;
   }).join("");
   const parts = [
@@ -242,6 +295,8 @@ export function renderReportHtml(report: GradeReport): string {
         `<th>time</th><th style="text-align:left">message</th></tr></thead><tbody>${rows}</tbody></table>`,
     );
   }
+  const skipped = notRunLine(report);
+  if (skipped) parts.push(`<p style="color:#6e7781">· ${escapeHtml(skipped)}</p>`);
   if (report.stage === "error" && report.message) {
     parts.push(`<pre style="white-space:pre-wrap">${escapeHtml(report.message)}</pre>`);
   }
@@ -314,7 +369,7 @@ export function renderSummary(
       String(r.lesson.number),
       r.lesson.title,
       result,
-      `${r.passed}/${r.passed + r.failed}`,
+      `${r.passed}/${r.expected}`,
       `${(r.durationMs / 1000).toFixed(2)} s`,
     ]);
   }

@@ -15,6 +15,10 @@
  *   rather than rewritten.
  * - A corrupt file is moved aside to `state.json.bak` and reported in one
  *   line; progress starts fresh.
+ * - A pass counts only when authenticated grading recorded it (`grading` at
+ *   least {@linkcode TRUSTED_GRADING}): a pass recorded by an older engine,
+ *   whose grading the learner's code could fool, is dropped with a one-line
+ *   notice, so `lab status`, `lab solution` and `lab boot --mine` never see it.
  *
  * @module
  */
@@ -25,10 +29,20 @@ import { CourseError } from "./errors.ts";
 /** The state format this engine reads and writes. */
 export const STATE_VERSION = 1;
 
+/**
+ * The first grading protocol whose results are authenticated (nonce-signed
+ * records from a sandboxed harness, checked against the grader's own list of
+ * checks): a recorded pass counts only when it came from this protocol or a
+ * later one.
+ */
+export const TRUSTED_GRADING = 2;
+
 /** Progress on one lesson. Every field is optional: absent means "not yet". */
 export interface LessonProgress {
-  /** Result of the last grading. */
+  /** Result of the last grading (`passed` only from an authenticated, complete set of results). */
   status?: "passed" | "failed";
+  /** The grading protocol that recorded `status` (see {@linkcode TRUSTED_GRADING}). */
+  grading?: number;
   /** How many hints were shown (hint numbers 1..hintsSeen). */
   hintsSeen?: number;
   /** How many times the lesson was graded through `lab`. */
@@ -109,12 +123,22 @@ export function readState(file: string, shown: string = file): LoadedState {
     return moveAside(file, shown, 'has no "lessons" object');
   }
   const lessons: Record<string, LessonProgress> = {};
+  const warnings: string[] = [];
   for (const [id, value] of Object.entries(lessonsRaw as Record<string, unknown>)) {
-    lessons[id] = sanitizeProgress(value);
+    const progress = sanitizeProgress(value);
+    if (progress.status === "passed" && !((progress.grading ?? 0) >= TRUSTED_GRADING)) {
+      delete progress.status;
+      delete progress.passedAt;
+      warnings.push(
+        `${shown}: the pass of lesson "${id}" was recorded before grading was authenticated, ` +
+          `so it no longer counts: check the lesson again`,
+      );
+    }
+    lessons[id] = progress;
   }
   const state: LabState = { version: STATE_VERSION, lessons };
   if (typeof record.lastLesson === "string") state.lastLesson = record.lastLesson;
-  return { state, warnings: [] };
+  return { state, warnings };
 }
 
 /**
@@ -148,7 +172,7 @@ function sanitizeProgress(value: unknown): LessonProgress {
   if (typeof value !== "object" || value === null) return out;
   const v = value as Record<string, unknown>;
   if (v.status === "passed" || v.status === "failed") out.status = v.status;
-  for (const key of ["hintsSeen", "checks", "passed", "failed"] as const) {
+  for (const key of ["hintsSeen", "checks", "passed", "failed", "grading"] as const) {
     const n = v[key];
     if (typeof n === "number" && Number.isInteger(n) && n >= 0) out[key] = n;
   }

@@ -31,6 +31,8 @@
 import * as path from "node:path";
 import type { Course, Lesson } from "./manifest.ts";
 import { emptyState, type LabState, type LessonProgress, readState, writeState } from "./state.ts";
+import { type GradeReport, isCompletePass } from "./grade_report.ts";
+import { PROTOCOL_VERSION } from "./sandbox/protocol.ts";
 import {
   defaultWorkspaceDir,
   ENGINE_DIR,
@@ -66,8 +68,10 @@ This folder is yours: the course never overwrites what you write here.
   exercise. Edit exercise.ts, not this file.
 - \`.lab/state.json\`: your progress; \`.lab/backup/\`: what \`lab reset\` replaced.
 
-Grade with \`deno task lab check N\` (out of process, with a time limit and read-only
-permissions) or plain \`deno test\` in this folder or in one lesson's folder.
+Grade with \`deno task lab check N\`: out of process, in a sandbox (read-only, no network,
+a time and a memory limit), and the only way a lesson is recorded as passed. Plain
+\`deno test\` in this folder or in one lesson's folder runs the same checks for you to
+experiment with; it records nothing.
 `;
 
 /** A learner's workspace for one course. */
@@ -171,12 +175,22 @@ export class Workspace {
   }
 
   /**
-   * Changes the progress of a lesson and saves the state file.
+   * Changes the progress of a lesson and saves the state file. The grading
+   * fields (`status`, `grading`, `passedAt`) are not among them: only
+   * {@linkcode recordGrade} writes those.
    *
    * @param lesson The lesson.
    * @param patch Fields to set (`undefined` deletes a field).
    */
-  update(lesson: Lesson, patch: Partial<LessonProgress>): void {
+  update(
+    lesson: Lesson,
+    patch: Partial<Omit<LessonProgress, "status" | "grading" | "passedAt">>,
+  ): void {
+    const { status: _s, grading: _g, passedAt: _p, ...allowed } = patch as Partial<LessonProgress>;
+    this.#update(lesson, allowed);
+  }
+
+  #update(lesson: Lesson, patch: Partial<LessonProgress>): void {
     const current = { ...this.progress(lesson), ...patch };
     for (const key of Object.keys(current) as (keyof LessonProgress)[]) {
       if (current[key] === undefined) delete current[key];
@@ -187,24 +201,29 @@ export class Workspace {
   }
 
   /**
-   * Records the outcome of a grading in the progress state.
+   * Records the outcome of a grading in the progress state. The lesson is
+   * recorded as passed only when the report is a complete pass
+   * ({@linkcode isCompletePass}: every check the grader defines ran and
+   * passed), whatever its `ok` says.
    *
    * @param lesson The lesson graded.
-   * @param outcome Whether it passed, and the counts.
+   * @param report The report of `gradeLesson`.
    */
   recordGrade(
     lesson: Lesson,
-    outcome: { readonly ok: boolean; readonly passed: number; readonly failed: number },
+    report: Pick<GradeReport, "ok" | "stage" | "expected" | "passed" | "failed" | "tests">,
   ): void {
     const progress = this.progress(lesson);
     const now = new Date().toISOString();
-    this.update(lesson, {
-      status: outcome.ok ? "passed" : "failed",
+    const passed = report.ok && isCompletePass(report);
+    this.#update(lesson, {
+      status: passed ? "passed" : "failed",
+      grading: PROTOCOL_VERSION,
       checks: (progress.checks ?? 0) + 1,
-      passed: outcome.passed,
-      failed: outcome.failed,
+      passed: report.passed,
+      failed: report.failed,
       lastCheckedAt: now,
-      passedAt: progress.passedAt ?? (outcome.ok ? now : undefined),
+      passedAt: progress.passedAt ?? (passed ? now : undefined),
     });
   }
 

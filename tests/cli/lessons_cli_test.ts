@@ -135,12 +135,14 @@ Deno.test("lab check on the stub fails citing the spec; a correct solution passe
     assert.equal(report.ok, true);
     assert.equal(report.stage, "test");
     assert.equal(report.tests.length, 5);
+    assert.equal(report.expected, 5);
     assert.deepEqual(Object.keys(report.tests[0]).sort(), [
       "durationMs",
       "hint",
       "message",
       "name",
       "requirement",
+      "run",
       "section",
       "status",
     ]);
@@ -153,6 +155,30 @@ Deno.test("lab check on the stub fails citing the spec; a correct solution passe
     assert.equal(all.code, 1);
     assert.match(all.stdout, /1 of 2 lessons pass/);
     assert.match(all.stderr, /lab: 1 of 2 lessons do not pass yet/);
+  }));
+
+Deno.test("an exercise that exits at load fails every check, and lab solution stays locked", () =>
+  withWorkspace(async (ws) => {
+    const course = loadCourse(FIXTURE_ROOT);
+    const workspace = await Workspace.open(course, ws);
+    const file = workspace.exerciseFile(course.lessons[0]);
+    const stub = Deno.readTextFileSync(file);
+    Deno.writeTextFileSync(file, stub.replace(/(\nimport [^\n]*\n)/, "$1Deno.exit(0);\n"));
+    assert.match(Deno.readTextFileSync(file), /stub\.ts";\nDeno\.exit\(0\);\n/);
+    const json = await lab(ws, ["check", "1", "--json"]);
+    assert.equal(json.code, 1, json.stderr);
+    const report = JSON.parse(json.stdout);
+    assert.equal(report.ok, false);
+    assert.deepEqual([report.expected, report.passed, report.failed], [5, 0, 5]);
+    assert.match(report.tests[0].message, /Deno\.exit\(\) is not available while grading/);
+    const text = await lab(ws, ["check", "1"]);
+    assert.match(text.stdout, /FAIL lesson 1: 5 of 5 checks failed/);
+    assertOneLineError(
+      await lab(ws, ["solution", "1"]),
+      1,
+      /Lesson 1 does not pass yet: run `deno task lab check 1` first/,
+    );
+    assert.match((await lab(ws, ["status"])).stdout, /0 of 2 lessons passed/);
   }));
 
 Deno.test("lab check --timeout stops an infinite loop with a clear message", () =>

@@ -13,6 +13,7 @@ import {
 } from "../../course/grader.ts";
 import { NotWrittenYetError, todo } from "../../course/stub.ts";
 import { ConformanceLog } from "../../conformance/log.ts";
+import type { RequirementId } from "../../conformance/requirements.ts";
 import { grader as featureGrader } from "../fixtures/course/lessons/01-feature-words/grader.ts";
 import * as reference from "../fixtures/course/lessons/01-feature-words/reference.ts";
 import * as stub from "../fixtures/course/lessons/01-feature-words/exercise.ts";
@@ -25,7 +26,11 @@ Deno.test("defineGrader validates requirement ids, hints and names at definition
   const run = () => {};
   assert.throws(
     () =>
-      defineGrader({ lesson: "x", checks: [{ name: "a", requirement: "9.9.9/1", hint: 1, run }] }),
+      defineGrader({
+        lesson: "x",
+        // A typo is a type error; the cast stands for a grader written in plain JavaScript.
+        checks: [{ name: "a", requirement: "9.9.9/1" as RequirementId, hint: 1, run }],
+      }),
     /unknown requirement id "9.9.9\/1"/,
   );
   assert.throws(

@@ -10,21 +10,23 @@ import {
   withDisplay,
 } from "../../course/report.ts";
 import type { GradeReport } from "../../course/runner.ts";
-import { parseJunit } from "../../course/junit.ts";
 
 const failing: GradeReport = {
   lesson: { number: 1, id: "mmio-window", dir: "01-mmio-window", title: "The <MMIO> window" },
   stage: "test",
   ok: false,
+  expected: 2,
   passed: 1,
   failed: 1,
   durationMs: 412,
   timeoutMs: 20_000,
+  memory: { limitBytes: 1024 ** 3, heapLimitBytes: 512 * 1024 ** 2, enforcedBy: "rlimit" },
   file: "workspace/01-mmio-window/exercise.ts",
   tests: [
     {
       name: "Version reads 2",
       status: "passed",
+      run: "finished",
       message: "",
       requirement: "4.2.2.1/2",
       section: "4.2.2.1",
@@ -34,6 +36,7 @@ const failing: GradeReport = {
     {
       name: 'MagicValue reads "virt"',
       status: "failed",
+      run: "finished",
       message:
         "observed: MagicValue read 0x0\nthe spec requires: MagicValue to read 0x74726976 (§4.2.2.1, requirement 4.2.2.1/1)\nread hint 1: deno task lab hint 1 1",
       requirement: "4.2.2.1/1",
@@ -104,30 +107,47 @@ Deno.test("verdicts for each stage, and the summary of several lessons", () => {
   assert.match(summary, /1 of 2 lessons pass/);
 });
 
-Deno.test("parseJunit reads Deno's JUnit output: names, times, failures, skips, entities", () => {
-  const xml = `<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="deno test" tests="3" failures="1" errors="0" time="0.030">
-    <testsuite name="./a_test.ts" tests="3" disabled="1" errors="0" failures="1">
-        <testcase name="passes [4.2.2.1/1]" classname="./a_test.ts" time="0.001" line="1" col="6">
-        </testcase>
-        <testcase name="fails &lt;&amp;&gt; &quot;q&quot;" classname="./a_test.ts" time="0.006" line="2" col="6">
-            <failure message="Uncaught GradeFailure: observed: 1
-the spec requires: 2 &amp; &lt;x&gt;">GradeFailure: observed: 1</failure>
-        </testcase>
-        <testcase name="ign" classname="./a_test.ts" time="0.000" line="6" col="6">
-            <skipped/>
-        </testcase>
-    </testsuite>
-</testsuites>`;
-  const cases = parseJunit(xml);
-  assert.deepEqual(cases.map((c) => [c.name, c.status, c.time]), [
-    ["passes [4.2.2.1/1]", "passed", 0.001],
-    ['fails <&> "q"', "failed", 0.006],
-    ["ign", "ignored", 0],
-  ]);
-  assert.equal(
-    cases[1].failureMessage,
-    "Uncaught GradeFailure: observed: 1\nthe spec requires: 2 & <x>",
+const cutShort: GradeReport = {
+  ...failing,
+  expected: 3,
+  passed: 0,
+  failed: 3,
+  message:
+    'grading stopped before every check was reported: the test process exited with status 0 while the check "Version reads 2" was running',
+  tests: [
+    {
+      ...failing.tests[0],
+      status: "failed",
+      run: "interrupted",
+      message: "observed: the test process exited with status 0 while this check ran\n" +
+        "the spec requires: Version (0x004) to read 2 (§4.2.2.1, requirement 4.2.2.1/2)",
+    },
+    ...['MagicValue reads "virt"', "DeviceID is the device's"].map((name) => ({
+      ...failing.tests[1],
+      name,
+      run: "not run" as const,
+      durationMs: 0,
+      message: "observed: this check did not run: the test process exited with status 0 while " +
+        'the check "Version reads 2" was running\nthe spec requires: ...',
+    })),
+  ],
+};
+
+Deno.test("a check that did not run or was cut short is shown as such, not as a plain failure", () => {
+  const text = renderReport(cutShort, { color: false, width: 100 });
+  assert.match(text, /│ ✘ {2}│ Version reads 2 +│ 4\.2\.2\.1\/2 +│ +cut short │/);
+  assert.match(text, /│ · {2}│ MagicValue reads "virt" +│ 4\.2\.2\.1\/1 +│ did not run │/);
+  assert.match(
+    text,
+    /· 2 checks did not run: the test process exited with status 0 while the check "Version reads 2" was running/,
   );
-  assert.deepEqual(parseJunit(""), []);
+  assert.equal(text.match(/observed:/g)?.length, 1, "only the check that ran is shown in full");
+  assert.match(text, /FAIL lesson 1: 3 of 3 checks failed; 1 did not finish, 2 did not run/);
+  const plain = renderReportPlain(cutShort);
+  assert.match(plain, / {2}· MagicValue reads "virt" \[4\.2\.2\.1\/1\] \(did not run\)\n/);
+  assert.match(plain, / {2}✘ Version reads 2 \[4\.2\.2\.1\/2\] \(cut short\)\n {6}observed:/);
+  const html = renderReportHtml(cutShort);
+  assert.match(html, />did not run</);
+  assert.match(html, /2 checks did not run/);
+  assert.match(renderSummary([cutShort], { color: false }), /│ FAIL +│ +0\/3 │/);
 });

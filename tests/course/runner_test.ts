@@ -3,6 +3,9 @@ import { gradeLesson, type GradeReport } from "../../course/runner.ts";
 import type { Workspace } from "../../course/workspace.ts";
 import { removeDir, tempWorkspace, useVariant } from "./helpers.ts";
 
+/** Variants whose point is the compile stage; the others skip it (it costs a cold type check). */
+const COMPILE_STAGE = new Set(["compile_error", "missing_export", "correct"]);
+
 async function grade(
   variant: string | null,
   timeoutMs = 10_000,
@@ -10,7 +13,8 @@ async function grade(
   const ws = await tempWorkspace();
   const lesson = ws.course.lessons[0];
   if (variant) useVariant(ws, lesson, variant);
-  const report = await gradeLesson({ workspace: ws, lesson, timeoutMs });
+  const skipCompile = !COMPILE_STAGE.has(variant ?? "");
+  const report = await gradeLesson({ workspace: ws, lesson, timeoutMs, skipCompile });
   await removeDir(ws.dir);
   return { report, ws };
 }
@@ -20,7 +24,15 @@ function assertShape(report: GradeReport): void {
   const json = JSON.parse(JSON.stringify(report));
   assert.deepEqual(Object.keys(json.lesson).sort(), ["dir", "id", "number", "title"]);
   assert.ok(["compile", "test", "timeout", "error"].includes(json.stage));
-  for (const key of ["ok", "passed", "failed", "durationMs", "tests"]) assert.ok(key in json, key);
+  for (const key of ["ok", "expected", "passed", "failed", "durationMs", "memory", "tests"]) {
+    assert.ok(key in json, key);
+  }
+  assert.deepEqual(Object.keys(json.memory).sort(), ["enforcedBy", "heapLimitBytes", "limitBytes"]);
+  assert.equal(json.expected, 5, "the fixture lesson's grader defines 5 checks");
+  if (json.stage !== "compile") {
+    assert.equal(json.tests.length, json.expected, "one entry per check the grader defines");
+    assert.equal(json.passed + json.failed, json.expected);
+  }
   for (const t of json.tests) {
     assert.deepEqual(Object.keys(t).sort(), [
       "durationMs",
@@ -28,6 +40,7 @@ function assertShape(report: GradeReport): void {
       "message",
       "name",
       "requirement",
+      "run",
       "section",
       "status",
     ]);
@@ -42,6 +55,7 @@ Deno.test("the pristine stub fails every check, each message citing the spec and
   assert.deepEqual([report.passed, report.failed], [0, 5]);
   for (const t of report.tests) {
     assert.equal(t.status, "failed");
+    assert.equal(t.run, "finished");
     assert.match(t.message, /^observed: \w+\(\) is not written yet/);
     assert.match(
       t.message,
@@ -65,7 +79,9 @@ Deno.test("a correct solution passes every check", async () => {
   assert.equal(report.stage, "test");
   assert.equal(report.ok, true, JSON.stringify(report, null, 2));
   assert.deepEqual([report.passed, report.failed], [5, 0]);
-  assert.ok(report.tests.every((t) => t.status === "passed" && t.message === ""));
+  assert.ok(report.tests.every((t) => t.status === "passed" && t.run === "finished"));
+  assert.ok(report.tests.every((t) => t.message === ""));
+  assert.equal(report.message, undefined);
 });
 
 Deno.test("an independent wrong solution fails its grader with counts and teaching messages", async () => {
@@ -99,7 +115,7 @@ Deno.test("renaming an export the stub has is a compile error that explains itse
   assert.match(report.compileOutput!, /compares the exports of your exercise\.ts with the stub's/);
 });
 
-Deno.test("an infinite loop ends with a clear 'timed out' within the limit", async () => {
+Deno.test("an infinite loop ends with a clear 'timed out' within the limit; later checks did not run", async () => {
   const started = performance.now();
   const { report } = await grade("infinite_loop", 2_000);
   const elapsed = performance.now() - started;
@@ -110,7 +126,21 @@ Deno.test("an infinite loop ends with a clear 'timed out' within the limit", asy
     report.message!,
     /^timed out after 2 s: is there an infinite loop\? \(the check "featureWord\(word, 0\) is bits 0 to 31" was running\)$/,
   );
-  assert.equal(report.tests.at(-1)!.status, "failed");
+  assert.deepEqual(report.tests.map((t) => [t.status, t.run]), [
+    ["failed", "timed out"],
+    ["failed", "not run"],
+    ["failed", "not run"],
+    ["failed", "not run"],
+    ["failed", "not run"],
+  ]);
+  assert.match(
+    report.tests[0].message,
+    /^observed: timed out after 2 s while this check ran: is there an infinite loop\?\nthe spec requires: .+\(§4\.2\.2\.2, requirement 4\.2\.2\.2\/7\)\nread hint 1: deno task lab hint 1 1$/,
+  );
+  assert.match(
+    report.tests[1].message,
+    /^observed: this check did not run: grading stopped after 2 s while the check "featureWord\(word, 0\) is bits 0 to 31" was running\n/,
+  );
   assert.ok(elapsed < 15_000, `took ${elapsed} ms`);
 });
 

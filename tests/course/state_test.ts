@@ -26,12 +26,18 @@ Deno.test("state round-trips, keeps unknown lesson ids, drops ill-typed fields",
     writeState(file, {
       version: 1,
       lessons: {
-        "mmio-window": { status: "passed", hintsSeen: 2, checks: 3 },
+        "mmio-window": { status: "passed", grading: 2, hintsSeen: 2, checks: 3 },
         "retired-lesson": { status: "failed" },
       },
       lastLesson: "mmio-window",
     });
     assert.deepEqual(readState(file).state.lessons["retired-lesson"], { status: "failed" });
+    assert.deepEqual(readState(file).state.lessons["mmio-window"], {
+      status: "passed",
+      grading: 2,
+      hintsSeen: 2,
+      checks: 3,
+    });
     Deno.writeTextFileSync(
       file,
       JSON.stringify({
@@ -71,4 +77,26 @@ Deno.test("a state file from a newer engine is refused, not overwritten", () =>
         /written by a newer virtio-lab \(state version 2; this one reads 1\)/.test(e.message),
     );
     assert.equal(Deno.readTextFileSync(file), text);
+  }));
+
+Deno.test("a pass recorded before grading was authenticated no longer counts, and says so", () =>
+  withDir((dir) => {
+    const file = path.join(dir, "state.json");
+    Deno.writeTextFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        lessons: {
+          "mmio-window": { status: "passed", passedAt: "2026-01-01T10:00:00.000Z", checks: 1 },
+          "status-reset": { status: "passed", grading: 2, checks: 2 },
+        },
+      }),
+    );
+    const { state, warnings } = readState(file, "workspace/.lab/state.json");
+    assert.deepEqual(state.lessons["mmio-window"], { checks: 1 });
+    assert.deepEqual(state.lessons["status-reset"], { status: "passed", grading: 2, checks: 2 });
+    assert.deepEqual(warnings, [
+      'workspace/.lab/state.json: the pass of lesson "mmio-window" was recorded before grading ' +
+      "was authenticated, so it no longer counts: check the lesson again",
+    ]);
   }));

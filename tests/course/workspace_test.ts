@@ -126,7 +126,7 @@ Deno.test("reset restores the stub and keeps a backup of what it overwrote", asy
     const [one, two] = ws.course.lessons;
     useVariant(ws, one, "correct");
     const mine = Deno.readTextFileSync(ws.exerciseFile(one));
-    ws.recordGrade(one, { ok: true, passed: 5, failed: 0 });
+    ws.recordGrade(one, completePass(5));
     ws.recordHint(one, 2);
     const result = await ws.reset([one, two]);
     assert.equal(Deno.readTextFileSync(ws.exerciseFile(one)), ws.stubText(one));
@@ -139,6 +139,50 @@ Deno.test("reset restores the stub and keeps a backup of what it overwrote", asy
     assert.deepEqual(Object.keys(ws.progress(one)).sort(), ["hintsSeen", "stubHash"]);
     const nothing = await ws.reset([two]);
     assert.equal(nothing.backupDir, null);
+  } finally {
+    await removeDir(ws.dir);
+  }
+});
+
+/** The fields of a report in which every one of `n` checks ran and passed. */
+function completePass(n: number) {
+  const tests = Array.from({ length: n }, (_, i) => ({
+    name: `check ${i}`,
+    status: "passed" as const,
+    run: "finished" as const,
+    message: "",
+    requirement: null,
+    section: null,
+    hint: null,
+    durationMs: 1,
+  }));
+  return { ok: true, stage: "test" as const, expected: n, passed: n, failed: 0, tests };
+}
+
+Deno.test("a lesson is recorded as passed only from a complete pass, never by update()", async () => {
+  const ws = await tempWorkspace();
+  try {
+    const [one] = ws.course.lessons;
+    const pass = completePass(5);
+    // ok: true is not enough: a check without a result, or a missing one, fails the lesson.
+    ws.recordGrade(one, { ...pass, tests: pass.tests.slice(0, 4), passed: 4 });
+    assert.equal(ws.progress(one).status, "failed");
+    ws.recordGrade(one, {
+      ...pass,
+      tests: [...pass.tests.slice(0, 4), { ...pass.tests[4], run: "not run" as const }],
+    });
+    assert.equal(ws.progress(one).status, "failed");
+    ws.recordGrade(one, { ...pass, stage: "timeout" });
+    assert.equal(ws.progress(one).status, "failed");
+    // update() ignores the grading fields, whatever a caller passes.
+    ws.update(one, { status: "passed", grading: 9 } as never);
+    assert.equal(ws.progress(one).status, "failed");
+    ws.recordGrade(one, pass);
+    assert.equal(ws.progress(one).status, "passed");
+    const saved = JSON.parse(Deno.readTextFileSync(ws.stateFile)).lessons[one.id];
+    assert.equal(saved.status, "passed");
+    assert.equal(saved.grading, 2);
+    assert.equal(saved.checks, 4, "four gradings");
   } finally {
     await removeDir(ws.dir);
   }

@@ -97,7 +97,7 @@ for (const lesson of course.lessons) {
         `check "${check.name}" points at hint ${check.hint} of ${lesson.hints.length}`,
       );
     }
-    const cited = new Set(grader.checks.map((c) => c.requirement));
+    const cited = new Set<string>(grader.checks.map((c) => c.requirement));
     for (const id of lesson.requirements) {
       assert.ok(cited.has(id), `lesson.json teaches ${id} but no check of grader.ts enforces it`);
     }
