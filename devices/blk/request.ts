@@ -573,18 +573,32 @@ export function buildBlockRequest(
   chain: BlockRequestChain = { readable: [], writable: [] },
 ): BlockRequestChain {
   const header = request.header.addr;
+  const sector = request.sector;
   memory.writeU32(header + VIRTIO_BLK_REQ_TYPE_OFFSET, request.type);
   memory.writeU32(header + VIRTIO_BLK_REQ_RESERVED_OFFSET, 0);
-  memory.writeU64(header + VIRTIO_BLK_REQ_SECTOR_OFFSET, request.sector);
+  if (typeof sector === "number") {
+    // le64 as two le32 halves: exact for any sector below 2^53.
+    memory.writeU32(header + VIRTIO_BLK_REQ_SECTOR_OFFSET, sector % 0x1_0000_0000);
+    memory.writeU32(header + VIRTIO_BLK_REQ_SECTOR_OFFSET + 4, Math.floor(sector / 0x1_0000_0000));
+  } else {
+    memory.writeU64(header + VIRTIO_BLK_REQ_SECTOR_OFFSET, sector);
+  }
   memory.writeU8(request.status.addr, VIRTIO_BLK_S_UNSET);
+  // Fill by index and trim once: emptying an array first (`length = 0`)
+  // would drop its storage, and a reused chain would allocate again.
   const { readable, writable } = chain;
-  readable.length = 0;
-  writable.length = 0;
-  readable.push(request.header);
   const data = request.data;
-  const into = request.type === VIRTIO_BLK_T_OUT ? readable : writable;
-  for (let i = 0; i < data.length; i++) into.push(data[i]);
-  writable.push(request.status);
+  let r = 0;
+  let w = 0;
+  readable[r++] = request.header;
+  if (request.type === VIRTIO_BLK_T_OUT) {
+    for (let i = 0; i < data.length; i++) readable[r++] = data[i];
+  } else {
+    for (let i = 0; i < data.length; i++) writable[w++] = data[i];
+  }
+  writable[w++] = request.status;
+  if (readable.length !== r) readable.length = r;
+  if (writable.length !== w) writable.length = w;
   return chain;
 }
 
