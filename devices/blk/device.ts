@@ -162,14 +162,17 @@ interface HeadSlot {
  *   and the flush is done anyway.
  *
  * An OUT on a read-only device fails with IOERR and writes nothing (the
- * device's own duty, §5.2.6.2). A backend error is IOERR. When the driver
+ * device's own duty, 5.2.6.2/1). A backend error is IOERR. When the driver
  * did not negotiate VIRTIO_BLK_F_FLUSH, every write is flushed before it
- * completes, because completed writes must then be stable (§5.2.6.2).
+ * completes, because completed writes must then be stable, and stable writes
+ * are committed before their completion is reported (5.2.6.2/9); a flush
+ * completes only after the backend's.
  *
- * The used `len` counts every device-writable byte: the data part is filled
- * (with data for a successful IN or GET_ID, with zeroes otherwise, so no
- * stale or partial data is left in it) and the status byte is last; for a
- * well-formed OUT or FLUSH that is 1.
+ * The used `len` counts every device-writable byte, all written before the
+ * chain is returned (2.7.8.2/2): the data part is filled (with data for a
+ * successful IN or GET_ID, with zeroes otherwise, so no stale or partial
+ * data is left in it) and the status byte is last; for a well-formed OUT or
+ * FLUSH that is 1.
  *
  * A device or queue reset aborts the requests in flight: their backend
  * operations never touch guest memory afterwards (see the `signal` contract

@@ -268,6 +268,10 @@ interface WriteEpoch {
  * use the ring's descriptors directly while it has them; long ones, or any
  * once it runs short, use an indirect table.
  *
+ * A request's status is trusted only when the used `len` covers it: it is
+ * the last writable byte, and nothing past `len` may be relied on
+ * (2.7.8.3/1); a short `len` fails the request.
+ *
  * Every step goes through {@linkcode parts} (`readBlockConfig`,
  * `blockTransferLimits`, `splitTransfer`, `buildBlockRequest`,
  * `finishBlockRequest`), so any of them can be replaced.

@@ -80,7 +80,10 @@ interface TransmitJob {
  * Negotiates VIRTIO_F_VERSION_1, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC,
  * VIRTIO_CONSOLE_F_SIZE and VIRTIO_CONSOLE_F_EMERG_WRITE when offered, never
  * VIRTIO_CONSOLE_F_MULTIPORT. Receive buffers are device-writable only
- * (5.3.6.1/1), transmit buffers device-readable only (5.3.6.1/2).
+ * (5.3.6.1/1), transmit buffers device-readable only (5.3.6.1/2). Receive
+ * buffers posted during probe are announced only after DRIVER_OK (3.1.1/6);
+ * a used `len` is never trusted past the buffer posted, and nothing past it
+ * is read (2.7.8.3/1).
  *
  * Every step goes through {@linkcode parts} (`postReceiveBuffers`,
  * `receivedBytes`, `transmitChunks`, `readConsoleSize`).
