@@ -453,7 +453,10 @@ export class VirtioBlockDriver implements VirtioDriver {
   /**
    * A configuration change: if the device set DEVICE_NEEDS_RESET, nothing in
    * flight will complete (2.1.1/4), so every request fails now; otherwise
-   * read the configuration again (the disk may have been resized).
+   * read the configuration again: the disk may have been resized, and
+   * requests cut from now on follow the new limits (a configuration whose
+   * limits became unusable keeps the old ones, and one whose `blk_size`
+   * became invalid is ignored whole).
    */
   configChanged(): void {
     const ctx = this.#ctx;
@@ -468,7 +471,24 @@ export class VirtioBlockDriver implements VirtioDriver {
       );
       return;
     }
-    this.#setCapacity(this.parts.readBlockConfig(ctx).capacity);
+    let config;
+    try {
+      config = this.parts.readBlockConfig(ctx);
+    } catch (e) {
+      // An invalid blk_size: nothing of this configuration is trusted.
+      if (!(e instanceof RangeError)) throw e;
+      return;
+    }
+    this.#setCapacity(config.capacity);
+    this.#blockSize = config.blkSize ?? SECTOR_SIZE;
+    const vq = this.#vq;
+    if (vq) {
+      try {
+        this.#limits = this.parts.blockTransferLimits(config, vq.size, this.#maxTransferBytes);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+      }
+    }
   }
 
   /**

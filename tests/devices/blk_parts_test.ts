@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { GuestAllocator } from "../../memory/allocator.ts";
+import type { AccessWidth, DeviceHost } from "../../virtio/device.ts";
 import {
   type BlockDeviceParts,
   type BlockDriverParts,
@@ -17,6 +18,9 @@ import {
   REFERENCE_BLOCK_DEVICE_PARTS,
   REFERENCE_BLOCK_DRIVER_PARTS,
   splitTransfer,
+  VIRTIO_BLK_CONFIG_CAPACITY,
+  VIRTIO_BLK_CONFIG_SEG_MAX,
+  VIRTIO_BLK_CONFIG_SIZE_MAX,
   VIRTIO_BLK_S_UNSUPP,
   VIRTIO_BLK_T_IN,
   VirtioBlockDevice,
@@ -270,4 +274,56 @@ Deno.test("block: one-segment requests use direct descriptors; multi-segment one
     [[3, false], [5, true], [2, false]], // indirect: the ring descriptor and the table's 4
   );
   shutdown();
+});
+
+Deno.test("block: a configuration change is read through readBlockConfig: capacity and limits follow", async () => {
+  class ResizableDevice extends VirtioBlockDevice {
+    host: DeviceHost | null = null;
+    capacityOverride: number | null = null;
+    segMaxOverride: number | null = null;
+    sizeMaxOverride: number | null = null;
+    override attach(host: DeviceHost): void {
+      this.host = host;
+      super.attach(host);
+    }
+    override readConfig(offset: number, width: AccessWidth): number {
+      if (offset === VIRTIO_BLK_CONFIG_CAPACITY && this.capacityOverride !== null) {
+        return this.capacityOverride;
+      }
+      if (offset === VIRTIO_BLK_CONFIG_SEG_MAX && this.segMaxOverride !== null) {
+        return this.segMaxOverride;
+      }
+      if (offset === VIRTIO_BLK_CONFIG_SIZE_MAX && this.sizeMaxOverride !== null) {
+        return this.sizeMaxOverride;
+      }
+      return super.readConfig(offset, width);
+    }
+  }
+  const device = new ResizableDevice(new MemoryBlockBackend(64 * 512));
+  let reads = 0;
+  const driver = new VirtioBlockDriver({
+    parts: {
+      readBlockConfig: (ctx) => (reads++, REFERENCE_BLOCK_DRIVER_PARTS.readBlockConfig(ctx)),
+    },
+  });
+  const { settle, shutdown, log } = await buildStack(device, registration(driver));
+  assert.equal(driver.capacity, 64n);
+  device.capacityOverride = 128;
+  device.segMaxOverride = 4;
+  device.host!.configChanged();
+  await settle();
+  assert.equal(reads, 2, "probe, then the configuration change");
+  assert.equal(driver.capacity, 128n);
+  assert.equal(driver.segMax, 4);
+  // Limits that became unusable (1 × 256 bytes, under a sector) keep the old ones.
+  device.segMaxOverride = 1;
+  device.sizeMaxOverride = 256;
+  device.capacityOverride = 32;
+  device.host!.configChanged();
+  await settle();
+  assert.equal(driver.capacity, 32n);
+  assert.deepEqual([driver.segMax, driver.sizeMax], [4, 65536]);
+  assert.deepEqual(await driver.read(0, 1), new Uint8Array(512), "and requests still go out");
+  shutdown();
+  assert.equal(log.entries.length, 0, log.format());
 });
