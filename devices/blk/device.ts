@@ -156,6 +156,8 @@ interface HeadSlot {
  * - data in the direction the type implies (5.2.6/D3);
  * - IN/OUT data a multiple of 512 bytes (5.2.6.1/5);
  * - IN/OUT inside `capacity`, computed without overflow (5.2.6.1/1);
+ * - IN/OUT within the negotiated `seg_max` and `size_max` (5.2.3/D1):
+ *   logged, and served anyway;
  * - GET_ID data exactly 20 bytes (5.2.6.1/7): less is IOERR; more gets the
  *   20-byte ID, the rest zeroed, and OK, as QEMU does;
  * - FLUSH with a nonzero sector (5.2.6.1/3) or with data (5.2.6.1/4): logged,
@@ -216,7 +218,8 @@ export class VirtioBlockDevice implements VirtioDevice {
 
   readonly #config = new ConfigSpace(VIRTIO_BLK_CONFIG_SIZE);
   readonly #idBytes = new Uint8Array(VIRTIO_BLK_ID_BYTES);
-  readonly #disk: BlockDisk;
+  /** What parsing checks against: fixed at DRIVER_OK, with the limits negotiated. */
+  #disk: BlockDisk;
   #host: DeviceHost | null = null;
   #reporter: ConformanceReporter | null = null;
   #generation = 0;
@@ -348,7 +351,14 @@ export class VirtioBlockDevice implements VirtioDevice {
   activate(): void {
     const host = this.#host;
     if (!host) return;
-    this.#io = this.#ioOptions(!hasFeature(host.features, VIRTIO_BLK_F_FLUSH));
+    const negotiated = host.features;
+    this.#io = this.#ioOptions(!hasFeature(negotiated, VIRTIO_BLK_F_FLUSH));
+    this.#disk = Object.freeze({
+      capacity: this.#disk.capacity,
+      readOnly: this.#disk.readOnly,
+      segMax: hasFeature(negotiated, VIRTIO_BLK_F_SEG_MAX) ? this.segMax : null,
+      sizeMax: hasFeature(negotiated, VIRTIO_BLK_F_SIZE_MAX) ? this.sizeMax : null,
+    });
     this.queueNotify(REQUESTQ);
   }
 

@@ -263,7 +263,7 @@ interface WriteEpoch {
  *
  * Transfers are split into requests of at most {@linkcode maxRequestBytes};
  * each request carries up to `seg_max` data segments of at most `size_max`
- * bytes. Requests go out as long as the queue has descriptors and slots; the
+ * bytes (5.2.3/D1). Requests go out as long as the queue has descriptors and slots; the
  * rest wait, in order, and are sent as completions free space. Short chains
  * use the ring's descriptors directly while it has them; long ones, or any
  * once it runs short, use an indirect table.

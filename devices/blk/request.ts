@@ -122,6 +122,10 @@ export interface BlockDisk {
   readonly capacity: number;
   /** Whether VIRTIO_BLK_F_RO is offered: writes fail with IOERR (5.2.6.2/1). */
   readonly readOnly: boolean;
+  /** `seg_max` when VIRTIO_BLK_F_SEG_MAX was negotiated, else `null` (no limit to check). */
+  readonly segMax?: number | null;
+  /** `size_max` when VIRTIO_BLK_F_SIZE_MAX was negotiated, else `null`. */
+  readonly sizeMax?: number | null;
 }
 
 /** Makes an empty {@linkcode BlockRequest} record, for {@linkcode parseBlockRequest} to fill. */
@@ -152,6 +156,9 @@ export function emptyBlockRequest(): BlockRequest {
  *   so a sector near 2^64 never wraps to a small one);
  * - OUT on a read-only disk: IOERR, and the backend is never touched
  *   (5.2.6.2/1, the device's own duty, so nothing is reported);
+ * - IN and OUT within the negotiated `seg_max` data segments of at most
+ *   `size_max` bytes (5.2.3/D1): reported, and served anyway (the device
+ *   can; the limits are there for devices that cannot);
  * - GET_ID with exactly 20 bytes of data (5.2.6.1/7): fewer is IOERR, more
  *   is reported and served with the ID in the first 20 bytes;
  * - FLUSH with sector 0 (5.2.6.1/3) and no data (5.2.6.1/4): reported, and
@@ -314,6 +321,39 @@ export function parseBlockRequest(
       request.op = isRead ? "read" : "write";
       request.offset = sector * SECTOR_SIZE;
       request.length = length;
+      const segMax = disk.segMax ?? null;
+      const sizeMax = disk.sizeMax ?? null;
+      if ((segMax !== null || sizeMax !== null) && length > 0) {
+        // The data segments: the writable buffers of an IN up to the status
+        // byte, the readable ones of an OUT past the header.
+        const segments = isRead ? writable : readable;
+        let skip = isRead ? 0 : VIRTIO_BLK_REQ_HEADER_SIZE;
+        let left = length;
+        let count = 0;
+        let largest = 0;
+        for (let i = 0; i < segments.length && left > 0; i++) {
+          const len = segments[i].len;
+          if (skip >= len) {
+            skip -= len;
+            continue;
+          }
+          const share = Math.min(len - skip, left);
+          skip = 0;
+          left -= share;
+          count++;
+          if (share > largest) largest = share;
+        }
+        if ((segMax !== null && count > segMax) || (sizeMax !== null && largest > sizeMax)) {
+          request.warnings++;
+          reporter.report(
+            "5.2.3/D1",
+            `${name} request at head ${head} has ${count} data segment(s) of up to ${largest} ` +
+              `byte(s); the limits are seg_max ${segMax ?? "none"}, size_max ${sizeMax ?? "none"}`,
+            { head, type, segments: count, largest, segMax, sizeMax },
+            "served anyway",
+          );
+        }
+      }
       return request;
     }
     case VIRTIO_BLK_T_FLUSH: {

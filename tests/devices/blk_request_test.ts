@@ -513,3 +513,55 @@ Deno.test("finishBlockRequest: a used len short of the status byte is not truste
   assert.equal(finishBlockRequest(memory, flush, 1), null);
   assert.equal(finishBlockRequest(memory, flush, 0)?.status, -1);
 });
+
+Deno.test("parseBlockRequest: more than seg_max data segments or one over size_max is reported, and served (5.2.3/D1)", () => {
+  const { memory, reporter, buffer, header, log } = setup();
+  const disk = { capacity: 64, readOnly: false, segMax: 2, sizeMax: 1024 };
+  const read = (...lens: number[]) =>
+    parseBlockRequest(
+      memory,
+      chain([header(VIRTIO_BLK_T_IN, 0n)], [...lens.map((len) => buffer(len)), buffer(1)]),
+      disk,
+      reporter,
+    );
+  // Within the limits; the status byte sharing the last data buffer is no segment of its own.
+  assert.equal(accepted(read(1024, 1024)).warnings, 0);
+  const shared = accepted(
+    parseBlockRequest(
+      memory,
+      chain([header(VIRTIO_BLK_T_IN, 0n)], [buffer(1024), buffer(1025)]),
+      disk,
+      reporter,
+    ),
+  );
+  assert.equal(shared.warnings, 0);
+  // The header sharing its buffer with an OUT's data leaves that buffer one segment.
+  const out = buffer(16 + 1024, 0);
+  memory.writeU32(out.addr, VIRTIO_BLK_T_OUT);
+  assert.equal(
+    accepted(parseBlockRequest(memory, chain([out, buffer(1024)], [buffer(1)]), disk, reporter))
+      .warnings,
+    0,
+  );
+  assert.equal(log.entries.length, 0);
+  // Over: three segments; a segment of 2048 bytes.
+  const many = accepted(read(512, 512, 512));
+  assert.deepEqual([many.op, many.length, many.warnings], ["read", 1536, 1]);
+  assert.equal(accepted(read(2048)).warnings, 1);
+  assert.deepEqual(log.entries.map((v) => [v.id, v.values.segments, v.values.largest]), [
+    ["5.2.3/D1", 3, 512],
+    ["5.2.3/D1", 1, 2048],
+  ]);
+  // Without the features negotiated there is nothing to check.
+  assert.equal(
+    accepted(
+      parseBlockRequest(
+        memory,
+        chain([header(VIRTIO_BLK_T_IN, 0n)], [buffer(512), buffer(512), buffer(512), buffer(1)]),
+        { capacity: 64, readOnly: false, segMax: null, sizeMax: null },
+        reporter,
+      ),
+    ).warnings,
+    0,
+  );
+});
