@@ -151,7 +151,7 @@ export class BlockReadOnlyError extends Error {
 
 /** The driver cannot take requests. */
 export class BlockDriverError extends Error {
-  /** `"not-bound"`, `"removed"` or `"queue-broken"`. */
+  /** `"not-bound"`, `"removed"`, `"needs-reset"` or `"queue-broken"`. */
   readonly code: string;
 
   /**
@@ -309,6 +309,8 @@ export class VirtioBlockDriver implements VirtioDriver {
   #limits: BlockTransferLimits = { segMax: 1, sizeMax: SECTOR_SIZE, maxRequestBytes: SECTOR_SIZE };
   #live = false;
   #removed: BlockDriverError | null = null;
+  /** Why the device cannot be used until it is bound again (DEVICE_NEEDS_RESET, a broken queue...). */
+  #failure: Error | null = null;
 
   /** Guest address of the slots' headers (16 bytes each), then their status bytes. */
   #slotArea = -1;
@@ -462,8 +464,7 @@ export class VirtioBlockDriver implements VirtioDriver {
     const ctx = this.#ctx;
     if (!ctx) return;
     if (ctx.needsReset) {
-      this.#live = false;
-      this.#failAll(
+      this.#fail(
         new BlockDriverError(
           "needs-reset",
           "Block device set DEVICE_NEEDS_RESET; its requests will not complete",
@@ -529,7 +530,8 @@ export class VirtioBlockDriver implements VirtioDriver {
    * @throws {BlockRangeError} If the range reaches past {@linkcode capacity} (nothing is sent).
    * @throws {BlockIoError} If the device reports an error.
    * @throws {GuestOutOfMemoryError} If guest memory cannot hold even one request's buffers.
-   * @throws {BlockDriverError} If the driver is not bound or was removed, or the device broke the queue.
+   * @throws {BlockDriverError} If the driver is not bound or was removed, or the device broke
+   *   the queue or set DEVICE_NEEDS_RESET (then every later request fails at once too).
    */
   async read(sector: number | bigint, count: number): Promise<Uint8Array> {
     if (!Number.isSafeInteger(count) || count < 0) {
@@ -675,6 +677,7 @@ export class VirtioBlockDriver implements VirtioDriver {
 
   #checkBound(): void {
     if (this.#removed) throw this.#removed;
+    if (this.#failure) throw this.#failure;
     if (!this.#ctx) {
       throw new BlockDriverError("not-bound", "Block driver is not bound to a device");
     }
@@ -930,7 +933,29 @@ export class VirtioBlockDriver implements VirtioDriver {
   #submit(slot: Slot): void {
     const result = this.#post(slot);
     if (result === "full") this.#stalled.push(slot);
-    else if (result === "posted" && this.#vq!.kickPrepare()) this.#ctx!.notify(REQUESTQ);
+    else if (result === "posted" && this.#vq!.kickPrepare()) this.#notify();
+  }
+
+  /**
+   * Sends the available buffer notification. A device model that throws
+   * while handling it (a strict conformance log, or a broken replacement
+   * part) leaves the driver unable to tell what became of its requests:
+   * they all fail with that error, and the driver takes no more until it is
+   * bound again. Nothing is thrown at the caller, who holds a promise.
+   */
+  #notify(): void {
+    try {
+      this.#ctx!.notify(REQUESTQ);
+    } catch (e) {
+      this.#fail(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** The device cannot be used any more: fail everything now and every request from now on. */
+  #fail(error: Error): void {
+    this.#live = false;
+    this.#failure ??= error;
+    this.#failAll(error);
   }
 
   /** Sends stalled slots, then waiting transfers, while the ring and the slots allow. */
@@ -975,7 +1000,7 @@ export class VirtioBlockDriver implements VirtioDriver {
         break;
       }
     }
-    if (added && vq.kickPrepare()) this.#ctx.notify(REQUESTQ);
+    if (added && vq.kickPrepare()) this.#notify();
   }
 
   #dequeue(): void {
@@ -997,7 +1022,7 @@ export class VirtioBlockDriver implements VirtioDriver {
       for (let used = vq.getBuf(); used; used = vq.getBuf()) this.#completed(used.token, used.len);
     } while (!vq.enableCallbacks());
     if (vq.broken) {
-      this.#failAll(
+      this.#fail(
         new BlockDriverError("queue-broken", `Request queue broken: ${vq.broken.message}`),
       );
       return;
@@ -1071,7 +1096,7 @@ export class VirtioBlockDriver implements VirtioDriver {
   }
 
   /** Fails every request: in flight (their slots wait for the device or a reset), stalled, waiting. */
-  #failAll(error: BlockDriverError): void {
+  #failAll(error: Error): void {
     for (const slot of this.#slots) {
       if (slot.state === "in-flight") {
         slot.state = "abandoned";

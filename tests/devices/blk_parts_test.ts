@@ -327,3 +327,40 @@ Deno.test("block: a configuration change is read through readBlockConfig: capaci
   shutdown();
   assert.equal(log.entries.length, 0, log.format());
 });
+
+Deno.test("block: after DEVICE_NEEDS_RESET requests in flight fail, and later ones fail at once instead of waiting", async () => {
+  const { driver, settle, shutdown } = await blkStack(new MemoryBlockBackend(64 * 512), {
+    parts: {
+      // Every request looks unanswerable: the device keeps it and asks for a reset.
+      parseBlockRequest: () => ({
+        op: "reject",
+        type: -1,
+        status: 1,
+        id: "5.2.6/D2",
+        violation: null,
+        complete: false,
+      }),
+    },
+  });
+  const first = driver.read(0, 1);
+  await assert.rejects(first, { name: "BlockDriverError", code: "needs-reset" });
+  await settle();
+  await assert.rejects(driver.read(0, 1), { name: "BlockDriverError", code: "needs-reset" });
+  await assert.rejects(driver.write(0, new Uint8Array(512)), { code: "needs-reset" });
+  shutdown();
+});
+
+Deno.test("block: a device part that throws fails the request with that error, never the caller synchronously", async () => {
+  const { driver, shutdown } = await blkStack(new MemoryBlockBackend(64 * 512), {
+    parts: {
+      parseBlockRequest: () => {
+        throw new TypeError("learner's parser crashed");
+      },
+    },
+  });
+  let promise: Promise<void> | null = null;
+  assert.doesNotThrow(() => (promise = driver.readInto(0, new Uint8Array(512))));
+  await assert.rejects(promise!, /learner's parser crashed/);
+  await assert.rejects(driver.read(0, 1), /learner's parser crashed/, "the device is unusable");
+  shutdown();
+});
