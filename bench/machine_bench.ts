@@ -22,9 +22,11 @@
  * (or `deno task bench`). Ratios: the "faster than" line of each group's
  * summary; 2.0x slower means the full stack reaches 50% of the copy.
  *
- * With `--v8-flags=--expose-gc`, the file first prints the guest-allocator
- * calls and the JavaScript heap bytes per request for each kind of read
- * (the latter across every layer: ring, transport, bus, driver and device).
+ * With `--v8-flags=--expose-gc,--min-semi-space-size=64,--max-semi-space-size=64`
+ * the file first prints the guest-allocator calls and the JavaScript heap
+ * bytes per request for each kind of read (the latter across every layer:
+ * ring, transport, bus, driver and device; the large young generation keeps
+ * a scavenge from running in the middle and hiding allocations).
  *
  * @module
  */
@@ -105,9 +107,9 @@ for (const size of [4096, 65536]) {
 /**
  * Prints guest-allocator calls and heap bytes per request, when `gc` is
  * exposed (`--v8-flags=--expose-gc`): the heap figure is the growth of the
- * heap over 2000 reads after a full collection, divided by 2000 (the young
- * generation holds a few MiB, so no collection runs in between unless the
- * reads allocate far more than they should).
+ * heap over 2000 reads after a full collection, divided by 2000, which is
+ * the bytes allocated as long as no scavenge runs in between (give the young
+ * generation room: `--min-semi-space-size=64,--max-semi-space-size=64`).
  */
 async function reportAllocations(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
