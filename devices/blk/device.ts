@@ -149,10 +149,14 @@ interface HeadSlot {
  * answered VIRTIO_BLK_S_UNSUPP. Checks, each reported with its rule and
  * answered VIRTIO_BLK_S_IOERR unless noted:
  *
- * - a 16-byte device-readable header (5.2.6/D1);
+ * - a 16-byte device-readable header (5.2.6/D1), split across descriptors
+ *   any way the driver likes (2.7.4.1/1);
  * - at least one device-writable byte for the status (5.2.6/D2): without it
  *   the request cannot be completed at all, so the device reports it, keeps
  *   the chain and asks for a reset (DEVICE_NEEDS_RESET);
+ * - every buffer inside guest RAM (2.7.5/D2), whatever queue popped it: a
+ *   bad one is IOERR, a status byte out of reach is treated like a missing
+ *   one;
  * - data in the direction the type implies (5.2.6/D3);
  * - IN/OUT data a multiple of 512 bytes (5.2.6.1/5);
  * - IN/OUT inside `capacity`, computed without overflow (5.2.6.1/1);
