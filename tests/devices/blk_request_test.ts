@@ -104,7 +104,7 @@ Deno.test("parseBlockRequest: a read fills the record it is given, header in one
   assert.equal(log.entries.length, 0);
 });
 
-Deno.test("parseBlockRequest: a header split 1 + 15 or 1 + 7 + 8 across descriptors is served (Firecracker #1560)", () => {
+Deno.test("parseBlockRequest: a header split 1 + 15 or 1 + 7 + 8 across descriptors is served (2.7.4.1/1, Firecracker #1560)", () => {
   const { memory, reporter, buffer, header, log } = setup();
   const h = header(VIRTIO_BLK_T_OUT, 0x1_0000_0005n);
   const splits = [

@@ -53,7 +53,7 @@ function chain(
 
 // ---------------------------------------------------------------- receive
 
-Deno.test("fillReceiveChain: input flows across every descriptor of the chain (Cloud Hypervisor #7802)", () => {
+Deno.test("fillReceiveChain: input flows across every descriptor of the chain (2.7.4.1/1, Cloud Hypervisor #7802)", () => {
   const memory = new GuestMemory(1 << 16);
   const log = new ConformanceLog();
   const writable = [{ addr: 0x100, len: 3 }, { addr: 0x200, len: 1 }, { addr: 0x300, len: 100 }];
