@@ -1039,7 +1039,13 @@ export class VirtioBlockDriver implements VirtioDriver {
       return;
     }
     this.#inFlight--;
-    const error = this.parts.finishBlockRequest(this.#ctx!.memory, slot, len);
+    let error: Error | null;
+    try {
+      error = this.parts.finishBlockRequest(this.#ctx!.memory, slot, len);
+    } catch (e) {
+      // A replaced part that throws fails this request, not the interrupt handler.
+      error = e instanceof Error ? e : new Error(String(e));
+    }
     if (error === null) {
       const type = slot.type;
       if (type === VIRTIO_BLK_T_IN || type === VIRTIO_BLK_T_GET_ID) {

@@ -364,3 +364,19 @@ Deno.test("block: a device part that throws fails the request with that error, n
   await assert.rejects(driver.read(0, 1), /learner's parser crashed/, "the device is unusable");
   shutdown();
 });
+
+Deno.test("block: a finishBlockRequest that throws fails its request; the slot comes back", async () => {
+  let calls = 0;
+  const { driver, shutdown } = await blkStack(new MemoryBlockBackend(64 * 512), {}, {
+    parts: {
+      finishBlockRequest: (...args) => {
+        if (calls++ === 0) throw new RangeError("learner's finish crashed");
+        return REFERENCE_BLOCK_DRIVER_PARTS.finishBlockRequest(...args);
+      },
+    },
+  });
+  await assert.rejects(driver.read(0, 1), /learner's finish crashed/);
+  assert.equal(driver.stats.inFlight, 0);
+  assert.deepEqual(await driver.read(0, 1), new Uint8Array(512), "the next request works");
+  shutdown();
+});
