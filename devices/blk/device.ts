@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { ConformanceReporter } from "../../conformance/log.ts";
+import { ConformanceError, type ConformanceReporter } from "../../conformance/log.ts";
 import { VIRTIO_ID_BLOCK } from "../../virtio/device_ids.ts";
 import {
   features,
@@ -508,8 +508,20 @@ export class VirtioBlockDevice implements VirtioDevice {
         this.#bytesWritten += request.length;
       }
     }
-    this.#finish(host, queue, chain, status, filled);
-    host.usedBuffers(REQUESTQ);
+    try {
+      this.#finish(host, queue, chain, status, filled);
+      host.usedBuffers(REQUESTQ);
+    } catch (e) {
+      // This runs as a promise reaction: there is no caller to throw to. A
+      // part that throws here (a broken replacement, a strict log) leaves the
+      // chain unanswered, so the device asks for a reset rather than let the
+      // error escape as an unhandled rejection.
+      host.needsReset(
+        e instanceof ConformanceError
+          ? e.violation
+          : `Completing a request failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
   }
 
   /** Writes the status (and zeroes unfilled data) and returns the chain to the driver. */

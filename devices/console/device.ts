@@ -326,7 +326,18 @@ export class VirtioConsoleDevice implements VirtioDevice {
           this.#reading = false;
           if (chunk === null) this.#inputEnded = true;
           else if (chunk.length > 0) this.#pending = chunk;
-          this.#pumpInput();
+          try {
+            this.#pumpInput();
+          } catch (e) {
+            // A promise reaction has no caller to throw to: a part that
+            // throws here (a strict log, a broken replacement) stops the
+            // device instead of escaping as an unhandled rejection.
+            host.needsReset(
+              e instanceof ConformanceError
+                ? e.violation
+                : `Receiving input failed: ${e instanceof Error ? e.message : String(e)}`,
+            );
+          }
         },
         () => {
           this.#reading = false;

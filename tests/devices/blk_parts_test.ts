@@ -380,3 +380,16 @@ Deno.test("block: a finishBlockRequest that throws fails its request; the slot c
   assert.deepEqual(await driver.read(0, 1), new Uint8Array(512), "the next request works");
   shutdown();
 });
+
+Deno.test("block: a completeBlockRequest that throws (after the backend) asks for a reset, no unhandled rejection", async () => {
+  const { driver, deviceTransport, shutdown } = await blkStack(new MemoryBlockBackend(64 * 512), {
+    parts: {
+      completeBlockRequest: () => {
+        throw new TypeError("learner's completion crashed");
+      },
+    },
+  });
+  await assert.rejects(driver.read(0, 1), { name: "BlockDriverError", code: "needs-reset" });
+  assert.match(deviceTransport.needsResetReason, /learner's completion crashed/);
+  shutdown();
+});

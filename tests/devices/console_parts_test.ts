@@ -387,3 +387,24 @@ Deno.test("console driver: write() goes through transmitChunks", async () => {
   assert.equal(device.stats.transmitChains, 3, "3 + 3 + 2 bytes");
   shutdown();
 });
+
+Deno.test("console device: a fillReceiveChain that throws on late input asks for a reset, no unhandled rejection", async () => {
+  const backend = new MemoryConsoleBackend();
+  const device = new VirtioConsoleDevice(backend, {
+    parts: {
+      fillReceiveChain: () => {
+        throw new TypeError("learner's fill crashed");
+      },
+    },
+  });
+  const driver = new VirtioConsoleDriver();
+  const { deviceTransport, settle, shutdown } = await buildStack<VirtioConsoleDriver>(
+    device,
+    registration(driver),
+  );
+  backend.input("late"); // arrives through a pending backend read: a promise reaction
+  await until(() => deviceTransport.needsResetReason !== "", "the reset request");
+  assert.match(deviceTransport.needsResetReason, /learner's fill crashed/);
+  await settle();
+  shutdown();
+});
