@@ -35,7 +35,7 @@ import { VirtioBlockDriver } from "./devices/blk/driver.ts";
 import { type ConsoleBackend, MemoryConsoleBackend } from "./devices/console/backends.ts";
 import { VirtioConsoleDevice } from "./devices/console/device.ts";
 import { VirtioConsoleDriver } from "./devices/console/driver.ts";
-import { REFERENCE_DRIVERS } from "./devices/mod.ts";
+import { referenceDrivers } from "./devices/mod.ts";
 import { checkMachineParts, type MachineParts, resolveParts } from "./parts.ts";
 
 export type { MachineParts };
@@ -374,8 +374,10 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
   checkMachineParts(parts);
   const disk = options.disk ?? builtinDisk();
   const consoleBackend = options.console ?? new MemoryConsoleBackend();
-  const blockDevice = options.blockDevice ?? new VirtioBlockDevice(disk);
-  const consoleDevice = options.consoleDevice ?? new VirtioConsoleDevice(consoleBackend);
+  const blockDevice = options.blockDevice ??
+    new VirtioBlockDevice(disk, { parts: resolveParts(parts, "blk", "device") });
+  const consoleDevice = options.consoleDevice ??
+    new VirtioConsoleDevice(consoleBackend, { parts: resolveParts(parts, "console", "device") });
   const transportDeviceParts = resolveParts(parts, "transport", "device");
   const place = (device: VirtioDevice, at: MachineWindow) => {
     const transport = new MmioDeviceTransport(device, {
@@ -402,7 +404,11 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     parts: resolveParts(parts, "transport", "driver"),
     coreParts: resolveParts(parts, "core", "driver"),
   });
-  for (const registration of options.drivers ?? REFERENCE_DRIVERS) virtio.register(registration);
+  const drivers = options.drivers ?? referenceDrivers({
+    blk: { parts: resolveParts(parts, "blk", "driver") },
+    console: { parts: resolveParts(parts, "console", "driver") },
+  });
+  for (const registration of drivers) virtio.register(registration);
   await virtio.probeAll();
   await bus.idle();
 

@@ -30,6 +30,18 @@ import {
   REFERENCE_MMIO_DEVICE_PARTS,
   REFERENCE_MMIO_DRIVER_PARTS,
 } from "./transport/parts.ts";
+import {
+  type BlockDeviceParts,
+  type BlockDriverParts,
+  REFERENCE_BLOCK_DEVICE_PARTS,
+  REFERENCE_BLOCK_DRIVER_PARTS,
+} from "./devices/blk/parts.ts";
+import {
+  type ConsoleDeviceParts,
+  type ConsoleDriverParts,
+  REFERENCE_CONSOLE_DEVICE_PARTS,
+  REFERENCE_CONSOLE_DRIVER_PARTS,
+} from "./devices/console/parts.ts";
 
 /** A side of the virtio interface: the device's or the driver's. */
 export type PartSide = "device" | "driver";
@@ -41,6 +53,10 @@ export type PartSide = "device" | "driver";
 export interface ReferenceParts {
   /** virtio-mmio (§4.2): the device's register file and the driver's bring-up. */
   readonly transport: { readonly device: MmioDeviceParts; readonly driver: MmioDriverParts };
+  /** virtio-blk (§5.2): the block device's requests and configuration, and its driver's. */
+  readonly blk: { readonly device: BlockDeviceParts; readonly driver: BlockDriverParts };
+  /** virtio-console (§5.3): receive and transmit chains, configuration, on both sides. */
+  readonly console: { readonly device: ConsoleDeviceParts; readonly driver: ConsoleDriverParts };
   /** The driver core (§3.1.1): initializing a device and binding drivers by device ID. */
   readonly core: { readonly driver: DriverCoreParts };
 }
@@ -51,10 +67,18 @@ export const REFERENCE_PARTS: ReferenceParts = Object.freeze({
     device: REFERENCE_MMIO_DEVICE_PARTS,
     driver: REFERENCE_MMIO_DRIVER_PARTS,
   }),
+  blk: Object.freeze({
+    device: REFERENCE_BLOCK_DEVICE_PARTS,
+    driver: REFERENCE_BLOCK_DRIVER_PARTS,
+  }),
+  console: Object.freeze({
+    device: REFERENCE_CONSOLE_DEVICE_PARTS,
+    driver: REFERENCE_CONSOLE_DRIVER_PARTS,
+  }),
   core: Object.freeze({ driver: REFERENCE_DRIVER_CORE_PARTS }),
 });
 
-/** A layer of the registry: `"transport"`, `"core"`, ... */
+/** A layer of the registry: `"transport"`, `"blk"`, `"console"`, `"core"`, ... */
 export type PartLayer = keyof ReferenceParts;
 
 /** Every key of the registry, `"<layer>.<side>.<name>"`, as a literal type. */

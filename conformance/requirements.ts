@@ -108,6 +108,7 @@ export const SECTION_TITLES: Readonly<Record<string, string>> = Object.fromEntri
   ["4.2.3.4.1", "Driver Requirements: Notifications From The Device"],
   ["4.2.4", "Legacy interface"],
   ["5.2", "Block Device"],
+  ["5.2.3", "Feature bits"],
   ["5.2.4", "Device configuration layout"],
   ["5.2.5.1", "Driver Requirements: Device Initialization"],
   ["5.2.5.2", "Device Requirements: Device Initialization"],
@@ -1103,6 +1104,12 @@ const DERIVED = [
     "driver",
     "derived",
     "On a legacy (version 1) MMIO device, GuestPageSize is written before any QueueNum or QueuePFN, and QueueAlign is a power of two (§4.2.4).",
+  ],
+  [
+    "5.2.3/D1",
+    "driver",
+    "derived",
+    "With VIRTIO_BLK_F_SEG_MAX or _SIZE_MAX negotiated, a request has at most seg_max data segments, each at most size_max bytes.",
   ],
   [
     "5.2.6/D1",

@@ -113,3 +113,38 @@ export class ConfigSpace {
 export function abortError(what: string): DOMException {
   return new DOMException(`${what} was aborted by a device or queue reset`, "AbortError");
 }
+
+/**
+ * A parts table: the reference parts with the given ones put in their place.
+ * Entries of `parts` that are `undefined` keep the reference part, so
+ * `{ parseBlockRequest: undefined }` changes nothing.
+ *
+ * @param reference The reference table.
+ * @param parts Replacements for some of its entries.
+ * @returns A frozen table with every entry set.
+ * @throws {TypeError} If a replacement is not a function, or names no part of the table.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mergeParts } from "./common.ts";
+ * const reference = Object.freeze({ double: (n: number) => 2 * n, square: (n: number) => n * n });
+ * const mine = mergeParts(reference, { square: (n: number) => n ** 2 });
+ * assert.equal(mine.double(3), 6);
+ * assert.equal(mine.square(3), 9);
+ * ```
+ */
+export function mergeParts<P extends object>(reference: P, parts: Partial<P> = {}): P {
+  const merged: Record<string, unknown> = { ...(reference as Record<string, unknown>) };
+  for (const [name, part] of Object.entries(parts)) {
+    if (part === undefined) continue;
+    if (!(name in reference)) {
+      throw new TypeError(`"${name}" is not one of the parts ${Object.keys(reference).join(", ")}`);
+    }
+    if (typeof part !== "function") {
+      throw new TypeError(`Part "${name}" is a ${typeof part}, not a function`);
+    }
+    merged[name] = part;
+  }
+  return Object.freeze(merged) as P;
+}

@@ -9,8 +9,8 @@
 
 import { VIRTIO_ID_BLOCK, VIRTIO_ID_CONSOLE } from "../virtio/device_ids.ts";
 import type { DriverRegistration } from "../virtio/driver.ts";
-import { VirtioBlockDriver } from "./blk/driver.ts";
-import { VirtioConsoleDriver } from "./console/driver.ts";
+import { VirtioBlockDriver, type VirtioBlockDriverOptions } from "./blk/driver.ts";
+import { VirtioConsoleDriver, type VirtioConsoleDriverOptions } from "./console/driver.ts";
 
 export { abortError, ConfigSpace, VIRTIO_LAB_VENDOR_ID } from "./common.ts";
 
@@ -69,6 +69,20 @@ export {
   VirtioConsoleDriver,
   type VirtioConsoleDriverOptions,
 } from "./console/driver.ts";
+export { fillReceiveChain, postReceiveBuffers, receivedBytes } from "./console/receive.ts";
+export { takeTransmitChain, transmitChunks, type TransmitCursor } from "./console/transmit.ts";
+export {
+  type ConsoleConfigReader,
+  consoleConfigSpace,
+  emergencyWriteByte,
+  readConsoleSize,
+} from "./console/config.ts";
+export {
+  type ConsoleDeviceParts,
+  type ConsoleDriverParts,
+  REFERENCE_CONSOLE_DEVICE_PARTS,
+  REFERENCE_CONSOLE_DRIVER_PARTS,
+} from "./console/parts.ts";
 
 // ------------------------------------------------------------------- block
 
@@ -169,27 +183,91 @@ export {
 export {
   BlockDriverError,
   type BlockDriverStats,
-  BlockIoError,
   BlockRangeError,
   BlockReadOnlyError,
   VirtioBlockDriver,
   type VirtioBlockDriverOptions,
 } from "./blk/driver.ts";
+export {
+  type BlockDisk,
+  type BlockDriverRequest,
+  BlockIoError,
+  type BlockOperation,
+  type BlockRejection,
+  type BlockRequest,
+  type BlockRequestChain,
+  buildBlockRequest,
+  completeBlockRequest,
+  emptyBlockRequest,
+  finishBlockRequest,
+  parseBlockRequest,
+  VIRTIO_BLK_S_UNSET,
+} from "./blk/request.ts";
+export { type BlockIoOptions, executeBlockRequest } from "./blk/io.ts";
+export {
+  type BlockConfig,
+  type BlockConfigReader,
+  blockConfigSpace,
+  readBlockConfig,
+} from "./blk/config.ts";
+export {
+  type BlockTransferLimits,
+  blockTransferLimits,
+  MAX_SEGMENT_BYTES,
+  type MutableBufferSegment,
+  splitTransfer,
+} from "./blk/transfer.ts";
+export {
+  type BlockDeviceParts,
+  type BlockDriverParts,
+  REFERENCE_BLOCK_DEVICE_PARTS,
+  REFERENCE_BLOCK_DRIVER_PARTS,
+} from "./blk/parts.ts";
+
+/** Options for {@linkcode referenceDrivers}: what each driver is created with. */
+export interface ReferenceDriverOptions {
+  /** Options of every `virtio_blk` driver created, parts included. */
+  readonly blk?: VirtioBlockDriverOptions;
+  /** Options of every `virtio_console` driver created, parts included. */
+  readonly console?: VirtioConsoleDriverOptions;
+}
+
+/**
+ * The reference drivers as registrations for `VirtioBus.register`:
+ * `virtio_console` for VIRTIO_ID_CONSOLE and `virtio_blk` for
+ * VIRTIO_ID_BLOCK, each creating a fresh driver with the options given (so
+ * a machine can run the drivers on some replaced parts).
+ *
+ * @param options Driver options by driver.
+ * @returns Two registrations.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { referenceDrivers, splitTransfer, VirtioBlockDriver } from "./mod.ts";
+ * const [, blk] = referenceDrivers({ blk: { parts: { splitTransfer } } });
+ * const driver = blk.create() as VirtioBlockDriver;
+ * assert.equal(driver.parts.splitTransfer, splitTransfer);
+ * ```
+ */
+export function referenceDrivers(options: ReferenceDriverOptions = {}): DriverRegistration[] {
+  return [
+    {
+      deviceId: VIRTIO_ID_CONSOLE,
+      name: "virtio_console",
+      create: () => new VirtioConsoleDriver(options.console),
+    },
+    {
+      deviceId: VIRTIO_ID_BLOCK,
+      name: "virtio_blk",
+      create: () => new VirtioBlockDriver(options.blk),
+    },
+  ];
+}
 
 /**
  * The reference drivers, ready for `VirtioBus.register`: `virtio_console`
  * for VIRTIO_ID_CONSOLE and `virtio_blk` for VIRTIO_ID_BLOCK, each creating a
  * driver with default options.
  */
-export const REFERENCE_DRIVERS: readonly DriverRegistration[] = Object.freeze([
-  {
-    deviceId: VIRTIO_ID_CONSOLE,
-    name: "virtio_console",
-    create: () => new VirtioConsoleDriver(),
-  },
-  {
-    deviceId: VIRTIO_ID_BLOCK,
-    name: "virtio_blk",
-    create: () => new VirtioBlockDriver(),
-  },
-]);
+export const REFERENCE_DRIVERS: readonly DriverRegistration[] = Object.freeze(referenceDrivers());

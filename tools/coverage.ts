@@ -152,6 +152,7 @@ export const DEVICE_SIDE_FILES: readonly string[] = Object.freeze([
   "virtqueue/chain.ts",
   "devices/*/device.ts",
   "devices/*/backends.ts",
+  "devices/blk/io.ts",
 ]);
 
 /**
@@ -169,7 +170,20 @@ export const DRIVER_SIDE_FILES: readonly string[] = Object.freeze([
   "transport/virtio_bus.ts",
   "virtqueue/driver_queue.ts",
   "devices/*/driver.ts",
+  "devices/blk/transfer.ts",
   "guest/",
+]);
+
+/**
+ * Source files that hold both halves of one mechanism (a block request is
+ * parsed by the device and built by the driver in `devices/blk/request.ts`):
+ * a requirement of either role cited there is obeyed there.
+ */
+export const BOTH_SIDES_FILES: readonly string[] = Object.freeze([
+  "devices/*/request.ts",
+  "devices/*/config.ts",
+  "devices/*/receive.ts",
+  "devices/*/transmit.ts",
 ]);
 
 /**
@@ -217,9 +231,11 @@ function matchesPattern(path: string, pattern: string): boolean {
  * {@linkcode DRIVER_SIDE_FILES}.
  *
  * @param path Root-relative path with `/` separators, such as `"devices/blk/driver.ts"`.
- * @returns `"device"`, `"driver"`, or `null` for shared code and anything else.
+ * @returns `"device"`, `"driver"`, `"both"` for a file holding one mechanism's
+ *   two halves, or `null` for shared code and anything else.
  */
-export function sideOf(path: string): Role | null {
+export function sideOf(path: string): Role | "both" | null {
+  if (BOTH_SIDES_FILES.some((p) => matchesPattern(path, p))) return "both";
   if (DEVICE_SIDE_FILES.some((p) => matchesPattern(path, p))) return "device";
   if (DRIVER_SIDE_FILES.some((p) => matchesPattern(path, p))) return "driver";
   return null;
@@ -524,7 +540,9 @@ export function buildCoverageTable(inputs: CoverageInputs): CoverageRow[] {
     level: r.level,
     summary: r.summary,
     checkedIn: sources.filter((f) => f.checks.has(r.id)).map((f) => f.path).sort(),
-    obeyedIn: sources.filter((f) => f.side === r.role && f.cites.has(r.id)).map((f) => f.path)
+    obeyedIn: sources
+      .filter((f) => (f.side === r.role || f.side === "both") && f.cites.has(r.id))
+      .map((f) => f.path)
       .sort(),
     testedBy: tests.filter((f) => f.ids.has(r.id)).map((f) => f.path).sort(),
     taughtIn: [
@@ -629,6 +647,7 @@ export function renderCoverageMarkdown(
     "  the id: the reference code keeps the rule itself. Device side (rules with role `device`):",
     `  ${patterns(DEVICE_SIDE_FILES)}.`,
     `  Driver side (role \`driver\`): ${patterns(DRIVER_SIDE_FILES)}.`,
+    `  Both sides (one mechanism's two halves): ${patterns(BOTH_SIDES_FILES)}.`,
     "  Other files (shared types and constants, the bus, the memory model, `machine.ts`) obey",
     "  nothing on their own; a pattern's `*` is one folder name, a trailing `/` a whole folder;",
     "- **tested by**: test files under `tests/` that contain the id anywhere (test names,",

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { RequirementId } from "../../conformance/requirements.ts";
+import { ConformanceError, type ConformanceReporter } from "../../conformance/log.ts";
 import { VIRTIO_ID_BLOCK } from "../../virtio/device_ids.ts";
 import {
   features,
@@ -20,18 +20,12 @@ import {
 } from "../../virtio/features.ts";
 import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../virtio/device.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/types.ts";
-import { chainViews, readChain, writeChain } from "../../virtqueue/chain.ts";
-import { ConfigSpace, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
+import { ConfigSpace, mergeParts, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
 import type { BlockBackend } from "./backends.ts";
 import {
-  blkRequestTypeName,
   SECTOR_SIZE,
-  VIRTIO_BLK_CONFIG_BLK_SIZE,
-  VIRTIO_BLK_CONFIG_CAPACITY,
   VIRTIO_BLK_CONFIG_LAYOUT,
-  VIRTIO_BLK_CONFIG_SEG_MAX,
   VIRTIO_BLK_CONFIG_SIZE,
-  VIRTIO_BLK_CONFIG_SIZE_MAX,
   VIRTIO_BLK_F_BLK_SIZE,
   VIRTIO_BLK_F_FLUSH,
   VIRTIO_BLK_F_RO,
@@ -39,9 +33,6 @@ import {
   VIRTIO_BLK_F_SIZE_MAX,
   VIRTIO_BLK_FEATURE_NAMES,
   VIRTIO_BLK_ID_BYTES,
-  VIRTIO_BLK_REQ_HEADER_SIZE,
-  VIRTIO_BLK_REQ_SECTOR_OFFSET,
-  VIRTIO_BLK_REQ_TYPE_OFFSET,
   VIRTIO_BLK_S_IOERR,
   VIRTIO_BLK_S_OK,
   VIRTIO_BLK_S_UNSUPP,
@@ -50,6 +41,9 @@ import {
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
 } from "./constants.ts";
+import type { BlockIoOptions } from "./io.ts";
+import { type BlockDeviceParts, REFERENCE_BLOCK_DEVICE_PARTS } from "./parts.ts";
+import { type BlockDisk, type BlockRequest, emptyBlockRequest } from "./request.ts";
 
 /** The only queue: requestq1 (§5.2.2). */
 const REQUESTQ = 0;
@@ -83,6 +77,8 @@ export interface VirtioBlockDeviceOptions {
   readonly id?: string;
   /** Name shown by the transport (default `"virtio-blk"`). */
   readonly name?: string;
+  /** Replacements for some of the device-side parts (default: the reference ones). */
+  readonly parts?: Partial<BlockDeviceParts>;
 }
 
 /** Requests seen, by kind. */
@@ -123,11 +119,22 @@ export interface BlockDeviceStats {
   readonly staleCompletions: number;
 }
 
-/** What a request needs from the backend once it has been validated. */
-type Work =
-  | { readonly kind: "read"; readonly offset: number; readonly length: number }
-  | { readonly kind: "write"; readonly offset: number; readonly length: number }
-  | { readonly kind: "flush" };
+/** The request in flight on one descriptor head (the device's per-tag state). */
+interface HeadSlot {
+  /** The record `parseBlockRequest` fills for this head. */
+  readonly scratch: BlockRequest;
+  /** The request being served (`scratch`, unless a replaced part returned its own). */
+  request: BlockRequest;
+  chain: DescriptorChain | null;
+  queue: DeviceQueue | null;
+  /** The device generation the request started in. */
+  generation: number;
+  /** Backend work started and not settled yet. */
+  busy: boolean;
+  /** Completion callbacks, made once per slot. */
+  readonly done: () => void;
+  readonly fail: (error: unknown) => void;
+}
 
 /**
  * A virtio block device (§5.2).
@@ -142,31 +149,46 @@ type Work =
  * answered VIRTIO_BLK_S_UNSUPP. Checks, each reported with its rule and
  * answered VIRTIO_BLK_S_IOERR unless noted:
  *
- * - a 16-byte device-readable header (5.2.6/D1);
+ * - a 16-byte device-readable header (5.2.6/D1), split across descriptors
+ *   any way the driver likes (2.7.4.1/1);
  * - at least one device-writable byte for the status (5.2.6/D2): without it
  *   the request cannot be completed at all, so the device reports it, keeps
  *   the chain and asks for a reset (DEVICE_NEEDS_RESET);
+ * - every buffer inside guest RAM (2.7.5/D2), whatever queue popped it: a
+ *   bad one is IOERR, a status byte out of reach is treated like a missing
+ *   one;
  * - data in the direction the type implies (5.2.6/D3);
  * - IN/OUT data a multiple of 512 bytes (5.2.6.1/5);
  * - IN/OUT inside `capacity`, computed without overflow (5.2.6.1/1);
+ * - IN/OUT within the negotiated `seg_max` and `size_max` (5.2.3/D1):
+ *   logged, and served anyway;
  * - GET_ID data exactly 20 bytes (5.2.6.1/7): less is IOERR; more gets the
  *   20-byte ID, the rest zeroed, and OK, as QEMU does;
  * - FLUSH with a nonzero sector (5.2.6.1/3) or with data (5.2.6.1/4): logged,
  *   and the flush is done anyway.
  *
  * An OUT on a read-only device fails with IOERR and writes nothing (the
- * device's own duty, §5.2.6.2). A backend error is IOERR. When the driver
+ * device's own duty, 5.2.6.2/1). A backend error is IOERR. When the driver
  * did not negotiate VIRTIO_BLK_F_FLUSH, every write is flushed before it
- * completes, because completed writes must then be stable (§5.2.6.2).
+ * completes, because completed writes must then be stable, and stable writes
+ * are committed before their completion is reported (5.2.6.2/9); a flush
+ * completes only after the backend's.
  *
- * The used `len` counts every device-writable byte: the data part is filled
- * (with data for a successful IN or GET_ID, with zeroes otherwise, so no
- * stale or partial data is left in it) and the status byte is last; for a
- * well-formed OUT or FLUSH that is 1.
+ * The used `len` counts every device-writable byte, all written before the
+ * chain is returned (2.7.8.2/2): the data part is filled (with data for a
+ * successful IN or GET_ID, with zeroes otherwise, so no stale or partial
+ * data is left in it) and the status byte is last; for a well-formed OUT or
+ * FLUSH that is 1.
  *
  * A device or queue reset aborts the requests in flight: their backend
  * operations never touch guest memory afterwards (see the `signal` contract
  * of {@linkcode BlockBackend}) and their completions are dropped.
+ *
+ * Every step goes through {@linkcode parts} (`parseBlockRequest`,
+ * `executeBlockRequest`, `completeBlockRequest`, `blockConfigSpace`), so any
+ * of them can be replaced. The request path keeps one record per descriptor
+ * head and reuses it: serving a request allocates no state of its own beyond
+ * the backend's promise and the views of guest memory it reads into.
  */
 export class VirtioBlockDevice implements VirtioDevice {
   /** Name shown by the transport. */
@@ -195,12 +217,21 @@ export class VirtioBlockDevice implements VirtioDevice {
   readonly sizeMax: number;
   /** The GET_ID string. */
   readonly id: string;
+  /** The steps this device runs: the reference parts, with any replacements given. */
+  readonly parts: BlockDeviceParts;
 
   readonly #config = new ConfigSpace(VIRTIO_BLK_CONFIG_SIZE);
   readonly #idBytes = new Uint8Array(VIRTIO_BLK_ID_BYTES);
+  /** What parsing checks against: fixed at DRIVER_OK, with the limits negotiated. */
+  #disk: BlockDisk;
   #host: DeviceHost | null = null;
+  #reporter: ConformanceReporter | null = null;
   #generation = 0;
   #abort = new AbortController();
+  /** How requests are served; fixed at DRIVER_OK, once the features are known. */
+  #io: BlockIoOptions;
+  /** Per descriptor head: the request in flight on it. */
+  #slots: (HeadSlot | undefined)[] = [];
 
   #counts = { in: 0, out: 0, flush: 0, getId: 0, other: 0 };
   #bytesRead = 0;
@@ -217,10 +248,12 @@ export class VirtioBlockDevice implements VirtioDevice {
    * Creates the device; `capacity` is `backend.size` in whole 512-byte sectors.
    *
    * @param backend The storage.
-   * @param options Queue size, limits, ID string and name.
+   * @param options Queue size, limits, ID string, name and parts.
    * @throws {RangeError} If the queue size is not a power of two from 1 to
    *   32768, `segMax` or `sizeMax` is not a positive 32-bit integer, or the ID
    *   is not ASCII of at most 20 bytes.
+   * @throws {TypeError} If a replacement part is not a function, or
+   *   `blockConfigSpace` does not return the 72 configuration bytes.
    */
   constructor(backend: BlockBackend, options: VirtioBlockDeviceOptions = {}) {
     const queueSize = options.queueSize ?? 256;
@@ -230,6 +263,7 @@ export class VirtioBlockDevice implements VirtioDevice {
     ) {
       throw new RangeError(`Block queue size ${queueSize} is not a power of two from 1 to 32768`);
     }
+    this.parts = mergeParts(REFERENCE_BLOCK_DEVICE_PARTS, options.parts);
     this.segMax = u32(options.segMax ?? DEFAULT_SEG_MAX, "segMax");
     this.sizeMax = u32(options.sizeMax ?? DEFAULT_SIZE_MAX, "sizeMax");
     const id = options.id ?? backend.id ?? DEFAULT_BLK_ID;
@@ -245,7 +279,10 @@ export class VirtioBlockDevice implements VirtioDevice {
     this.name = options.name ?? "virtio-blk";
     this.backend = backend;
     this.queueMaxSizes = Object.freeze([queueSize]);
-    this.capacity = BigInt(Math.floor(backend.size / SECTOR_SIZE));
+    const sectors = Math.floor(backend.size / SECTOR_SIZE);
+    this.capacity = BigInt(sectors);
+    this.#disk = Object.freeze({ capacity: sectors, readOnly: backend.readOnly });
+    this.#io = this.#ioOptions(true);
     // A modern device always offers VIRTIO_F_VERSION_1 (6.2/1) and should
     // always offer VIRTIO_BLK_F_FLUSH (5.2.5.2/1); none of these bits needs
     // another that is missing (2.2.2/1).
@@ -261,11 +298,22 @@ export class VirtioBlockDevice implements VirtioDevice {
     ];
     if (backend.readOnly) bits.push(VIRTIO_BLK_F_RO);
     this.deviceFeatures = features(...bits);
-    this.#config.setU64(VIRTIO_BLK_CONFIG_CAPACITY, this.capacity);
-    this.#config.setU32(VIRTIO_BLK_CONFIG_SIZE_MAX, this.sizeMax);
-    this.#config.setU32(VIRTIO_BLK_CONFIG_SEG_MAX, this.segMax);
-    this.#config.setU32(VIRTIO_BLK_CONFIG_BLK_SIZE, SECTOR_SIZE);
-    // Everything else, unused0 and unused1 included, stays 0 (5.2.5.2/3).
+    // Everything but these four fields, unused0 and unused1 included, reads
+    // 0 (5.2.5.2/3).
+    const config = this.parts.blockConfigSpace({
+      capacity: this.capacity,
+      sizeMax: this.sizeMax,
+      segMax: this.segMax,
+      blkSize: SECTOR_SIZE,
+    });
+    if (!(config instanceof Uint8Array) || config.length !== VIRTIO_BLK_CONFIG_SIZE) {
+      throw new TypeError(
+        `blockConfigSpace returned ${
+          config instanceof Uint8Array ? `${config.length} bytes` : typeof config
+        }, not the ${VIRTIO_BLK_CONFIG_SIZE} bytes of struct virtio_blk_config`,
+      );
+    }
+    this.#config.bytes.set(config);
   }
 
   /** Whether the device refuses writes (VIRTIO_BLK_F_RO offered). */
@@ -292,6 +340,7 @@ export class VirtioBlockDevice implements VirtioDevice {
   /** Called once by the transport. */
   attach(host: DeviceHost): void {
     this.#host = host;
+    this.#reporter = host.reporter.scoped(`queue ${REQUESTQ}`);
   }
 
   /** Reads struct virtio_blk_config (little-endian). */
@@ -302,8 +351,18 @@ export class VirtioBlockDevice implements VirtioDevice {
   /** Nothing is writable: `writeback` exists only with VIRTIO_BLK_F_CONFIG_WCE, not offered. */
   writeConfig(_offset: number, _width: AccessWidth, _value: number): void {}
 
-  /** DRIVER_OK: serve anything the driver already made available. */
+  /** DRIVER_OK: fix how requests are served, then serve anything already made available. */
   activate(): void {
+    const host = this.#host;
+    if (!host) return;
+    const negotiated = host.features;
+    this.#io = this.#ioOptions(!hasFeature(negotiated, VIRTIO_BLK_F_FLUSH));
+    this.#disk = Object.freeze({
+      capacity: this.#disk.capacity,
+      readOnly: this.#disk.readOnly,
+      segMax: hasFeature(negotiated, VIRTIO_BLK_F_SEG_MAX) ? this.segMax : null,
+      sizeMax: hasFeature(negotiated, VIRTIO_BLK_F_SIZE_MAX) ? this.sizeMax : null,
+    });
     this.queueNotify(REQUESTQ);
   }
 
@@ -325,6 +384,7 @@ export class VirtioBlockDevice implements VirtioDevice {
     this.#generation++;
     this.#abort.abort();
     this.#abort = new AbortController();
+    this.#io = this.#ioOptions(true);
   }
 
   /** `QueueReset` (§2.6.1): the only queue, so the same as {@linkcode reset}. */
@@ -335,240 +395,151 @@ export class VirtioBlockDevice implements VirtioDevice {
   // ----------------------------------------------------------- requests
 
   /**
-   * Validates one request and either completes it at once (returns `true`)
-   * or starts its backend work (returns `false`).
+   * Parses one request and either completes it at once (returns `true`) or
+   * starts its backend work (returns `false`).
    */
   #start(host: DeviceHost, queue: DeviceQueue, chain: DescriptorChain): boolean {
-    const reporter = host.reporter.scoped(`queue ${REQUESTQ}`);
-    const head = chain.head;
-    if (chain.writableLength === 0) {
-      this.#invalid++;
-      const violation = reporter.report(
-        "5.2.6/D2",
-        `Request at head ${head} has no device-writable byte for its status`,
-        { head, readable: chain.readableLength },
-        "request cannot be completed; device needs reset",
-      );
-      host.needsReset(violation);
-      return false;
-    }
-    if (chain.readableLength < VIRTIO_BLK_REQ_HEADER_SIZE) {
-      this.#invalid++;
-      reporter.report(
-        "5.2.6/D1",
-        `Request at head ${head} has ${chain.readableLength} device-readable byte(s), ` +
-          `less than the ${VIRTIO_BLK_REQ_HEADER_SIZE}-byte header`,
-        { head, readable: chain.readableLength, writable: chain.writableLength },
-        "completed with VIRTIO_BLK_S_IOERR",
-      );
-      return this.#finish(queue, chain, VIRTIO_BLK_S_IOERR, 0);
-    }
-    const header = new Uint8Array(VIRTIO_BLK_REQ_HEADER_SIZE);
-    readChain(host.memory, chain.readable, header);
-    const view = new DataView(header.buffer);
-    const type = view.getUint32(VIRTIO_BLK_REQ_TYPE_OFFSET, true);
-    const sector = view.getBigUint64(VIRTIO_BLK_REQ_SECTOR_OFFSET, true);
-    const readData = chain.readableLength - VIRTIO_BLK_REQ_HEADER_SIZE;
-    const writeData = chain.writableLength - 1;
-    const values = { head, type, sector, readData, writeData };
-    const reject = (id: RequirementId, message: string): boolean => {
-      this.#invalid++;
-      reporter.report(id, message, values, "completed with VIRTIO_BLK_S_IOERR");
-      return this.#finish(queue, chain, VIRTIO_BLK_S_IOERR, 0);
-    };
-
-    switch (type) {
-      case VIRTIO_BLK_T_IN:
-      case VIRTIO_BLK_T_OUT: {
-        const isRead = type === VIRTIO_BLK_T_IN;
-        if (isRead) this.#counts.in++;
-        else this.#counts.out++;
-        const name = blkRequestTypeName(type);
-        const wrong = isRead ? readData : writeData;
-        if (wrong !== 0) {
-          return reject(
-            "5.2.6/D3",
-            `${name} request at head ${head} carries ${wrong} ${
-              isRead ? "device-readable" : "device-writable"
-            } data byte(s); its data must be ${isRead ? "device-writable" : "device-readable"}`,
-          );
-        }
-        const length = isRead ? writeData : readData;
-        if (length % SECTOR_SIZE !== 0) {
-          return reject(
-            "5.2.6.1/5",
-            `${name} request at head ${head} moves ${length} data byte(s), not a multiple of ${SECTOR_SIZE}`,
-          );
-        }
-        // Division, not a shift: chains reach 4 GiB and `>>` is a signed 32-bit shift.
-        const sectors = BigInt(length / SECTOR_SIZE);
-        if (sector + sectors > this.capacity) {
-          return reject(
-            "5.2.6.1/1",
-            `${name} request at head ${head} for ${sectors} sector(s) at sector ${sector} reaches ` +
-              `past the capacity of ${this.capacity} sectors`,
-          );
-        }
-        if (!isRead && this.backend.readOnly) {
-          // 5.2.6.2/1: with VIRTIO_BLK_F_RO offered a write fails with IOERR
-          // and changes nothing. The device's own duty, not a driver error.
-          return this.#finish(queue, chain, VIRTIO_BLK_S_IOERR, 0);
-        }
-        if (length === 0) return this.#finish(queue, chain, VIRTIO_BLK_S_OK, 0);
-        const offset = Number(sector) * SECTOR_SIZE;
-        this.#run(host, queue, chain, { kind: isRead ? "read" : "write", offset, length });
+    const slot = this.#slotFor(chain.head);
+    const parsed = this.parts.parseBlockRequest(
+      host.memory,
+      chain,
+      this.#disk,
+      this.#reporter!,
+      slot.scratch,
+    );
+    this.#count(parsed.type);
+    if (parsed.op === "reject") {
+      if (parsed.violation) this.#invalid++;
+      if (!parsed.complete) {
+        // Nothing can tell the driver about this chain: keep it and ask
+        // for a reset (lab policy; returning it would leave a stale status).
+        host.needsReset(
+          parsed.violation ?? `Request at head ${chain.head} cannot be completed (§${parsed.id})`,
+        );
         return false;
       }
-      case VIRTIO_BLK_T_FLUSH: {
-        this.#counts.flush++;
-        if (sector !== 0n) {
-          this.#invalid++;
-          reporter.report(
-            "5.2.6.1/3",
-            `Flush request at head ${head} has sector ${sector}, not 0`,
-            values,
-            "flushed anyway",
-          );
-        }
-        if (readData !== 0 || writeData !== 0) {
-          this.#invalid++;
-          reporter.report(
-            "5.2.6.1/4",
-            `Flush request at head ${head} carries ${readData + writeData} data byte(s)`,
-            values,
-            "data ignored; flushed anyway",
-          );
-        }
-        this.#run(host, queue, chain, { kind: "flush" });
-        return false;
-      }
-      case VIRTIO_BLK_T_GET_ID: {
-        this.#counts.getId++;
-        if (readData !== 0) {
-          return reject(
-            "5.2.6/D3",
-            `VIRTIO_BLK_T_GET_ID request at head ${head} carries ${readData} device-readable data ` +
-              "byte(s); its data must be device-writable",
-          );
-        }
-        if (writeData !== VIRTIO_BLK_ID_BYTES) {
-          if (writeData < VIRTIO_BLK_ID_BYTES) {
-            return reject(
-              "5.2.6.1/7",
-              `VIRTIO_BLK_T_GET_ID request at head ${head} has a ${writeData}-byte buffer, ` +
-                `less than the ${VIRTIO_BLK_ID_BYTES} bytes of the ID`,
-            );
-          }
-          this.#invalid++;
-          reporter.report(
-            "5.2.6.1/7",
-            `VIRTIO_BLK_T_GET_ID request at head ${head} has a ${writeData}-byte buffer, ` +
-              `not ${VIRTIO_BLK_ID_BYTES}`,
-            values,
-            "ID written to the first 20 bytes, the rest zeroed; completed with VIRTIO_BLK_S_OK",
-          );
-        }
-        writeChain(host.memory, chain.writable, this.#idBytes);
-        return this.#finish(queue, chain, VIRTIO_BLK_S_OK, VIRTIO_BLK_ID_BYTES);
-      }
-      default:
-        this.#counts.other++;
-        return this.#finish(queue, chain, VIRTIO_BLK_S_UNSUPP, 0);
+      this.#finish(host, queue, chain, parsed.status, 0);
+      return true;
     }
-  }
-
-  /** Starts the backend work of a validated request; completes it when done. */
-  #run(host: DeviceHost, queue: DeviceQueue, chain: DescriptorChain, work: Work): void {
-    const generation = this.#generation;
-    const signal = this.#abort.signal;
+    this.#invalid += parsed.warnings;
+    slot.request = parsed;
+    slot.chain = chain;
+    slot.queue = queue;
+    slot.generation = this.#generation;
+    slot.busy = true;
     this.#inFlight++;
     if (this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
-    const flushWrites = !hasFeature(host.features, VIRTIO_BLK_F_FLUSH);
-    this.#execute(host, chain, work, signal, flushWrites).then(
-      () => this.#complete(host, queue, chain, generation, VIRTIO_BLK_S_OK, work),
-      () => {
-        if (!signal.aborted) this.#backendErrors++;
-        this.#complete(host, queue, chain, generation, VIRTIO_BLK_S_IOERR, work);
+    let work: Promise<void>;
+    try {
+      work = this.parts.executeBlockRequest(this.backend, host.memory, chain, parsed, this.#io);
+    } catch (e) {
+      work = Promise.reject(e);
+    }
+    work.then(slot.done, slot.fail);
+    return false;
+  }
+
+  /** The slot of a head, a fresh one if stale work still holds the old one. */
+  #slotFor(head: number): HeadSlot {
+    const existing = this.#slots[head];
+    if (existing && !existing.busy) return existing;
+    const scratch = emptyBlockRequest();
+    const slot: HeadSlot = {
+      scratch,
+      request: scratch,
+      chain: null,
+      queue: null,
+      generation: 0,
+      busy: false,
+      done: () => this.#complete(slot, VIRTIO_BLK_S_OK),
+      fail: () => {
+        if (slot.generation === this.#generation) this.#backendErrors++;
+        this.#complete(slot, VIRTIO_BLK_S_IOERR);
       },
-    );
+    };
+    this.#slots[head] = slot;
+    return slot;
   }
 
-  async #execute(
-    host: DeviceHost,
-    chain: DescriptorChain,
-    work: Work,
-    signal: AbortSignal,
-    flushWrites: boolean,
-  ): Promise<void> {
-    if (work.kind === "flush") {
-      await this.backend.flush();
-      return;
+  #count(type: number): void {
+    switch (type) {
+      case -1:
+        return;
+      case VIRTIO_BLK_T_IN:
+        this.#counts.in++;
+        return;
+      case VIRTIO_BLK_T_OUT:
+        this.#counts.out++;
+        return;
+      case VIRTIO_BLK_T_FLUSH:
+        this.#counts.flush++;
+        return;
+      case VIRTIO_BLK_T_GET_ID:
+        this.#counts.getId++;
+        return;
+      default:
+        this.#counts.other++;
     }
-    const views = work.kind === "read"
-      ? chainViews(host.memory, chain.writable, 0, work.length)
-      : chainViews(host.memory, chain.readable, VIRTIO_BLK_REQ_HEADER_SIZE, work.length);
-    const operations: Promise<void>[] = [];
-    let offset = work.offset;
-    for (const view of views) {
-      operations.push(
-        work.kind === "read"
-          ? this.backend.read(offset, view, signal)
-          : this.backend.write(offset, view, signal),
-      );
-      offset += view.length;
-    }
-    // Wait for every segment, failed or not, before completing: none may
-    // still be writing into guest memory once the driver sees the status.
-    const results = await Promise.allSettled(operations);
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    if (work.kind === "write" && flushWrites) await this.backend.flush();
   }
 
-  #complete(
-    host: DeviceHost,
-    queue: DeviceQueue,
-    chain: DescriptorChain,
-    generation: number,
-    status: number,
-    work: Work,
-  ): void {
+  /** Backend work settled: complete the request, unless a reset made it stale. */
+  #complete(slot: HeadSlot, status: number): void {
+    const { chain, queue, request } = slot;
+    slot.busy = false;
+    slot.chain = null;
+    slot.queue = null;
     this.#inFlight--;
-    if (generation !== this.#generation || host.queue(REQUESTQ) !== queue) {
+    const host = this.#host;
+    if (
+      !host || !chain || !queue || slot.generation !== this.#generation ||
+      host.queue(REQUESTQ) !== queue
+    ) {
       this.#stale++;
       return;
     }
     let filled = 0;
-    if (status === VIRTIO_BLK_S_OK && work.kind === "read") {
-      filled = work.length;
-      this.#bytesRead += work.length;
-    } else if (status === VIRTIO_BLK_S_OK && work.kind === "write") {
-      this.#bytesWritten += work.length;
-    }
-    this.#finish(queue, chain, status, filled);
-    host.usedBuffers(REQUESTQ);
-  }
-
-  /**
-   * Completes a request: zeroes the data part past `filled` bytes, writes
-   * the status into the last writable byte, and returns the chain with every
-   * writable byte counted in `len`.
-   *
-   * @returns `true`, for the callers' "completed now" bookkeeping.
-   */
-  #finish(queue: DeviceQueue, chain: DescriptorChain, status: number, filled: number): boolean {
-    const memory = this.#host!.memory;
-    const dataLength = chain.writableLength - 1;
-    if (filled < dataLength) {
-      for (const view of chainViews(memory, chain.writable, filled, dataLength - filled)) {
-        view.fill(0);
+    if (status === VIRTIO_BLK_S_OK) {
+      if (request.op === "read") {
+        filled = request.length;
+        this.#bytesRead += request.length;
+      } else if (request.op === "get-id") {
+        filled = request.length;
+      } else if (request.op === "write") {
+        this.#bytesWritten += request.length;
       }
     }
-    writeChain(memory, chain.writable, new Uint8Array([status]), dataLength);
+    try {
+      this.#finish(host, queue, chain, status, filled);
+      host.usedBuffers(REQUESTQ);
+    } catch (e) {
+      // This runs as a promise reaction: there is no caller to throw to. A
+      // part that throws here (a broken replacement, a strict log) leaves the
+      // chain unanswered, so the device asks for a reset rather than let the
+      // error escape as an unhandled rejection.
+      host.needsReset(
+        e instanceof ConformanceError
+          ? e.violation
+          : `Completing a request failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  }
+
+  /** Writes the status (and zeroes unfilled data) and returns the chain to the driver. */
+  #finish(
+    host: DeviceHost,
+    queue: DeviceQueue,
+    chain: DescriptorChain,
+    status: number,
+    filled: number,
+  ): void {
+    const len = this.parts.completeBlockRequest(host.memory, chain, status, filled);
     if (status === VIRTIO_BLK_S_IOERR) this.#errors++;
     else if (status === VIRTIO_BLK_S_UNSUPP) this.#unsupported++;
-    queue.push(chain.head, chain.writableLength);
-    return true;
+    queue.push(chain.head, len);
+  }
+
+  #ioOptions(writeThrough: boolean): BlockIoOptions {
+    return Object.freeze({ writeThrough, id: this.#idBytes, signal: this.#abort.signal });
   }
 }
 

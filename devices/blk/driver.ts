@@ -4,6 +4,16 @@
  * configuration space, splits transfers into requests that respect them,
  * keeps many requests in flight, and turns the status byte into errors.
  *
+ * Requests live in slots, one per descriptor of the queue, made at probe:
+ * each slot owns its 16-byte header and its status byte (one guest
+ * allocation for all of them, like the `virtblk_req` Linux keeps per tag of
+ * its blk-mq tag set) and the arrays its chain is listed in. A read into, or
+ * a write from, a buffer that is itself guest memory goes to the device as
+ * it is, so the data is copied once, by the device's backend; other buffers
+ * go through a bounce buffer the slot keeps for the next request. Once warm,
+ * a request allocates nothing in guest memory and no objects of its own
+ * beyond the promise it returns.
+ *
  * @module
  */
 
@@ -17,16 +27,15 @@ import {
   VIRTIO_F_VERSION_1,
 } from "../../virtio/features.ts";
 import type { VirtioDriver, VirtioDriverContext } from "../../virtio/driver.ts";
-import { type BufferSegment, type DriverQueue, VirtqueueFullError } from "../../virtqueue/types.ts";
 import {
-  blkRequestTypeName,
-  blkStatusName,
+  type AddOptions,
+  type BufferSegment,
+  type DriverQueue,
+  VirtqueueFullError,
+} from "../../virtqueue/types.ts";
+import { mergeParts } from "../common.ts";
+import {
   SECTOR_SIZE,
-  VIRTIO_BLK_CONFIG_BLK_SIZE,
-  VIRTIO_BLK_CONFIG_CAPACITY,
-  VIRTIO_BLK_CONFIG_SEG_MAX,
-  VIRTIO_BLK_CONFIG_SIZE_MAX,
-  VIRTIO_BLK_CONFIG_UNUSED0,
   VIRTIO_BLK_F_BLK_SIZE,
   VIRTIO_BLK_F_FLUSH,
   VIRTIO_BLK_F_RO,
@@ -34,24 +43,39 @@ import {
   VIRTIO_BLK_F_SIZE_MAX,
   VIRTIO_BLK_ID_BYTES,
   VIRTIO_BLK_REQ_HEADER_SIZE,
-  VIRTIO_BLK_REQ_RESERVED_OFFSET,
-  VIRTIO_BLK_REQ_SECTOR_OFFSET,
-  VIRTIO_BLK_REQ_TYPE_OFFSET,
-  VIRTIO_BLK_S_OK,
+  VIRTIO_BLK_REQ_STATUS_SIZE,
   VIRTIO_BLK_T_FLUSH,
   VIRTIO_BLK_T_GET_ID,
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
 } from "./constants.ts";
+import { type BlockDriverParts, REFERENCE_BLOCK_DRIVER_PARTS } from "./parts.ts";
+import type { BlockRequestChain } from "./request.ts";
+import type { BlockTransferLimits, MutableBufferSegment } from "./transfer.ts";
+
+export { BlockIoError } from "./request.ts";
 
 /** The only queue: requestq1 (§5.2.2). */
 const REQUESTQ = 0;
-/** Largest `len` one descriptor can carry. */
-const MAX_DESCRIPTOR_BYTES = 0xffff_ffff;
 /** Largest request size a driver may choose, in bytes (1 GiB: far below the 4 GiB chain limit). */
 const MAX_TRANSFER_BYTES = 1024 * 1024 * 1024;
-/** Status byte value before the device writes it: not a status the spec defines. */
-const STATUS_UNSET = 0xff;
+/**
+ * A request with one data segment (header, data, status: 3 buffers; a flush
+ * or GET_ID has at most that) goes into the ring's own descriptors while it
+ * has 3 free; a request with several data segments, or any request once the
+ * ring runs short, goes into an indirect table when VIRTIO_F_INDIRECT_DESC is
+ * negotiated. A table saves ring descriptors but costs a guest allocation
+ * per request and one more table for the device to walk: for a
+ * one-segment request it would save two descriptors, not worth an
+ * allocation on the common path. (Linux goes indirect for every chain of two
+ * or more buffers, with a FIXME to tune the threshold.)
+ */
+const DIRECT_CHAIN_MAX = 3;
+const DIRECT: AddOptions = Object.freeze({ indirect: "never" });
+const AUTO: AddOptions = Object.freeze({ indirect: "auto" });
+/** Smallest bounce buffer a slot keeps, in bytes. */
+const MIN_BOUNCE_BYTES = 4096;
+const NO_DATA = new Uint8Array(0);
 
 /** Options for {@linkcode VirtioBlockDriver}. */
 export interface VirtioBlockDriverOptions {
@@ -65,38 +89,15 @@ export interface VirtioBlockDriverOptions {
   readonly flush?: boolean;
   /** Queue size to ask for, in descriptors (default: `QueueNumMax`, capped by the transport). */
   readonly queueSize?: number;
-}
-
-/** A request completed with a status other than VIRTIO_BLK_S_OK. */
-export class BlockIoError extends Error {
-  /** The request type, such as VIRTIO_BLK_T_IN. */
-  readonly type: number;
-  /** First sector of the request (0 for flush and GET_ID). */
-  readonly sector: bigint;
-  /** Sectors in the request (0 for flush and GET_ID). */
-  readonly count: number;
-  /** The status byte: VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_UNSUPP, or a value the spec does not define. */
-  readonly status: number;
-
   /**
-   * Records the failed request.
-   *
-   * @param type Request type.
-   * @param sector First sector.
-   * @param count Sectors.
-   * @param status Status byte.
+   * Guest memory the idle slots may keep in bounce buffers, in bytes
+   * (default 1 MiB): a slot keeps its bounce buffer for the next request
+   * while the total stays under this; beyond it, buffers are freed as their
+   * requests complete.
    */
-  constructor(type: number, sector: bigint, count: number, status: number) {
-    super(
-      `${blkRequestTypeName(type)} of ${count} sector(s) at sector ${sector} failed with ` +
-        `${blkStatusName(status)} (${status})`,
-    );
-    this.name = "BlockIoError";
-    this.type = type;
-    this.sector = sector;
-    this.count = count;
-    this.status = status;
-  }
+  readonly bounceCacheBytes?: number;
+  /** Replacements for some of the driver-side parts (default: the reference ones). */
+  readonly parts?: Partial<BlockDriverParts>;
 }
 
 /** A transfer reaches past the disk's capacity; refused before anything is sent (5.2.6.1/1). */
@@ -150,7 +151,7 @@ export class BlockReadOnlyError extends Error {
 
 /** The driver cannot take requests. */
 export class BlockDriverError extends Error {
-  /** `"not-bound"`, `"removed"` or `"queue-broken"`. */
+  /** `"not-bound"`, `"removed"`, `"needs-reset"` or `"queue-broken"`. */
   readonly code: string;
 
   /**
@@ -180,22 +181,77 @@ export interface BlockDriverStats {
   readonly inFlight: number;
   /** Largest number of requests in flight at once. */
   readonly maxInFlight: number;
+  /** Requests whose data went through a bounce buffer (the caller's buffer was not guest memory). */
+  readonly bounced: number;
+  /** Bounce buffers allocated in guest memory (each kept by its slot for later requests). */
+  readonly bounceAllocations: number;
 }
 
-interface Request {
+/** Where a slot stands. */
+type SlotState = "free" | "stalled" | "in-flight" | "abandoned";
+
+/**
+ * One request slot: a {@linkcode BlockDriverRequest} the parts read and
+ * write, plus what the driver needs to finish it. Made at probe, reused.
+ */
+interface Slot {
+  /** Index in the slot table; the header and status buffers follow from it. */
+  readonly index: number;
+  type: number;
+  sector: number | bigint;
+  readonly header: BufferSegment;
+  readonly status: BufferSegment;
+  /** The data segments of the request, filled by `splitTransfer`. */
+  readonly data: MutableBufferSegment[];
+  /** The arrays the chain is listed in (handed to `buildBlockRequest`). */
+  readonly lists: BlockRequestChain;
+  /** The chain as `buildBlockRequest` returned it. */
+  chain: BlockRequestChain;
+  /** Data bytes in the request. */
+  length: number;
+  state: SlotState;
+  /** The slot's bounce buffer (guest address, or -1) and its size in bytes. */
+  bounce: number;
+  bounceSize: number;
+  /** When bounced: the caller's buffer and where this request's share starts. */
+  host: Uint8Array | null;
+  hostOffset: number;
+  /** The transfer this request is part of; `null` when it is the whole transfer. */
+  job: Job | null;
+  /** The write epoch of a write that is the whole transfer. */
+  epoch: WriteEpoch | null;
+  /** The caller's promise, when the request is the whole transfer. */
+  resolve: (() => void) | null;
+  reject: ((error: Error) => void) | null;
+  /** Stores the promise's functions in the slot; made once. */
+  readonly executor: (resolve: () => void, reject: (error: Error) => void) => void;
+}
+
+/** A transfer of more than one request, or one waiting for a slot. */
+interface Job {
   readonly type: number;
-  readonly sector: bigint;
-  readonly length: number;
-  /** Data to write (OUT). */
-  readonly source: Uint8Array | null;
-  /** Where read data goes (IN, GET_ID). */
-  readonly dest: Uint8Array | null;
-  /** Header (16 bytes) then status (1 byte), or -1. */
-  header: number;
-  /** Data bounce buffer, or -1. */
-  data: number;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
+  /** First sector of the transfer. */
+  readonly start: number | bigint;
+  /** The caller's buffer. */
+  readonly buffer: Uint8Array;
+  /** Its guest address when it is guest memory, else -1. */
+  readonly guest: number;
+  /** Bytes of the transfer handed to requests so far. */
+  next: number;
+  /** Requests sent and not completed. */
+  outstanding: number;
+  /** The first error, reported once everything sent has completed. */
+  error: Error | null;
+  readonly epoch: WriteEpoch | null;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/** Writes submitted between two flushes: a flush waits for its epoch and every older one. */
+interface WriteEpoch {
+  pending: number;
+  readonly waiters: (() => void)[];
+  previous: WriteEpoch | null;
 }
 
 /**
@@ -207,10 +263,18 @@ interface Request {
  *
  * Transfers are split into requests of at most {@linkcode maxRequestBytes};
  * each request carries up to `seg_max` data segments of at most `size_max`
- * bytes. Requests go out as long as the queue has descriptors and guest
- * memory has room for their bounce buffers; the rest wait and are sent as
- * completions free space. Each request has its own bounce buffers, freed
- * when it completes.
+ * bytes (5.2.3/D1). Requests go out as long as the queue has descriptors and slots; the
+ * rest wait, in order, and are sent as completions free space. Short chains
+ * use the ring's descriptors directly while it has them; long ones, or any
+ * once it runs short, use an indirect table.
+ *
+ * A request's status is trusted only when the used `len` covers it: it is
+ * the last writable byte, and nothing past `len` may be relied on
+ * (2.7.8.3/1); a short `len` fails the request.
+ *
+ * Every step goes through {@linkcode parts} (`readBlockConfig`,
+ * `blockTransferLimits`, `splitTransfer`, `buildBlockRequest`,
+ * `finishBlockRequest`), so any of them can be replaced.
  *
  * @example
  * ```ts ignore
@@ -218,6 +282,9 @@ interface Request {
  * const boot = await disk.read(0, 1); // the first 512 bytes
  * await disk.write(8, new Uint8Array(4096));
  * await disk.flush();
+ * // Zero-copy: read straight into guest memory the caller owns.
+ * const page = allocator.alloc(4096, 4096);
+ * await disk.readInto(8, memory.bytes(page, 4096));
  * ```
  */
 export class VirtioBlockDriver implements VirtioDriver {
@@ -227,32 +294,54 @@ export class VirtioBlockDriver implements VirtioDriver {
   readonly deviceId: number = VIRTIO_ID_BLOCK;
   /** The features this driver understands. */
   readonly supportedFeatures: bigint;
+  /** The steps this driver runs: the reference parts, with any replacements given. */
+  readonly parts: BlockDriverParts;
 
   readonly #maxTransferBytes: number;
   readonly #queueSize: number | undefined;
+  readonly #bounceCacheBytes: number;
   #ctx: VirtioDriverContext | null = null;
-  #vq: DriverQueue<Request> | null = null;
+  #vq: DriverQueue<Slot> | null = null;
   #capacity = 0n;
+  /** The capacity as a `number` when it is below 2^53 (always, for real disks), else -1. */
+  #capacityNumber = 0;
   #blockSize = SECTOR_SIZE;
-  #segMax = 1;
-  #sizeMax = MAX_DESCRIPTOR_BYTES;
-  #maxRequestBytes = SECTOR_SIZE;
+  #limits: BlockTransferLimits = { segMax: 1, sizeMax: SECTOR_SIZE, maxRequestBytes: SECTOR_SIZE };
   #live = false;
   #removed: BlockDriverError | null = null;
-  readonly #pending: Request[] = [];
-  readonly #inFlight = new Set<Request>();
-  readonly #writes = new Set<Promise<void>>();
+  /** Why the device cannot be used until it is bound again (DEVICE_NEEDS_RESET, a broken queue...). */
+  #failure: Error | null = null;
+
+  /** Guest address of the slots' headers (16 bytes each), then their status bytes. */
+  #slotArea = -1;
+  #slots: Slot[] = [];
+  /** Free slots, a stack: the slot freed last (whose bounce buffer is warm) goes out first. */
+  #free: number[] = [];
+  /** Prepared slots the ring had no room for, in order. */
+  #stalled: Slot[] = [];
+  /** Transfers waiting for slots, in order (`#waitingHead` is the first). */
+  #waiting: Job[] = [];
+  #waitingHead = 0;
+  /** Where `readInto`/`write` buffers that are guest memory start in its `ArrayBuffer`. */
+  #ramOffset = 0;
+  #bounceBytes = 0;
+  #writeEpoch: WriteEpoch = { pending: 0, waiters: [], previous: null };
 
   #requests = 0;
+  #inFlight = 0;
   #errors = 0;
   #bytesRead = 0;
   #bytesWritten = 0;
   #maxInFlight = 0;
+  #bounced = 0;
+  #bounceAllocations = 0;
 
   /**
    * Creates an unbound driver; the driver core binds it with `probe`.
    *
-   * @param options Transfer size cap, flush negotiation, queue size.
+   * @param options Transfer size cap, flush negotiation, queue size, bounce cache, parts.
+   * @throws {RangeError} If an option is out of range.
+   * @throws {TypeError} If a replacement part is not a function.
    */
   constructor(options: VirtioBlockDriverOptions = {}) {
     const max = options.maxTransferBytes ?? 1024 * 1024;
@@ -262,8 +351,14 @@ export class VirtioBlockDriver implements VirtioDriver {
           `${MAX_TRANSFER_BYTES} bytes`,
       );
     }
+    const cache = options.bounceCacheBytes ?? 1024 * 1024;
+    if (!Number.isSafeInteger(cache) || cache < 0) {
+      throw new RangeError(`Block driver bounceCacheBytes ${cache} is not a non-negative integer`);
+    }
+    this.parts = mergeParts(REFERENCE_BLOCK_DRIVER_PARTS, options.parts);
     this.#maxTransferBytes = max - (max % SECTOR_SIZE);
     this.#queueSize = options.queueSize;
+    this.#bounceCacheBytes = cache;
     const bits = [
       VIRTIO_F_VERSION_1,
       VIRTIO_F_EVENT_IDX,
@@ -294,17 +389,17 @@ export class VirtioBlockDriver implements VirtioDriver {
 
   /** Data segments per request: `seg_max` (1 without VIRTIO_BLK_F_SEG_MAX, as in Linux), capped by the queue. */
   get segMax(): number {
-    return this.#segMax;
+    return this.#limits.segMax;
   }
 
   /** Bytes per data segment: `size_max`, or 2^32 - 1 (one descriptor) without VIRTIO_BLK_F_SIZE_MAX. */
   get sizeMax(): number {
-    return this.#sizeMax;
+    return this.#limits.sizeMax;
   }
 
   /** Largest request this driver sends, in bytes: `min(seg_max × size_max, maxTransferBytes)` in whole sectors. */
   get maxRequestBytes(): number {
-    return this.#maxRequestBytes;
+    return this.#limits.maxRequestBytes;
   }
 
   /** Whether VIRTIO_BLK_F_FLUSH was negotiated (else the device writes through). */
@@ -319,40 +414,36 @@ export class VirtioBlockDriver implements VirtioDriver {
       errors: this.#errors,
       bytesRead: this.#bytesRead,
       bytesWritten: this.#bytesWritten,
-      inFlight: this.#inFlight.size,
+      inFlight: this.#inFlight,
       maxInFlight: this.#maxInFlight,
+      bounced: this.#bounced,
+      bounceAllocations: this.#bounceAllocations,
     };
   }
 
   /**
-   * Reads the configuration and sets up the request queue.
+   * Reads the configuration, sets up the request queue and the request slots.
    *
-   * @throws {Error} If `blk_size` is not a power of two from 512 to 65536, or
-   *   `seg_max × size_max` is less than one sector: the device is unusable.
+   * @throws {RangeError} If `blk_size` is not a power of two from 512 to
+   *   65536, the queue is shorter than 3 descriptors, or `seg_max × size_max`
+   *   is less than one sector: the device is unusable.
+   * @throws {GuestOutOfMemoryError} If the slots' headers do not fit in guest memory.
    */
   probe(ctx: VirtioDriverContext): void {
     this.#ctx = ctx;
-    this.#readConfig(ctx);
-    this.#vq = ctx.setupQueue<Request>(REQUESTQ, {
+    const config = this.parts.readBlockConfig(ctx);
+    this.#setCapacity(config.capacity);
+    this.#blockSize = config.blkSize ?? SECTOR_SIZE;
+    const vq = ctx.setupQueue<Slot>(REQUESTQ, {
       size: this.#queueSize,
       onUsed: () => this.#reap(),
     });
-    // seg_max counts data segments only: the header and the status take two
-    // more descriptors, which must fit the queue (also when they go into an
-    // indirect table: a chain is never longer than the queue, 2.7.5.3.1/3).
-    // NetBSD's ld@virtio got these limits wrong (PR kern/58338): it counted
-    // header and status among the seg_max segments and treated SEG_MAX and
-    // SIZE_MAX as transfer-size limits. The right reading: a request holds up
-    // to seg_max data segments of up to size_max bytes each, so one request
-    // can move seg_max × size_max bytes.
-    this.#segMax = Math.max(1, Math.min(this.#segMax, this.#vq.size - 2));
-    const perRequest = Math.min(this.#segMax * this.#sizeMax, this.#maxTransferBytes);
-    this.#maxRequestBytes = perRequest - (perRequest % SECTOR_SIZE);
-    if (this.#maxRequestBytes < SECTOR_SIZE) {
-      throw new Error(
-        `seg_max ${this.#segMax} × size_max ${this.#sizeMax} is less than one ${SECTOR_SIZE}-byte sector`,
-      );
-    }
+    this.#vq = vq;
+    // seg_max counts data segments only; header and status take two more
+    // descriptors, and the chain fits the queue (2.7.5.3.1/3): see
+    // blockTransferLimits.
+    this.#limits = this.parts.blockTransferLimits(config, vq.size, this.#maxTransferBytes);
+    this.#makeSlots(ctx, vq.size);
   }
 
   /** DRIVER_OK is set: send what was queued. */
@@ -364,14 +455,16 @@ export class VirtioBlockDriver implements VirtioDriver {
   /**
    * A configuration change: if the device set DEVICE_NEEDS_RESET, nothing in
    * flight will complete (2.1.1/4), so every request fails now; otherwise
-   * read the capacity again (the disk may have been resized).
+   * read the configuration again: the disk may have been resized, and
+   * requests cut from now on follow the new limits (a configuration whose
+   * limits became unusable keeps the old ones, and one whose `blk_size`
+   * became invalid is ignored whole).
    */
   configChanged(): void {
     const ctx = this.#ctx;
     if (!ctx) return;
     if (ctx.needsReset) {
-      this.#live = false;
-      this.#failAll(
+      this.#fail(
         new BlockDriverError(
           "needs-reset",
           "Block device set DEVICE_NEEDS_RESET; its requests will not complete",
@@ -379,7 +472,24 @@ export class VirtioBlockDriver implements VirtioDriver {
       );
       return;
     }
-    this.#capacity = ctx.readConfigConsistent(() => ctx.readConfig64(VIRTIO_BLK_CONFIG_CAPACITY));
+    let config;
+    try {
+      config = this.parts.readBlockConfig(ctx);
+    } catch (e) {
+      // An invalid blk_size: nothing of this configuration is trusted.
+      if (!(e instanceof RangeError)) throw e;
+      return;
+    }
+    this.#setCapacity(config.capacity);
+    this.#blockSize = config.blkSize ?? SECTOR_SIZE;
+    const vq = this.#vq;
+    if (vq) {
+      try {
+        this.#limits = this.parts.blockTransferLimits(config, vq.size, this.#maxTransferBytes);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+      }
+    }
   }
 
   /**
@@ -391,9 +501,22 @@ export class VirtioBlockDriver implements VirtioDriver {
     this.#live = false;
     this.#removed = new BlockDriverError("removed", "Block device was removed");
     this.#failAll(this.#removed);
-    const vq = this.#vq as (DriverQueue<Request> & { detach?: () => unknown[] }) | null;
+    const vq = this.#vq;
     if (vq && typeof vq.detach === "function") vq.detach();
     this.#vq = null;
+    const allocator = this.#ctx?.allocator;
+    if (allocator) {
+      for (const slot of this.#slots) {
+        if (slot.bounce >= 0) allocator.free(slot.bounce);
+        slot.bounce = -1;
+        slot.bounceSize = 0;
+      }
+      if (this.#slotArea >= 0) allocator.free(this.#slotArea);
+    }
+    this.#bounceBytes = 0;
+    this.#slotArea = -1;
+    this.#slots = [];
+    this.#free = [];
   }
 
   // --------------------------------------------------------------- I/O
@@ -407,7 +530,8 @@ export class VirtioBlockDriver implements VirtioDriver {
    * @throws {BlockRangeError} If the range reaches past {@linkcode capacity} (nothing is sent).
    * @throws {BlockIoError} If the device reports an error.
    * @throws {GuestOutOfMemoryError} If guest memory cannot hold even one request's buffers.
-   * @throws {BlockDriverError} If the driver is not bound or was removed, or the device broke the queue.
+   * @throws {BlockDriverError} If the driver is not bound or was removed, or the device broke
+   *   the queue or set DEVICE_NEEDS_RESET (then every later request fails at once too).
    */
   async read(sector: number | bigint, count: number): Promise<Uint8Array> {
     if (!Number.isSafeInteger(count) || count < 0) {
@@ -419,7 +543,10 @@ export class VirtioBlockDriver implements VirtioDriver {
   }
 
   /**
-   * Reads sectors into `dest`, which must not be changed until the promise settles.
+   * Reads sectors into `dest`, which must not be changed until the promise
+   * settles. When `dest` is a view of guest memory (`memory.bytes(addr, n)`
+   * over a region the caller owns), the device writes into it directly and
+   * nothing is copied twice.
    *
    * @param sector First sector.
    * @param dest Receives `dest.length / 512` sectors; its length is a multiple of 512.
@@ -429,13 +556,19 @@ export class VirtioBlockDriver implements VirtioDriver {
    * @throws {GuestOutOfMemoryError} If guest memory cannot hold even one request's buffers.
    * @throws {BlockDriverError} If the driver is not bound or was removed, or the device broke the queue.
    */
-  async readInto(sector: number | bigint, dest: Uint8Array): Promise<void> {
-    const start = this.#checkTransfer(sector, dest.length);
-    await this.#transfer(VIRTIO_BLK_T_IN, start, dest);
+  readInto(sector: number | bigint, dest: Uint8Array): Promise<void> {
+    let start: number | bigint;
+    try {
+      start = this.#checkTransfer(sector, dest.length);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#transfer(VIRTIO_BLK_T_IN, start, dest, null);
   }
 
   /**
    * Writes sectors; `data` must not be changed until the promise settles.
+   * When `data` is a view of guest memory, the device reads it directly.
    *
    * @param sector First sector.
    * @param data Whole sectors: its length is a multiple of 512.
@@ -447,18 +580,14 @@ export class VirtioBlockDriver implements VirtioDriver {
    * @throws {BlockDriverError} If the driver is not bound or was removed, or the device broke the queue.
    */
   write(sector: number | bigint, data: Uint8Array): Promise<void> {
-    let done: Promise<void>;
+    let start: number | bigint;
     try {
-      const start = this.#checkTransfer(sector, data.length);
-      if (this.readOnly) throw new BlockReadOnlyError(start, data.length / SECTOR_SIZE);
-      done = this.#transfer(VIRTIO_BLK_T_OUT, start, data);
+      start = this.#checkTransfer(sector, data.length);
+      if (this.readOnly) throw new BlockReadOnlyError(BigInt(start), data.length / SECTOR_SIZE);
     } catch (e) {
       return Promise.reject(e);
     }
-    this.#writes.add(done);
-    const forget = () => this.#writes.delete(done);
-    done.then(forget, forget);
-    return done;
+    return this.#transfer(VIRTIO_BLK_T_OUT, start, data, this.#writeEpoch);
   }
 
   /**
@@ -468,11 +597,15 @@ export class VirtioBlockDriver implements VirtioDriver {
    * is needed.
    *
    * @throws {BlockIoError} If the device reports an error.
+   * @throws {BlockDriverError} If the driver is not bound or was removed.
    */
   async flush(): Promise<void> {
-    await Promise.allSettled([...this.#writes]);
+    const epoch = this.#writeEpoch;
+    this.#writeEpoch = { pending: 0, waiters: [], previous: epoch };
+    await drained(epoch);
     if (!this.canFlush) return;
-    await this.#submit(VIRTIO_BLK_T_FLUSH, 0n, 0, null, null);
+    this.#checkBound();
+    await this.#transfer(VIRTIO_BLK_T_FLUSH, 0, NO_DATA, null);
   }
 
   /**
@@ -481,196 +614,415 @@ export class VirtioBlockDriver implements VirtioDriver {
    *
    * @returns The ASCII string up to its first NUL (all 20 bytes if there is none).
    * @throws {BlockIoError} If the device reports an error (VIRTIO_BLK_S_UNSUPP if it has no ID).
+   * @throws {BlockDriverError} If the driver is not bound or was removed.
    */
   async getId(): Promise<string> {
+    this.#checkBound();
     const bytes = new Uint8Array(VIRTIO_BLK_ID_BYTES);
-    await this.#submit(VIRTIO_BLK_T_GET_ID, 0n, VIRTIO_BLK_ID_BYTES, null, bytes);
+    await this.#transfer(VIRTIO_BLK_T_GET_ID, 0, bytes, null);
     const end = bytes.indexOf(0);
     return String.fromCharCode(...bytes.subarray(0, end < 0 ? bytes.length : end));
   }
 
-  // ---------------------------------------------------------- internals
+  // ------------------------------------------------------------- setup
 
-  #readConfig(ctx: VirtioDriverContext): void {
-    const negotiated = ctx.features;
-    const config = ctx.readConfigConsistent(() => ({
-      capacity: ctx.readConfig64(VIRTIO_BLK_CONFIG_CAPACITY),
-      sizeMax: hasFeature(negotiated, VIRTIO_BLK_F_SIZE_MAX)
-        ? ctx.readConfig(VIRTIO_BLK_CONFIG_SIZE_MAX, 4)
-        : MAX_DESCRIPTOR_BYTES,
-      segMax: hasFeature(negotiated, VIRTIO_BLK_F_SEG_MAX)
-        ? ctx.readConfig(VIRTIO_BLK_CONFIG_SEG_MAX, 4)
-        : 1,
-      blkSize: hasFeature(negotiated, VIRTIO_BLK_F_BLK_SIZE)
-        ? ctx.readConfig(VIRTIO_BLK_CONFIG_BLK_SIZE, 4)
-        : SECTOR_SIZE,
-      unused0: ctx.readConfig(VIRTIO_BLK_CONFIG_UNUSED0, 1),
-    }));
-    if (config.unused0 !== 0) {
-      ctx.reporter.report(
-        "5.2.5.2/3",
-        `Padding byte unused0 of the block configuration reads ${config.unused0}, not 0`,
-        { offset: VIRTIO_BLK_CONFIG_UNUSED0, value: config.unused0 },
-        "ignored",
-      );
-    }
-    const blk = config.blkSize;
-    if (blk < SECTOR_SIZE || blk > 65536 || (blk & (blk - 1)) !== 0) {
-      throw new Error(`blk_size ${blk} is not a power of two from 512 to 65536`);
-    }
-    this.#capacity = config.capacity;
-    this.#blockSize = blk;
-    // Linux uses 1 segment when seg_max reads 0 ("at least one, whatever they say").
-    this.#segMax = Math.max(1, config.segMax);
-    this.#sizeMax = config.sizeMax === 0 ? MAX_DESCRIPTOR_BYTES : config.sizeMax;
+  #setCapacity(capacity: bigint): void {
+    this.#capacity = capacity;
+    this.#capacityNumber = capacity <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(capacity) : -1;
   }
 
-  #checkTransfer(sector: number | bigint, length: number): bigint {
+  /** One slot per descriptor: a request needs at least one. */
+  #makeSlots(ctx: VirtioDriverContext, count: number): void {
+    const headers = count * VIRTIO_BLK_REQ_HEADER_SIZE;
+    const area = ctx.allocator.alloc(headers + count * VIRTIO_BLK_REQ_STATUS_SIZE, 16);
+    this.#slotArea = area;
+    this.#ramOffset = ctx.memory.bytes(ctx.memory.base, 0).byteOffset;
+    const slots: Slot[] = [];
+    for (let index = 0; index < count; index++) {
+      const slot: Slot = {
+        index,
+        type: VIRTIO_BLK_T_IN,
+        sector: 0,
+        header: Object.freeze({
+          addr: area + index * VIRTIO_BLK_REQ_HEADER_SIZE,
+          len: VIRTIO_BLK_REQ_HEADER_SIZE,
+        }),
+        status: Object.freeze({ addr: area + headers + index, len: VIRTIO_BLK_REQ_STATUS_SIZE }),
+        data: [],
+        lists: { readable: [], writable: [] },
+        chain: { readable: [], writable: [] },
+        length: 0,
+        state: "free",
+        bounce: -1,
+        bounceSize: 0,
+        host: null,
+        hostOffset: 0,
+        job: null,
+        epoch: null,
+        resolve: null,
+        reject: null,
+        executor: (resolve, reject) => {
+          slot.resolve = resolve;
+          slot.reject = reject;
+        },
+      };
+      slots.push(slot);
+    }
+    this.#slots = slots;
+    // Stack order: slot 0 goes out first.
+    this.#free = slots.map((slot) => slot.index).reverse();
+  }
+
+  // ---------------------------------------------------------- requests
+
+  #checkBound(): void {
     if (this.#removed) throw this.#removed;
+    if (this.#failure) throw this.#failure;
     if (!this.#ctx) {
       throw new BlockDriverError("not-bound", "Block driver is not bound to a device");
     }
-    if (typeof sector === "number" && (!Number.isSafeInteger(sector) || sector < 0)) {
-      throw new RangeError(`Sector ${sector} is not a non-negative integer`);
-    }
-    const start = BigInt(sector);
-    if (start < 0n) throw new RangeError(`Sector ${sector} is negative`);
+  }
+
+  /**
+   * Checks a transfer against the capacity (5.2.6.1/1), exactly: `sector`
+   * as a `number` when it is one (every real disk is below 2^53 sectors).
+   */
+  #checkTransfer(sector: number | bigint, length: number): number | bigint {
+    this.#checkBound();
     if (length % SECTOR_SIZE !== 0) {
       throw new RangeError(
         `Transfer of ${length} bytes is not a whole number of ${SECTOR_SIZE}-byte sectors`,
       );
     }
     const count = length / SECTOR_SIZE;
+    if (typeof sector === "number") {
+      if (!Number.isSafeInteger(sector) || sector < 0) {
+        throw new RangeError(`Sector ${sector} is not a non-negative integer`);
+      }
+      const capacity = this.#capacityNumber;
+      if (capacity >= 0) {
+        if (sector > capacity - count) {
+          throw new BlockRangeError(BigInt(sector), count, this.#capacity);
+        }
+        return sector;
+      }
+    }
+    const start = BigInt(sector);
+    if (start < 0n) throw new RangeError(`Sector ${sector} is negative`);
     if (start + BigInt(count) > this.#capacity) {
       throw new BlockRangeError(start, count, this.#capacity);
     }
-    return start;
+    return start <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(start) : start;
   }
 
-  /** Splits a transfer into requests of at most maxRequestBytes and waits for all of them. */
-  async #transfer(type: number, start: bigint, buffer: Uint8Array): Promise<void> {
-    const parts: Promise<void>[] = [];
-    const step = this.#maxRequestBytes;
-    for (let at = 0; at < buffer.length; at += step) {
-      const piece = buffer.subarray(at, Math.min(at + step, buffer.length));
-      const sector = start + BigInt(at / SECTOR_SIZE);
-      parts.push(
-        type === VIRTIO_BLK_T_OUT
-          ? this.#submit(type, sector, piece.length, piece, null)
-          : this.#submit(type, sector, piece.length, null, piece),
-      );
-    }
-    // Wait for every part, so no request is still copying into `buffer`
-    // when the caller hears about an error.
-    const results = await Promise.allSettled(parts);
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+  /** Guest address of `buffer` when it is a view of guest RAM, else -1. */
+  #guestAddress(buffer: Uint8Array): number {
+    const memory = this.#ctx!.memory;
+    if (buffer.buffer !== memory.buffer || buffer.length === 0) return -1;
+    const offset = buffer.byteOffset - this.#ramOffset;
+    if (offset < 0 || offset + buffer.length > memory.size) return -1;
+    return memory.base + offset;
   }
 
-  #submit(
+  /**
+   * Starts a transfer. The common case (a free slot, nobody waiting, one
+   * request enough) allocates nothing but the returned promise.
+   */
+  #transfer(
     type: number,
-    sector: bigint,
-    length: number,
-    source: Uint8Array | null,
-    dest: Uint8Array | null,
+    start: number | bigint,
+    buffer: Uint8Array,
+    epoch: WriteEpoch | null,
   ): Promise<void> {
-    if (this.#removed) return Promise.reject(this.#removed);
-    if (!this.#ctx) {
-      return Promise.reject(
-        new BlockDriverError("not-bound", "Block driver is not bound to a device"),
-      );
+    const isData = type === VIRTIO_BLK_T_IN || type === VIRTIO_BLK_T_OUT;
+    if (isData && buffer.length === 0) return Promise.resolve();
+    const guest = isData ? this.#guestAddress(buffer) : -1;
+    if (epoch) epoch.pending++;
+    if (
+      this.#live && this.#vq && this.#free.length > 0 && this.#stalled.length === 0 &&
+      this.#waitingHead === this.#waiting.length
+    ) {
+      const slot = this.#slots[this.#free.pop()!];
+      let n: number;
+      try {
+        n = this.#prepare(slot, type, start, buffer, guest, 0);
+      } catch (e) {
+        this.#release(slot);
+        if (!(e instanceof GuestOutOfMemoryError) || this.#inFlight === 0) {
+          if (epoch) settleEpoch(epoch);
+          return Promise.reject(e);
+        }
+        // Bounce buffers of requests in flight hold the memory: wait for them.
+        return this.#enqueue(type, start, buffer, guest, epoch, 0);
+      }
+      if (n === buffer.length) {
+        const promise = new Promise<void>(slot.executor);
+        slot.job = null;
+        slot.epoch = epoch;
+        this.#submit(slot);
+        return promise;
+      }
+      // A transfer of several requests: the rest waits its turn.
+      const promise = this.#enqueue(type, start, buffer, guest, epoch, n);
+      const job = this.#waiting[this.#waiting.length - 1];
+      job.outstanding = 1;
+      slot.job = job;
+      slot.epoch = null;
+      this.#submit(slot);
+      this.#pump();
+      return promise;
     }
+    const promise = this.#enqueue(type, start, buffer, guest, epoch, 0);
+    this.#pump();
+    return promise;
+  }
+
+  #enqueue(
+    type: number,
+    start: number | bigint,
+    buffer: Uint8Array,
+    guest: number,
+    epoch: WriteEpoch | null,
+    next: number,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({
+      this.#waiting.push({
         type,
-        sector,
-        length,
-        source,
-        dest,
-        header: -1,
-        data: -1,
+        start,
+        buffer,
+        guest,
+        next,
+        outstanding: 0,
+        error: null,
+        epoch,
         resolve,
         reject,
       });
-      this.#pump();
     });
   }
 
-  /** Sends pending requests while descriptors and guest memory allow. */
+  /**
+   * Fills a slot with the next request of a transfer, from byte `at` of
+   * `buffer`: data segments (`splitTransfer`), the bounce copy of an OUT,
+   * then the header and the chain (`buildBlockRequest`).
+   *
+   * @returns The request's data bytes.
+   */
+  #prepare(
+    slot: Slot,
+    type: number,
+    start: number | bigint,
+    buffer: Uint8Array,
+    guest: number,
+    at: number,
+  ): number {
+    const memory = this.#ctx!.memory;
+    const remaining = buffer.length - at;
+    slot.type = type;
+    slot.sector = at === 0 ? start : addSectors(start, at / SECTOR_SIZE);
+    slot.host = null;
+    slot.hostOffset = at;
+    let n = 0;
+    if (remaining > 0) {
+      const isData = type === VIRTIO_BLK_T_IN || type === VIRTIO_BLK_T_OUT;
+      let base: number;
+      if (guest >= 0) {
+        base = guest + at;
+      } else {
+        base = this.#bounceFor(
+          slot,
+          isData ? Math.min(remaining, this.#limits.maxRequestBytes) : remaining,
+        );
+        slot.host = buffer;
+        this.#bounced++;
+      }
+      if (isData) {
+        n = this.parts.splitTransfer(this.#limits, base, remaining, slot.data);
+        if (!Number.isSafeInteger(n) || n <= 0 || n % SECTOR_SIZE !== 0 || n > remaining) {
+          throw new RangeError(
+            `splitTransfer cut a request of ${n} byte(s) off ${remaining}; it must be a ` +
+              `positive multiple of ${SECTOR_SIZE}, at most what is left`,
+          );
+        }
+      } else {
+        setSegment(slot.data, base, remaining);
+        n = remaining;
+      }
+      if (type === VIRTIO_BLK_T_OUT && slot.host) {
+        memory.bytes(base, n).set(buffer.subarray(at, at + n));
+      }
+    } else {
+      slot.data.length = 0;
+    }
+    slot.length = n;
+    slot.chain = this.parts.buildBlockRequest(memory, slot, slot.lists);
+    return n;
+  }
+
+  /** The slot's bounce buffer, grown to at least `bytes`. */
+  #bounceFor(slot: Slot, bytes: number): number {
+    if (slot.bounceSize >= bytes) return slot.bounce;
+    const allocator = this.#ctx!.allocator;
+    if (slot.bounce >= 0) {
+      allocator.free(slot.bounce);
+      this.#bounceBytes -= slot.bounceSize;
+      slot.bounce = -1;
+      slot.bounceSize = 0;
+    }
+    let size = MIN_BOUNCE_BYTES;
+    while (size < bytes) size *= 2;
+    let addr: number;
+    try {
+      addr = allocator.alloc(size, SECTOR_SIZE);
+    } catch (e) {
+      if (!(e instanceof GuestOutOfMemoryError)) throw e;
+      // Idle slots may be sitting on the memory: let them go and retry.
+      this.#dropIdleBounceBuffers();
+      size = bytes;
+      addr = allocator.alloc(size, SECTOR_SIZE);
+    }
+    slot.bounce = addr;
+    slot.bounceSize = size;
+    this.#bounceBytes += size;
+    this.#bounceAllocations++;
+    return addr;
+  }
+
+  #dropIdleBounceBuffers(): void {
+    const allocator = this.#ctx!.allocator;
+    for (const index of this.#free) {
+      const slot = this.#slots[index];
+      if (slot.bounce < 0) continue;
+      allocator.free(slot.bounce);
+      this.#bounceBytes -= slot.bounceSize;
+      slot.bounce = -1;
+      slot.bounceSize = 0;
+    }
+  }
+
+  /**
+   * Adds a prepared slot's chain to the ring.
+   *
+   * @returns `"posted"`; `"full"` if the ring has no room while requests are
+   *   in flight (the slot stays prepared, for the caller to stall); or
+   *   `"failed"` if the add failed (the request has then failed).
+   */
+  #post(slot: Slot): "posted" | "full" | "failed" {
+    const vq = this.#vq!;
+    const { readable, writable } = slot.chain;
+    const n = readable.length + writable.length;
+    try {
+      vq.add(readable, writable, slot, n <= DIRECT_CHAIN_MAX && vq.numFree >= n ? DIRECT : AUTO);
+    } catch (e) {
+      if (e instanceof VirtqueueFullError && this.#inFlight > 0) {
+        slot.state = "stalled";
+        return "full";
+      }
+      this.#release(slot);
+      this.#settle(slot, e as Error);
+      return "failed";
+    }
+    slot.state = "in-flight";
+    this.#requests++;
+    this.#inFlight++;
+    if (this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
+    return "posted";
+  }
+
+  /** Posts one slot and notifies the device, or stalls the slot if the ring is full. */
+  #submit(slot: Slot): void {
+    const result = this.#post(slot);
+    if (result === "full") this.#stalled.push(slot);
+    else if (result === "posted" && this.#vq!.kickPrepare()) this.#notify();
+  }
+
+  /**
+   * Sends the available buffer notification. A device model that throws
+   * while handling it (a strict conformance log, or a broken replacement
+   * part) leaves the driver unable to tell what became of its requests:
+   * they all fail with that error, and the driver takes no more until it is
+   * bound again. Nothing is thrown at the caller, who holds a promise.
+   */
+  #notify(): void {
+    try {
+      this.#ctx!.notify(REQUESTQ);
+    } catch (e) {
+      this.#fail(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** The device cannot be used any more: fail everything now and every request from now on. */
+  #fail(error: Error): void {
+    this.#live = false;
+    this.#failure ??= error;
+    this.#failAll(error);
+  }
+
+  /** Sends stalled slots, then waiting transfers, while the ring and the slots allow. */
   #pump(): void {
     const vq = this.#vq;
-    const ctx = this.#ctx;
-    if (!vq || !ctx || !this.#live) return;
+    if (!vq || !this.#ctx || !this.#live) return;
     let added = false;
-    while (this.#pending.length > 0) {
-      const request = this.#pending[0];
-      if (request.header < 0) {
-        try {
-          this.#allocate(ctx, request);
-        } catch (e) {
-          this.#release(ctx, request);
-          if (e instanceof GuestOutOfMemoryError && this.#inFlight.size > 0) break;
-          this.#pending.shift();
-          request.reject(e as Error);
-          continue;
-        }
-      }
-      const { readable, writable } = this.#segments(request);
+    while (this.#stalled.length > 0) {
+      const result = this.#post(this.#stalled[0]);
+      if (result === "full") break;
+      this.#stalled.shift();
+      if (result === "posted") added = true;
+    }
+    while (
+      this.#stalled.length === 0 && this.#waitingHead < this.#waiting.length &&
+      this.#free.length > 0
+    ) {
+      const job = this.#waiting[this.#waitingHead];
+      const slot = this.#slots[this.#free.pop()!];
+      let n: number;
       try {
-        vq.add(readable, writable, request);
+        n = this.#prepare(slot, job.type, job.start, job.buffer, job.guest, job.next);
       } catch (e) {
-        if (e instanceof VirtqueueFullError && this.#inFlight.size > 0) break;
-        this.#release(ctx, request);
-        this.#pending.shift();
-        request.reject(e as Error);
+        this.#release(slot);
+        if (e instanceof GuestOutOfMemoryError && this.#inFlight > 0) break;
+        // The transfer cannot go on: what was sent finishes, the rest is not sent.
+        job.error ??= e as Error;
+        job.next = job.buffer.length;
+        this.#dequeue();
+        if (job.outstanding === 0) this.#settleJob(job);
         continue;
       }
-      this.#pending.shift();
-      this.#inFlight.add(request);
-      this.#requests++;
-      if (this.#inFlight.size > this.#maxInFlight) this.#maxInFlight = this.#inFlight.size;
-      added = true;
+      job.next += n;
+      job.outstanding++;
+      slot.job = job;
+      slot.epoch = null;
+      if (job.next >= job.buffer.length) this.#dequeue();
+      const result = this.#post(slot);
+      if (result === "posted") added = true;
+      else if (result === "full") {
+        this.#stalled.push(slot);
+        break;
+      }
     }
-    if (added && vq.kickPrepare()) ctx.notify(REQUESTQ);
+    if (added && vq.kickPrepare()) this.#notify();
   }
 
-  /** Allocates and fills the header (with the status byte after it) and the data bounce buffer. */
-  #allocate(ctx: VirtioDriverContext, request: Request): void {
-    const memory = ctx.memory;
-    request.header = ctx.allocator.alloc(VIRTIO_BLK_REQ_HEADER_SIZE + 1, 16);
-    memory.writeU32(request.header + VIRTIO_BLK_REQ_TYPE_OFFSET, request.type);
-    memory.writeU32(request.header + VIRTIO_BLK_REQ_RESERVED_OFFSET, 0);
-    memory.writeU64(request.header + VIRTIO_BLK_REQ_SECTOR_OFFSET, request.sector);
-    memory.writeU8(request.header + VIRTIO_BLK_REQ_HEADER_SIZE, STATUS_UNSET);
-    if (request.length > 0) {
-      request.data = ctx.allocator.alloc(request.length, SECTOR_SIZE);
-      if (request.source) memory.write(request.data, request.source);
+  #dequeue(): void {
+    this.#waitingHead++;
+    if (this.#waitingHead === this.#waiting.length) {
+      this.#waiting.length = 0;
+      this.#waitingHead = 0;
+    } else if (this.#waitingHead > 64 && this.#waitingHead * 2 > this.#waiting.length) {
+      this.#waiting.splice(0, this.#waitingHead);
+      this.#waitingHead = 0;
     }
-  }
-
-  /** The chain of a request: header, then data split into segments of at most size_max, then status. */
-  #segments(request: Request): { readable: BufferSegment[]; writable: BufferSegment[] } {
-    const data: BufferSegment[] = [];
-    for (let at = 0; at < request.length; at += this.#sizeMax) {
-      data.push({ addr: request.data + at, len: Math.min(this.#sizeMax, request.length - at) });
-    }
-    const header = { addr: request.header, len: VIRTIO_BLK_REQ_HEADER_SIZE };
-    const status = { addr: request.header + VIRTIO_BLK_REQ_HEADER_SIZE, len: 1 };
-    return request.type === VIRTIO_BLK_T_OUT
-      ? { readable: [header, ...data], writable: [status] }
-      : { readable: [header], writable: [...data, status] };
   }
 
   #reap(): void {
     const vq = this.#vq;
-    const ctx = this.#ctx;
-    if (!vq || !ctx) return;
+    if (!vq || !this.#ctx) return;
     do {
       vq.disableCallbacks();
-      for (let used = vq.getBuf(); used; used = vq.getBuf()) this.#complete(ctx, used.token);
+      for (let used = vq.getBuf(); used; used = vq.getBuf()) this.#completed(used.token, used.len);
     } while (!vq.enableCallbacks());
     if (vq.broken) {
-      this.#failAll(
+      this.#fail(
         new BlockDriverError("queue-broken", `Request queue broken: ${vq.broken.message}`),
       );
       return;
@@ -678,40 +1030,136 @@ export class VirtioBlockDriver implements VirtioDriver {
     this.#pump();
   }
 
-  #complete(ctx: VirtioDriverContext, request: Request): void {
-    this.#inFlight.delete(request);
-    const status = ctx.memory.readU8(request.header + VIRTIO_BLK_REQ_HEADER_SIZE);
-    if (status === VIRTIO_BLK_S_OK) {
-      if (request.dest && request.length > 0) {
-        request.dest.set(ctx.memory.bytes(request.data, request.length));
-      }
-      if (request.type === VIRTIO_BLK_T_IN) this.#bytesRead += request.length;
-      if (request.type === VIRTIO_BLK_T_OUT) this.#bytesWritten += request.length;
-      this.#release(ctx, request);
-      request.resolve();
+  /** The device returned a slot's chain: finish the request from its status. */
+  #completed(slot: Slot, len: number): void {
+    if (slot.state !== "in-flight") {
+      // Failed already (DEVICE_NEEDS_RESET, a broken queue): the device is
+      // done with its buffers now, nothing else is.
+      if (slot.state === "abandoned") this.#release(slot);
       return;
     }
-    this.#errors++;
-    this.#release(ctx, request);
-    const sectors = request.type === VIRTIO_BLK_T_IN || request.type === VIRTIO_BLK_T_OUT
-      ? request.length / SECTOR_SIZE
-      : 0;
-    request.reject(new BlockIoError(request.type, request.sector, sectors, status));
-  }
-
-  #release(ctx: VirtioDriverContext, request: Request): void {
-    if (request.header >= 0) ctx.allocator.free(request.header);
-    if (request.data >= 0) ctx.allocator.free(request.data);
-    request.header = -1;
-    request.data = -1;
-  }
-
-  #failAll(error: BlockDriverError): void {
-    const ctx = this.#ctx;
-    for (const request of [...this.#inFlight, ...this.#pending.splice(0)]) {
-      if (ctx) this.#release(ctx, request);
-      request.reject(error);
+    this.#inFlight--;
+    let error: Error | null;
+    try {
+      error = this.parts.finishBlockRequest(this.#ctx!.memory, slot, len);
+    } catch (e) {
+      // A replaced part that throws fails this request, not the interrupt handler.
+      error = e instanceof Error ? e : new Error(String(e));
     }
-    this.#inFlight.clear();
+    if (error === null) {
+      const type = slot.type;
+      if (type === VIRTIO_BLK_T_IN || type === VIRTIO_BLK_T_GET_ID) {
+        if (slot.host) {
+          slot.host.set(this.#ctx!.memory.bytes(slot.bounce, slot.length), slot.hostOffset);
+        }
+        if (type === VIRTIO_BLK_T_IN) this.#bytesRead += slot.length;
+      } else if (type === VIRTIO_BLK_T_OUT) {
+        this.#bytesWritten += slot.length;
+      }
+    } else {
+      this.#errors++;
+    }
+    this.#release(slot);
+    this.#settle(slot, error);
   }
+
+  /** Puts a slot back on the free stack; its bounce buffer stays while the cache allows. */
+  #release(slot: Slot): void {
+    slot.state = "free";
+    slot.host = null;
+    if (slot.bounce >= 0 && this.#bounceBytes > this.#bounceCacheBytes) {
+      this.#ctx!.allocator.free(slot.bounce);
+      this.#bounceBytes -= slot.bounceSize;
+      slot.bounce = -1;
+      slot.bounceSize = 0;
+    }
+    this.#free.push(slot.index);
+  }
+
+  /** Settles what a finished request belongs to: the caller's promise, or its transfer. */
+  #settle(slot: Slot, error: Error | null): void {
+    const job = slot.job;
+    slot.job = null;
+    if (job === null) {
+      const { resolve, reject, epoch } = slot;
+      slot.resolve = null;
+      slot.reject = null;
+      slot.epoch = null;
+      if (epoch) settleEpoch(epoch);
+      if (error) reject?.(error);
+      else resolve?.();
+      return;
+    }
+    job.outstanding--;
+    if (error) job.error ??= error;
+    if (job.outstanding === 0 && job.next >= job.buffer.length) this.#settleJob(job);
+  }
+
+  #settleJob(job: Job): void {
+    if (job.epoch) settleEpoch(job.epoch);
+    if (job.error) job.reject(job.error);
+    else job.resolve();
+  }
+
+  /** Fails every request: in flight (their slots wait for the device or a reset), stalled, waiting. */
+  #failAll(error: Error): void {
+    for (const slot of this.#slots) {
+      if (slot.state === "in-flight") {
+        slot.state = "abandoned";
+        this.#inFlight--;
+        this.#settle(slot, error);
+      }
+    }
+    for (const slot of this.#stalled.splice(0)) {
+      this.#release(slot);
+      this.#settle(slot, error);
+    }
+    const waiting = this.#waiting.splice(0);
+    const first = this.#waitingHead;
+    this.#waitingHead = 0;
+    for (let i = first; i < waiting.length; i++) {
+      const job = waiting[i];
+      job.error ??= error;
+      job.next = job.buffer.length;
+      if (job.outstanding === 0) this.#settleJob(job);
+    }
+  }
+}
+
+/** `start + sectors`, as a `number` while it is one. */
+function addSectors(start: number | bigint, sectors: number): number | bigint {
+  if (typeof start === "number") {
+    const sum = start + sectors;
+    return Number.isSafeInteger(sum) ? sum : BigInt(start) + BigInt(sectors);
+  }
+  return start + BigInt(sectors);
+}
+
+/** Makes `segments` the one segment `[addr, addr + len)`, reusing its first object. */
+function setSegment(segments: MutableBufferSegment[], addr: number, len: number): void {
+  if (segments.length === 0) segments.push({ addr, len });
+  else {
+    segments[0].addr = addr;
+    segments[0].len = len;
+  }
+  segments.length = 1;
+}
+
+/** A write of the epoch finished. */
+function settleEpoch(epoch: WriteEpoch): void {
+  epoch.pending--;
+  if (epoch.pending === 0 && epoch.waiters.length > 0) {
+    for (const wake of epoch.waiters.splice(0)) wake();
+  }
+}
+
+/** Resolves once every write of `epoch` and of the epochs before it has finished. */
+async function drained(epoch: WriteEpoch): Promise<void> {
+  for (let e: WriteEpoch | null = epoch; e; e = e.previous) {
+    const current = e;
+    if (current.pending > 0) {
+      await new Promise<void>((resolve) => current.waiters.push(resolve));
+    }
+  }
+  epoch.previous = null;
 }

@@ -16,15 +16,15 @@ import {
   VIRTIO_F_VERSION_1,
 } from "../../virtio/features.ts";
 import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../virtio/device.ts";
+import { ConformanceError, type ConformanceReporter } from "../../conformance/log.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/types.ts";
-import { readChain, writeChain } from "../../virtqueue/chain.ts";
-import { ConfigSpace, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
+import { ConfigSpace, mergeParts, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
 import type { ConsoleBackend, ConsoleSize } from "./backends.ts";
+import { type ConsoleDeviceParts, REFERENCE_CONSOLE_DEVICE_PARTS } from "./parts.ts";
+import type { TransmitCursor } from "./transmit.ts";
 import {
   VIRTIO_CONSOLE_CONFIG_COLS,
-  VIRTIO_CONSOLE_CONFIG_EMERG_WR,
   VIRTIO_CONSOLE_CONFIG_LAYOUT,
-  VIRTIO_CONSOLE_CONFIG_MAX_NR_PORTS,
   VIRTIO_CONSOLE_CONFIG_ROWS,
   VIRTIO_CONSOLE_CONFIG_SIZE,
   VIRTIO_CONSOLE_F_EMERG_WRITE,
@@ -40,6 +40,24 @@ export interface VirtioConsoleDeviceOptions {
   readonly queueSize?: number;
   /** Name shown by the transport (default `"virtio-console"`). */
   readonly name?: string;
+  /**
+   * Largest piece of a transmit chain the device copies out of guest memory
+   * at once, in bytes (default 65536): its memory per chain, whatever the
+   * chain's length.
+   */
+  readonly transmitChunkBytes?: number;
+  /** Replacements for some of the device-side parts (default: the reference ones). */
+  readonly parts?: Partial<ConsoleDeviceParts>;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** A popped transmit chain waiting for its turn, with what tells whether a reset made it stale. */
+interface TransmitWork {
+  readonly chain: DescriptorChain;
+  readonly queue: DeviceQueue;
+  readonly generation: number;
+  readonly epoch: number;
 }
 
 /** Counters of a {@linkcode VirtioConsoleDevice} (a fresh snapshot on every read). */
@@ -74,13 +92,18 @@ export interface ConsoleDeviceStats {
  * - Input: bytes are pulled from the backend only while the receiveq has
  *   buffers; at most one chunk waits inside the device. Each receive chain is
  *   filled with as many bytes as it holds; `len` is the byte count.
- * - Output: transmit chains are written to the backend in order; a chain is
- *   used (len 0) once the backend has taken its bytes, which gives the driver
- *   backpressure.
+ * - Output: transmit chains are written to the backend in order, streamed
+ *   out of guest memory a bounded piece at a time (`transmitChunkBytes`), so
+ *   a chain that claims gigabytes costs only what the backend takes; a chain
+ *   is used (len 0) once the backend has taken all its bytes, which gives
+ *   the driver backpressure.
  * - `emerg_wr`: the low byte of a write goes to the backend at any time, even
  *   before the device is configured (5.3.5.1).
  * - Reset (device or queue): completions of backend work started before it
  *   are dropped and never touch guest memory.
+ *
+ * Every step goes through {@linkcode parts} (`fillReceiveChain`,
+ * `takeTransmitChain`, `emergencyWriteByte`, `consoleConfigSpace`).
  *
  * @example
  * ```ts ignore
@@ -107,9 +130,12 @@ export class VirtioConsoleDevice implements VirtioDevice {
   readonly configSize: number = VIRTIO_CONSOLE_CONFIG_SIZE;
   /** The backend. */
   readonly backend: ConsoleBackend;
+  /** The steps this device runs: the reference parts, with any replacements given. */
+  readonly parts: ConsoleDeviceParts;
 
   readonly #config = new ConfigSpace(VIRTIO_CONSOLE_CONFIG_SIZE);
   #host: DeviceHost | null = null;
+  #reporter: ConformanceReporter | null = null;
   /** Bumped by every device reset. */
   #generation = 0;
   /** Bumped by every reset of that queue. */
@@ -118,6 +144,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
   #pending: Uint8Array | null = null;
   #reading = false;
   #inputEnded = false;
+  /** Transmit chains popped and not streamed yet, in order. */
+  readonly #transmitQueue: TransmitWork[] = [];
+  #transmitting = false;
+  /** The one buffer transmit chains are streamed through. */
+  readonly #chunk: Uint8Array;
   /** Backend writes run one after another, in order. */
   #outputTail: Promise<void> = Promise.resolve();
   #unsubscribeResize: (() => void) | null = null;
@@ -136,8 +167,11 @@ export class VirtioConsoleDevice implements VirtioDevice {
    * Creates the device; VIRTIO_CONSOLE_F_SIZE is offered if `backend.size()` reports a size now.
    *
    * @param backend The byte stream behind port 0.
-   * @param options Queue size and name.
-   * @throws {RangeError} If `queueSize` is not a power of two from 1 to 32768.
+   * @param options Queue size, name, transmit chunk size and parts.
+   * @throws {RangeError} If `queueSize` is not a power of two from 1 to 32768,
+   *   or `transmitChunkBytes` is not a positive integer.
+   * @throws {TypeError} If a replacement part is not a function, or
+   *   `consoleConfigSpace` does not return the 12 configuration bytes.
    */
   constructor(backend: ConsoleBackend, options: VirtioConsoleDeviceOptions = {}) {
     const queueSize = options.queueSize ?? 256;
@@ -147,6 +181,12 @@ export class VirtioConsoleDevice implements VirtioDevice {
     ) {
       throw new RangeError(`Console queue size ${queueSize} is not a power of two from 1 to 32768`);
     }
+    const chunk = options.transmitChunkBytes ?? 65536;
+    if (!Number.isSafeInteger(chunk) || chunk < 1) {
+      throw new RangeError(`Console transmitChunkBytes ${chunk} is not a positive integer`);
+    }
+    this.#chunk = new Uint8Array(chunk);
+    this.parts = mergeParts(REFERENCE_CONSOLE_DEVICE_PARTS, options.parts);
     this.name = options.name ?? "virtio-console";
     this.backend = backend;
     this.queueMaxSizes = Object.freeze([queueSize, queueSize]);
@@ -161,13 +201,8 @@ export class VirtioConsoleDevice implements VirtioDevice {
     ];
     if (size) bits.push(VIRTIO_CONSOLE_F_SIZE);
     this.deviceFeatures = features(...bits);
-    // max_nr_ports is meaningful only with VIRTIO_CONSOLE_F_MULTIPORT, never
-    // offered here; it reads 1, the one port this device has.
-    this.#config.setU32(VIRTIO_CONSOLE_CONFIG_MAX_NR_PORTS, 1);
-    if (size) {
-      this.#setSize(size);
-      this.#unsubscribeResize = backend.onResize?.((s) => this.#resized(s)) ?? null;
-    }
+    this.#setSize(size);
+    if (size) this.#unsubscribeResize = backend.onResize?.((s) => this.#resized(s)) ?? null;
   }
 
   /** The size in configuration space, or `null` without VIRTIO_CONSOLE_F_SIZE. */
@@ -197,6 +232,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
   /** Called once by the transport. */
   attach(host: DeviceHost): void {
     this.#host = host;
+    this.#reporter = host.reporter;
   }
 
   /** Reads struct virtio_console_config (little-endian); `emerg_wr` reads 0. */
@@ -210,9 +246,10 @@ export class VirtioConsoleDevice implements VirtioDevice {
    * 5.3.5.1/2), in order with transmitted output.
    */
   writeConfig(offset: number, _width: AccessWidth, value: number): void {
-    if (offset !== VIRTIO_CONSOLE_CONFIG_EMERG_WR || this.#closed) return;
+    const byte = this.parts.emergencyWriteByte(offset, value);
+    if (byte < 0 || this.#closed) return;
     this.#emergencyBytes++;
-    void this.#output(new Uint8Array([value & 0xff]));
+    void this.#output(new Uint8Array([byte & 0xff]));
   }
 
   /** DRIVER_OK: start moving data in both directions. */
@@ -271,24 +308,12 @@ export class VirtioConsoleDevice implements VirtioDevice {
       if (!chain) break;
       used = true;
       this.#receiveChains++;
-      if (chain.readable.length > 0) {
+      const n = this.parts.fillReceiveChain(host.memory, chain, this.#pending, this.#reporter!);
+      if (n < 0) {
         this.#rejectedChains++;
-        host.reporter.report(
-          "5.3.6.1/1",
-          `Receive chain ${chain.head} has ${chain.readable.length} device-readable buffer(s) ` +
-            `(${chain.readableLength} bytes)`,
-          {
-            queue: VIRTIO_CONSOLE_RECEIVEQ,
-            head: chain.head,
-            readable: chain.readableLength,
-            writable: chain.writableLength,
-          },
-          "chain returned unused with len 0",
-        );
         queue.push(chain.head, 0);
         continue;
       }
-      const n = writeChain(host.memory, chain.writable, this.#pending);
       queue.push(chain.head, n);
       this.#bytesIn += n;
       this.#pending = n < this.#pending.length ? this.#pending.subarray(n) : null;
@@ -301,7 +326,18 @@ export class VirtioConsoleDevice implements VirtioDevice {
           this.#reading = false;
           if (chunk === null) this.#inputEnded = true;
           else if (chunk.length > 0) this.#pending = chunk;
-          this.#pumpInput();
+          try {
+            this.#pumpInput();
+          } catch (e) {
+            // A promise reaction has no caller to throw to: a part that
+            // throws here (a strict log, a broken replacement) stops the
+            // device instead of escaping as an unhandled rejection.
+            host.needsReset(
+              e instanceof ConformanceError
+                ? e.violation
+                : `Receiving input failed: ${e instanceof Error ? e.message : String(e)}`,
+            );
+          }
         },
         () => {
           this.#reading = false;
@@ -314,56 +350,99 @@ export class VirtioConsoleDevice implements VirtioDevice {
 
   // ------------------------------------------------------------ transmit
 
+  /**
+   * Takes every available transmit chain, in order, and starts streaming
+   * them. A chain's shape is checked as it is popped (a zero-byte take: a
+   * device-writable buffer is 5.3.6.1/2), so a refused chain is reported
+   * and returned at once, and a strict log throws here, to the notifier.
+   */
   #drainTransmit(): void {
     const host = this.#host;
     if (!host) return;
     const queue = host.queue(VIRTIO_CONSOLE_TRANSMITQ);
     if (!queue) return;
-    let rejected = false;
+    let refused = false;
     for (let chain = queue.pop(); chain; chain = queue.pop()) {
       this.#transmitChains++;
-      if (chain.writable.length > 0) {
+      const probe: TransmitCursor = { segment: 0, offset: 0 };
+      if (
+        this.parts.takeTransmitChain(host.memory, chain, probe, NO_BYTES, this.#reporter!) < 0
+      ) {
         this.#rejectedChains++;
-        host.reporter.report(
-          "5.3.6.1/2",
-          `Transmit chain ${chain.head} has ${chain.writable.length} device-writable buffer(s) ` +
-            `(${chain.writableLength} bytes)`,
-          {
-            queue: VIRTIO_CONSOLE_TRANSMITQ,
-            head: chain.head,
-            readable: chain.readableLength,
-            writable: chain.writableLength,
-          },
-          "chain returned unused with len 0; nothing sent",
-        );
         queue.push(chain.head, 0);
-        rejected = true;
+        refused = true;
         continue;
       }
-      this.#transmit(queue, chain);
+      this.#transmitQueue.push({
+        chain,
+        queue,
+        generation: this.#generation,
+        epoch: this.#queueEpoch[VIRTIO_CONSOLE_TRANSMITQ],
+      });
     }
-    if (rejected) host.usedBuffers(VIRTIO_CONSOLE_TRANSMITQ);
+    if (refused) host.usedBuffers(VIRTIO_CONSOLE_TRANSMITQ);
+    if (!this.#transmitting && this.#transmitQueue.length > 0) void this.#transmit(host);
   }
 
-  #transmit(queue: DeviceQueue, chain: DescriptorChain): void {
-    const host = this.#host!;
-    const bytes = new Uint8Array(chain.readableLength);
-    readChain(host.memory, chain.readable, bytes);
-    const generation = this.#generation;
-    const epoch = this.#queueEpoch[VIRTIO_CONSOLE_TRANSMITQ];
-    this.#bytesOut += bytes.length;
-    void this.#output(bytes).then(() => {
-      if (
-        generation !== this.#generation ||
-        epoch !== this.#queueEpoch[VIRTIO_CONSOLE_TRANSMITQ] ||
-        host.queue(VIRTIO_CONSOLE_TRANSMITQ) !== queue
-      ) {
-        this.#staleCompletions++;
-        return;
+  /**
+   * Streams the queued transmit chains to the backend one after another,
+   * each a chunk at a time, returning each (len 0: the device wrote nothing
+   * into it) once the backend has taken all of it. A reset stops a chain
+   * where it is: nothing more is read from guest memory and it is not
+   * returned. Never rejects: a part that throws here (a strict log, or a
+   * broken replacement) has no caller to throw to, so the device stops using
+   * the queue and asks for a reset.
+   */
+  async #transmit(host: DeviceHost): Promise<void> {
+    this.#transmitting = true;
+    const cursor: TransmitCursor = { segment: 0, offset: 0 };
+    try {
+      for (let work = this.#transmitQueue.shift(); work; work = this.#transmitQueue.shift()) {
+        const { chain, queue } = work;
+        cursor.segment = 0;
+        cursor.offset = 0;
+        let stale = false;
+        for (;;) {
+          if (this.#isStale(host, work)) {
+            stale = true;
+            break;
+          }
+          const n = this.parts.takeTransmitChain(
+            host.memory,
+            chain,
+            cursor,
+            this.#chunk,
+            this.#reporter!,
+          );
+          if (n < 0) {
+            this.#rejectedChains++;
+            break;
+          }
+          if (n === 0) break;
+          this.#bytesOut += n;
+          await this.#output(this.#chunk.subarray(0, n));
+        }
+        if (stale) {
+          this.#staleCompletions++;
+          continue;
+        }
+        queue.push(chain.head, 0);
+        host.usedBuffers(VIRTIO_CONSOLE_TRANSMITQ);
       }
-      queue.push(chain.head, 0);
-      host.usedBuffers(VIRTIO_CONSOLE_TRANSMITQ);
-    });
+    } catch (e) {
+      this.#transmitQueue.length = 0;
+      host.needsReset(
+        e instanceof ConformanceError ? e.violation : `Transmit failed: ${(e as Error).message}`,
+      );
+    } finally {
+      this.#transmitting = false;
+    }
+  }
+
+  #isStale(host: DeviceHost, work: TransmitWork): boolean {
+    return work.generation !== this.#generation ||
+      work.epoch !== this.#queueEpoch[VIRTIO_CONSOLE_TRANSMITQ] ||
+      host.queue(VIRTIO_CONSOLE_TRANSMITQ) !== work.queue;
   }
 
   /** Queues a backend write after the ones before it; never rejects. */
@@ -377,9 +456,18 @@ export class VirtioConsoleDevice implements VirtioDevice {
 
   // -------------------------------------------------------------- size
 
-  #setSize(size: ConsoleSize): void {
-    this.#config.setU16(VIRTIO_CONSOLE_CONFIG_COLS, size.cols & 0xffff);
-    this.#config.setU16(VIRTIO_CONSOLE_CONFIG_ROWS, size.rows & 0xffff);
+  #setSize(size: ConsoleSize | null): void {
+    const bytes = this.parts.consoleConfigSpace(
+      size ? { cols: size.cols & 0xffff, rows: size.rows & 0xffff } : null,
+    );
+    if (!(bytes instanceof Uint8Array) || bytes.length !== VIRTIO_CONSOLE_CONFIG_SIZE) {
+      throw new TypeError(
+        `consoleConfigSpace returned ${
+          bytes instanceof Uint8Array ? `${bytes.length} bytes` : typeof bytes
+        }, not the ${VIRTIO_CONSOLE_CONFIG_SIZE} bytes of struct virtio_console_config`,
+      );
+    }
+    this.#config.bytes.set(bytes);
   }
 
   #resized(size: ConsoleSize): void {

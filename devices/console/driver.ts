@@ -19,11 +19,11 @@ import {
 } from "../../virtio/features.ts";
 import type { VirtioDriver, VirtioDriverContext } from "../../virtio/driver.ts";
 import { type DriverQueue, VirtqueueFullError } from "../../virtqueue/types.ts";
+import { mergeParts } from "../common.ts";
 import type { ConsoleResizeListener, ConsoleSize } from "./backends.ts";
+import { type ConsoleDriverParts, REFERENCE_CONSOLE_DRIVER_PARTS } from "./parts.ts";
 import {
-  VIRTIO_CONSOLE_CONFIG_COLS,
   VIRTIO_CONSOLE_CONFIG_EMERG_WR,
-  VIRTIO_CONSOLE_CONFIG_ROWS,
   VIRTIO_CONSOLE_F_EMERG_WRITE,
   VIRTIO_CONSOLE_F_SIZE,
   VIRTIO_CONSOLE_RECEIVEQ,
@@ -45,6 +45,8 @@ export interface VirtioConsoleDriverOptions {
    * receive buffers, which stops the device reading its backend (default 65536).
    */
   readonly readableHighWaterMark?: number;
+  /** Replacements for some of the driver-side parts (default: the reference ones). */
+  readonly parts?: Partial<ConsoleDriverParts>;
 }
 
 /** The console driver cannot do what was asked. */
@@ -78,7 +80,13 @@ interface TransmitJob {
  * Negotiates VIRTIO_F_VERSION_1, VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC,
  * VIRTIO_CONSOLE_F_SIZE and VIRTIO_CONSOLE_F_EMERG_WRITE when offered, never
  * VIRTIO_CONSOLE_F_MULTIPORT. Receive buffers are device-writable only
- * (5.3.6.1/1), transmit buffers device-readable only (5.3.6.1/2).
+ * (5.3.6.1/1), transmit buffers device-readable only (5.3.6.1/2). Receive
+ * buffers posted during probe are announced only after DRIVER_OK (3.1.1/6);
+ * a used `len` is never trusted past the buffer posted, and nothing past it
+ * is read (2.7.8.3/1).
+ *
+ * Every step goes through {@linkcode parts} (`postReceiveBuffers`,
+ * `receivedBytes`, `transmitChunks`, `readConsoleSize`).
  *
  * @example
  * ```ts ignore
@@ -106,6 +114,8 @@ export class VirtioConsoleDriver implements VirtioDriver {
    * receive buffer is re-posted.
    */
   readonly readable: ReadableStream<Uint8Array>;
+  /** The steps this driver runs: the reference parts, with any replacements given. */
+  readonly parts: ConsoleDriverParts;
 
   readonly #receiveBuffers: number;
   readonly #receiveBufferSize: number;
@@ -119,6 +129,8 @@ export class VirtioConsoleDriver implements VirtioDriver {
   readonly #rxAll: number[] = [];
   /** Receive buffers reaped and not re-posted because the stream is full. */
   readonly #rxParked: number[] = [];
+  /** Receive buffers reaped and to be re-posted at the end of this reap. */
+  readonly #rxRepost: number[] = [];
   readonly #txPending: TransmitJob[] = [];
   readonly #txInFlight = new Set<TransmitJob>();
   readonly #writes = new Set<Promise<void>>();
@@ -133,9 +145,12 @@ export class VirtioConsoleDriver implements VirtioDriver {
   /**
    * Creates an unbound driver; the driver core binds it with `probe`.
    *
-   * @param options Buffer counts and sizes.
+   * @param options Buffer counts and sizes, parts.
+   * @throws {RangeError} If a count or size is not a positive integer.
+   * @throws {TypeError} If a replacement part is not a function.
    */
   constructor(options: VirtioConsoleDriverOptions = {}) {
+    this.parts = mergeParts(REFERENCE_CONSOLE_DRIVER_PARTS, options.parts);
     this.#receiveBuffers = positive(options.receiveBuffers ?? 16, "receiveBuffers");
     this.#receiveBufferSize = positive(options.receiveBufferSize ?? 4096, "receiveBufferSize");
     this.#transmitChunkSize = positive(options.transmitChunkSize ?? 4096, "transmitChunkSize");
@@ -184,14 +199,18 @@ export class VirtioConsoleDriver implements VirtioDriver {
     this.#txq = ctx.setupQueue<TransmitJob>(VIRTIO_CONSOLE_TRANSMITQ, {
       onUsed: () => this.#reapTransmit(),
     });
-    if (hasFeature(ctx.features, VIRTIO_CONSOLE_F_SIZE)) this.#size = this.#readSize(ctx);
+    if (hasFeature(ctx.features, VIRTIO_CONSOLE_F_SIZE)) {
+      this.#size = this.parts.readConsoleSize(ctx);
+    }
     const count = Math.min(this.#receiveBuffers, this.#rxq.size);
     for (let i = 0; i < count; i++) {
-      const addr = ctx.allocator.alloc(this.#receiveBufferSize, 16);
-      this.#rxAll.push(addr);
-      this.#rxq.add([], [{ addr, len: this.#receiveBufferSize }], addr);
+      this.#rxAll.push(ctx.allocator.alloc(this.#receiveBufferSize, 16));
     }
-    this.#rxq.kickPrepare();
+    // The queue exists, DRIVER_OK is not set yet: posted and published, not
+    // notified (3.1.1/6); ready() tells the device.
+    if (this.parts.postReceiveBuffers(this.#rxq, this.#rxAll, this.#receiveBufferSize, false)) {
+      ctx.notify(VIRTIO_CONSOLE_RECEIVEQ);
+    }
   }
 
   /** DRIVER_OK is set: tell the device about the receive buffers and start sending. */
@@ -205,7 +224,7 @@ export class VirtioConsoleDriver implements VirtioDriver {
   configChanged(): void {
     const ctx = this.#ctx;
     if (!ctx || !hasFeature(ctx.features, VIRTIO_CONSOLE_F_SIZE)) return;
-    const size = this.#readSize(ctx);
+    const size = this.parts.readConsoleSize(ctx);
     const old = this.#size;
     this.#size = size;
     if (!old || old.cols !== size.cols || old.rows !== size.rows) {
@@ -253,15 +272,11 @@ export class VirtioConsoleDriver implements VirtioDriver {
     }
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     if (bytes.length === 0) return Promise.resolve();
-    const chunks: Promise<void>[] = [];
-    for (let at = 0; at < bytes.length; at += this.#transmitChunkSize) {
-      const chunk = bytes.subarray(at, Math.min(at + this.#transmitChunkSize, bytes.length));
-      chunks.push(
-        new Promise<void>((resolve, reject) => {
-          this.#txPending.push({ bytes: chunk, addr: -1, resolve, reject });
-        }),
-      );
-    }
+    const chunks = this.parts.transmitChunks(bytes, this.#transmitChunkSize).map((chunk) =>
+      new Promise<void>((resolve, reject) => {
+        this.#txPending.push({ bytes: chunk, addr: -1, resolve, reject });
+      })
+    );
     const done = Promise.all(chunks).then(() => {
       this.#bytesSent += bytes.length;
     });
@@ -329,31 +344,37 @@ export class VirtioConsoleDriver implements VirtioDriver {
     const rxq = this.#rxq;
     const ctx = this.#ctx;
     if (!rxq || !ctx) return;
-    let reposted = false;
+    const repost = this.#rxRepost;
     do {
       rxq.disableCallbacks();
       for (let used = rxq.getBuf(); used; used = rxq.getBuf()) {
         const addr = used.token;
         if (used.len > 0 && !this.#streamDone) {
-          this.#bytesReceived += used.len;
-          this.#controller.enqueue(ctx.memory.bytes(addr, used.len).slice());
+          const bytes = this.parts.receivedBytes(
+            ctx.memory,
+            addr,
+            this.#receiveBufferSize,
+            used.len,
+            ctx.reporter,
+          );
+          this.#bytesReceived += bytes.length;
+          if (bytes.length > 0) this.#controller.enqueue(bytes);
         }
-        if (this.#wantsMore()) {
-          rxq.add([], [{ addr, len: this.#receiveBufferSize }], addr);
-          reposted = true;
-        } else {
-          this.#rxParked.push(addr);
-        }
+        if (this.#wantsMore()) repost.push(addr);
+        else this.#rxParked.push(addr);
       }
     } while (!rxq.enableCallbacks());
     if (rxq.broken) {
+      repost.length = 0;
       this.#controller.error(
         new ConsoleDriverError("queue-broken", `Receive queue broken: ${rxq.broken.message}`),
       );
       this.#streamDone = true;
       return;
     }
-    if (reposted) this.#kick(rxq, VIRTIO_CONSOLE_RECEIVEQ);
+    // Refill at once, so input never waits for buffers the driver holds
+    // (a device with input pending resumes on this notification).
+    this.#post(repost);
   }
 
   #wantsMore(): boolean {
@@ -361,12 +382,17 @@ export class VirtioConsoleDriver implements VirtioDriver {
   }
 
   #repostParked(): void {
+    if (!this.#rxq || this.#rxParked.length === 0 || this.#closed) return;
+    this.#post(this.#rxParked);
+  }
+
+  /** Posts receive buffers (the list is emptied) and notifies if the device is live. */
+  #post(buffers: number[]): void {
     const rxq = this.#rxq;
-    if (!rxq || this.#rxParked.length === 0 || this.#closed) return;
-    for (const addr of this.#rxParked.splice(0)) {
-      rxq.add([], [{ addr, len: this.#receiveBufferSize }], addr);
-    }
-    this.#kick(rxq, VIRTIO_CONSOLE_RECEIVEQ);
+    if (!rxq || buffers.length === 0) return;
+    const notify = this.parts.postReceiveBuffers(rxq, buffers, this.#receiveBufferSize, this.#live);
+    buffers.length = 0;
+    if (notify) this.#ctx!.notify(VIRTIO_CONSOLE_RECEIVEQ);
   }
 
   #endStream(): void {
@@ -454,13 +480,6 @@ export class VirtioConsoleDriver implements VirtioDriver {
 
   #kick(queue: DriverQueue<unknown>, index: number): void {
     if (queue.kickPrepare() && this.#live) this.#ctx!.notify(index);
-  }
-
-  #readSize(ctx: VirtioDriverContext): ConsoleSize {
-    return ctx.readConfigConsistent(() => ({
-      cols: ctx.readConfig(VIRTIO_CONSOLE_CONFIG_COLS, 2),
-      rows: ctx.readConfig(VIRTIO_CONSOLE_CONFIG_ROWS, 2),
-    }));
   }
 }
 

@@ -299,7 +299,7 @@ Deno.test("obeyed in: own-side files citing the id in comments, not shared files
 });
 
 Deno.test("sideOf follows the documented device and driver file lists", () => {
-  const cases: [string, "device" | "driver" | null][] = [
+  const cases: [string, "device" | "driver" | "both" | null][] = [
     ["transport/mmio_device.ts", "device"],
     ["transport/device_status.ts", "device"],
     ["transport/mmio_registers.ts", "device"],
@@ -314,6 +314,8 @@ Deno.test("sideOf follows the documented device and driver file lists", () => {
     ["devices/console/driver.ts", "driver"],
     ["guest/shell.ts", "driver"],
     ["guest/deep/er/file.ts", "driver"],
+    ["devices/blk/request.ts", "both"],
+    ["devices/console/receive.ts", "both"],
     ["transport/types.ts", null],
     ["transport/mmio_bus.ts", null],
     ["virtqueue/event_idx.ts", null],

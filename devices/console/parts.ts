@@ -1,0 +1,58 @@
+/**
+ * The replaceable parts of the virtio console device and driver (registry
+ * layer `console`): each is a plain function over plain records, and
+ * `VirtioConsoleDevice` and `VirtioConsoleDriver` call every step through a
+ * table of them, so a learner's function can stand in for any one of them
+ * while the rest stay the reference.
+ *
+ * Device side (`console.device.*`): fill a receive chain, stream a transmit
+ * chain, take an emergency write, lay out the configuration space. Driver
+ * side (`console.driver.*`): post receive buffers, take the bytes out of a
+ * returned one, cut output into transmit chains, read the console size.
+ *
+ * @module
+ */
+
+import { consoleConfigSpace, emergencyWriteByte, readConsoleSize } from "./config.ts";
+import { fillReceiveChain, postReceiveBuffers, receivedBytes } from "./receive.ts";
+import { takeTransmitChain, transmitChunks } from "./transmit.ts";
+
+/** The device-side parts of virtio-console. */
+export interface ConsoleDeviceParts {
+  /** Writes input into a receive chain of any shape; returns the used `len`. */
+  readonly fillReceiveChain: typeof fillReceiveChain;
+  /** Streams the next bytes out of a transmit chain, bounded by the chunk given. */
+  readonly takeTransmitChain: typeof takeTransmitChain;
+  /** The byte a configuration write sends out (`emerg_wr`), or -1. */
+  readonly emergencyWriteByte: typeof emergencyWriteByte;
+  /** Lays out `struct virtio_console_config` (§5.3.4). */
+  readonly consoleConfigSpace: typeof consoleConfigSpace;
+}
+
+/** The reference device-side parts. */
+export const REFERENCE_CONSOLE_DEVICE_PARTS: ConsoleDeviceParts = Object.freeze({
+  fillReceiveChain,
+  takeTransmitChain,
+  emergencyWriteByte,
+  consoleConfigSpace,
+});
+
+/** The driver-side parts of virtio-console. */
+export interface ConsoleDriverParts {
+  /** Posts device-writable receive buffers; says whether to notify (only after DRIVER_OK). */
+  readonly postReceiveBuffers: typeof postReceiveBuffers;
+  /** Copies the bytes of a returned receive buffer, never trusting `len` beyond it. */
+  readonly receivedBytes: typeof receivedBytes;
+  /** Cuts output into transmit chain pieces. */
+  readonly transmitChunks: typeof transmitChunks;
+  /** Reads `cols` and `rows` under the generation loop. */
+  readonly readConsoleSize: typeof readConsoleSize;
+}
+
+/** The reference driver-side parts. */
+export const REFERENCE_CONSOLE_DRIVER_PARTS: ConsoleDriverParts = Object.freeze({
+  postReceiveBuffers,
+  receivedBytes,
+  transmitChunks,
+  readConsoleSize,
+});
