@@ -3,7 +3,7 @@
  * lists those the other side of the virtio interface cannot check,
  * {@linkcode NOT_OFFERED} those of features this lab never offers. The
  * coverage table (`docs/COVERAGE.md`, built by `tools/coverage.ts`) shows
- * these reasons in place of a check (DESIGN.md §2). An id is in at most one
+ * these reasons in place of a check (docs/ARCHITECTURE.md §3). An id is in at most one
  * of the two; the coverage tool refuses an id in both.
  *
  * A requirement belongs here only when no check by the other side can see it

@@ -3,7 +3,7 @@
  * of the virtio interface ends here as a structured {@linkcode Violation} that
  * cites a requirement id (see `requirements.ts`).
  *
- * Policy (DESIGN.md §2): a side that sees the other break a rule logs it and
+ * Policy (docs/ARCHITECTURE.md §3): a side that sees the other break a rule logs it and
  * carries on where real implementations do; where the spec says it cannot go
  * on, the device sets DEVICE_NEEDS_RESET. In strict mode every violation is
  * also thrown as a {@linkcode ConformanceError}, which is what graders use.

@@ -1,6 +1,6 @@
 /**
  * The project's constant names are the Linux UAPI headers' names, with the
- * headers' values (DESIGN.md §4). Every `#define NAME VALUE` of the virtio
+ * headers' values (docs/ARCHITECTURE.md §7). Every `#define NAME VALUE` of the virtio
  * headers that `mod.ts` also exports must agree, and the names a reader would
  * grep for must be exported.
  */

@@ -1,5 +1,5 @@
 /**
- * Builds the project's spec coverage table, `docs/COVERAGE.md` (DESIGN.md §2):
+ * Builds the project's spec coverage table, `docs/COVERAGE.md` (docs/ARCHITECTURE.md §3):
  * for every requirement id of `conformance/requirements.ts` (normative statements
  * and derived rules), which source files check it, which source files on the
  * side it binds obey it, which tests exercise it, which lessons teach it, or

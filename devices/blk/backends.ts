@@ -1,5 +1,5 @@
 /**
- * Block backends: the storage behind a virtio block device (DESIGN.md §1).
+ * Block backends: the storage behind a virtio block device (docs/ARCHITECTURE.md §1).
  * {@linkcode MemoryBlockBackend} keeps the disk in an array (tests,
  * notebooks); {@linkcode FileBlockBackend} serves a raw disk image file with
  * positional I/O, so any number of requests can be in flight at once.

@@ -1,6 +1,6 @@
 /**
  * Console backends: the outside world a virtio console port talks to
- * (DESIGN.md §1). The device model pulls input with
+ * (docs/ARCHITECTURE.md §1). The device model pulls input with
  * {@linkcode ConsoleBackend.read} only while the driver has receive buffers
  * posted, so a slow guest slows the producer down instead of filling memory
  * (backpressure), and pushes output with {@linkcode ConsoleBackend.write}.
