@@ -145,6 +145,7 @@ export const DEVICE_SIDE_FILES: readonly string[] = Object.freeze([
   "transport/device_status.ts",
   "transport/mmio_registers.ts",
   "virtqueue/device_queue.ts",
+  "virtqueue/device/",
   "virtqueue/chain.ts",
   "devices/*/device.ts",
   "devices/*/backends.ts",
@@ -159,6 +160,7 @@ export const DRIVER_SIDE_FILES: readonly string[] = Object.freeze([
   "transport/mmio_driver.ts",
   "transport/virtio_bus.ts",
   "virtqueue/driver_queue.ts",
+  "virtqueue/driver/",
   "devices/*/driver.ts",
   "guest/",
 ]);

@@ -255,6 +255,31 @@ export class VirtqueueFullError extends Error {
   }
 }
 
+/**
+ * A chain the driver refuses to post because it would break a rule of the
+ * spec (or could not be encoded in descriptors at all).
+ */
+export class VirtqueueChainError extends RangeError {
+  /** The requirement id the chain would break, or `null` when no single rule applies. */
+  readonly rule: string | null;
+  /** Index of the offending buffer in `[...readable, ...writable]`, or -1 for the chain as a whole. */
+  readonly segment: number;
+
+  /**
+   * Records what is wrong with the chain.
+   *
+   * @param rule Requirement id, or `null`.
+   * @param segment Index of the offending buffer, or -1.
+   * @param message What is wrong, with the values.
+   */
+  constructor(rule: string | null, segment: number, message: string) {
+    super(rule === null ? message : `${message} (§${rule})`);
+    this.name = "VirtqueueChainError";
+    this.rule = rule;
+    this.segment = segment;
+  }
+}
+
 /** The queue was broken by the other side and refuses further work until reset. */
 export class VirtqueueBrokenError extends Error {
   /** The violation that broke the queue. */
