@@ -9,6 +9,14 @@
  * occupies `[base, base + size)`; an access that does not fit there throws a
  * {@linkcode GuestMemoryError} naming the address and length.
  *
+ * The accessors are the hot path of every ring operation, so each is a few
+ * machine instructions the JIT can inline: `(offset >>> 0) === offset`
+ * accepts exactly the whole offsets from 0 to 2^32 - 1 (it fails for
+ * negative, fractional, NaN and larger values), one comparison bounds the
+ * end, and anything that fails goes to one out-of-line check that either
+ * throws or, for RAM beyond 4 GiB, accepts. They stay ordinary methods, so
+ * a subclass can override them to watch every access.
+ *
  * @module
  */
 
@@ -150,6 +158,12 @@ export class GuestMemory {
    */
   contains(address: number, length: number): boolean {
     const offset = address - this.base;
+    // Fast form for offsets and lengths below 2^32 (`x >>> 0 === x` holds
+    // exactly for the integers 0 to 2^32 - 1); anything else takes the
+    // general form.
+    if ((offset >>> 0) === offset && (length >>> 0) === length) {
+      return offset + length <= this.size;
+    }
     return Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 0 &&
       offset + length <= this.size;
   }
@@ -167,38 +181,34 @@ export class GuestMemory {
     }
   }
 
-  #offset(address: number, length: number): number {
-    const offset = address - this.base;
-    // The comparison chain rejects negative offsets and lengths, overruns and
-    // NaN; the integer tests reject fractional values that typed arrays would
-    // silently truncate.
-    if (
-      !(offset >= 0 && length >= 0 && offset + length <= this.size) || offset % 1 !== 0 ||
-      length % 1 !== 0
-    ) {
-      throw new GuestMemoryError(address, length, this.base, this.size);
-    }
-    return offset;
-  }
-
   /** Reads a u8. @throws {GuestMemoryError} Outside RAM. */
   readU8(address: number): number {
-    return this.#bytes[this.#offset(address, 1)];
+    let offset = address - this.base;
+    if ((offset >>> 0) !== offset || offset >= this.size) offset = checkedOffset(this, address, 1);
+    return this.#bytes[offset];
   }
 
   /** Reads a little-endian u16. @throws {GuestMemoryError} Outside RAM. */
   readU16(address: number): number {
-    return this.#view.getUint16(this.#offset(address, 2), true);
+    let offset = address - this.base;
+    if ((offset >>> 0) !== offset || offset > this.size - 2) {
+      offset = checkedOffset(this, address, 2);
+    }
+    return this.#view.getUint16(offset, true);
   }
 
   /** Reads a little-endian u32. @throws {GuestMemoryError} Outside RAM. */
   readU32(address: number): number {
-    return this.#view.getUint32(this.#offset(address, 4), true);
+    let offset = address - this.base;
+    if ((offset >>> 0) !== offset || offset > this.size - 4) {
+      offset = checkedOffset(this, address, 4);
+    }
+    return this.#view.getUint32(offset, true);
   }
 
   /** Reads a little-endian u64 as a `bigint`. @throws {GuestMemoryError} Outside RAM. */
   readU64(address: number): bigint {
-    return this.#view.getBigUint64(this.#offset(address, 8), true);
+    return this.#view.getBigUint64(checkedOffset(this, address, 8), true);
   }
 
   /**
@@ -211,25 +221,42 @@ export class GuestMemory {
    * @throws {GuestMemoryError} Outside RAM.
    */
   readU64Number(address: number): number {
-    const offset = this.#offset(address, 8);
+    let offset = address - this.base;
+    if ((offset >>> 0) !== offset || offset > this.size - 8) {
+      offset = checkedOffset(this, address, 8);
+    }
     const lo = this.#view.getUint32(offset, true);
     const hi = this.#view.getUint32(offset + 4, true);
+    // Returning `lo` itself below 4 GiB keeps the result a small integer in
+    // the JIT's eyes: one double stored into a `{ addr, len }` segment would
+    // make every segment object box its address from then on.
+    if (hi === 0) return lo;
     return hi >= 0x20_0000 ? Infinity : hi * 0x1_0000_0000 + lo;
   }
 
   /** Writes a u8 (the low 8 bits of `value`). @throws {GuestMemoryError} Outside RAM. */
   writeU8(address: number, value: number): void {
-    this.#bytes[this.#offset(address, 1)] = value;
+    let offset = address - this.base;
+    if ((offset >>> 0) !== offset || offset >= this.size) offset = checkedOffset(this, address, 1);
+    this.#bytes[offset] = value;
   }
 
   /** Writes a little-endian u16 (the low 16 bits). @throws {GuestMemoryError} Outside RAM. */
   writeU16(address: number, value: number): void {
-    this.#view.setUint16(this.#offset(address, 2), value, true);
+    let offset = address - this.base;
+    if ((offset >>> 0) !== offset || offset > this.size - 2) {
+      offset = checkedOffset(this, address, 2);
+    }
+    this.#view.setUint16(offset, value, true);
   }
 
   /** Writes a little-endian u32 (the low 32 bits). @throws {GuestMemoryError} Outside RAM. */
   writeU32(address: number, value: number): void {
-    this.#view.setUint32(this.#offset(address, 4), value, true);
+    let offset = address - this.base;
+    if ((offset >>> 0) !== offset || offset > this.size - 4) {
+      offset = checkedOffset(this, address, 4);
+    }
+    this.#view.setUint32(offset, value, true);
   }
 
   /**
@@ -240,13 +267,19 @@ export class GuestMemory {
    * @throws {RangeError} If a `number` value is not a non-negative safe integer.
    */
   writeU64(address: number, value: bigint | number): void {
-    const offset = this.#offset(address, 8);
+    let offset = address - this.base;
+    if ((offset >>> 0) !== offset || offset > this.size - 8) {
+      offset = checkedOffset(this, address, 8);
+    }
     if (typeof value === "number") {
-      if (!Number.isSafeInteger(value) || value < 0) {
+      if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value))) {
         throw new RangeError(`Cannot store ${value} as a u64; pass a bigint`);
       }
-      this.#view.setUint32(offset, value % 0x1_0000_0000, true);
-      this.#view.setUint32(offset + 4, Math.floor(value / 0x1_0000_0000), true);
+      // `>>> 0` is the value modulo 2^32, exactly (no double `%`, which
+      // would be a runtime call); the rest divides exactly.
+      const lo = value >>> 0;
+      this.#view.setUint32(offset, lo, true);
+      this.#view.setUint32(offset + 4, (value - lo) / 0x1_0000_0000, true);
     } else {
       this.#view.setBigUint64(offset, BigInt.asUintN(64, value), true);
     }
@@ -261,7 +294,7 @@ export class GuestMemory {
    * @throws {GuestMemoryError} If the range is not inside RAM.
    */
   bytes(address: number, length: number): Uint8Array {
-    const offset = this.#offset(address, length);
+    const offset = checkedOffset(this, address, length);
     return this.#bytes.subarray(offset, offset + length);
   }
 
@@ -284,7 +317,7 @@ export class GuestMemory {
    * @throws {GuestMemoryError} If the range is not inside RAM.
    */
   write(address: number, src: Uint8Array): void {
-    this.#bytes.set(src, this.#offset(address, src.length));
+    this.#bytes.set(src, checkedOffset(this, address, src.length));
   }
 
   /**
@@ -296,7 +329,7 @@ export class GuestMemory {
    * @throws {GuestMemoryError} If the range is not inside RAM.
    */
   fill(address: number, length: number, value = 0): void {
-    const offset = this.#offset(address, length);
+    const offset = checkedOffset(this, address, length);
     this.#bytes.fill(value, offset, offset + length);
   }
 
@@ -360,6 +393,31 @@ export function hexDump(bytes: Uint8Array, startAddress = 0): string {
   }
   if (bytes.length > 0) lines.push((startAddress + bytes.length).toString(16).padStart(8, "0"));
   return lines.join("\n");
+}
+
+/**
+ * The offset into the buffer of `[address, address + length)`, which must
+ * lie inside `memory`'s RAM: the general (slow) form of the check every
+ * accessor makes. The accessors first try `(offset >>> 0) === offset &&
+ * offset <= size - width`, a few machine instructions that accept exactly
+ * the in-range offsets below 2^32, and come here only when that fails: to
+ * throw, or for RAM beyond 4 GiB. Keeping the accessors this small lets the
+ * JIT inline them into the ring code.
+ *
+ * @throws {GuestMemoryError} If the range is not inside RAM.
+ */
+function checkedOffset(memory: GuestMemory, address: number, length: number): number {
+  const offset = address - memory.base;
+  // The comparison chain rejects negative offsets and lengths, overruns and
+  // NaN; the integer tests reject fractional values that typed arrays would
+  // silently truncate. (`x % 1` on a double would be a runtime call.)
+  if (
+    !(offset >= 0 && length >= 0 && offset + length <= memory.size &&
+      Number.isInteger(offset) && Number.isInteger(length))
+  ) {
+    throw new GuestMemoryError(address, length, memory.base, memory.size);
+  }
+  return offset;
 }
 
 function checkRange(size: number, base: number): void {

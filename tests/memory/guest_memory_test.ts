@@ -229,6 +229,10 @@ Deno.test("every accessor throws GuestMemoryError with address, length, base and
         ["fractional", BASE + 0.5],
         ["Infinity", Infinity],
         ["beyond 2^53", 2 ** 53 + 2],
+        // The accessors' fast check is `(offset >>> 0) === offset`; an offset
+        // 2^32 past a valid one truncates to it and must still be refused.
+        ["2^32 above a valid address", BASE + 2 ** 32],
+        ["2^32 above the last valid address", BASE + SIZE - length + 2 ** 32],
       ];
       for (const [what, address] of cases) {
         assertOutside(() => access(mem, address), mem, address, length);
@@ -261,6 +265,17 @@ Deno.test({
     }
     assert.ok(raw.every((b) => b === 0));
   },
+});
+
+Deno.test("an offset of -0 is offset 0, and lengths of 2^32 or more are out of range", () => {
+  const mem = new GuestMemory(16);
+  mem.writeU32(-0, 0x1234_5678);
+  assert.equal(mem.readU32(-0), 0x1234_5678);
+  assert.equal(mem.readU16(0), 0x5678);
+  assert.ok(mem.contains(-0, 16));
+  assert.ok(!mem.contains(0, 2 ** 32));
+  assert.ok(!mem.contains(0, 2 ** 32 + 1), "a length 2^32 + 1 does not wrap to 1");
+  assert.ok(!mem.contains(2 ** 32, 1), "an offset 2^32 does not wrap to 0");
 });
 
 Deno.test("zero-length accesses are allowed anywhere inside or at the end of RAM", () => {
