@@ -189,7 +189,7 @@ export function enableNotifications(ring: SplitDeviceRing): boolean {
 export function checkAvailFlags(ring: SplitDeviceRing, flags: number): void {
   const ok = ring.eventIdx ? flags === 0 : (flags & ~VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
   if (ok) {
-    ring.lastBadAvailFlags = -1;
+    if (ring.lastBadAvailFlags !== -1) ring.lastBadAvailFlags = -1;
     return;
   }
   if (flags === ring.lastBadAvailFlags) return; // reported already

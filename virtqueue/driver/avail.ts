@@ -105,7 +105,7 @@ export function needsKick(ring: SplitDriverRing<unknown>, oldIdx: number): boole
 export function checkUsedFlags(ring: SplitDriverRing<unknown>, flags: number): void {
   const ok = ring.eventIdx ? flags === 0 : (flags & ~VIRTQ_USED_F_NO_NOTIFY) === 0;
   if (ok) {
-    ring.lastBadUsedFlags = -1;
+    if (ring.lastBadUsedFlags !== -1) ring.lastBadUsedFlags = -1;
     return;
   }
   if (flags === ring.lastBadUsedFlags) return; // reported already
