@@ -104,7 +104,11 @@ export interface DeviceQueue {
   /** Counters since the queue was created. */
   readonly stats: DeviceQueueStats;
 
-  /** Whether the available ring holds chains not popped yet (false when broken). */
+  /**
+   * Whether the available ring holds chains not popped yet (false when
+   * broken). An available `idx` no driver could have written (more than
+   * Queue Size ahead, or moved back) breaks the queue here already.
+   */
   hasAvailable(): boolean;
   /**
    * Takes the next chain from the available ring and validates it.

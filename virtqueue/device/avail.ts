@@ -185,6 +185,10 @@ export function enableNotifications(ring: SplitDeviceRing): boolean {
  * a row): only 0 or `VIRTQ_AVAIL_F_NO_INTERRUPT` without event idx
  * (2.7.7.1/1), only 0 with it (2.7.7.1/2). The queue goes on: the device
  * honours bit 0 without event idx and ignores flags with it.
+ *
+ * @param ring The device ring.
+ * @param flags The available ring's `flags`, as read.
+ * @throws {ConformanceError} When the log is strict and the value is bad.
  */
 export function checkAvailFlags(ring: SplitDeviceRing, flags: number): void {
   const ok = ring.eventIdx ? flags === 0 : (flags & ~VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;

@@ -24,8 +24,10 @@ import { HEAD_PUBLISHED, type SplitDriverRing } from "./ring.ts";
  * not move (that is `publishAvail`'s step), so several chains can be
  * published together. The head is also remembered in `ring.pending`.
  *
- * @param ring The driver ring.
+ * @param ring The driver ring, with fewer than `size` heads placed since the last publish.
  * @param head The head `addChain` or `addIndirectChain` returned.
+ * @throws {GuestMemoryError} If the available ring is not inside RAM (never for a
+ *   ring built by `createSplitDriverRing`, which checks its parts).
  */
 export function placeAvailEntry(ring: SplitDriverRing<unknown>, head: number): void {
   const slot = (ring.availIdx + ring.added) & ring.mask;
@@ -43,6 +45,8 @@ export function placeAvailEntry(ring: SplitDriverRing<unknown>, head: number): v
  *
  * @param ring The driver ring.
  * @returns How many chains were published (0: nothing was placed, nothing written).
+ * @throws {GuestMemoryError} If the available ring is not inside RAM (never for a
+ *   ring built by `createSplitDriverRing`).
  */
 export function publishAvail(ring: SplitDriverRing<unknown>): number {
   const added = ring.added;

@@ -32,6 +32,8 @@ import { HEAD_FREE, NO_INDIRECT_TABLE, type SplitDriverRing } from "./ring.ts";
  * @param head Head of a posted chain (`state[head]` is not `HEAD_FREE`).
  * @param freeTable Gives an indirect table back to the allocator.
  * @returns The token the chain was added with.
+ * @throws {unknown} Whatever `freeTable` throws; the shadow is consistent by then
+ *   (the chain is already back on the free list).
  */
 export function detachChain<T>(
   ring: SplitDriverRing<T>,

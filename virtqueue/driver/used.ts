@@ -103,6 +103,9 @@ export function getBuf<T>(
  * `getBuf` validates the entries.
  *
  * @param ring The driver ring.
+ * @returns `true` if the used `idx` has moved past `ring.lastUsed`.
+ * @throws {GuestMemoryError} If the used ring is not inside RAM (never for a ring
+ *   built by `createSplitDriverRing`).
  */
 export function moreUsed(ring: SplitDriverRing<unknown>): boolean {
   return ring.memory.readU16(ring.usedAddr + VIRTQ_USED_IDX_OFFSET) !== ring.lastUsed;
@@ -116,6 +119,8 @@ export function moreUsed(ring: SplitDriverRing<unknown>): boolean {
  * `virtqueue_get_buf_ctx_split`. Call it only when `ring.eventIdx`.
  *
  * @param ring The driver ring.
+ * @throws {GuestMemoryError} If the available ring is not inside RAM (never for a
+ *   ring built by `createSplitDriverRing`).
  */
 export function updateUsedEvent(ring: SplitDriverRing<unknown>): void {
   if (ring.callbacks) ring.memory.writeU16(ring.usedEventAddr, ring.lastUsed);
@@ -129,6 +134,8 @@ export function updateUsedEvent(ring: SplitDriverRing<unknown>): void {
  * Advisory only: a notification may still come (2.7.7.1/3).
  *
  * @param ring The driver ring.
+ * @throws {GuestMemoryError} If the available ring is not inside RAM (never for a
+ *   ring built by `createSplitDriverRing`).
  */
 export function disableCallbacks(ring: SplitDriverRing<unknown>): void {
   ring.callbacks = false;
@@ -149,6 +156,8 @@ export function disableCallbacks(ring: SplitDriverRing<unknown>): void {
  *
  * @param ring The driver ring.
  * @returns `false` if used entries are pending (reap them now); `true` otherwise.
+ * @throws {GuestMemoryError} If a ring part is not inside RAM (never for a ring
+ *   built by `createSplitDriverRing`).
  */
 export function enableCallbacks(ring: SplitDriverRing<unknown>): boolean {
   ring.callbacks = true;
