@@ -400,20 +400,15 @@ export function inspectRing(ring: SplitDriverRing<unknown> | SplitDeviceRing): S
         `${ring.lastUsed}; ${ring.numFree} free, ${ring.inFlight} in flight ` +
         `(${ring.published} published); callbacks ${ring.callbacks ? "on" : "off"}`,
       descriptors: descriptorRows(ring, notes),
-      avail: availRows(ring, availEnd, ring.added + ring.published, (entry) => {
-        const age = (availEnd - 1 - entry) & 0xffff;
-        return age < ring.added
-          ? "placed"
-          : age < ring.added + ring.published
-          ? "published"
-          : "old";
-      }),
-      used: usedIdx === null ? [] : usedRows(ring, usedIdx, (usedIdx - ring.lastUsed) & 0xffff, (
-        entry,
-      ) =>
-        ((usedIdx - 1 - entry) & 0xffff) < ((usedIdx - ring.lastUsed) & 0xffff)
-          ? "to reap"
-          : "reaped"),
+      avail: availRows(
+        ring,
+        availEnd,
+        ring.added + ring.published,
+        (entry) => ((availEnd - 1 - entry) & 0xffff) < ring.added ? "placed" : "published",
+      ),
+      used: usedIdx === null
+        ? []
+        : usedRows(ring, usedIdx, Math.min((usedIdx - ring.lastUsed) & 0xffff, size), "to reap"),
       freeList: freeList(ring),
       numFree: ring.numFree,
       inFlight: driverChains(ring),
@@ -443,16 +438,12 @@ export function inspectRing(ring: SplitDriverRing<unknown> | SplitDeviceRing): S
     descriptors: descriptorRows(ring, notes),
     avail: availIdx === null
       ? []
-      : availRows(ring, availIdx, ahead <= size ? ahead : 0, (entry) =>
-        ((availIdx - 1 - entry) & 0xffff) < ahead ? "available" : "taken"),
+      : availRows(ring, availIdx, ahead <= size ? ahead : 0, () => "available"),
     used: usedRows(
       ring,
       ring.usedIdx,
-      (ring.usedIdx - ring.signalledUsed) & 0xffff,
-      (entry) =>
-        ((ring.usedIdx - 1 - entry) & 0xffff) < ((ring.usedIdx - ring.signalledUsed) & 0xffff)
-          ? "pushed, not signalled"
-          : "pushed",
+      Math.min((ring.usedIdx - ring.signalledUsed) & 0xffff, size),
+      "pushed, not signalled",
     ),
     freeList: null,
     numFree: null,
@@ -604,12 +595,12 @@ function availRows(
   return rows;
 }
 
-/** Rows of the used ring; `status` labels a live entry. */
+/** Rows of the used ring; `status` labels the live entries. */
 function usedRows(
   ring: SplitDriverRing<unknown> | SplitDeviceRing,
   end: number,
   live: number,
-  status: (entry: number) => string,
+  status: string,
 ): UsedEntryRow[] {
   const rows: UsedEntryRow[] = [];
   for (const [slot, entry] of ringSlots(ring, end, live)) {
@@ -620,7 +611,7 @@ function usedRows(
       slot,
       id: ring.memory.readU32(at),
       len: ring.memory.readU32(at + 4),
-      status: entry === null ? "" : status(entry),
+      status: entry === null ? "" : status,
     });
   }
   return rows;
