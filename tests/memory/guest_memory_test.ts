@@ -9,6 +9,7 @@ import {
   hexAddress,
   hexDump,
   MAX_GUEST_ADDRESS,
+  MAX_GUEST_MEMORY_SIZE,
 } from "../../memory/guest_memory.ts";
 
 const BASE = 0x4000_0000;
@@ -408,6 +409,29 @@ Deno.test("sizes and bases must be non-negative integers ending at or below 2^53
   high.writeU8(MAX_GUEST_ADDRESS - 1, 1);
   assert.equal(high.readU8(MAX_GUEST_ADDRESS - 1), 1);
   assert.equal(new GuestMemory(0).size, 0);
+});
+
+Deno.test("one region holds at most 4 GiB, so every offset is below 2^32", () => {
+  assert.equal(MAX_GUEST_MEMORY_SIZE, 2 ** 32);
+  assert.throws(() => new GuestMemory(2 ** 32 + 1), /over 4 GiB .* several regions/);
+  assert.throws(() => new GuestMemory(2 ** 40, { base: 0x1_0000_0000 }), RangeError);
+});
+
+Deno.test("an access to a buffer detached (transferred) elsewhere is a TypeError, not outside RAM", () => {
+  const buffer = new ArrayBuffer(64);
+  const mem = GuestMemory.wrap(buffer, { base: BASE });
+  mem.writeU32(BASE, 7);
+  const moved = buffer.transfer();
+  assert.equal(new DataView(moved).getUint32(0, true), 7);
+  for (
+    const access of [
+      () => mem.readU16(BASE),
+      () => mem.writeU32(BASE, 1),
+      () => mem.readU64Number(BASE),
+    ]
+  ) {
+    assert.throws(access, (e: unknown) => e instanceof TypeError && /detached/.test(String(e)));
+  }
 });
 
 Deno.test("hexAddress pads to 8 digits and keeps the sign", () => {
