@@ -119,6 +119,60 @@ function check(cond: boolean, what: string): void {
   });
 }
 
+{
+  // The same loop through GuestMemory's bounds-checked accessors instead of
+  // a DataView: what the memory abstraction alone costs, before any ring
+  // logic, validation or shadow state.
+  const SIZE = 256;
+  const MASK = SIZE - 1;
+  const DESC = 0x0000;
+  const AVAIL = 0x1000;
+  const USED = 0x2000;
+  const BUF = 0x3000;
+  const memory = new GuestMemory(0x4000);
+  let availIdx = 0;
+  let lastUsed = 0;
+  let lastAvail = 0;
+  let usedIdx = 0;
+  Deno.bench({
+    name: "inline loop through GuestMemory accessors",
+    group: "round trip",
+    fn() {
+      const head = availIdx & MASK;
+      const d = DESC + 16 * head;
+      memory.writeU64(d, BUF);
+      memory.writeU32(d + 8, 512);
+      memory.writeU16(d + 12, 2);
+      memory.writeU16(d + 14, 0);
+      memory.writeU16(AVAIL + 4 + 2 * (availIdx & MASK), head);
+      availIdx = (availIdx + 1) & 0xffff;
+      memory.writeU16(AVAIL + 2, availIdx);
+      const idx = memory.readU16(AVAIL + 2);
+      check(idx !== lastAvail, "accessor avail idx");
+      const h = memory.readU16(AVAIL + 4 + 2 * (lastAvail & MASK));
+      lastAvail = (lastAvail + 1) & 0xffff;
+      const dd = DESC + 16 * h;
+      const addr = memory.readU64Number(dd);
+      const len = memory.readU32(dd + 8);
+      const flags = memory.readU16(dd + 12);
+      memory.readU16(dd + 14);
+      check(addr === BUF && flags === 2, "accessor descriptor");
+      const e = USED + 4 + 8 * (usedIdx & MASK);
+      memory.writeU32(e, h);
+      memory.writeU32(e + 4, len);
+      usedIdx = (usedIdx + 1) & 0xffff;
+      memory.writeU16(USED + 2, usedIdx);
+      const used = memory.readU16(USED + 2);
+      check(used !== lastUsed, "accessor used idx");
+      const r = USED + 4 + 8 * (lastUsed & MASK);
+      const id = memory.readU32(r);
+      const usedLen = memory.readU32(r + 4);
+      lastUsed = (lastUsed + 1) & 0xffff;
+      check(id === head && usedLen === 512, "accessor used element");
+    },
+  });
+}
+
 for (const eventIdx of [false, true]) {
   const p = pair(256, eventIdx, false);
   const buf: BufferSegment[] = [{ addr: p.allocator.alloc(512), len: 512 }];
