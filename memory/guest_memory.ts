@@ -172,14 +172,10 @@ export class GuestMemory {
    */
   contains(address: number, length: number): boolean {
     const offset = address - this.base;
-    // Fast form for offsets and lengths below 2^32 (`x >>> 0 === x` holds
-    // exactly for the integers 0 to 2^32 - 1); anything else takes the
-    // general form.
-    if ((offset >>> 0) === offset && (length >>> 0) === length) {
-      return offset + length <= this.size;
-    }
-    return Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 0 &&
-      offset + length <= this.size;
+    // `(offset >>> 0) === offset` holds exactly for the whole offsets below
+    // 2^32, which is every offset into a region of at most 4 GiB.
+    return (offset >>> 0) === offset && length >= 0 && length <= this.size - offset &&
+      Number.isInteger(length);
   }
 
   /**
