@@ -232,8 +232,10 @@ export function readIndirectTable(
     );
   }
 
-  const readable = chain.readable.slice();
-  const writable = chain.writable.slice();
+  // Copies of the direct part's lists (not `slice()` of the shared frozen
+  // NO_SEGMENTS: V8 copies a frozen array on a slow path, five times slower).
+  const readable: BufferSegment[] = chain.readable.length > 0 ? chain.readable.slice() : [];
+  const writable: BufferSegment[] = chain.writable.length > 0 ? chain.writable.slice() : [];
   const firstReadable = readable.length;
   const firstWritable = writable.length;
   let readableLength = chain.readableLength;
