@@ -37,6 +37,8 @@ import { VirtioConsoleDevice } from "./devices/console/device.ts";
 import { VirtioConsoleDriver } from "./devices/console/driver.ts";
 import { referenceDrivers } from "./devices/mod.ts";
 import { checkMachineParts, type MachineParts, resolveParts } from "./parts.ts";
+import { createSplitQueueDeviceFactory } from "./virtqueue/device_queue.ts";
+import { createSplitQueueDriverFactory } from "./virtqueue/driver_queue.ts";
 
 export type { MachineParts };
 
@@ -379,12 +381,17 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
   const consoleDevice = options.consoleDevice ??
     new VirtioConsoleDevice(consoleBackend, { parts: resolveParts(parts, "console", "device") });
   const transportDeviceParts = resolveParts(parts, "transport", "device");
+  const deviceQueueFactory = createSplitQueueDeviceFactory(
+    resolveParts(parts, "virtqueue", "device"),
+  );
+  const ringDriverParts = resolveParts(parts, "virtqueue", "driver");
   const place = (device: VirtioDevice, at: MachineWindow) => {
     const transport = new MmioDeviceTransport(device, {
       memory,
       log,
       name: `${device.name}@0x${at.base.toString(16)}`,
       parts: transportDeviceParts,
+      queueFactory: deviceQueueFactory,
       featureMask: options.featureMask,
     });
     return { transport, window: bus.map(at.base, transport, { irq: at.irq, name: at.name }) };
@@ -403,6 +410,8 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     log,
     parts: resolveParts(parts, "transport", "driver"),
     coreParts: resolveParts(parts, "core", "driver"),
+    queueFactory: createSplitQueueDriverFactory(ringDriverParts),
+    allocateQueueAreas: (allocator, size) => ringDriverParts.allocateQueueAreas(allocator, size),
   });
   const drivers = options.drivers ?? referenceDrivers({
     blk: { parts: resolveParts(parts, "blk", "driver") },

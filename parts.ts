@@ -31,6 +31,12 @@ import {
   REFERENCE_MMIO_DRIVER_PARTS,
 } from "./transport/parts.ts";
 import {
+  REFERENCE_SPLIT_RING_DEVICE_PARTS,
+  REFERENCE_SPLIT_RING_DRIVER_PARTS,
+  type SplitRingDeviceParts,
+  type SplitRingDriverParts,
+} from "./virtqueue/parts.ts";
+import {
   type BlockDeviceParts,
   type BlockDriverParts,
   REFERENCE_BLOCK_DEVICE_PARTS,
@@ -53,6 +59,11 @@ export type PartSide = "device" | "driver";
 export interface ReferenceParts {
   /** virtio-mmio (§4.2): the device's register file and the driver's bring-up. */
   readonly transport: { readonly device: MmioDeviceParts; readonly driver: MmioDriverParts };
+  /** The split virtqueue (§2.7): both halves of every ring. */
+  readonly virtqueue: {
+    readonly device: SplitRingDeviceParts;
+    readonly driver: SplitRingDriverParts;
+  };
   /** virtio-blk (§5.2): the block device's requests and configuration, and its driver's. */
   readonly blk: { readonly device: BlockDeviceParts; readonly driver: BlockDriverParts };
   /** virtio-console (§5.3): receive and transmit chains, configuration, on both sides. */
@@ -67,6 +78,10 @@ export const REFERENCE_PARTS: ReferenceParts = Object.freeze({
     device: REFERENCE_MMIO_DEVICE_PARTS,
     driver: REFERENCE_MMIO_DRIVER_PARTS,
   }),
+  virtqueue: Object.freeze({
+    device: REFERENCE_SPLIT_RING_DEVICE_PARTS,
+    driver: REFERENCE_SPLIT_RING_DRIVER_PARTS,
+  }),
   blk: Object.freeze({
     device: REFERENCE_BLOCK_DEVICE_PARTS,
     driver: REFERENCE_BLOCK_DRIVER_PARTS,
@@ -78,7 +93,7 @@ export const REFERENCE_PARTS: ReferenceParts = Object.freeze({
   core: Object.freeze({ driver: REFERENCE_DRIVER_CORE_PARTS }),
 });
 
-/** A layer of the registry: `"transport"`, `"blk"`, `"console"`, `"core"`, ... */
+/** A layer of the registry: `"transport"`, `"virtqueue"`, `"blk"`, `"console"`, `"core"`. */
 export type PartLayer = keyof ReferenceParts;
 
 /** Every key of the registry, `"<layer>.<side>.<name>"`, as a literal type. */

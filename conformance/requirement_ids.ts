@@ -173,7 +173,7 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 16 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 17 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
   | "2.7.5/D1"
@@ -181,6 +181,7 @@ export type DerivedId =
   | "2.7.5/D3"
   | "2.7.5.3/D1"
   | "2.7.6/D1"
+  | "2.7.6/D2"
   | "2.7.8/D1"
   | "2.7.8/D2"
   | "4.2.2/D1"

@@ -1070,6 +1070,12 @@ const DERIVED = [
     "The available idx is never more than Queue Size ahead of the chains the device has consumed: the available ring has only Queue Size slots.",
   ],
   [
+    "2.7.6/D2",
+    "driver",
+    "derived",
+    "A head the driver makes available is not one the device still holds: a chain is the device's until it comes back in the used ring.",
+  ],
+  [
     "2.7.8/D1",
     "device",
     "derived",

@@ -128,19 +128,29 @@ export class GuestAllocator {
     if (!Number.isSafeInteger(size) || size < 1) {
       throw new RangeError(`Allocation size ${size} is not a positive integer`);
     }
-    if (!Number.isSafeInteger(align) || align < 1 || !Number.isInteger(Math.log2(align))) {
+    if (!isPowerOfTwo(align)) {
       throw new RangeError(`Alignment ${align} is not a power of two`);
     }
-    for (let i = 0; i < this.#free.length; i++) {
-      const extent = this.#free[i];
+    const free = this.#free;
+    for (let i = 0; i < free.length; i++) {
+      const extent = free[i];
       const address = alignUp(extent.start, align);
-      if (address + size > extent.end) continue;
-      // Split the extent into [start, address) and [address + size, end).
-      const pieces: Extent[] = [];
-      if (address > extent.start) pieces.push({ start: extent.start, end: address });
-      if (address + size < extent.end) pieces.push({ start: address + size, end: extent.end });
-      this.#free.splice(i, 1, ...pieces);
-      this.#allocated.set(address, { start: address, end: address + size });
+      const end = address + size;
+      if (end > extent.end) continue;
+      // What is left of the extent: [start, address) before, [end, extent end) after.
+      const before = address > extent.start;
+      const after = end < extent.end;
+      if (before && after) {
+        free.splice(i + 1, 0, { start: end, end: extent.end });
+        extent.end = address;
+      } else if (before) {
+        extent.end = address;
+      } else if (after) {
+        extent.start = end;
+      } else {
+        free.splice(i, 1);
+      }
+      this.#allocated.set(address, { start: address, end });
       this.#freeBytes -= size;
       if (options.zero) this.memory.fill(address, size, 0);
       return address;
@@ -172,17 +182,24 @@ export class GuestAllocator {
     }
     this.#allocated.delete(address);
     this.#freeBytes += extent.end - extent.start;
-    // Insert in address order, then merge with the neighbours.
+    // Find its place in address order, then merge it with the free
+    // neighbours it touches (or insert it between them).
+    const free = this.#free;
     let i = 0;
-    while (i < this.#free.length && this.#free[i].start < extent.start) i++;
-    this.#free.splice(i, 0, { start: extent.start, end: extent.end });
-    if (i + 1 < this.#free.length && this.#free[i].end === this.#free[i + 1].start) {
-      this.#free[i].end = this.#free[i + 1].end;
-      this.#free.splice(i + 1, 1);
-    }
-    if (i > 0 && this.#free[i - 1].end === this.#free[i].start) {
-      this.#free[i - 1].end = this.#free[i].end;
-      this.#free.splice(i, 1);
+    while (i < free.length && free[i].start < extent.start) i++;
+    const prev = i > 0 ? free[i - 1] : null;
+    const next = i < free.length ? free[i] : null;
+    const joinsPrev = prev !== null && prev.end === extent.start;
+    const joinsNext = next !== null && next.start === extent.end;
+    if (joinsPrev && joinsNext) {
+      prev.end = next.end;
+      free.splice(i, 1);
+    } else if (joinsPrev) {
+      prev.end = extent.end;
+    } else if (joinsNext) {
+      next.start = extent.start;
+    } else {
+      free.splice(i, 0, { start: extent.start, end: extent.end });
     }
   }
 
@@ -202,6 +219,13 @@ export class GuestAllocator {
  * @param align A power of two.
  */
 export function alignUp(value: number, align: number): number {
-  const rem = value % align;
-  return rem === 0 ? value : value + (align - rem);
+  // Exact for a power of two: dividing by it and multiplying back lose
+  // nothing below 2^53 (and `%` on a double would be a runtime call).
+  return Math.ceil(value / align) * align;
+}
+
+/** Whether `n` is a power of two from 1 to 2^52. */
+function isPowerOfTwo(n: number): boolean {
+  if (!Number.isSafeInteger(n) || n < 1) return false;
+  return n <= 0x4000_0000 ? (n & (n - 1)) === 0 : Number.isInteger(Math.log2(n));
 }

@@ -9,11 +9,32 @@
  * occupies `[base, base + size)`; an access that does not fit there throws a
  * {@linkcode GuestMemoryError} naming the address and length.
  *
+ * One region holds at most 4 GiB ({@linkcode MAX_GUEST_MEMORY_SIZE}), so
+ * every offset into it is below 2^32; a larger guest maps several regions.
+ *
+ * The accessors are the hot path of every ring operation, so each does the
+ * least it can while still refusing every access outside RAM:
+ * `(offset >>> 0) === offset` accepts exactly the whole offsets from 0 to
+ * 2^32 - 1 (it fails for negative, fractional, NaN and larger values), and
+ * the end of RAM is the `DataView`'s own range check, which the view makes
+ * anyway and which throws before anything is written; either failure ends
+ * in a `GuestMemoryError`. Their slow paths only throw, and they stay small,
+ * so that the JIT inlines them into the ring code. They are ordinary
+ * methods: a subclass can override them to watch every access.
+ *
  * @module
  */
 
 /** Largest guest-physical address this model can represent exactly (2^53 - 1). */
 export const MAX_GUEST_ADDRESS: number = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Largest size of one {@linkcode GuestMemory} region, in bytes: 4 GiB, so
+ * that every offset into it is below 2^32 and the accessors' range test is
+ * one 32-bit comparison. A guest with more RAM has several regions, as a VMM
+ * has several memory slots.
+ */
+export const MAX_GUEST_MEMORY_SIZE: number = 2 ** 32;
 
 /** An access fell outside guest RAM (or was not a whole non-negative address). */
 export class GuestMemoryError extends RangeError {
@@ -91,7 +112,8 @@ export class GuestMemory {
    * @param options Where RAM sits in the guest-physical address space; for a
    *   wrapped buffer, also the slice of it that is RAM.
    * @throws {RangeError} If the size or base is not a non-negative integer, the
-   *   range would end above 2^53, or the slice does not fit the buffer.
+   *   size is over 4 GiB, the range would end above 2^53, or the slice does
+   *   not fit the buffer.
    */
   constructor(sizeOrBuffer: number | ArrayBufferLike, options: WrapOptions = {}) {
     const base = options.base ?? 0;
@@ -150,8 +172,10 @@ export class GuestMemory {
    */
   contains(address: number, length: number): boolean {
     const offset = address - this.base;
-    return Number.isInteger(offset) && Number.isInteger(length) && offset >= 0 && length >= 0 &&
-      offset + length <= this.size;
+    // `(offset >>> 0) === offset` holds exactly for the whole offsets below
+    // 2^32, which is every offset into a region of at most 4 GiB.
+    return (offset >>> 0) === offset && length >= 0 && length <= this.size - offset &&
+      Number.isInteger(length);
   }
 
   /**
@@ -167,38 +191,39 @@ export class GuestMemory {
     }
   }
 
-  #offset(address: number, length: number): number {
-    const offset = address - this.base;
-    // The comparison chain rejects negative offsets and lengths, overruns and
-    // NaN; the integer tests reject fractional values that typed arrays would
-    // silently truncate.
-    if (
-      !(offset >= 0 && length >= 0 && offset + length <= this.size) || offset % 1 !== 0 ||
-      length % 1 !== 0
-    ) {
-      throw new GuestMemoryError(address, length, this.base, this.size);
-    }
-    return offset;
-  }
-
   /** Reads a u8. @throws {GuestMemoryError} Outside RAM. */
   readU8(address: number): number {
-    return this.#bytes[this.#offset(address, 1)];
+    let offset = address - this.base;
+    // A typed array would answer `undefined` past its end: check the end here.
+    if ((offset >>> 0) !== offset || offset >= this.size) offset = checkedOffset(this, address, 1);
+    return this.#bytes[offset];
   }
 
   /** Reads a little-endian u16. @throws {GuestMemoryError} Outside RAM. */
   readU16(address: number): number {
-    return this.#view.getUint16(this.#offset(address, 2), true);
+    const offset = address - this.base;
+    if ((offset >>> 0) !== offset) outside2(this, address);
+    try {
+      return this.#view.getUint16(offset, true);
+    } catch {
+      return outside2(this, address);
+    }
   }
 
   /** Reads a little-endian u32. @throws {GuestMemoryError} Outside RAM. */
   readU32(address: number): number {
-    return this.#view.getUint32(this.#offset(address, 4), true);
+    const offset = address - this.base;
+    if ((offset >>> 0) !== offset) outside4(this, address);
+    try {
+      return this.#view.getUint32(offset, true);
+    } catch {
+      return outside4(this, address);
+    }
   }
 
   /** Reads a little-endian u64 as a `bigint`. @throws {GuestMemoryError} Outside RAM. */
   readU64(address: number): bigint {
-    return this.#view.getBigUint64(this.#offset(address, 8), true);
+    return this.#view.getBigUint64(checkedOffset(this, address, 8), true);
   }
 
   /**
@@ -211,42 +236,74 @@ export class GuestMemory {
    * @throws {GuestMemoryError} Outside RAM.
    */
   readU64Number(address: number): number {
-    const offset = this.#offset(address, 8);
-    const lo = this.#view.getUint32(offset, true);
-    const hi = this.#view.getUint32(offset + 4, true);
+    const offset = address - this.base;
+    if ((offset >>> 0) !== offset) outside8(this, address);
+    let lo: number;
+    let hi: number;
+    try {
+      lo = this.#view.getUint32(offset, true);
+      hi = this.#view.getUint32(offset + 4, true);
+    } catch {
+      return outside8(this, address);
+    }
+    // Returning `lo` itself below 4 GiB keeps the result a small integer in
+    // the JIT's eyes: one double stored into a `{ addr, len }` segment would
+    // make every segment object box its address from then on.
+    if (hi === 0) return lo;
     return hi >= 0x20_0000 ? Infinity : hi * 0x1_0000_0000 + lo;
   }
 
   /** Writes a u8 (the low 8 bits of `value`). @throws {GuestMemoryError} Outside RAM. */
   writeU8(address: number, value: number): void {
-    this.#bytes[this.#offset(address, 1)] = value;
+    let offset = address - this.base;
+    // A typed array would ignore a store past its end: check the end here.
+    if ((offset >>> 0) !== offset || offset >= this.size) offset = checkedOffset(this, address, 1);
+    this.#bytes[offset] = value;
   }
 
   /** Writes a little-endian u16 (the low 16 bits). @throws {GuestMemoryError} Outside RAM. */
   writeU16(address: number, value: number): void {
-    this.#view.setUint16(this.#offset(address, 2), value, true);
+    const offset = address - this.base;
+    if ((offset >>> 0) !== offset) outside2(this, address);
+    try {
+      this.#view.setUint16(offset, value, true);
+    } catch {
+      outside2(this, address);
+    }
   }
 
   /** Writes a little-endian u32 (the low 32 bits). @throws {GuestMemoryError} Outside RAM. */
   writeU32(address: number, value: number): void {
-    this.#view.setUint32(this.#offset(address, 4), value, true);
+    const offset = address - this.base;
+    if ((offset >>> 0) !== offset) outside4(this, address);
+    try {
+      this.#view.setUint32(offset, value, true);
+    } catch {
+      outside4(this, address);
+    }
   }
 
   /**
    * Writes a little-endian u64.
    *
    * @param value A `bigint` (low 64 bits are written) or a non-negative safe integer.
-   * @throws {GuestMemoryError} Outside RAM.
-   * @throws {RangeError} If a `number` value is not a non-negative safe integer.
+   * @throws {GuestMemoryError} Outside RAM (nothing is written).
+   * @throws {RangeError} If a `number` value is not a non-negative safe integer (nothing is written).
    */
   writeU64(address: number, value: bigint | number): void {
-    const offset = this.#offset(address, 8);
+    const offset = address - this.base;
+    // Two 32-bit stores: the whole range is checked first, so that a store
+    // straddling the end of RAM writes nothing.
+    if ((offset >>> 0) !== offset || offset > this.size - 8) outside8(this, address);
     if (typeof value === "number") {
-      if (!Number.isSafeInteger(value) || value < 0) {
-        throw new RangeError(`Cannot store ${value} as a u64; pass a bigint`);
+      if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value))) {
+        notU64(value);
       }
-      this.#view.setUint32(offset, value % 0x1_0000_0000, true);
-      this.#view.setUint32(offset + 4, Math.floor(value / 0x1_0000_0000), true);
+      // `>>> 0` is the value modulo 2^32, exactly (a double `%` would be a
+      // runtime call); the rest divides exactly.
+      const lo = value >>> 0;
+      this.#view.setUint32(offset, lo, true);
+      this.#view.setUint32(offset + 4, (value - lo) / 0x1_0000_0000, true);
     } else {
       this.#view.setBigUint64(offset, BigInt.asUintN(64, value), true);
     }
@@ -261,7 +318,7 @@ export class GuestMemory {
    * @throws {GuestMemoryError} If the range is not inside RAM.
    */
   bytes(address: number, length: number): Uint8Array {
-    const offset = this.#offset(address, length);
+    const offset = checkedOffset(this, address, length);
     return this.#bytes.subarray(offset, offset + length);
   }
 
@@ -284,7 +341,7 @@ export class GuestMemory {
    * @throws {GuestMemoryError} If the range is not inside RAM.
    */
   write(address: number, src: Uint8Array): void {
-    this.#bytes.set(src, this.#offset(address, src.length));
+    this.#bytes.set(src, checkedOffset(this, address, src.length));
   }
 
   /**
@@ -296,7 +353,7 @@ export class GuestMemory {
    * @throws {GuestMemoryError} If the range is not inside RAM.
    */
   fill(address: number, length: number, value = 0): void {
-    const offset = this.#offset(address, length);
+    const offset = checkedOffset(this, address, length);
     this.#bytes.fill(value, offset, offset + length);
   }
 
@@ -362,9 +419,67 @@ export function hexDump(bytes: Uint8Array, startAddress = 0): string {
   return lines.join("\n");
 }
 
+/**
+ * The offset into the buffer of `[address, address + length)`, which must
+ * lie inside `memory`'s RAM: the general form of the check, for the
+ * accessors of variable length (`bytes`, `fill`, `read`, `write`) and the
+ * rarely used ones.
+ *
+ * @throws {GuestMemoryError} If the range is not inside RAM.
+ */
+function checkedOffset(memory: GuestMemory, address: number, length: number): number {
+  const offset = address - memory.base;
+  // The comparison chain rejects negative offsets and lengths, overruns and
+  // NaN; the integer tests reject fractional values that typed arrays would
+  // silently truncate. (`x % 1` on a double would be a runtime call.)
+  if (
+    !(offset >= 0 && length >= 0 && offset + length <= memory.size &&
+      Number.isInteger(offset) && Number.isInteger(length))
+  ) {
+    throw new GuestMemoryError(address, length, memory.base, memory.size);
+  }
+  return offset;
+}
+
+/**
+ * The accessors' way out, one function per width so each call passes only
+ * the memory and the address (the smaller the accessor, the more of them
+ * the JIT inlines into ring code): throws the {@linkcode GuestMemoryError}
+ * for an access the fast test or the DataView's own range check refused;
+ * a detached buffer (transferred elsewhere) is a `TypeError` instead.
+ */
+function outside(memory: GuestMemory, address: number, length: number): never {
+  if ((memory.buffer as ArrayBuffer).detached === true) {
+    throw new TypeError(`Guest memory's buffer was detached: access at ${hexAddress(address)}`);
+  }
+  throw new GuestMemoryError(address, length, memory.base, memory.size);
+}
+
+function outside2(memory: GuestMemory, address: number): never {
+  return outside(memory, address, 2);
+}
+
+function outside4(memory: GuestMemory, address: number): never {
+  return outside(memory, address, 4);
+}
+
+function outside8(memory: GuestMemory, address: number): never {
+  return outside(memory, address, 8);
+}
+
+function notU64(value: number): never {
+  throw new RangeError(`Cannot store ${value} as a u64; pass a bigint`);
+}
+
 function checkRange(size: number, base: number): void {
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new RangeError(`Guest memory size ${size} is not a non-negative integer`);
+  }
+  if (size > MAX_GUEST_MEMORY_SIZE) {
+    throw new RangeError(
+      `Guest memory size ${size} is over 4 GiB (${MAX_GUEST_MEMORY_SIZE} bytes); map larger RAM ` +
+        "as several regions",
+    );
   }
   if (!Number.isSafeInteger(base) || base < 0 || base + size > MAX_GUEST_ADDRESS) {
     throw new RangeError(`Guest memory base ${base} with size ${size} is outside [0, 2^53)`);

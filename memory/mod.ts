@@ -13,6 +13,7 @@ export {
   hexAddress,
   hexDump,
   MAX_GUEST_ADDRESS,
+  MAX_GUEST_MEMORY_SIZE,
   type WrapOptions,
 } from "./guest_memory.ts";
 export {

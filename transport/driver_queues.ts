@@ -35,8 +35,7 @@ import type { RegisterWindow } from "./types.ts";
  * Allocates a queue's three areas for `size` descriptors: aligned 16, 2 and 4
  * bytes (2.7.1/1), zeroed, so the used ring's `flags` start at 0
  * (2.7.10.1/1), and sized with the event-idx fields; on failure nothing stays
- * allocated. The split ring's `allocateQueueAreas` (today
- * `SplitQueueDriver.allocate`) is one.
+ * allocated. The split ring's `allocateQueueAreas` is one.
  */
 export type QueueAreaAllocator = (allocator: GuestAllocator, size: number) => SplitQueueAddresses;
 

@@ -28,7 +28,7 @@ import {
 } from "../virtio/features.ts";
 import { deviceIdName } from "../virtio/device_ids.ts";
 import type { DriverQueue, DriverQueueFactory, SplitQueueAddresses } from "../virtqueue/types.ts";
-import { SplitQueueDriver, splitQueueDriverFactory } from "../virtqueue/driver_queue.ts";
+import { splitQueueDriverFactory } from "../virtqueue/driver_queue.ts";
 import {
   hex8,
   VIRTIO_MMIO_INT_MASK,
@@ -46,6 +46,7 @@ import {
   resetDevice,
 } from "./driver_init.ts";
 import type { QueueAreaAllocator } from "./driver_queues.ts";
+import { allocateQueueAreas } from "../virtqueue/driver/areas.ts";
 import { readConfigField, writeConfigField } from "./driver_config.ts";
 import {
   type DriverCoreParts,
@@ -71,10 +72,10 @@ export { type MmioDriverParts, REFERENCE_MMIO_DRIVER_PARTS };
 
 /**
  * The reference allocation of a queue's areas (the split ring's
- * `SplitQueueDriver.allocate`: aligned 16/2/4, zeroed, with the event fields).
+ * `allocateQueueAreas`: aligned 16/2/4, zeroed, with the event fields).
  */
 const allocateReferenceQueueAreas: QueueAreaAllocator = (allocator, size) =>
-  SplitQueueDriver.allocate(allocator, size);
+  allocateQueueAreas(allocator, size);
 
 /** Options for {@linkcode MmioDriverTransport}. */
 export interface MmioDriverTransportOptions {

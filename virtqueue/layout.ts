@@ -89,6 +89,20 @@ export function isValidQueueSize(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= VIRTQ_MAX_SIZE && (n & (n - 1)) === 0;
 }
 
+/**
+ * Throws unless `idx` is a 16-bit ring index (an `idx` field or a position
+ * in the free-running sequence of ring entries: 0 to 0xffff).
+ *
+ * @param idx The value to check.
+ * @param what What the value is, for the message (e.g. `"Start index"`).
+ * @throws {RangeError} If `idx` is not an integer from 0 to 0xffff.
+ */
+export function checkRingIndex(idx: number, what: string): void {
+  if (!Number.isInteger(idx) || idx < 0 || idx > 0xffff) {
+    throw new RangeError(`${what} ${idx} is not a 16-bit ring index (0 to 0xffff)`);
+  }
+}
+
 function checkSize(size: number): void {
   if (!isValidQueueSize(size)) throw new QueueSizeError(size);
 }

@@ -1,7 +1,9 @@
 /**
  * The split virtqueue layer (virtio v1.2 §2.7): constants, layout, the
- * event-index test, the driver half, the device half, chain helpers, and the
- * contracts the layers above program against.
+ * event-index test, the driver half and the device half (each a plain state
+ * record, a table of replaceable parts over it, and a thin class that calls
+ * them), the ring display, chain helpers, and the contracts the layers above
+ * program against.
  *
  * @module
  */
@@ -28,6 +30,7 @@ export {
   availEventOffset,
   availRingEntryOffset,
   availRingSize,
+  checkRingIndex,
   descOffset,
   descTableSize,
   isValidQueueSize,
@@ -55,12 +58,76 @@ export {
 } from "./layout.ts";
 export { vringNeedEvent } from "./event_idx.ts";
 export {
+  createSplitQueueDriverFactory,
   SplitQueueDriver,
+  type SplitQueueDriverConfig,
   type SplitQueueDriverCreateConfig,
   splitQueueDriverFactory,
-  VirtqueueChainError,
 } from "./driver_queue.ts";
-export { SplitQueueDevice, splitQueueDeviceFactory } from "./device_queue.ts";
+export {
+  createSplitQueueDeviceFactory,
+  SplitQueueDevice,
+  splitQueueDeviceFactory,
+  type SplitQueueDeviceOptions,
+} from "./device_queue.ts";
+export {
+  mergeParts,
+  REFERENCE_SPLIT_RING_DEVICE_PARTS,
+  REFERENCE_SPLIT_RING_DRIVER_PARTS,
+  type SplitRingDeviceParts,
+  type SplitRingDriverParts,
+} from "./parts.ts";
+export {
+  breakDriverRing,
+  createSplitDriverRing,
+  DRIVER_RING_BROKEN_ACTION,
+  HEAD_ADDED,
+  HEAD_FREE,
+  HEAD_PUBLISHED,
+  NO_INDIRECT_TABLE,
+  type SplitDriverRing,
+  type SplitDriverRingOptions,
+} from "./driver/ring.ts";
+export { allocateQueueAreas } from "./driver/areas.ts";
+export { addChain, addIndirectChain } from "./driver/add.ts";
+export { detachChain } from "./driver/detach.ts";
+export { checkUsedFlags, needsKick, placeAvailEntry, publishAvail } from "./driver/avail.ts";
+export {
+  disableCallbacks,
+  enableCallbacks,
+  getBuf,
+  moreUsed,
+  updateUsedEvent,
+} from "./driver/used.ts";
+export {
+  breakDeviceRing,
+  createSplitDeviceRing,
+  DEVICE_RING_BROKEN_ACTION,
+  type IndirectDescriptor,
+  ringAccessFailed,
+  type SplitDeviceRing,
+  type SplitDeviceRingOptions,
+} from "./device/ring.ts";
+export {
+  availableCount,
+  availHead,
+  checkAvailFlags,
+  disableNotifications,
+  enableNotifications,
+  updateAvailEvent,
+} from "./device/avail.ts";
+export { NO_SEGMENTS, readIndirectTable, walkChain } from "./device/walk.ts";
+export { needsInterrupt, pushUsed } from "./device/used.ts";
+export {
+  type AvailEntryRow,
+  type ChainRow,
+  descFlagNames,
+  type DescriptorRow,
+  inspectRing,
+  SplitRingSnapshot,
+  type SplitRingSnapshotData,
+  type UsedEntryRow,
+} from "./inspect.ts";
 export { chainViews, readChain, segmentsLength, writeChain } from "./chain.ts";
 export {
   type AddOptions,
@@ -76,5 +143,6 @@ export {
   type SplitQueueConfig,
   type UsedBuffer,
   VirtqueueBrokenError,
+  VirtqueueChainError,
   VirtqueueFullError,
 } from "./types.ts";

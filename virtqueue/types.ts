@@ -104,7 +104,11 @@ export interface DeviceQueue {
   /** Counters since the queue was created. */
   readonly stats: DeviceQueueStats;
 
-  /** Whether the available ring holds chains not popped yet (false when broken). */
+  /**
+   * Whether the available ring holds chains not popped yet (false when
+   * broken). An available `idx` no driver could have written (more than
+   * Queue Size ahead, or moved back) breaks the queue here already.
+   */
   hasAvailable(): boolean;
   /**
    * Takes the next chain from the available ring and validates it.
@@ -252,6 +256,31 @@ export class VirtqueueFullError extends Error {
     this.name = "VirtqueueFullError";
     this.needed = needed;
     this.free = free;
+  }
+}
+
+/**
+ * A chain the driver refuses to post because it would break a rule of the
+ * spec (or could not be encoded in descriptors at all).
+ */
+export class VirtqueueChainError extends RangeError {
+  /** The requirement id the chain would break, or `null` when no single rule applies. */
+  readonly rule: string | null;
+  /** Index of the offending buffer in `[...readable, ...writable]`, or -1 for the chain as a whole. */
+  readonly segment: number;
+
+  /**
+   * Records what is wrong with the chain.
+   *
+   * @param rule Requirement id, or `null`.
+   * @param segment Index of the offending buffer, or -1.
+   * @param message What is wrong, with the values.
+   */
+  constructor(rule: string | null, segment: number, message: string) {
+    super(rule === null ? message : `${message} (§${rule})`);
+    this.name = "VirtqueueChainError";
+    this.rule = rule;
+    this.segment = segment;
   }
 }
 

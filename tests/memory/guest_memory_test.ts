@@ -9,6 +9,7 @@ import {
   hexAddress,
   hexDump,
   MAX_GUEST_ADDRESS,
+  MAX_GUEST_MEMORY_SIZE,
 } from "../../memory/guest_memory.ts";
 
 const BASE = 0x4000_0000;
@@ -229,6 +230,10 @@ Deno.test("every accessor throws GuestMemoryError with address, length, base and
         ["fractional", BASE + 0.5],
         ["Infinity", Infinity],
         ["beyond 2^53", 2 ** 53 + 2],
+        // The accessors' fast check is `(offset >>> 0) === offset`; an offset
+        // 2^32 past a valid one truncates to it and must still be refused.
+        ["2^32 above a valid address", BASE + 2 ** 32],
+        ["2^32 above the last valid address", BASE + SIZE - length + 2 ** 32],
       ];
       for (const [what, address] of cases) {
         assertOutside(() => access(mem, address), mem, address, length);
@@ -261,6 +266,17 @@ Deno.test({
     }
     assert.ok(raw.every((b) => b === 0));
   },
+});
+
+Deno.test("an offset of -0 is offset 0, and lengths of 2^32 or more are out of range", () => {
+  const mem = new GuestMemory(16);
+  mem.writeU32(-0, 0x1234_5678);
+  assert.equal(mem.readU32(-0), 0x1234_5678);
+  assert.equal(mem.readU16(0), 0x5678);
+  assert.ok(mem.contains(-0, 16));
+  assert.ok(!mem.contains(0, 2 ** 32));
+  assert.ok(!mem.contains(0, 2 ** 32 + 1), "a length 2^32 + 1 does not wrap to 1");
+  assert.ok(!mem.contains(2 ** 32, 1), "an offset 2^32 does not wrap to 0");
 });
 
 Deno.test("zero-length accesses are allowed anywhere inside or at the end of RAM", () => {
@@ -393,6 +409,29 @@ Deno.test("sizes and bases must be non-negative integers ending at or below 2^53
   high.writeU8(MAX_GUEST_ADDRESS - 1, 1);
   assert.equal(high.readU8(MAX_GUEST_ADDRESS - 1), 1);
   assert.equal(new GuestMemory(0).size, 0);
+});
+
+Deno.test("one region holds at most 4 GiB, so every offset is below 2^32", () => {
+  assert.equal(MAX_GUEST_MEMORY_SIZE, 2 ** 32);
+  assert.throws(() => new GuestMemory(2 ** 32 + 1), /over 4 GiB .* several regions/);
+  assert.throws(() => new GuestMemory(2 ** 40, { base: 0x1_0000_0000 }), RangeError);
+});
+
+Deno.test("an access to a buffer detached (transferred) elsewhere is a TypeError, not outside RAM", () => {
+  const buffer = new ArrayBuffer(64);
+  const mem = GuestMemory.wrap(buffer, { base: BASE });
+  mem.writeU32(BASE, 7);
+  const moved = buffer.transfer();
+  assert.equal(new DataView(moved).getUint32(0, true), 7);
+  for (
+    const access of [
+      () => mem.readU16(BASE),
+      () => mem.writeU32(BASE, 1),
+      () => mem.readU64Number(BASE),
+    ]
+  ) {
+    assert.throws(access, (e: unknown) => e instanceof TypeError && /detached/.test(String(e)));
+  }
 });
 
 Deno.test("hexAddress pads to 8 digits and keeps the sign", () => {

@@ -233,6 +233,16 @@ const BAD: BadCase[] = [
     },
   },
   {
+    name: "head made available again while its chain is with the device",
+    id: "2.7.6/D2",
+    setup: (r) => {
+      r.setDesc(0, r.data(0), 8, WRITE);
+      r.publish(0);
+      popOk(r);
+      r.publish(0); // QEMU's "Virtqueue size exceeded" class: the device still holds head 0
+    },
+  },
+  {
     name: "head index out of range",
     id: "2.7.5/D1",
     setup: (r) => r.publish(r.size),

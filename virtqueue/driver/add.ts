@@ -1,0 +1,268 @@
+/**
+ * The driver placing a chain in the descriptor table (virtio v1.2 §2.7.13.1,
+ * Linux's `virtqueue_add_split`): take descriptors from the shadow free
+ * list, write them device-readable first (2.7.4.2/1), link them with
+ * `VIRTQ_DESC_F_NEXT`, and remember the chain in the shadow. Or, with
+ * `VIRTIO_F_INDIRECT_DESC`, write the chain into an indirect table and take
+ * one descriptor that points to it (§2.7.5.3).
+ *
+ * Placing a chain does not make it available: the queue class then calls
+ * `placeAvailEntry` and, when the caller kicks, `publishAvail`.
+ *
+ * @module
+ */
+
+import type { GuestMemory } from "../../memory/guest_memory.ts";
+import { hexAddress } from "../../memory/guest_memory.ts";
+import {
+  VIRTQ_DESC_F_INDIRECT,
+  VIRTQ_DESC_F_NEXT,
+  VIRTQ_DESC_F_WRITE,
+  VIRTQ_DESC_SIZE,
+} from "../constants.ts";
+import {
+  descOffset,
+  VIRTQ_DESC_ADDR_OFFSET,
+  VIRTQ_DESC_FLAGS_OFFSET,
+  VIRTQ_DESC_LEN_OFFSET,
+  VIRTQ_DESC_NEXT_OFFSET,
+} from "../layout.ts";
+import { type BufferSegment, VirtqueueChainError, VirtqueueFullError } from "../types.ts";
+import { HEAD_ADDED, NO_INDIRECT_TABLE, type SplitDriverRing } from "./ring.ts";
+
+/** Largest total length of one chain, in bytes (2.7.5.2/1). */
+const MAX_CHAIN_BYTES = 2 ** 32;
+/** Largest `len` one descriptor can carry (le32). */
+const MAX_DESC_LEN = 0xffff_ffff;
+
+/**
+ * Places a chain in the descriptor table from the shadow free list: the
+ * first `n` free descriptors (`n` = number of buffers), in free-list order,
+ * so that the shadow `next` links double as the chain's links. Each gets
+ * `addr` and `len` of its buffer, `VIRTQ_DESC_F_WRITE` if device-writable,
+ * and `VIRTQ_DESC_F_NEXT` with `next` on all but the last.
+ *
+ * Before any store the chain is checked, and refused with a
+ * `VirtqueueChainError` that names the rule: no buffers, a length that is
+ * not 1 to 2^32 - 1 (0 is 2.7.5/D3), more than 2^32 bytes in total
+ * (2.7.5.2/1), more buffers than Queue Size (2.7.5.3.1/3), or a buffer not
+ * inside guest RAM (2.7.5/D2).
+ *
+ * Afterwards `ring.freeHead`, `numFree` and `inFlight` have moved, and the
+ * shadow holds the chain: `state[head] = HEAD_ADDED`, its token, descriptor
+ * count and writable bytes. The available ring is not touched.
+ *
+ * @param ring The driver ring (not broken).
+ * @param readable Device-readable buffers, in order (placed first).
+ * @param writable Device-writable buffers, in order.
+ * @param token What `getBuf` hands back when the device returns the chain.
+ * @returns The head: the descriptor index to put in the available ring.
+ * @throws {VirtqueueChainError} When the chain breaks a rule (nothing changed).
+ * @throws {VirtqueueFullError} When fewer than `n` descriptors are free (nothing changed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GuestMemory } from "../../memory/guest_memory.ts";
+ * import { ConformanceLog } from "../../conformance/log.ts";
+ * import { createSplitDriverRing } from "./ring.ts";
+ * import { addChain } from "./add.ts";
+ *
+ * const memory = new GuestMemory(0x8000);
+ * const ring = createSplitDriverRing<string>({
+ *   memory, index: 0, size: 4, eventIdx: false, indirect: false,
+ *   descAddr: 0x0, availAddr: 0x1000, usedAddr: 0x2000,
+ *   reporter: new ConformanceLog().scoped("queue 0"),
+ * });
+ * const head = addChain(ring, [{ addr: 0x4000, len: 16 }], [{ addr: 0x5000, len: 512 }], "read");
+ * assert.equal(head, 0);
+ * assert.equal(memory.readU16(0x0 + 12), 1); // descriptor 0: VIRTQ_DESC_F_NEXT
+ * assert.equal(memory.readU16(0x0 + 14), 1); // next = 1
+ * assert.equal(memory.readU16(0x10 + 12), 2); // descriptor 1: VIRTQ_DESC_F_WRITE
+ * assert.equal(ring.numFree, 2);
+ * ```
+ */
+export function addChain<T>(
+  ring: SplitDriverRing<T>,
+  readable: readonly BufferSegment[],
+  writable: readonly BufferSegment[],
+  token: T,
+): number {
+  const writableBytes = checkChain(ring, readable, writable);
+  const nr = readable.length;
+  const n = nr + writable.length;
+  if (ring.numFree < n) throw new VirtqueueFullError(n, ring.numFree);
+  const memory = ring.memory;
+  const next = ring.next;
+  const head = ring.freeHead;
+  let i = head;
+  for (let k = 0; k < n; k++) {
+    const seg = k < nr ? readable[k] : writable[k - nr];
+    const last = k === n - 1;
+    const flags = (k < nr ? 0 : VIRTQ_DESC_F_WRITE) | (last ? 0 : VIRTQ_DESC_F_NEXT);
+    writeDesc(memory, ring.descAddr + descOffset(i), seg.addr, seg.len, flags, last ? 0 : next[i]);
+    if (!last) i = next[i];
+  }
+  ring.freeHead = next[i];
+  ring.numFree -= n;
+  recordChain(ring, head, token, n, writableBytes, NO_INDIRECT_TABLE);
+  return head;
+}
+
+/**
+ * Places a chain in an indirect table (§2.7.5.3) and takes one descriptor of
+ * the ring for it: the table's entries are written as `addChain` would write
+ * the chain (`next = k + 1`, readable first), then the head descriptor gets
+ * the table's address, `len = 16 * n` and `VIRTQ_DESC_F_INDIRECT` alone
+ * (never with `VIRTQ_DESC_F_NEXT`, 2.7.5.3.1/4; `VIRTQ_DESC_F_WRITE` would
+ * mean nothing, 2.7.5.3.2/1).
+ *
+ * The chain is checked as by `addChain`, and refused when
+ * `VIRTIO_F_INDIRECT_DESC` was not negotiated (2.7.5.3.1/1) or no
+ * descriptor is free, all before `allocTable` is called; after it returns
+ * nothing can fail. The shadow records the table in `tables[head]`, so that
+ * `detachChain` frees it.
+ *
+ * @param ring The driver ring (not broken).
+ * @param readable Device-readable buffers, in order.
+ * @param writable Device-writable buffers, in order.
+ * @param token What `getBuf` hands back when the device returns the chain.
+ * @param allocTable Allocates `bytes` of guest memory aligned to 16 bytes
+ *   for the table and returns its guest-physical address.
+ * @returns The head: the descriptor index to put in the available ring.
+ * @throws {VirtqueueChainError} When the chain breaks a rule (nothing changed).
+ * @throws {VirtqueueFullError} When no descriptor is free (nothing changed).
+ * @throws {unknown} Whatever `allocTable` throws, such as `GuestOutOfMemoryError` (nothing changed).
+ */
+export function addIndirectChain<T>(
+  ring: SplitDriverRing<T>,
+  readable: readonly BufferSegment[],
+  writable: readonly BufferSegment[],
+  token: T,
+  allocTable: (bytes: number) => number,
+): number {
+  const writableBytes = checkChain(ring, readable, writable);
+  if (!ring.indirect) {
+    throw new VirtqueueChainError(
+      "2.7.5.3.1/1",
+      -1,
+      "Indirect table asked for, but VIRTIO_F_INDIRECT_DESC was not negotiated",
+    );
+  }
+  if (ring.numFree < 1) throw new VirtqueueFullError(1, ring.numFree);
+  const nr = readable.length;
+  const n = nr + writable.length;
+  const table = allocTable(VIRTQ_DESC_SIZE * n);
+  const memory = ring.memory;
+  for (let k = 0; k < n; k++) {
+    const seg = k < nr ? readable[k] : writable[k - nr];
+    const last = k === n - 1;
+    const flags = (k < nr ? 0 : VIRTQ_DESC_F_WRITE) | (last ? 0 : VIRTQ_DESC_F_NEXT);
+    writeDesc(memory, table + descOffset(k), seg.addr, seg.len, flags, last ? 0 : k + 1);
+  }
+  const head = ring.freeHead;
+  writeDesc(
+    memory,
+    ring.descAddr + descOffset(head),
+    table,
+    VIRTQ_DESC_SIZE * n,
+    VIRTQ_DESC_F_INDIRECT,
+    0,
+  );
+  ring.freeHead = ring.next[head];
+  ring.numFree -= 1;
+  recordChain(ring, head, token, 1, writableBytes, table);
+  return head;
+}
+
+/**
+ * Checks a chain before any store (see `addChain` for the rules).
+ *
+ * @returns The chain's device-writable bytes.
+ * @throws {VirtqueueChainError} When a rule is broken.
+ */
+function checkChain(
+  ring: SplitDriverRing<unknown>,
+  readable: readonly BufferSegment[],
+  writable: readonly BufferSegment[],
+): number {
+  const nr = readable.length;
+  const n = nr + writable.length;
+  if (n === 0) throw new VirtqueueChainError(null, -1, "A chain needs at least one buffer");
+  // Shape first (lengths, total, count), then whether every buffer lies in RAM.
+  let total = 0;
+  let writableBytes = 0;
+  for (let k = 0; k < n; k++) {
+    const len = (k < nr ? readable[k] : writable[k - nr]).len;
+    if (!(Number.isInteger(len) && len >= 1 && len <= MAX_DESC_LEN)) {
+      throw new VirtqueueChainError(
+        len === 0 ? "2.7.5/D3" : null,
+        k,
+        `Buffer ${k} has length ${len}; a descriptor holds 1 to ${MAX_DESC_LEN} bytes`,
+      );
+    }
+    total += len;
+    if (k >= nr) writableBytes += len;
+  }
+  if (total > MAX_CHAIN_BYTES) {
+    throw new VirtqueueChainError(
+      "2.7.5.2/1",
+      -1,
+      `Chain of ${total} bytes is longer than 2^32 bytes`,
+    );
+  }
+  if (n > ring.size) {
+    throw new VirtqueueChainError(
+      "2.7.5.3.1/3",
+      -1,
+      `Chain of ${n} buffers is longer than the queue size ${ring.size}`,
+    );
+  }
+  const memory = ring.memory;
+  for (let k = 0; k < n; k++) {
+    const seg = k < nr ? readable[k] : writable[k - nr];
+    if (!memory.contains(seg.addr, seg.len)) {
+      throw new VirtqueueChainError(
+        "2.7.5/D2",
+        k,
+        `Buffer ${k} of ${seg.len} byte(s) at ${hexAddress(seg.addr)} is not inside guest RAM`,
+      );
+    }
+  }
+  return writableBytes;
+}
+
+/** Records a placed chain in the shadow. */
+function recordChain<T>(
+  ring: SplitDriverRing<T>,
+  head: number,
+  token: T,
+  count: number,
+  writableBytes: number,
+  table: number,
+): void {
+  ring.state[head] = HEAD_ADDED;
+  ring.tokens[head] = token;
+  ring.count[head] = count;
+  ring.writable[head] = writableBytes;
+  ring.tables[head] = table;
+  ring.inFlight++;
+}
+
+/**
+ * Writes one descriptor (`struct virtq_desc`) field by field, through the
+ * memory's accessors.
+ */
+function writeDesc(
+  memory: GuestMemory,
+  at: number,
+  addr: number,
+  len: number,
+  flags: number,
+  next: number,
+): void {
+  memory.writeU64(at + VIRTQ_DESC_ADDR_OFFSET, addr);
+  memory.writeU32(at + VIRTQ_DESC_LEN_OFFSET, len);
+  memory.writeU16(at + VIRTQ_DESC_FLAGS_OFFSET, flags);
+  memory.writeU16(at + VIRTQ_DESC_NEXT_OFFSET, next);
+}

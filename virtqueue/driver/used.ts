@@ -1,0 +1,173 @@
+/**
+ * The driver receiving used buffers (virtio v1.2 §2.7.14, §2.7.8; Linux's
+ * `virtqueue_get_buf_ctx_split`) and steering used buffer notifications
+ * (§2.7.7: `VIRTQ_AVAIL_F_NO_INTERRUPT`, or `used_event` with
+ * `VIRTIO_F_EVENT_IDX`).
+ *
+ * Every used entry is checked against the shadow of what was posted; an
+ * entry that does not fit breaks the ring (Linux's `BAD_RING`), so nothing
+ * is freed on the device's word alone.
+ *
+ * @module
+ */
+
+import { VIRTQ_AVAIL_F_NO_INTERRUPT } from "../constants.ts";
+import {
+  usedElemOffset,
+  VIRTQ_AVAIL_FLAGS_OFFSET,
+  VIRTQ_USED_ELEM_ID_OFFSET,
+  VIRTQ_USED_ELEM_LEN_OFFSET,
+  VIRTQ_USED_FLAGS_OFFSET,
+  VIRTQ_USED_IDX_OFFSET,
+} from "../layout.ts";
+import type { UsedBuffer } from "../types.ts";
+import { checkUsedFlags } from "./avail.ts";
+import { breakDriverRing, HEAD_PUBLISHED, type SplitDriverRing } from "./ring.ts";
+
+/**
+ * Reaps the used entry at `ring.lastUsed`, if the used `idx` has moved past
+ * it, and checks it against the shadow before trusting it:
+ *
+ * | rule | broken when |
+ * | --- | --- |
+ * | 2.7.8/D2 | the used `idx` is further ahead than the chains published and not reaped |
+ * | 2.7.8/D1 | `id` is Queue Size or more, or not the head of a published, unreaped chain |
+ * | 2.7.8.2/2 | `len` is more than the chain's device-writable bytes |
+ *
+ * Any of them breaks the ring and nothing is freed. Used ring `flags` the
+ * device may not set are only logged (2.7.10.2/1, 2.7.10.2/2). On success
+ * `ring.lastUsed` (16-bit) and `ring.published` move first, then `detach`
+ * releases the chain and gives its token.
+ *
+ * @param ring The driver ring.
+ * @param detach Releases the chain at a head and returns its token
+ *   (the queue class binds `detachChain` to the ring and the allocator).
+ * @returns The token and `len`, or `null` when nothing is pending or the ring is (or just became) broken.
+ * @throws {ConformanceError} When the log is strict and a check fails.
+ */
+export function getBuf<T>(
+  ring: SplitDriverRing<T>,
+  detach: (head: number) => T,
+): UsedBuffer<T> | null {
+  if (ring.broken !== null) return null;
+  const memory = ring.memory;
+  const usedIdx = memory.readU16(ring.usedAddr + VIRTQ_USED_IDX_OFFSET);
+  const last = ring.lastUsed;
+  if (usedIdx === last) return null;
+  checkUsedFlags(ring, memory.readU16(ring.usedAddr + VIRTQ_USED_FLAGS_OFFSET));
+  const pending = (usedIdx - last) & 0xffff;
+  if (pending > ring.published) {
+    return breakDriverRing(
+      ring,
+      "2.7.8/D2",
+      `Used idx moved to ${usedIdx}, ${pending} entries past the last reaped ${last}, ` +
+        `but only ${ring.published} chain(s) are outstanding`,
+      { usedIdx, lastUsedIdx: last, pending, outstanding: ring.published },
+    );
+  }
+  // Linux has a read barrier here (idx before the element); see
+  // publishAvail for why program order suffices in this model.
+  const slot = last & ring.mask;
+  const elem = ring.usedAddr + usedElemOffset(slot);
+  const id = memory.readU32(elem + VIRTQ_USED_ELEM_ID_OFFSET);
+  const len = memory.readU32(elem + VIRTQ_USED_ELEM_LEN_OFFSET);
+  if (id >= ring.size || ring.state[id] !== HEAD_PUBLISHED) {
+    return breakDriverRing(
+      ring,
+      "2.7.8/D1",
+      id >= ring.size
+        ? `Used element ${slot} names descriptor ${id}, beyond the queue size ${ring.size}`
+        : `Used element ${slot} names descriptor ${id}, which is not the head of an ` +
+          "outstanding chain",
+      { slot, id, size: ring.size },
+    );
+  }
+  const writable = ring.writable[id];
+  if (len > writable) {
+    return breakDriverRing(
+      ring,
+      "2.7.8.2/2",
+      `Used element ${slot} reports ${len} byte(s) written to chain ${id}, which has only ` +
+        `${writable} writable byte(s)`,
+      { slot, id, len, writable },
+    );
+  }
+  ring.lastUsed = (last + 1) & 0xffff;
+  ring.published--;
+  return { token: detach(id), len };
+}
+
+/**
+ * Whether the device has returned entries not reaped yet: the used `idx`
+ * differs from `ring.lastUsed` (Linux's `more_used_split`). A check only:
+ * `getBuf` validates the entries.
+ *
+ * @param ring The driver ring.
+ * @returns `true` if the used `idx` has moved past `ring.lastUsed`.
+ * @throws {GuestMemoryError} If the used ring is not inside RAM (never for a ring
+ *   built by `createSplitDriverRing`).
+ */
+export function moreUsed(ring: SplitDriverRing<unknown>): boolean {
+  return ring.memory.readU16(ring.usedAddr + VIRTQ_USED_IDX_OFFSET) !== ring.lastUsed;
+}
+
+/**
+ * Moves `used_event` after a reap (`VIRTIO_F_EVENT_IDX`, §2.7.7.2): while
+ * callbacks are on, to `ring.lastUsed`, so the device notifies when it
+ * returns the next chain; while they are off it stays where
+ * `disableCallbacks` put it. Linux does the same in
+ * `virtqueue_get_buf_ctx_split`. Call it only when `ring.eventIdx`.
+ *
+ * @param ring The driver ring.
+ * @throws {GuestMemoryError} If the available ring is not inside RAM (never for a
+ *   ring built by `createSplitDriverRing`).
+ */
+export function updateUsedEvent(ring: SplitDriverRing<unknown>): void {
+  if (ring.callbacks) ring.memory.writeU16(ring.usedEventAddr, ring.lastUsed);
+}
+
+/**
+ * Asks the device not to send used buffer notifications (§2.7.7): sets
+ * `VIRTQ_AVAIL_F_NO_INTERRUPT` without `VIRTIO_F_EVENT_IDX`; with it, keeps
+ * `flags` at 0 (2.7.7.1/2) and moves `used_event` to `lastUsed - 1`, the
+ * one entry the device cannot reach before the driver reaps again.
+ * Advisory only: a notification may still come (2.7.7.1/3).
+ *
+ * @param ring The driver ring.
+ * @throws {GuestMemoryError} If the available ring is not inside RAM (never for a
+ *   ring built by `createSplitDriverRing`).
+ */
+export function disableCallbacks(ring: SplitDriverRing<unknown>): void {
+  ring.callbacks = false;
+  if (ring.eventIdx) {
+    ring.memory.writeU16(ring.usedEventAddr, (ring.lastUsed - 1) & 0xffff);
+  } else {
+    ring.memory.writeU16(ring.availAddr + VIRTQ_AVAIL_FLAGS_OFFSET, VIRTQ_AVAIL_F_NO_INTERRUPT);
+  }
+}
+
+/**
+ * Asks for used buffer notifications again (§2.7.7): clears
+ * `VIRTQ_AVAIL_F_NO_INTERRUPT`, or (with `VIRTIO_F_EVENT_IDX`) sets
+ * `used_event` to `lastUsed`; then reads the used `idx` again, as Linux's
+ * `virtqueue_enable_cb` does. Without that re-check an entry the device
+ * returned while callbacks were off would wait for a notification the
+ * device, seeing them off, never sent.
+ *
+ * @param ring The driver ring.
+ * @returns `false` if used entries are pending (reap them now); `true` otherwise.
+ * @throws {GuestMemoryError} If a ring part is not inside RAM (never for a ring
+ *   built by `createSplitDriverRing`).
+ */
+export function enableCallbacks(ring: SplitDriverRing<unknown>): boolean {
+  ring.callbacks = true;
+  const memory = ring.memory;
+  if (ring.eventIdx) {
+    memory.writeU16(ring.usedEventAddr, ring.lastUsed);
+  } else {
+    memory.writeU16(ring.availAddr + VIRTQ_AVAIL_FLAGS_OFFSET, 0);
+  }
+  // A full barrier belongs here in a multi-threaded model (store the
+  // suppression field, then read idx); see publishAvail.
+  return memory.readU16(ring.usedAddr + VIRTQ_USED_IDX_OFFSET) === ring.lastUsed;
+}
