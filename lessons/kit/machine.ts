@@ -26,6 +26,9 @@ import {
   type MachineOptions,
 } from "../../machine.ts";
 import { findPart, type MachineParts, machineParts } from "../../parts.ts";
+import { featureMaskThrough } from "../../course/features.ts";
+// A static import: the grading sandbox reads only the module graph.
+import manifest from "../manifest.json" with { type: "json" };
 import { MemoryBlockBackend } from "../../devices/blk/backends.ts";
 import { MemoryConsoleBackend } from "../../devices/console/backends.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
@@ -98,8 +101,23 @@ function isWindow(v: unknown): v is RegisterWindow {
   return typeof v === "object" && v !== null && typeof (v as RegisterWindow).read32 === "function";
 }
 
+/**
+ * The features a lesson's machine offers: those taught by the lesson or an
+ * earlier one (`manifest.json` → `features`); later lessons' features are
+ * withheld, so the learner's code never meets a feature it was not taught.
+ *
+ * @param lessonId The graded lesson's id, e.g. `"mmio-window"`.
+ * @returns The `featureMask` for `createMachine`.
+ * @throws {RangeError} When the manifest has no lesson with that id.
+ */
+export function featuresThrough(lessonId: string): bigint {
+  return featureMaskThrough(manifest, lessonId);
+}
+
 /** What {@linkcode bootLearnerMachine} takes. */
 export interface LearnerMachineOptions extends Omit<MachineOptions, "parts"> {
+  /** The graded lesson's id: features of later lessons are withheld ({@linkcode featuresThrough}). */
+  readonly lessonId: string;
   /** Registry keys of the learner's parts to put in the machine. */
   readonly parts: readonly string[];
 }
@@ -119,10 +137,11 @@ export async function bootLearnerMachine(
   impl: unknown,
   options: LearnerMachineOptions,
 ): Promise<LabMachine> {
-  const { parts: keys, ...rest } = options;
+  const { parts: keys, lessonId, ...rest } = options;
   const guarded = learnerParts(impl, keys);
+  const featureMask = rest.featureMask ?? featuresThrough(lessonId);
   boots++;
-  const machine = await createMachine({ ...rest, parts: guarded.parts });
+  const machine = await createMachine({ ...rest, featureMask, parts: guarded.parts });
   machine.log.strict = false;
   try {
     guarded.rethrow();
@@ -240,6 +259,8 @@ export interface MachineCheckOptions<I> {
   readonly hint: number;
   /** What the spec requires, in words. */
   readonly expects: string;
+  /** The lesson's id in the manifest (as `defineGrader` has it): later lessons' features are withheld. */
+  readonly id: string;
   /** The lesson's `lesson.json`: its `parts` go into the machine. */
   readonly lesson: LessonParts;
   /** Something more to check on the running machine (e.g. the features negotiated). */
@@ -278,6 +299,7 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
       const console = new MemoryConsoleBackend();
       const machine = await bootLearnerMachine(impl, {
         strict: true,
+        lessonId: options.id,
         parts: options.lesson.parts,
         disk,
         console,
