@@ -1,6 +1,7 @@
 // Tests for lessons/kit/interrupts.ts: the reference interrupt handler
-// survives every spurious interrupt, acknowledging exactly the defined bits
-// it read; handlers that acknowledge what they should not, or read the
+// survives every spurious interrupt (2.7.7.1/3), disregarding undefined bits
+// (4.2.2.2/12) and acknowledging exactly the defined bits it read
+// (4.2.2.2/13); handlers that acknowledge what they should not, or read the
 // status as a signed number, are caught; a running machine's driver counts
 // an interrupt with nothing pending as spurious.
 
