@@ -14,78 +14,16 @@ import {
   type SplitRingDriverParts,
 } from "../../../virtqueue/parts.ts";
 import { HEAD_PUBLISHED } from "../../../virtqueue/driver/ring.ts";
-import type { BufferSegment } from "../../../virtqueue/types.ts";
-import { type RingFixture, ringFixture } from "../../../lessons/kit/ring.ts";
-import { notificationRace, observeDevice, observeDriver } from "../../../lessons/kit/observer.ts";
-
-/** A deterministic pseudo-random sequence (xorshift32). */
-function random(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
-}
-
-/** A chain of 1 to 3 buffers, readable first. */
-function someChain(
-  f: RingFixture<number>,
-  r: (n: number) => number,
-): [BufferSegment[], BufferSegment[]] {
-  const n = 1 + r(3);
-  const readable = Array.from({ length: r(n + 1) }, () => f.buffer(16 + r(64)));
-  const writable = Array.from({ length: n - readable.length }, () => f.buffer(1 + r(512)));
-  if (readable.length + writable.length === 0) writable.push(f.buffer(8));
-  return [readable, writable];
-}
-
-/**
- * A long scenario: rounds of the driver adding and publishing a few chains,
- * the device completing some of them in any order, the driver reaping.
- * `watch` says which side's steps run inside the observer.
- */
-function scenario(
-  f: RingFixture<number>,
-  watch: "driver" | "device",
-  run: <R>(step: () => R) => R,
-  rounds = 60,
-  seed = 7,
-): number {
-  const r = random(seed);
-  const held: number[] = [];
-  let token = 0;
-  let posted = 0;
-  const driverStep = watch === "driver" ? run : <R>(s: () => R) => s();
-  const deviceStep = watch === "device" ? run : <R>(s: () => R) => s();
-  for (let round = 0; round < rounds; round++) {
-    driverStep(() => {
-      const n = 1 + r(3);
-      for (let k = 0; k < n && f.driver.numFree >= 3; k++) {
-        const [readable, writable] = someChain(f, r);
-        f.driverQueue.add(readable, writable, token++);
-        posted++;
-      }
-      f.driverQueue.kickPrepare();
-    });
-    deviceStep(() => {
-      for (let c = f.deviceQueue.pop(); c !== null; c = f.deviceQueue.pop()) held.push(c.head);
-      // Complete about half of what is held, in a shuffled order.
-      for (let k = held.length; k > 0; k--) {
-        if (r(2) === 0) continue;
-        const [head] = held.splice(r(held.length), 1);
-        f.deviceQueue.push(head, Math.min(f.device.writable[head], r(600)));
-      }
-      f.deviceQueue.needsInterrupt();
-    });
-    driverStep(() => {
-      while (f.driverQueue.getBuf() !== null) { /* reap everything returned */ }
-    });
-  }
-  assert.equal(f.log.entries.length, 0, f.log.format());
-  return posted;
-}
+import { ringFixture } from "../../../lessons/kit/ring.ts";
+import {
+  kickRaceCheck,
+  notificationRace,
+  observeDevice,
+  observeDriver,
+  ringScenario,
+  storeOrderCheck,
+} from "../../../lessons/kit/observer.ts";
+import { failed, gradeRows } from "./_grade.ts";
 
 for (const eventIdx of [false, true]) {
   for (const indirect of [false, true]) {
@@ -94,7 +32,8 @@ for (const eventIdx of [false, true]) {
     Deno.test(`the reference driver half stores slots and descriptors before the idx that publishes them (2.7.13.3.1/1; ${label})`, () => {
       const f = ringFixture<number>({ size: 8, startIdx: 0xffe0, eventIdx, indirect });
       const observer = observeDriver(f);
-      const posted = scenario(f, "driver", (s) => observer.during(s));
+      const posted = ringScenario(f, { during: observer.during, rounds: 60 });
+      assert.equal(f.log.entries.length, 0, f.log.format());
       assert.deepEqual(observer.finish(), []);
       assert.equal(observer.taken, posted, "the concurrent device took every chain published");
       assert.ok(observer.observations > 10 * posted, `${observer.observations} observations`);
@@ -105,7 +44,8 @@ for (const eventIdx of [false, true]) {
     Deno.test(`the reference device half writes each used element before the used idx (2.7.8.2/1; ${label})`, () => {
       const f = ringFixture<number>({ size: 8, startIdx: 0xffe0, eventIdx, indirect });
       const observer = observeDevice(f);
-      scenario(f, "device", (s) => observer.during(s));
+      ringScenario(f, { during: observer.during, watch: "device", rounds: 60 });
+      assert.equal(f.log.entries.length, 0, f.log.format());
       assert.deepEqual(observer.finish(), []);
       assert.ok(observer.taken > 50, `${observer.taken} entries reaped concurrently`);
       assert.ok(f.device.usedIdx < 0xffe0, "the scenario crossed the 16-bit wrap");
@@ -425,4 +365,97 @@ Deno.test("the race needs a device that has caught up", () => {
   f.driverQueue.add([], [f.buffer(64)], 1);
   f.driverQueue.kickPrepare();
   assert.throws(() => notificationRace(f), /the race starts with the device caught up/);
+});
+
+// ------------------------------------------------------ as grader checks
+
+interface DriverImpl {
+  readonly placeAvailEntry?: typeof DRIVER.placeAvailEntry;
+  readonly publishAvail?: typeof DRIVER.publishAvail;
+  readonly needsKick?: typeof DRIVER.needsKick;
+}
+interface DeviceImpl {
+  readonly pushUsed?: typeof DEVICE.pushUsed;
+}
+
+Deno.test("storeOrderCheck and kickRaceCheck pass the reference halves", async () => {
+  const driverChecks = [
+    storeOrderCheck<DriverImpl>({ side: "driver", hint: 2, parts: (impl) => ({ ...impl }) }),
+    kickRaceCheck<DriverImpl>({ hint: 2, parts: (impl) => ({ ...impl }) }),
+  ];
+  assert.deepEqual([...failed(await gradeRows(driverChecks, { ...DRIVER })).values()], []);
+  const deviceCheck = storeOrderCheck<DeviceImpl>({
+    side: "device",
+    hint: 3,
+    parts: (impl) => ({ ...impl }),
+  });
+  assert.deepEqual([...failed(await gradeRows([deviceCheck], { ...DEVICE })).values()], []);
+});
+
+Deno.test("storeOrderCheck fails a driver that publishes idx before the slot, and says where", async () => {
+  const check = storeOrderCheck<DriverImpl>({
+    side: "driver",
+    hint: 2,
+    parts: (impl) => ({ ...impl }),
+    note: "xv6-riscv puts a barrier between the slot and idx for this reason.",
+  });
+  const [result] = await gradeRows([check], IDX_BEFORE_SLOT);
+  assert.equal(result.status, "failed");
+  assert.equal(result.requirement, "2.7.13.3.1/1");
+  assert.match(
+    result.message,
+    /^observed: on a ring of 8 starting at 0xfff0 \(16 before the wrap\), after store #\d+, a concurrent device took/,
+  );
+  assert.match(
+    result.message,
+    /the spec requires: every store of a chain .* before the available idx store/,
+  );
+  assert.match(result.message, /xv6-riscv puts a barrier/);
+});
+
+Deno.test("storeOrderCheck fails a device that moves the used idx before len", async () => {
+  const check = storeOrderCheck<DeviceImpl>({
+    side: "device",
+    hint: 3,
+    parts: (impl) => ({ ...impl }),
+  });
+  const [result] = await gradeRows([check], LEN_AFTER_IDX as DeviceImpl);
+  assert.equal(result.requirement, "2.7.8.2/1");
+  assert.match(result.message, /a concurrent driver reaped used ring position/);
+});
+
+Deno.test("storeOrderCheck shows what the learner's code threw", async () => {
+  const check = storeOrderCheck<DriverImpl>({
+    side: "driver",
+    hint: 2,
+    parts: (impl) => ({ ...impl }),
+  });
+  const [result] = await gradeRows([check], {
+    publishAvail: () => {
+      throw new TypeError("ring.pending is undefined");
+    },
+  });
+  assert.match(result.message, /your code threw TypeError: ring.pending is undefined/);
+});
+
+Deno.test("kickRaceCheck fails a driver deciding on flags it read before the idx store", async () => {
+  let early = 0;
+  const impl: DriverImpl = {
+    publishAvail: (ring) => {
+      early = ring.memory.readU16(ring.eventIdx ? ring.availEventAddr : ring.usedAddr);
+      return DRIVER.publishAvail(ring);
+    },
+    needsKick: (ring, oldIdx) =>
+      ring.eventIdx
+        ? ((ring.availIdx - early - 1) & 0xffff) < ((ring.availIdx - oldIdx) & 0xffff)
+        : (early & 1) === 0,
+  };
+  const [result] = await gradeRows([
+    kickRaceCheck<DriverImpl>({ hint: 2, parts: (i) => ({ ...i }) }),
+  ], impl);
+  assert.equal(result.requirement, "2.7.13.4.1/1");
+  assert.match(
+    result.message,
+    /^observed: round 1 on a ring starting at 0xfffd \(3 before the wrap\): The driver read used ring flags/,
+  );
 });
