@@ -40,7 +40,10 @@ export interface EagerDeviceOptions {
 
 /** An eager device over a fixture's device half. */
 export interface EagerDevice {
-  /** The driver's notification: takes, completes and returns every available chain before it returns. */
+  /**
+   * The driver's notification: takes, completes and returns every available chain before it
+   * returns.
+   */
   readonly notify: () => void;
   /** Notifications received. */
   readonly notifications: number;

@@ -252,7 +252,9 @@ export function reapHostileCompletion(
   };
 }
 
-/** Posts and publishes the case's chains, lets the reference device take them, writes the used ring. */
+/**
+ * Posts and publishes the case's chains, lets the reference device take them, writes the used ring.
+ */
 function post(f: RingFixture, c: HostileCompletion): void {
   c.post.forEach((p, k) => {
     f.driverQueue.add(

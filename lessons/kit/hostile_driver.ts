@@ -50,7 +50,10 @@ const NEXT = VIRTQ_DESC_F_NEXT;
 const WRITE = VIRTQ_DESC_F_WRITE;
 const INDIRECT = VIRTQ_DESC_F_INDIRECT;
 
-/** Which part of the device half a case is about: the chain walk, indirect tables, or the available ring. */
+/**
+ * Which part of the device half a case is about: the chain walk, indirect tables, or the available
+ * ring.
+ */
 export type HostileTopic = "chain" | "indirect" | "available";
 
 /** One hostile (or edge-of-the-rule valid) driver, as data. */
@@ -511,11 +514,16 @@ export interface HostilePop {
   readonly reported: readonly RequirementId[];
   /** The id that broke the queue, or `null` if it is healthy. */
   readonly broken: RequirementId | null;
-  /** What a pop threw (a bug in the device half: a hostile driver must never crash it), if anything. */
+  /**
+   * What a pop threw (a bug in the device half: a hostile driver must never crash it), if anything.
+   */
   readonly threw?: unknown;
   /** The read budget's message, if it stopped a pop that was looping. */
   readonly runaway: string | null;
-  /** Stores and views into the descriptor table or the available ring (the device must make none, 2.7.5.1/2). */
+  /**
+   * Stores and views into the descriptor table or the available ring (the device must make none,
+   * 2.7.5.1/2).
+   */
   readonly ringStores: number;
   /** Loads the pops made. */
   readonly loads: number;
@@ -523,7 +531,10 @@ export interface HostilePop {
   readonly table: string;
 }
 
-/** Loads a device may make per pop: 16 per descriptor of the queue (a correct walk needs 4), plus some. */
+/**
+ * Loads a device may make per pop: 16 per descriptor of the queue (a correct walk needs 4), plus
+ * some.
+ */
 function budgetFor(size: number): number {
   return 16 * size + 64;
 }

@@ -35,7 +35,10 @@ import type { MmioDeviceTransport } from "../../transport/mmio_device.ts";
 
 /** A window with injected interrupt bits, and what the driver did with them. */
 export interface InterruptInjector {
-  /** The window to give the driver: the inner one, but `InterruptStatus` also reads the injected bits. */
+  /**
+   * The window to give the driver: the inner one, but `InterruptStatus` also reads the injected
+   * bits.
+   */
   readonly window: RegisterWindow;
   /**
    * Makes bits appear in `InterruptStatus` that the device did not set: they

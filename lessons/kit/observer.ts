@@ -6,11 +6,16 @@
  * stores* a barrier protects is still observable, and so are the rules built
  * on it:
  *
- * | observer | runs after each store of | reports |
- * | --- | --- | --- |
- * | {@linkcode observeDriver} | the driver | 2.7.13.3.1/1: a chain the device could take before its slot or descriptors were written (an `idx` store too early) |
- * | {@linkcode observeDevice} | the device | 2.7.8.2/1: a used entry the driver could reap before its element was written |
- * | {@linkcode notificationRace} | (loads) the driver | 2.7.13.4.1/1: `used.flags` or `avail_event` read before the `idx` store, so a notification is lost |
+ * | observer                     | runs after each     | reports                                         |
+ * | ---------------------------- | ------------------- | ----------------------------------------------- |
+ * | {@linkcode observeDriver}    | store of the driver | 2.7.13.3.1/1: a chain taken before it was whole |
+ * | {@linkcode observeDevice}    | store of the device | 2.7.8.2/1: an entry reaped before it was whole  |
+ * | {@linkcode notificationRace} | load of the driver  | 2.7.13.4.1/1: a notification lost               |
+ *
+ * (A chain taken before it was whole: its slot or a descriptor was stored
+ * after the `idx` that published it. An entry reaped before it was whole:
+ * its `id` or `len` was stored after the used `idx`. A notification lost:
+ * `used.flags` or `avail_event` read before the `idx` store.)
  *
  * How the store observers work. After each store, the observer copies guest
  * memory into a scratch memory and runs the reference half there (the
@@ -81,11 +86,16 @@ import { type MemoryAccess, SnoopingMemory } from "./snoop.ts";
 
 /** One thing a concurrent observer saw. */
 export interface OrderFinding {
-  /** The rule broken: 2.7.13.3.1/1, 2.7.8.2/1, 2.7.13.4.1/1, or what the concurrent half reported. */
+  /**
+   * The rule broken: 2.7.13.3.1/1, 2.7.8.2/1, 2.7.13.4.1/1, or what the concurrent half reported.
+   */
   readonly id: RequirementId;
   /** What happened, in words, with the stores involved. */
   readonly message: string;
-  /** The store after which the concurrent half read the byte (`null` if before any store of the step). */
+  /**
+   * The store after which the concurrent half read the byte (`null` if before any store of the
+   * step).
+   */
   readonly seenAfter: MemoryAccess | null;
   /** The store that came too late (`null` for a rule seen broken at a moment). */
   readonly lateStore: MemoryAccess | null;
@@ -93,9 +103,13 @@ export interface OrderFinding {
   readonly position: number;
 }
 
-/** A store observer: the concurrent half of {@linkcode observeDriver} or {@linkcode observeDevice}. */
+/**
+ * A store observer: the concurrent half of {@linkcode observeDriver} or {@linkcode observeDevice}.
+ */
 export interface StoreOrderObserver {
-  /** Findings so far (ordering findings at once; rules seen broken only after {@linkcode finish}). */
+  /**
+   * Findings so far (ordering findings at once; rules seen broken only after {@linkcode finish}).
+   */
   readonly findings: readonly OrderFinding[];
   /** How many times the concurrent half ran (once per store of the observed side). */
   readonly observations: number;
@@ -605,7 +619,9 @@ export interface RaceResult {
   readonly finding: OrderFinding | null;
 }
 
-/** A race set up by {@linkcode notificationRace}: run the driver's publish-and-decide step in it. */
+/**
+ * A race set up by {@linkcode notificationRace}: run the driver's publish-and-decide step in it.
+ */
 export interface NotificationRace {
   /**
    * Runs the step (the driver publishing the chains placed and deciding

@@ -76,7 +76,10 @@ export interface RingFixtureOptions {
   readonly driver?: Partial<SplitRingDriverParts>;
   /** Device-side parts to use instead of the reference ones (the learner's). */
   readonly device?: Partial<SplitRingDeviceParts>;
-  /** The memory (default: a fresh {@linkcode SnoopingMemory} of `ramSize` at {@linkcode RING_RAM_BASE}). */
+  /**
+   * The memory (default: a fresh {@linkcode SnoopingMemory} of `ramSize` at {@linkcode
+   * RING_RAM_BASE}).
+   */
   readonly memory?: SnoopingMemory;
   /** Size of fresh RAM in bytes (default {@linkcode RING_RAM_SIZE}). */
   readonly ramSize?: number;
@@ -159,7 +162,8 @@ export interface RingFixture<T = string> {
    *
    * @param index Entry index in the table.
    * @param d Its fields.
-   * @param table The table's address (default: the descriptor table; an indirect table's address otherwise).
+   * @param table The table's address: the descriptor table by default, or an
+   *   indirect table's address.
    */
   writeDescriptor(index: number, d: RawDescriptor, table?: number): void;
   /**
@@ -235,7 +239,8 @@ export interface RingFixture<T = string> {
  * f.driverQueue.kickPrepare();
  * assert.equal(f.availIdx(), 0x0001); // 0xfffe + 3, across the wrap
  * for (let i = 0; i < 3; i++) f.deviceQueue.push(f.deviceQueue.pop()!.head, 64);
- * assert.deepEqual([0, 1, 2].map(() => f.driverQueue.getBuf()?.token), ["read 0", "read 1", "read 2"]);
+ * const tokens = [0, 1, 2].map(() => f.driverQueue.getBuf()?.token);
+ * assert.deepEqual(tokens, ["read 0", "read 1", "read 2"]);
  * assert.equal(f.log.entries.length, 0);
  * ```
  */

@@ -59,7 +59,10 @@ export interface MemoryAccess {
   readonly method: string;
 }
 
-/** Called after an observed access, with that access. What it throws reaches the caller of the accessor. */
+/**
+ * Called after an observed access, with that access. What it throws reaches the caller of the
+ * accessor.
+ */
 export type AccessHook = (access: MemoryAccess) => void;
 
 /** A range of guest-physical addresses: `bytes` bytes from `start`. */
@@ -312,7 +315,10 @@ export class SnoopingMemory extends GuestMemory {
     return v;
   }
 
-  /** Reads a little-endian u64 as a `number` (`Infinity` above 2^53), observed. @throws {GuestMemoryError} Outside RAM. */
+  /**
+   * Reads a little-endian u64 as a `number` (`Infinity` above 2^53), observed. @throws
+   * {GuestMemoryError} Outside RAM.
+   */
   override readU64Number(address: number): number {
     const v = super.readU64Number(address);
     this.#observe("load", "readU64Number", address, 8, v);
@@ -325,13 +331,17 @@ export class SnoopingMemory extends GuestMemory {
     this.#observe("store", "writeU8", address, 1, value & 0xff);
   }
 
-  /** Writes a little-endian u16, observed after the store. @throws {GuestMemoryError} Outside RAM. */
+  /**
+   * Writes a little-endian u16, observed after the store. @throws {GuestMemoryError} Outside RAM.
+   */
   override writeU16(address: number, value: number): void {
     super.writeU16(address, value);
     this.#observe("store", "writeU16", address, 2, value & 0xffff);
   }
 
-  /** Writes a little-endian u32, observed after the store. @throws {GuestMemoryError} Outside RAM. */
+  /**
+   * Writes a little-endian u32, observed after the store. @throws {GuestMemoryError} Outside RAM.
+   */
   override writeU32(address: number, value: number): void {
     super.writeU32(address, value);
     this.#observe("store", "writeU32", address, 4, value >>> 0);
@@ -368,17 +378,24 @@ export class SnoopingMemory extends GuestMemory {
 
   /** Copies guest bytes out, observed as one bulk load. @throws {GuestMemoryError} Outside RAM. */
   override read(address: number, dest: Uint8Array): void {
-    this.quietly(() => super.read(address, dest)); // not also a view: the base class reads through bytes()
+    // Not also a view: the base class reads through bytes().
+    this.quietly(() => super.read(address, dest));
     this.#observe("load", "read", address, dest.length, null);
   }
 
-  /** Copies bytes into guest memory, observed as one bulk store. @throws {GuestMemoryError} Outside RAM. */
+  /**
+   * Copies bytes into guest memory, observed as one bulk store. @throws {GuestMemoryError} Outside
+   * RAM.
+   */
   override write(address: number, src: Uint8Array): void {
     super.write(address, src);
     this.#observe("store", "write", address, src.length, null);
   }
 
-  /** Fills guest memory with a byte, observed as one bulk store. @throws {GuestMemoryError} Outside RAM. */
+  /**
+   * Fills guest memory with a byte, observed as one bulk store. @throws {GuestMemoryError} Outside
+   * RAM.
+   */
   override fill(address: number, length: number, value = 0): void {
     super.fill(address, length, value);
     this.#observe("store", "fill", address, length, null);
