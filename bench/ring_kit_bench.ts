@@ -17,12 +17,8 @@ import {
   REFERENCE_SPLIT_RING_DRIVER_PARTS,
 } from "../virtqueue/parts.ts";
 import { ringFixture } from "../lessons/kit/ring.ts";
-import {
-  observeDevice,
-  observeDriver,
-  ringScenario,
-  storeOrderCheck,
-} from "../lessons/kit/observer.ts";
+import { observeDevice, observeDriver } from "../lessons/kit/observer.ts";
+import { ringScenario, storeOrderCheck } from "../lessons/kit/ring_checks.ts";
 import {
   HOSTILE_CHAINS,
   hostileChainRows,

@@ -12,7 +12,8 @@
  * | `snoop.ts`          | `SnoopingMemory`: hooks after every load and store, counters, detectors |
  * | `budget.ts`         | the read budget that stops a runaway chain walk or poll loop            |
  * | `ring.ts`           | ring fixtures: both halves of one queue, at any start index             |
- * | `observer.ts`       | concurrent observers of store order and the kick race, and their checks |
+ * | `observer.ts`       | concurrent observers of store order and the kick race                   |
+ * | `ring_checks.ts`    | the observers as grader checks, on a seeded ring workload               |
  * | `hostile_driver.ts` | hostile chains and available rings, as data and as rule rows            |
  * | `hostile_device.ts` | hostile used rings, as data and as rule rows                            |
  * | `eager.ts`          | a device that completes inside the driver's notification                |
@@ -37,6 +38,7 @@ export * from "./snoop.ts";
 export * from "./budget.ts";
 export * from "./ring.ts";
 export * from "./observer.ts";
+export * from "./ring_checks.ts";
 export * from "./hostile_driver.ts";
 export * from "./hostile_device.ts";
 export * from "./eager.ts";

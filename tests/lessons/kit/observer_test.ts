@@ -1,4 +1,4 @@
-// Tests for lessons/kit/observer.ts. The library's ring halves keep the store
+// Tests for lessons/kit/observer.ts and lessons/kit/ring_checks.ts. The library's ring halves keep the store
 // order the barrier rules protect, which the concurrent observers show over
 // long scenarios across the 16-bit wrap (2.7.13.3.1/1, 2.7.13.4.1/1,
 // 2.7.8.2/1); halves that publish an index too early are caught at the store
@@ -15,14 +15,8 @@ import {
 } from "../../../virtqueue/parts.ts";
 import { HEAD_PUBLISHED } from "../../../virtqueue/driver/ring.ts";
 import { ringFixture } from "../../../lessons/kit/ring.ts";
-import {
-  kickRaceCheck,
-  notificationRace,
-  observeDevice,
-  observeDriver,
-  ringScenario,
-  storeOrderCheck,
-} from "../../../lessons/kit/observer.ts";
+import { notificationRace, observeDevice, observeDriver } from "../../../lessons/kit/observer.ts";
+import { kickRaceCheck, ringScenario, storeOrderCheck } from "../../../lessons/kit/ring_checks.ts";
 import { failed, gradeRows } from "./_grade.ts";
 
 for (const eventIdx of [false, true]) {
