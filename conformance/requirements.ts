@@ -457,13 +457,13 @@ const NORMATIVE = [
     "2.7.13.3.1/1",
     "driver",
     "MUST",
-    "The driver orders its descriptor and ring writes before the available idx update with a memory barrier.",
+    "The driver stores a chain's descriptors and available ring entry before the idx update that publishes it, with a barrier between.",
   ],
   [
     "2.7.13.4.1/1",
     "driver",
     "MUST",
-    "The driver puts a memory barrier between updating the available idx and reading the used ring's flags or avail_event.",
+    "The driver reads the used ring's flags or avail_event only after storing the new available idx, with a full barrier between.",
   ],
   [
     "3.1.1/1",

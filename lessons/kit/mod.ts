@@ -2,18 +2,29 @@
  * The grading kit: what lesson graders share, one file per concern, so that
  * a grader is a table of rule rows plus the few checks unique to its lesson.
  *
- * | file         | concern                                                                 |
- * | ------------ | ----------------------------------------------------------------------- |
- * | `rules.ts`   | rule rows compiled into checks; the compare-with-the-reference engine   |
- * | `format.ts`  | one formatter per thing a message shows (words, status, features...)    |
- * | `mmio.ts`    | recording and scripted windows, the access budget, device fixtures      |
- * | `log.ts`     | the conformance log: no violations, strict violations cited as failures |
- * | `machine.ts` | the lab machine on the learner's parts, and the machine check           |
+ * | file                | concern                                                                 |
+ * | ------------------- | ----------------------------------------------------------------------- |
+ * | `rules.ts`          | rule rows compiled into checks; the compare-with-the-reference engine   |
+ * | `format.ts`         | one formatter per thing a message shows (words, status, rings...)       |
+ * | `mmio.ts`           | recording and scripted windows, the access budget, device fixtures      |
+ * | `log.ts`            | the log: nothing logged, strict violations cited as failures            |
+ * | `machine.ts`        | the lab machine on the learner's parts, and the machine check           |
+ * | `snoop.ts`          | `SnoopingMemory`: hooks after every load and store, counters, detectors |
+ * | `budget.ts`         | the read budget that stops a runaway chain walk or poll loop            |
+ * | `ring.ts`           | ring fixtures: both halves of one queue, at any start index             |
+ * | `observer.ts`       | concurrent observers of store order and the kick race                   |
+ * | `ring_checks.ts`    | the observers as grader checks, on a seeded ring workload               |
+ * | `hostile_driver.ts` | hostile chains and available rings, as data and as rule rows            |
+ * | `hostile_device.ts` | hostile used rings, as data and as rule rows                            |
+ * | `eager.ts`          | a device that completes inside the driver's notification                |
+ * | `interrupts.ts`     | spurious interrupts: injected InterruptStatus bits, a shared line       |
+ * | `double_fetch.ts`   | memory that changes a field after its first read; read counts           |
  *
  * Graders import what they use, e.g. `import { every, ruleFor } from "../kit/rules.ts"`
  * and `import * as show from "../kit/format.ts"`, or everything from here.
- * The kit is course code, not a lesson: the manifest and the coverage table
- * ignore it, and it carries no lesson numbers.
+ * The kit is course code, not a lesson: the manifest ignores it, the
+ * coverage table counts none of it as a lesson (only the concurrent observers,
+ * as checks of the store-order rules), and it carries no lesson numbers.
  *
  * @module
  */
@@ -23,3 +34,13 @@ export * from "./log.ts";
 export * from "./machine.ts";
 export * from "./mmio.ts";
 export * from "./rules.ts";
+export * from "./snoop.ts";
+export * from "./budget.ts";
+export * from "./ring.ts";
+export * from "./observer.ts";
+export * from "./ring_checks.ts";
+export * from "./hostile_driver.ts";
+export * from "./hostile_device.ts";
+export * from "./eager.ts";
+export * from "./interrupts.ts";
+export * from "./double_fetch.ts";
