@@ -30,8 +30,8 @@ import { attempt, every, type Outcome, ruleFor, sample } from "../kit/rules.ts";
 import { machineCheck } from "../kit/machine.ts";
 import { ringFixture } from "../kit/ring.ts";
 import {
-  ADD_FREE_OPS,
   type AddFreeOp,
+  addFreeOps,
   addFreeRun,
   type ChainFreeing,
   type ChainPlacement,
@@ -298,7 +298,7 @@ export const grader = defineGrader<Impl>({
       name: "random adds and frees keep every descriptor in one place",
       requirement: "2.7.13.1/D2",
       hint: 3,
-      cases: sample(ADD_FREE_OPS, { seed: 0x6de5c, runs: 50 }),
+      cases: sample(addFreeOps, { seed: 0x6de5c, runs: 50 }),
       why: "after each step, every descriptor free or in one posted chain, with your parts alone " +
         "and each mixed with the reference's other one",
     }),
