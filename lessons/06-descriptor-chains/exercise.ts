@@ -75,7 +75,7 @@ import type { BufferSegment } from "../../virtqueue/types.ts";
  * `next` is never read, any value will do). Nothing else in guest memory is
  * stored into.
  *
- * Afterwards the record says (2.7.13.1/D2):
+ * Afterwards the record says (2.7.13.1/D2), and nothing else in it changes:
  *
  * | field                   | value                                                  |
  * | ----------------------- | ------------------------------------------------------ |

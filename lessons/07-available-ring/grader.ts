@@ -349,9 +349,10 @@ export const grader = defineGrader<Impl>({
         ),
         [{ size: 8, last: 3, head: 2, broken: true }],
       ]),
-      verdict: (o) => ({
+      // On a broken ring lastAvail means nothing: the contract leaves it.
+      verdict: (o, c) => ({
         outcome: o.outcome,
-        lastAvail: o.lastAvail,
+        lastAvail: c.broken ? 0 : o.lastAvail,
         reported: o.reported,
         stores: o.stores,
       }),

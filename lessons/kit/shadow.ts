@@ -11,8 +11,8 @@
  * The invariants are those `virtqueue/driver/ring.ts` states for the record:
  * every descriptor is on the free list or in exactly one chain the driver
  * posted; a chain is `count[head]` descriptors from its head along `next`;
- * `state[h]` is `HEAD_FREE` exactly for descriptors that head no posted
- * chain; `numFree` and `inFlight` count them.
+ * `state[h]` is `HEAD_FREE`, and `tokens[h]` is `undefined`, exactly for
+ * descriptors that head no posted chain; `numFree` and `inFlight` count them.
  *
  * This file is course code shared by the graders, not a lesson.
  *
@@ -334,8 +334,12 @@ export function shadowProblem<T>(
   const lost = owner.indexOf(-2);
   if (lost >= 0) return `descriptor ${lost} is neither on the free list nor in a posted chain`;
   for (let d = 0; d < size; d++) {
-    if (ring.state[d] !== HEAD_FREE && !posted.has(d)) {
+    if (posted.has(d)) continue;
+    if (ring.state[d] !== HEAD_FREE) {
       return `state[${d}] is ${ring.state[d]}, but no chain the driver holds starts at ${d}`;
+    }
+    if (ring.tokens[d] !== undefined) {
+      return `tokens[${d}] still holds ${String(ring.tokens[d])}, but no chain starts at ${d}`;
     }
   }
   if (ring.inFlight !== posted.size) {
