@@ -70,7 +70,7 @@ const PLACED: AddCase[] = [
   { on: "a fresh ring of 8 (a block request)", r: [16], w: [512, 1] },
   { on: "a fresh ring of 8 (a receive buffer in two)", r: [], w: [64, 64] },
   { on: "a fresh ring of 8 (a header cut 1 + 7 + 8)", r: [1, 7, 8], w: [] },
-  { on: "a shuffled free list", r: [12], w: [100, 1], busy: [2, 1, 3], freed: [0, 2] },
+  { on: "a shuffled free list", r: [12], w: [100, 1], busy: [2, 1, 3], freed: [2, 0] },
   { on: "a ring with 2 descriptors left", r: [16], w: [1], busy: [3, 3] },
   { on: "a fresh ring of 4, all of it", r: [4, 4], w: [4, 4], size: 4 },
   { on: "a ring of Queue Size 1", r: [], w: [1], size: 1 },
