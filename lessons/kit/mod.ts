@@ -19,6 +19,8 @@
  * | `eager.ts`          | a device that completes inside the driver's notification                |
  * | `interrupts.ts`     | spurious interrupts: injected InterruptStatus bits, a shared line       |
  * | `double_fetch.ts`   | memory that changes a field after its first read; read counts           |
+ * | `shadow.ts`         | the driver's record: staged rings, invariants, placing and freeing runs |
+ * | `stream.ts`         | chains as byte streams, cut every way, and the rows that read them      |
  *
  * Graders import what they use, e.g. `import { every, ruleFor } from "../kit/rules.ts"`
  * and `import * as show from "../kit/format.ts"`, or everything from here.
@@ -44,3 +46,5 @@ export * from "./hostile_device.ts";
 export * from "./eager.ts";
 export * from "./interrupts.ts";
 export * from "./double_fetch.ts";
+export * from "./shadow.ts";
+export * from "./stream.ts";
