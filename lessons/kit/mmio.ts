@@ -195,6 +195,12 @@ export interface DeviceFixtureOptions {
    * as the guest's virtio bus does before a driver starts): default true.
    */
   readonly probed?: boolean;
+  /**
+   * Guest RAM the device's queues live in (default: 64 KiB at the lab
+   * machine's RAM base); e.g. RAM above 4 GiB, where every area address has
+   * a high word.
+   */
+  readonly memory?: GuestMemory;
 }
 
 /** A device's register file behind a recording window. */
@@ -205,6 +211,8 @@ export interface DeviceFixture extends RecordedWindow {
   readonly log: ConformanceLog;
   /** The same registers without recording or budget: for the grader's own accesses. */
   readonly raw: RegisterWindow;
+  /** Guest RAM behind the register file (where a driver allocates its queues' areas). */
+  readonly memory: GuestMemory;
   /** The features the device offers. */
   readonly offered: bigint;
   /** `Status` as the register file holds it now (read without an access). */
@@ -223,7 +231,7 @@ export function deviceFixture(options: DeviceFixtureOptions = {}): DeviceFixture
   const log = new ConformanceLog({ strict: options.strict ?? true });
   const device = options.device ??
     new VirtioBlockDevice(new MemoryBlockBackend(new Uint8Array(64 * 512)));
-  const memory = new GuestMemory(64 * 1024, { base: MACHINE_RAM_BASE });
+  const memory = options.memory ?? new GuestMemory(64 * 1024, { base: MACHINE_RAM_BASE });
   const transport = new MmioDeviceTransport(device, {
     memory,
     log,
@@ -242,6 +250,7 @@ export function deviceFixture(options: DeviceFixtureOptions = {}): DeviceFixture
     raw,
     window,
     accesses,
+    memory,
     offered: device.deviceFeatures,
     status: () => transport.status,
   };
