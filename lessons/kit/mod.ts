@@ -19,6 +19,7 @@
  * | `eager.ts`          | a device that completes inside the driver's notification                |
  * | `interrupts.ts`     | spurious interrupts: injected InterruptStatus bits, a shared line       |
  * | `double_fetch.ts`   | memory that changes a field after its first read; read counts           |
+ * | `placements.ts`     | where a driver may put a queue's areas, as data with the fair answers   |
  *
  * Graders import what they use, e.g. `import { every, ruleFor } from "../kit/rules.ts"`
  * and `import * as show from "../kit/format.ts"`, or everything from here.
@@ -44,3 +45,4 @@ export * from "./hostile_device.ts";
 export * from "./eager.ts";
 export * from "./interrupts.ts";
 export * from "./double_fetch.ts";
+export * from "./placements.ts";
