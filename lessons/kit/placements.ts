@@ -200,7 +200,9 @@ export function placementJudging(topic: PlacementTopic, why: string) {
     expects: `${why}, for every case of the topic`,
     why: (_want: RuleProblem | null, name: string) => {
       const fair = placement(name).fair;
-      return `${why}; here ${fair.length ? fair.map((id) => `"${id}"`).join(" or ") : "null"}`;
+      if (fair.length === 0) return `${why}; this placement breaks none of it`;
+      if (fair.length === 1) return why;
+      return `${why}; this one breaks two rules, so "${fair[0]}" or "${fair[1]}" are both right`;
     },
   };
 }
