@@ -7,8 +7,6 @@ import { GuestMemory } from "../../../memory/guest_memory.ts";
 import { GuestAllocator } from "../../../memory/allocator.ts";
 import { allocateQueueAreas } from "../../../virtqueue/driver/areas.ts";
 import { setupQueue } from "../../../transport/driver_queues.ts";
-import * as reference from "../../../transport/mmio_driver.ts";
-import { VIRTIO_CONFIG_S_FEATURES_OK } from "../../../virtio/status.ts";
 import type { RegisterWindow } from "../../../transport/types.ts";
 import { deviceFixture } from "../../../lessons/kit/mmio.ts";
 import { machineCheck } from "../../../lessons/kit/machine.ts";
@@ -18,18 +16,13 @@ import { failed, gradeRows } from "./_grade.ts";
 const FOUR_GIB = 0x1_0000_0000;
 
 /** A fixture device brought to FEATURES_OK, ready for queues. */
-function readyForQueues(memory?: GuestMemory) {
-  const dev = deviceFixture({ memory });
-  reference.beginInitialization(dev.raw);
-  reference.writeDriverFeatures(dev.raw, dev.offered & (1n << 32n));
-  reference.addStatus(dev.raw, VIRTIO_CONFIG_S_FEATURES_OK);
-  return dev;
-}
+const readyForQueues = (memory?: GuestMemory) => deviceFixture({ memory, featuresOk: true });
 
 Deno.test("deviceFixture puts the device's queues in the RAM it is given", () => {
   const memory = new GuestMemory(64 * 1024, { base: FOUR_GIB });
   const dev = readyForQueues(memory);
   assert.equal(dev.memory, memory);
+  assert.deepEqual([dev.accesses.length, dev.log.entries.length], [0, 0]);
   const allocator = new GuestAllocator(dev.memory);
   const q = setupQueue(dev.window, allocator, 0, { maxSize: 64 }, allocateQueueAreas);
   assert.ok(q.descAddr >= FOUR_GIB);
@@ -38,6 +31,8 @@ Deno.test("deviceFixture puts the device's queues in the RAM it is given", () =>
   assert.equal(queue.desc, q.descAddr);
   // The default: 64 KiB at the machine's RAM base, below 4 GiB.
   assert.ok(readyForQueues().memory.end < FOUR_GIB);
+  // At FEATURES_OK, with nothing recorded or logged on the way.
+  assert.equal(dev.status(), 0x0b);
 });
 
 Deno.test("deviceFixture above 4 GiB refuses a queue whose high words were dropped", () => {
