@@ -148,8 +148,8 @@ export function allocateQueueAreas(
  * When the registers break several rules, return any one of them. A
  * problem is `{ id, message, values }`: `message` is one sentence of yours
  * for the log (not empty), `values` an object of whatever values you want
- * the log to show (may be empty); leave `action` out, the register file adds
- * "QueueReady stays 0". Pure; never throws.
+ * the log to show (may be empty); `action` is the register file's to add
+ * ("QueueReady stays 0"). Pure; never throws.
  *
  * @param registers The queue's registers at the time of the write.
  * @param context The queue's index (for messages), `QueueNumMax`, guest RAM

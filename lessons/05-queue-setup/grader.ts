@@ -71,23 +71,25 @@ const WRITES: WriteCase[] = [
   ...on("live", LIVE, 0x0a4, [1]),
   ...[CONF, RESET, OFF, LIVE].flatMap((from) => on("enable", from, READY, [1])),
   ...[LIVE, CONF].flatMap((from) => on("stop", from, READY, [0])),
-  ...on("readback", LIVE, READY, [0]),
+  ...[LIVE, CONF].flatMap((from) => on("readback", from, READY, [0])),
   ...on("readback", STOPPED, NUM, [16, 512]),
   ...on("readback", STOPPED, 0x090, [B + 0x4000]),
   ...on("readback", STOPPED, READY, [1, 0]),
 ];
-/** The problems' ids, sorted; 2.7/D1 counts as 4.2.2.2/9 for a value that breaks both. */
-const ids = (o: QueueRegisterOutcome, [, , , value, max = 256]: WriteCase) =>
-  o.problems.map((p) =>
-    (value > max && !isValidQueueSize(value) && p.id === "2.7/D1") ? "4.2.2.2/9" : p.id
-  ).sort();
+/** The problems' ids, sorted; 2.7/D1 counts as 4.2.2.2/9 (once) for a value that breaks both. */
+const ids = (o: QueueRegisterOutcome, [, , , value, max = 256]: WriteCase) => {
+  const both = value > max && !isValidQueueSize(value);
+  const list = o.problems.map((p) => both && p.id === "2.7/D1" ? "4.2.2.2/9" : p.id);
+  return (both ? [...new Set(list)] : list).sort();
+};
 const outcomeShape = (o: unknown) => {
   const r = o as QueueRegisterOutcome;
   const fine = typeof r?.registers === "object" && typeof r.enabled === "boolean" &&
-    Array.isArray(r.problems) && r.problems.every((p) => problemShape(p) === undefined && p);
+    r.reset === false && Array.isArray(r.problems) &&
+    r.problems.every((p) => problemShape(p) === undefined && p);
   return fine
     ? undefined
-    : "{ registers, enabled, stopped, reset, problems: [{ id, message, values }] }";
+    : "{ registers, enabled, stopped, reset: false, problems: [{ id, message }] }";
 };
 const run = (fn: Impl["writeQueueRegister"], [, from, offset, value, max = 256]: WriteCase) =>
   fn(START[from], { queue: 0, offset, value, max, ringReset: false }, checkAreas);
@@ -375,9 +377,8 @@ export const grader = defineGrader<Impl>({
       name: "your queue setup runs the lab machine, in RAM above 4 GiB",
       requirement: "6.1/4",
       hint: 4,
-      expects: "the lab machine, in RAM above 4 GiB, its queues set up by your setupQueue " +
-        "through your writeQueueRegister on a strict log, to carry console and disk traffic, " +
-        "and your stopQueue to take the block device's queue down",
+      expects: "the lab machine in RAM above 4 GiB, its queues set up through your code on a " +
+        "strict log, to carry console and disk traffic, and your stopQueue to take one down",
       lesson,
       memory: () => new GuestMemory(16 << 20, { base: FOUR_GIB }),
       also(machine) {

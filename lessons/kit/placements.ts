@@ -58,6 +58,7 @@ const CONTEXTS: Record<string, Partial<QueueAreaContext>> = {
   high: { ram: { base: H, size: 0x10_0000 } }, // 1 MiB at 4 GiB
   zero: { ram: { base: 0, size: 0x10_0000 } },
   event: { eventIdx: true },
+  odd: { ram: { base: B, size: 0x10_0001 } }, // RAM whose end is odd: an area may end 1 byte past
   reset: {},
 };
 type Address = number | bigint;
@@ -88,6 +89,7 @@ const ROWS: Row[] = [
   ["ram", "the same, with avail_event 2 bytes more", 8, [B, T, E - 68], "2.7.5/D2", "event"],
   ["ram", "an available ring ending on RAM's last byte", 8, [B, E - 20, T], ""],
   ["ram", "a used ring 4 bytes past RAM", 8, [B, T, E - 64], "2.7.5/D2"],
+  ["ram", "an available ring 1 byte past RAM of an odd size", 8, [B, E - 18, T], "2.7.5/D2", "odd"],
   ["ram", "a used ring beyond RAM", 8, [B, T, E + 0x1000], "2.7.5/D2"],
   ["ram", "an available ring 4 GiB above RAM", 8, [B, H + B, T], "2.7.5/D2"],
   ["ram", "a table 2^53 above RAM", 8, [2n ** 53n + BigInt(T), B, B + 0x100], "2.7.5/D2"],
