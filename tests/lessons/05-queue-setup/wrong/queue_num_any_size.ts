@@ -3,7 +3,6 @@
 // Source: none; QueueNumMax need not be a power of two, so "up to the maximum" looks like the whole rule.
 // Must fail: "QueueNum a power of two from 1 to 32768" [2.7/D1]
 
-import { isValidQueueSize } from "../../../../virtqueue/layout.ts";
 import type {
   QueueAreaCheck,
   QueueRegisterOutcome,
