@@ -411,7 +411,10 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     parts: resolveParts(parts, "transport", "driver"),
     coreParts: resolveParts(parts, "core", "driver"),
     queueFactory: createSplitQueueDriverFactory(ringDriverParts),
-    allocateQueueAreas: (allocator, size) => ringDriverParts.allocateQueueAreas(allocator, size),
+    // The areas are sized by the splitQueueLayout part, handed to the
+    // allocation part: each of the two may be replaced alone.
+    allocateQueueAreas: (allocator, size) =>
+      ringDriverParts.allocateQueueAreas(allocator, size, ringDriverParts.splitQueueLayout),
   });
   const drivers = options.drivers ?? referenceDrivers({
     blk: { parts: resolveParts(parts, "blk", "driver") },

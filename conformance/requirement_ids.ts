@@ -173,9 +173,10 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 21 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 22 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
+  | "2.7/D2"
   | "2.7.5/D1"
   | "2.7.5/D2"
   | "2.7.5/D3"

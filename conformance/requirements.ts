@@ -1043,6 +1043,12 @@ const DERIVED = [
     "Queue Size is a power of two from 1 to 32768: the split ring layout of §2.7 is built on it, and a 16-bit idx must tell a full ring from an empty one.",
   ],
   [
+    "2.7/D2",
+    "driver",
+    "derived",
+    "No two parts of a queue overlap: each holds the bytes §2.7 gives for its Queue Size (its event field too, with EVENT_IDX), written by one side only.",
+  ],
+  [
     "2.7.5/D1",
     "driver",
     "derived",

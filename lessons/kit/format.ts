@@ -325,6 +325,21 @@ export function usedElem(e: { readonly id: number; readonly len: number }): stri
 }
 
 /**
+ * A guest-physical address, or a list of them, in hex: `0x100001000`,
+ * `[0x40000000, 0x40001000]`; a `bigint` shows all its bits. Anything else is
+ * described as {@linkcode value} does.
+ *
+ * @param v An address, or an array of addresses.
+ */
+export function guestAddress(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(guestAddress).join(", ")}]`;
+  if ((typeof v === "number" && Number.isInteger(v) && v >= 0) || typeof v === "bigint") {
+    return `0x${v.toString(16)}`;
+  }
+  return describe(v);
+}
+
+/**
  * A free-running 16-bit ring index, with its slot and how near the wrap it is:
  * `0xfffe (slot 6 of 8, 2 before the wrap)`, `0x0001 (slot 1 of 8)`. A value
  * that is no 16-bit index is said to be one.

@@ -32,6 +32,7 @@ import manifest from "../manifest.json" with { type: "json" };
 import { MemoryBlockBackend } from "../../devices/blk/backends.ts";
 import { MemoryConsoleBackend } from "../../devices/console/backends.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
+import type { GuestMemory } from "../../memory/guest_memory.ts";
 import { violation as showViolation } from "./format.ts";
 import { failOnViolations, thrownViolation } from "./log.ts";
 import { recordingWindow } from "./mmio.ts";
@@ -277,6 +278,12 @@ export interface MachineCheckOptions<I> {
   readonly also?: (machine: LabMachine, impl: I) => void | Promise<void>;
   /** How long each phase may take, in milliseconds (default 3000). */
   readonly timeoutMs?: number;
+  /**
+   * Guest RAM for the machine, made afresh for each run (default: the
+   * machine's own, 16 MiB at 1 GiB); e.g. RAM above 4 GiB, so that every
+   * guest-physical address has a high word.
+   */
+  readonly memory?: () => GuestMemory;
 }
 
 /**
@@ -313,6 +320,7 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
         parts: options.lesson.parts,
         disk,
         console,
+        memory: options.memory?.(),
       });
       // A phase that fails (a timeout, bytes that differ) after a rule was
       // broken is explained by the first violation: it is the cause, the

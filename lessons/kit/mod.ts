@@ -21,6 +21,7 @@
  * | `double_fetch.ts`   | memory that changes a field after its first read; read counts           |
  * | `shadow.ts`         | the driver's record: staged rings, invariants, placing and freeing runs |
  * | `stream.ts`         | chains as byte streams, cut every way, and the rows that read them      |
+ * | `placements.ts`     | where a driver may put a queue's areas, as data with the fair answers   |
  *
  * Graders import what they use, e.g. `import { every, ruleFor } from "../kit/rules.ts"`
  * and `import * as show from "../kit/format.ts"`, or everything from here.
@@ -48,3 +49,4 @@ export * from "./interrupts.ts";
 export * from "./double_fetch.ts";
 export * from "./shadow.ts";
 export * from "./stream.ts";
+export * from "./placements.ts";
