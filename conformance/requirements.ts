@@ -1088,6 +1088,12 @@ const DERIVED = [
     "The used idx never advances past the number of chains outstanding: the device can only return what the available ring gave it.",
   ],
   [
+    "2.7.10/D1",
+    "device",
+    "derived",
+    "After turning available buffer notifications back on, the device reads the available idx again: a driver that saw them off may have published without notifying.",
+  ],
+  [
     "4.2.2/D1",
     "device",
     "derived",
