@@ -21,7 +21,12 @@ import {
   observeDriver,
   reenableRace,
 } from "../../../lessons/kit/observer.ts";
-import { kickRaceCheck, ringScenario, storeOrderCheck } from "../../../lessons/kit/ring_checks.ts";
+import {
+  kickRaceCheck,
+  reenableRaceCheck,
+  ringScenario,
+  storeOrderCheck,
+} from "../../../lessons/kit/ring_checks.ts";
 import { failed, gradeRows } from "./_grade.ts";
 
 for (const eventIdx of [false, true]) {
@@ -526,4 +531,26 @@ Deno.test("kickRaceCheck fails a driver deciding on flags it read before the idx
     result.message,
     /^observed: round 1 on a ring starting at 0xfffd \(3 before the wrap\): The driver read used ring flags/,
   );
+});
+
+interface ReenableImpl {
+  readonly enableNotifications?: typeof DEVICE.enableNotifications;
+}
+
+Deno.test("reenableRaceCheck passes the reference device half and fails one that looks before it re-enables, or never re-enables", async () => {
+  const check = reenableRaceCheck<ReenableImpl>({ hint: 2, parts: (impl) => ({ ...impl }) });
+  assert.deepEqual([...failed(await gradeRows([check], { ...DEVICE })).values()], []);
+  const [early] = await gradeRows([check], {
+    enableNotifications(ring) {
+      const idx = ring.memory.readU16(ring.availAddr + 2);
+      DEVICE.enableNotifications(ring);
+      return idx !== ring.lastAvail;
+    },
+  });
+  assert.equal(early.status, "failed");
+  assert.equal(early.requirement, "2.7.10/D1");
+  assert.match(early.message, /^observed: round 1 on a ring starting at 0xfffd .*went idle/m);
+  const [never] = await gradeRows([check], { enableNotifications: () => true });
+  assert.equal(never.status, "failed");
+  assert.match(never.message, /stored nothing into the used ring's flags/);
 });
