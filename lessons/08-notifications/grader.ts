@@ -383,7 +383,7 @@ export const grader = defineGrader<Impl>({
         const tx = () => machine.traffic().find((r) => r.role === "transmitq")!;
         const before = tx();
         const lines = Array.from({ length: 40 }, (_, i) => machine.console.driver!.write(`${i}\n`));
-        await within(Promise.all(lines), 3000, "40 console writes in a row", SUPPRESSED);
+        await within(Promise.all(lines), 3000, "40 console writes in a row", SUPPRESSED, machine);
         const chains = tx().requests - before.requests;
         const kicks = tx().notifications - before.notifications;
         if (2 * kicks >= chains) {
