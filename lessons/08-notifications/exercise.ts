@@ -139,9 +139,11 @@ export function queueNotifyTarget(value: number, device: NotifyContext): NotifyT
  * | `false`         | the used ring's `flags` = `VIRTQ_USED_F_NO_NOTIFY` (1); flags is only ever 0 or 1 (2.7.10.2/1)          |
  * | `true`          | `flags` stays 0 (2.7.10.2/2); `avail_event` = a value no publish the driver can make before the device takes another chain reaches: `ring.lastAvail - 1` (mod 2^16) is one |
  *
- * Stores only into those two fields. The request is advice: the driver may
- * still notify, and the device copes (2.7.10.2/3). Never called on a broken
- * ring (the queue class checks `ring.broken` first).
+ * Stores only into those fields: without event idx the used ring's `flags`
+ * alone (`avail_event` is the device's only with `VIRTIO_F_EVENT_IDX`; a
+ * driver need not even leave room for it). The request is advice: the driver
+ * may still notify, and the device copes (2.7.10.2/3). Never called on a
+ * broken ring (the queue class checks `ring.broken` first).
  *
  * @param ring The device ring.
  */
@@ -171,7 +173,8 @@ export function disableNotifications(ring: SplitDeviceRing): void {
  *   not `ring.lastAvail` (take the chains now: no notification will come for
  *   them); `false` when the device has taken everything. It takes nothing
  *   itself, and does not judge how far ahead `idx` is (taking chains does).
- *   Stores only into the two fields above. Never called on a broken ring.
+ *   Stores only into the fields above (without event idx, `flags` alone).
+ *   Never called on a broken ring.
  */
 export function enableNotifications(ring: SplitDeviceRing): boolean {
   return todo(
