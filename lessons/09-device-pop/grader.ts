@@ -106,7 +106,6 @@ const HIGH_WORD: HostileChain = {
   name: "a buffer whose addr is a valid one plus 4 GiB (the high word set)",
   topic: "chain",
   rule: "2.7.5/D2",
-  source: "Firecracker issue #1462 (a bounds check a guest got past)",
   build: (f) => chainOf(f, [{ addr: BigInt(b(f)) + (1n << 32n), len: 16, flags: WRITE }]),
 };
 const CHAINS = [...HOSTILE_CHAINS.filter((c) => c.topic === "chain"), ...ARRANGEMENTS, HIGH_WORD];

@@ -1,7 +1,8 @@
 // Mistake: the RAM check looks at where the buffer starts and not where it
 // ends: a buffer that starts in RAM and runs past its end is taken, and the
 // device reads or writes memory that is not the guest's.
-// Source: none (the class of Firecracker issue #1462, a vsock bounds check a guest got past)
+// Source: none (the class of Firecracker issue #1462, CVE-2019-18960: a logical error in the vsock
+// device's bounds checks let a guest read and write the host heap right after guest memory)
 // Must fail: "a buffer or table outside RAM is refused, one ending on its last byte taken" [2.7.5/D2]
 
 import { breakDeviceRing, type SplitDeviceRing } from "../../../../virtqueue/device/ring.ts";
