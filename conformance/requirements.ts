@@ -1097,6 +1097,12 @@ const DERIVED = [
     "The used idx never advances past the number of chains outstanding: the device can only return what the available ring gave it.",
   ],
   [
+    "2.7.10/D1",
+    "device",
+    "derived",
+    "After turning available buffer notifications back on, the device reads the available idx again: a driver that saw them off may have published without notifying.",
+  ],
+  [
     "2.7.13.1/D1",
     "driver",
     "derived",

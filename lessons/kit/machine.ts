@@ -57,7 +57,17 @@ export interface GuardedParts {
   readonly parts: MachineParts;
   /** Throws the first error the learner's code threw (a `todo()`, a `TypeError`...), if any. */
   rethrow(): void;
+  /**
+   * Rejects with that first error as soon as it is thrown, wherever in the
+   * machine (a device model's promise reaction, say): what a wait on the
+   * running machine races, so that it fails at once with the learner's
+   * error instead of timing out. Never resolves.
+   */
+  readonly threw: Promise<never>;
 }
+
+/** The guard of every machine {@linkcode bootLearnerMachine} booted, for {@linkcode within}. */
+const GUARDS = new WeakMap<LabMachine, GuardedParts>();
 
 /**
  * Takes the functions a lesson provides from the learner's module, by the
@@ -74,6 +84,9 @@ export interface GuardedParts {
  */
 export function learnerParts(impl: unknown, keys: readonly string[]): GuardedParts {
   let first: { error: unknown } | null = null;
+  let reject: (error: unknown) => void = () => {};
+  const threw = new Promise<never>((_, r) => (reject = r));
+  threw.catch(() => {}); // nobody may be waiting on the machine when it happens
   const module = impl as Record<string, unknown>;
   const replacements = keys.map((key) => {
     const name = findPart(key)?.name ?? key;
@@ -84,7 +97,10 @@ export function learnerParts(impl: unknown, keys: readonly string[]): GuardedPar
       try {
         return fn(...args);
       } catch (error) {
-        if (first === null && !thrownViolation(error)) first = { error };
+        if (first === null && !thrownViolation(error)) {
+          first = { error };
+          reject(error);
+        }
         throw error;
       }
     };
@@ -95,6 +111,7 @@ export function learnerParts(impl: unknown, keys: readonly string[]): GuardedPar
     rethrow() {
       if (first) throw first.error;
     },
+    threw,
   };
 }
 
@@ -150,6 +167,7 @@ export async function bootLearnerMachine(
     await machine.close();
     throw error;
   }
+  GUARDS.set(machine, guarded);
   return machine;
 }
 
@@ -182,24 +200,31 @@ export async function withMachine<T>(
 
 /**
  * Waits for a promise, at most `ms` milliseconds (and leaves no timer behind).
+ * On a machine {@linkcode bootLearnerMachine} booted, the wait also ends as
+ * soon as the learner's code throws anywhere in it, with that error (a stub's
+ * `todo()` reached only when traffic flows, a `TypeError` in a promise
+ * reaction): the grader explains the error rather than a timeout.
  *
  * @param promise What to wait for.
  * @param ms The limit.
  * @param what What is awaited, for the failure, e.g. `"the read of the whole disk"`.
  * @param expected What the spec requires, in words.
+ * @param machine The machine the wait is on, if the learner's parts run in it.
  */
 export async function within<T>(
   promise: Promise<T>,
   ms: number,
   what: string,
   expected: string,
+  machine?: LabMachine,
 ): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new WithinTimeout()), ms);
   });
+  const guard = machine && GUARDS.get(machine);
   try {
-    return await Promise.race([promise, late]);
+    return await Promise.race(guard ? [promise, late, guard.threw] : [promise, late]);
   } catch (error) {
     if (error instanceof WithinTimeout) {
       fail({ observed: `${what} did not complete within ${ms} ms`, expected });
@@ -416,17 +441,19 @@ async function consoleRoundTrip(
       ms,
       `receiving ${payload.length} bytes typed at the console (${got} arrived)`,
       expected,
+      machine,
     );
   } finally {
     reader.releaseLock();
   }
   expectSameBytes(received.subarray(0, got), payload, "the bytes the guest received", expected);
-  await within(driver.write(received), ms, "the guest's write to the console", expected);
+  await within(driver.write(received), ms, "the guest's write to the console", expected, machine);
   await within(
     backend.waitForOutput(payload.length),
     ms,
     "the echo reaching the console",
     expected,
+    machine,
   );
   expectSameBytes(backend.output, payload, "the bytes that reached the console", expected);
 }
@@ -462,6 +489,7 @@ async function diskRoundTrip(
     ms,
     `reading the whole disk (${CHECK_DISK_SECTORS} sectors)`,
     expected,
+    machine,
   );
   const [gotHash, wantHash] = await Promise.all([sha256(all), sha256(want)]);
   if (gotHash !== wantHash) {
@@ -479,6 +507,7 @@ async function diskRoundTrip(
     ms,
     "writing the last 8 sectors",
     expected,
+    machine,
   );
   const landed = disk.data.subarray(at * 512, (at + 8) * 512);
   if (!landed.every((b, i) => b === fresh[i])) {
@@ -494,6 +523,7 @@ async function diskRoundTrip(
     ms,
     "reading the written sectors back",
     expected,
+    machine,
   );
   expectSameBytes(back, fresh, `sectors ${at}..${at + 7} read back after the write`, expected);
 }

@@ -12,8 +12,9 @@
  * | `snoop.ts`          | `SnoopingMemory`: hooks after every load and store, counters, detectors |
  * | `budget.ts`         | the read budget that stops a runaway chain walk or poll loop            |
  * | `ring.ts`           | ring fixtures: both halves of one queue, at any start index             |
- * | `observer.ts`       | concurrent observers of store order and the kick race                   |
+ * | `observer.ts`       | concurrent observers of store order, the kick race, the re-enable race  |
  * | `ring_checks.ts`    | the observers as grader checks, on a seeded ring workload               |
+ * | `ring_steps.ts`     | one part run on a fixture: the other side's moves, what the part did    |
  * | `hostile_driver.ts` | hostile chains and available rings, as data and as rule rows            |
  * | `hostile_device.ts` | hostile used rings, as data and as rule rows                            |
  * | `eager.ts`          | a device that completes inside the driver's notification                |
@@ -42,6 +43,7 @@ export * from "./budget.ts";
 export * from "./ring.ts";
 export * from "./observer.ts";
 export * from "./ring_checks.ts";
+export * from "./ring_steps.ts";
 export * from "./hostile_driver.ts";
 export * from "./hostile_device.ts";
 export * from "./eager.ts";

@@ -11,11 +11,14 @@
  * | {@linkcode observeDriver}    | store of the driver | 2.7.13.3.1/1: a chain taken before it was whole |
  * | {@linkcode observeDevice}    | store of the device | 2.7.8.2/1: an entry reaped before it was whole  |
  * | {@linkcode notificationRace} | load of the driver  | 2.7.13.4.1/1: a notification lost               |
+ * | {@linkcode reenableRace}     | store of the device | 2.7.10/D1: chains stranded by a re-enable       |
  *
  * (A chain taken before it was whole: its slot or a descriptor was stored
  * after the `idx` that published it. An entry reaped before it was whole:
  * its `id` or `len` was stored after the used `idx`. A notification lost:
- * `used.flags` or `avail_event` read before the `idx` store.)
+ * `used.flags` or `avail_event` read before the `idx` store. Chains
+ * stranded: the device read the available `idx` before the store that turned
+ * notifications back on, or never.)
  *
  * How the store observers work. After each store, the observer copies guest
  * memory into a scratch memory and runs the reference half there (the
@@ -725,6 +728,127 @@ export function notificationRace<T>(
         }, "the queue stalls");
       }
       return { kicked, read: read !== null, deviceSawChains: sawChains, finding };
+    },
+  };
+}
+
+/** What {@linkcode reenableRace} found once the device's step returned. */
+export interface ReenableResult {
+  /** What the step returned: whether the device says chains are available (take them now). */
+  readonly more: boolean;
+  /** Whether the step stored into the suppression field (used ring `flags`, or `avail_event`). */
+  readonly stored: boolean;
+  /** Chains the concurrent driver published at that store, without notifying. */
+  readonly published: number;
+  /** The chains left waiting for a notification that never comes (2.7.10/D1), or `null`. */
+  readonly finding: OrderFinding | null;
+}
+
+/** A race set up by {@linkcode reenableRace}: run the device's re-enabling step in it. */
+export interface ReenableRace {
+  /**
+   * Runs the step (the device turning available buffer notifications back
+   * on and saying whether chains are available) and judges it.
+   *
+   * @param step Returns whether the device will take more chains now.
+   */
+  run(step: () => boolean): ReenableResult;
+}
+
+/**
+ * The race the device's re-check exists for (2.7.10/D1), the device's side
+ * of {@linkcode notificationRace}: a busy device, with available buffer
+ * notifications off, turns them back on. At its first store into the
+ * suppression field (`used.flags`, or `avail_event` with
+ * `VIRTIO_F_EVENT_IDX`), the worst moment, a driver on another CPU publishes
+ * the chains it has placed, having read that field just before the store:
+ * notifications off, so it does not notify. A device that reads the
+ * available `idx` after its store sees those chains and says so; one that
+ * read it before the store (or never) goes idle with chains published and no
+ * notification coming, reported citing 2.7.10/D1.
+ *
+ * Call it on a fixture whose device half has taken every chain published so
+ * far, with new chains placed (added, not published) on the driver side; it
+ * turns the device's notifications off first (reference parts), as a busy
+ * device has them.
+ *
+ * @param f The fixture (its memory is a `SnoopingMemory`).
+ * @param options Where the finding goes (default: the fixture's log, scoped `"concurrent driver"`).
+ * @returns The race.
+ * @throws {RangeError} If the device half has not taken every published chain, or no chain is
+ *   placed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ringFixture } from "./ring.ts";
+ * import { reenableRace } from "./observer.ts";
+ *
+ * const f = ringFixture();
+ * f.driverQueue.add([f.buffer(16)], [], "request");
+ * const race = reenableRace(f).run(() => f.deviceQueue.enableNotifications());
+ * assert.equal(race.finding, null); // the reference reads idx after clearing NO_NOTIFY
+ * assert.equal(race.more, true);
+ * assert.equal(race.published, 1);
+ * ```
+ */
+export function reenableRace<T>(f: RingFixture<T>, options: ObserverOptions = {}): ReenableRace {
+  const reporter = options.reporter ?? f.log.scoped("concurrent driver");
+  const memory = f.memory;
+  const idxAddr = f.addresses.availAddr + VIRTQ_AVAIL_IDX_OFFSET;
+  const availIdx = () => memory.quietly(() => memory.readU16(idxAddr));
+  if (f.device.lastAvail !== availIdx()) {
+    throw new RangeError(
+      `The device half has taken chains up to ${ringIdx(f.device.lastAvail)}, but ` +
+        `${ringIdx(availIdx())} are published: the race starts with the device caught up`,
+    );
+  }
+  if (f.driver.added === 0) {
+    throw new RangeError("No chain is placed: the race needs chains for the driver to publish");
+  }
+  const field = f.eventIdx ? f.device.availEventAddr : f.addresses.usedAddr +
+    VIRTQ_USED_FLAGS_OFFSET;
+  const fieldName = f.eventIdx ? "avail_event" : "used ring flags";
+  memory.quietly(() => REFERENCE_SPLIT_RING_DEVICE_PARTS.disableNotifications(f.device));
+  return {
+    run(step) {
+      let storedAt: MemoryAccess | null = null;
+      let published = 0;
+      const stop = memory.onStore((s) => {
+        if (storedAt !== null || s.address > field || s.address + s.width <= field) return;
+        storedAt = s;
+        // Accesses made in a hook are not observed: the driver's publish is
+        // not the device's doing.
+        published = REFERENCE_SPLIT_RING_DRIVER_PARTS.publishAvail(f.driver);
+      });
+      let more: boolean;
+      try {
+        more = step();
+      } finally {
+        stop();
+      }
+      const store = storedAt as MemoryAccess | null;
+      const waiting = (availIdx() - f.device.lastAvail) & 0xffff;
+      let finding: OrderFinding | null = null;
+      if (store !== null && !more && waiting > 0) {
+        finding = {
+          id: "2.7.10/D1",
+          message: `The device turned notifications back on (store #${store.seq} into ` +
+            `${fieldName}) and went idle, but a driver had published ${waiting} chain(s) just ` +
+            "before that store took effect, and, seeing notifications off, did not notify: " +
+            "the device did not look at the available idx after its store, so the chains " +
+            "wait for a notification that never comes",
+          seenAfter: store,
+          lateStore: null,
+          position: f.device.lastAvail,
+        };
+        reporter.report(finding.id, finding.message, {
+          fieldStore: store.seq,
+          waiting,
+          lastAvail: f.device.lastAvail,
+        }, "the queue stalls");
+      }
+      return { more, stored: store !== null, published, finding };
     },
   };
 }

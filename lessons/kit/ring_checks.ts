@@ -5,8 +5,9 @@
  * learner's driver or device half under the observer of the other side,
  * 2.7.13.3.1/1 or 2.7.8.2/1) and {@linkcode kickRaceCheck} (the learner's
  * driver half against a device re-enabling notifications at the worst
- * moment, 2.7.13.4.1/1). A grader's store-order check is one of these, a few
- * lines long.
+ * moment, 2.7.13.4.1/1) and {@linkcode reenableRaceCheck} (the learner's
+ * device half re-enabling while a driver publishes at the worst moment,
+ * 2.7.10/D1). A grader's store-order check is one of these, a few lines long.
  *
  * This file is course code shared by the graders, not a lesson.
  *
@@ -17,7 +18,7 @@ import { type Check, fail } from "../../course/grader.ts";
 import type { RequirementId } from "../../conformance/requirements.ts";
 import type { SplitRingDeviceParts, SplitRingDriverParts } from "../../virtqueue/parts.ts";
 import { ringIdx, violation as showViolation } from "./format.ts";
-import { notificationRace, observeDevice, observeDriver } from "./observer.ts";
+import { notificationRace, observeDevice, observeDriver, reenableRace } from "./observer.ts";
 import { type RingFixture, ringFixture, type RingFixtureOptions } from "./ring.ts";
 import { attempt, thrown } from "./rules.ts";
 
@@ -259,6 +260,89 @@ export function kickRaceCheck<I>(options: KickRaceCheckOptions<I>): Check<I> {
             }
           });
           attempt(() => {
+            for (let n = 0; n <= f.size && f.driverQueue.getBuf() !== null; n++) { /* reap */ }
+          });
+        }
+      }
+    },
+  };
+}
+
+/** What {@linkcode reenableRaceCheck} takes. */
+export interface ReenableRaceCheckOptions<I> {
+  /** The check's name (default: what the rule asks). */
+  readonly name?: string;
+  /** The hint that helps. */
+  readonly hint: number;
+  /** The learner's device-side parts (their `enableNotifications`, at least). */
+  readonly parts: (impl: I) => Partial<SplitRingDeviceParts>;
+  /** An extra line for a failure. */
+  readonly note?: string;
+}
+
+/**
+ * A check that puts the learner's device half through {@linkcode reenableRace}
+ * round after round (one to three chains published at the re-enabling store
+ * each time), without and with `VIRTIO_F_EVENT_IDX`, across the 16-bit wrap:
+ * no chain may be left waiting for a notification (2.7.10/D1), and the
+ * re-enabling step must store into the suppression field at all.
+ *
+ * @param options Parts, name, hint.
+ * @returns The check.
+ */
+export function reenableRaceCheck<I>(options: ReenableRaceCheckOptions<I>): Check<I> {
+  const expects = "the device to read the available idx only after its store that turns " +
+    "notifications back on (used flags, or avail_event), and to say it found the chains there";
+  return {
+    name: options.name ?? "no chain is stranded by a driver publishing as the device re-enables",
+    requirement: "2.7.10/D1",
+    hint: options.hint,
+    expects,
+    run(impl: I) {
+      for (const eventIdx of [false, true]) {
+        const f = ringFixture<number>({
+          size: 8,
+          startIdx: 0xfffd,
+          eventIdx,
+          device: options.parts(impl),
+        });
+        for (let round = 0; round < 6; round++) {
+          const where = `round ${round + 1} on a ring starting at ${ringIdx(0xfffd)}${
+            eventIdx ? " with VIRTIO_F_EVENT_IDX" : ""
+          }`;
+          const outcome = attempt(() => {
+            f.memory.quietly(() => {
+              for (let k = 0; k <= round % 3; k++) f.driverQueue.add([], [f.buffer(64)], round);
+            });
+            return reenableRace(f).run(() => f.deviceQueue.enableNotifications());
+          });
+          if ("threw" in outcome) {
+            fail({
+              observed: `${where}: your code threw ${thrown(outcome.threw)}`,
+              expected: expects,
+            });
+          }
+          const { finding, stored } = outcome.returned;
+          if (finding) {
+            fail({
+              observed: `${where}: ${finding.message}`,
+              expected: expects,
+              requirement: finding.id,
+              note: options.note,
+            });
+          }
+          if (!stored) {
+            fail({
+              observed: `${where}: enableNotifications stored nothing into ${
+                eventIdx ? "avail_event" : "the used ring's flags"
+              }, so notifications stayed off`,
+              expected: expects,
+            });
+          }
+          f.memory.quietly(() => {
+            for (let c = f.deviceQueue.pop(); c !== null; c = f.deviceQueue.pop()) {
+              f.deviceQueue.push(c.head, 0);
+            }
             for (let n = 0; n <= f.size && f.driverQueue.getBuf() !== null; n++) { /* reap */ }
           });
         }

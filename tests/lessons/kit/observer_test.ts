@@ -15,8 +15,18 @@ import {
 } from "../../../virtqueue/parts.ts";
 import { HEAD_PUBLISHED } from "../../../virtqueue/driver/ring.ts";
 import { ringFixture } from "../../../lessons/kit/ring.ts";
-import { notificationRace, observeDevice, observeDriver } from "../../../lessons/kit/observer.ts";
-import { kickRaceCheck, ringScenario, storeOrderCheck } from "../../../lessons/kit/ring_checks.ts";
+import {
+  notificationRace,
+  observeDevice,
+  observeDriver,
+  reenableRace,
+} from "../../../lessons/kit/observer.ts";
+import {
+  kickRaceCheck,
+  reenableRaceCheck,
+  ringScenario,
+  storeOrderCheck,
+} from "../../../lessons/kit/ring_checks.ts";
 import { failed, gradeRows } from "./_grade.ts";
 
 for (const eventIdx of [false, true]) {
@@ -361,6 +371,75 @@ Deno.test("the race needs a device that has caught up", () => {
   assert.throws(() => notificationRace(f), /the race starts with the device caught up/);
 });
 
+// ------------------------------------------------------ the re-enable race
+
+/** Takes every chain published and returns it, as a quick device. */
+function drain(f: ReturnType<typeof ringFixture<number>>): void {
+  for (let c = f.deviceQueue.pop(); c !== null; c = f.deviceQueue.pop()) {
+    f.deviceQueue.push(c.head, 0);
+  }
+  while (f.driverQueue.getBuf() !== null) { /* reap */ }
+}
+
+for (const eventIdx of [false, true]) {
+  Deno.test(`the reference device re-reads idx after re-enabling notifications: no chain stranded (2.7.10/D1, event idx ${eventIdx})`, () => {
+    const f = ringFixture<number>({ size: 8, startIdx: 0xfffd, eventIdx });
+    for (let round = 0; round < 6; round++) {
+      for (let k = 0; k <= round % 3; k++) f.driverQueue.add([], [f.buffer(64)], round);
+      const race = reenableRace(f).run(() => f.deviceQueue.enableNotifications());
+      assert.deepEqual(
+        [race.finding, race.more, race.stored, race.published],
+        [null, true, true, 1 + round % 3],
+      );
+      drain(f);
+    }
+    assert.ok(f.device.lastAvail < 0xfffd, "the rounds crossed the 16-bit wrap");
+    assert.equal(f.log.entries.length, 0, f.log.format());
+  });
+
+  Deno.test(`a device that reads idx before re-enabling strands the chains a driver published meanwhile (2.7.10/D1, event idx ${eventIdx})`, () => {
+    const f = ringFixture<number>({
+      eventIdx,
+      device: {
+        enableNotifications(ring) {
+          const idx = ring.memory.readU16(ring.availAddr + 2); // looked too early
+          DEVICE.enableNotifications(ring);
+          return idx !== ring.lastAvail;
+        },
+      },
+    });
+    f.driverQueue.add([], [f.buffer(64)], 1);
+    const race = reenableRace(f).run(() => f.deviceQueue.enableNotifications());
+    assert.equal(race.more, false);
+    assert.equal(race.finding?.id, "2.7.10/D1");
+    assert.match(race.finding!.message, /did not look at the available idx after its store/);
+    assert.deepEqual(f.log.find("2.7.10/D1").map((v) => v.source), ["concurrent driver"]);
+  });
+}
+
+Deno.test("a device that re-enables without looking again strands the chains; one that never re-enables is not raced", () => {
+  const blind = ringFixture<number>({
+    device: { enableNotifications: (ring) => (DEVICE.enableNotifications(ring), false) },
+  });
+  blind.driverQueue.add([], [blind.buffer(64)], 1);
+  assert.equal(
+    reenableRace(blind).run(() => blind.deviceQueue.enableNotifications()).finding?.id,
+    "2.7.10/D1",
+  );
+  const never = ringFixture<number>({ device: { enableNotifications: () => false } });
+  never.driverQueue.add([], [never.buffer(64)], 1);
+  const race = reenableRace(never).run(() => never.deviceQueue.enableNotifications());
+  assert.deepEqual([race.stored, race.published, race.finding], [false, 0, null]);
+});
+
+Deno.test("the re-enable race needs a device that has caught up and chains placed", () => {
+  const f = ringFixture<number>();
+  assert.throws(() => reenableRace(f), /No chain is placed/);
+  f.driverQueue.add([], [f.buffer(64)], 1);
+  f.driverQueue.kickPrepare();
+  assert.throws(() => reenableRace(f), /the race starts with the device caught up/);
+});
+
 // ------------------------------------------------------ as grader checks
 
 interface DriverImpl {
@@ -452,4 +531,26 @@ Deno.test("kickRaceCheck fails a driver deciding on flags it read before the idx
     result.message,
     /^observed: round 1 on a ring starting at 0xfffd \(3 before the wrap\): The driver read used ring flags/,
   );
+});
+
+interface ReenableImpl {
+  readonly enableNotifications?: typeof DEVICE.enableNotifications;
+}
+
+Deno.test("reenableRaceCheck passes the reference device half and fails one that looks before it re-enables, or never re-enables", async () => {
+  const check = reenableRaceCheck<ReenableImpl>({ hint: 2, parts: (impl) => ({ ...impl }) });
+  assert.deepEqual([...failed(await gradeRows([check], { ...DEVICE })).values()], []);
+  const [early] = await gradeRows([check], {
+    enableNotifications(ring) {
+      const idx = ring.memory.readU16(ring.availAddr + 2);
+      DEVICE.enableNotifications(ring);
+      return idx !== ring.lastAvail;
+    },
+  });
+  assert.equal(early.status, "failed");
+  assert.equal(early.requirement, "2.7.10/D1");
+  assert.match(early.message, /^observed: round 1 on a ring starting at 0xfffd .*went idle/m);
+  const [never] = await gradeRows([check], { enableNotifications: () => true });
+  assert.equal(never.status, "failed");
+  assert.match(never.message, /stored nothing into the used ring's flags/);
 });
