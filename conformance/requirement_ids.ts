@@ -173,7 +173,7 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 17 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 18 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
   | "2.7.5/D1"
@@ -184,6 +184,7 @@ export type DerivedId =
   | "2.7.6/D2"
   | "2.7.8/D1"
   | "2.7.8/D2"
+  | "2.7.14/D1"
   | "4.2.2/D1"
   | "4.2.3.2/D1"
   | "4.2.3.3/D1"

@@ -92,6 +92,7 @@ export const SECTION_TITLES: Readonly<Record<string, string>> = Object.fromEntri
   ["2.7.13", "Supplying Buffers to The Device"],
   ["2.7.13.3.1", "Driver Requirements: Updating idx"],
   ["2.7.13.4.1", "Driver Requirements: Notifying The Device"],
+  ["2.7.14", "Receiving Used Buffers From The Device"],
   ["3.1", "Device Initialization"],
   ["3.1.1", "Driver Requirements: Device Initialization"],
   ["4.2", "Virtio Over MMIO"],
@@ -1086,6 +1087,12 @@ const DERIVED = [
     "device",
     "derived",
     "The used idx never advances past the number of chains outstanding: the device can only return what the available ring gave it.",
+  ],
+  [
+    "2.7.14/D1",
+    "driver",
+    "derived",
+    "Turning used buffer notifications back on, the driver reads the used idx again after that store and reaps what it finds: no returned buffer waits unseen.",
   ],
   [
     "4.2.2/D1",
