@@ -12,7 +12,7 @@
  * | `snoop.ts`          | `SnoopingMemory`: hooks after every load and store, counters, detectors |
  * | `budget.ts`         | the read budget that stops a runaway chain walk or poll loop            |
  * | `ring.ts`           | ring fixtures: both halves of one queue, at any start index             |
- * | `observer.ts`       | concurrent observers of store order and the kick race                   |
+ * | `observer.ts`       | concurrent observers of store order, the kick race and the reap race    |
  * | `ring_checks.ts`    | the observers as grader checks, on a seeded ring workload               |
  * | `hostile_driver.ts` | hostile chains and available rings, as data and as rule rows            |
  * | `hostile_device.ts` | hostile used rings, as data and as rule rows                            |
