@@ -17,7 +17,7 @@
  * @module
  */
 
-import { type Check, fail, isNotWrittenYet } from "../../course/grader.ts";
+import { type Check, fail, GradeFailure, isNotWrittenYet } from "../../course/grader.ts";
 import type { RequirementId } from "../../conformance/requirements.ts";
 import {
   createMachine,
@@ -56,6 +56,17 @@ export interface GuardedParts {
   readonly parts: MachineParts;
   /** Throws the first error the learner's code threw (a `todo()`, a `TypeError`...), if any. */
   rethrow(): void;
+  /** The first error the learner's code threw, if any (`{ error }`), else `null`. */
+  readonly first: { readonly error: unknown } | null;
+  /**
+   * Rejects as soon as a part the learner has not written yet is called (a
+   * stub's `todo()`), with that error; never resolves. Race a phase of the
+   * machine against it: a `todo()` inside an interrupt handler or a device's
+   * completion, where the machine swallows it, then ends the phase at once
+   * instead of by its timeout. (Other errors may be part of a contract, a
+   * full queue's, and do not end a phase.)
+   */
+  readonly unwritten: Promise<never>;
 }
 
 /**
@@ -73,6 +84,9 @@ export interface GuardedParts {
  */
 export function learnerParts(impl: unknown, keys: readonly string[]): GuardedParts {
   let first: { error: unknown } | null = null;
+  let reject: (error: unknown) => void = () => {};
+  const unwritten = new Promise<never>((_, r) => (reject = r));
+  unwritten.catch(() => {}); // observed by whoever races it; never an unhandled rejection
   const module = impl as Record<string, unknown>;
   const replacements = keys.map((key) => {
     const name = findPart(key)?.name ?? key;
@@ -84,6 +98,7 @@ export function learnerParts(impl: unknown, keys: readonly string[]): GuardedPar
         return fn(...args);
       } catch (error) {
         if (first === null && !thrownViolation(error)) first = { error };
+        if (isNotWrittenYet(error)) reject(error);
         throw error;
       }
     };
@@ -94,6 +109,10 @@ export function learnerParts(impl: unknown, keys: readonly string[]): GuardedPar
     rethrow() {
       if (first) throw first.error;
     },
+    get first() {
+      return first;
+    },
+    unwritten,
   };
 }
 
@@ -142,6 +161,7 @@ export async function bootLearnerMachine(
   const featureMask = rest.featureMask ?? featuresThrough(lessonId);
   boots++;
   const machine = await createMachine({ ...rest, featureMask, parts: guarded.parts });
+  guards.set(machine, guarded);
   machine.log.strict = false;
   try {
     guarded.rethrow();
@@ -150,6 +170,20 @@ export async function bootLearnerMachine(
     throw error;
   }
   return machine;
+}
+
+const guards = new WeakMap<LabMachine, GuardedParts>();
+
+/**
+ * The learner's parts a machine of {@linkcode bootLearnerMachine} runs on,
+ * to race a phase against {@linkcode GuardedParts.failed} or to
+ * {@linkcode GuardedParts.rethrow} their first error; `undefined` for any
+ * other machine.
+ *
+ * @param machine The machine.
+ */
+export function learnerPartsOf(machine: LabMachine): GuardedParts | undefined {
+  return guards.get(machine);
 }
 
 /**
@@ -191,7 +225,7 @@ export async function within<T>(
     return await Promise.race([promise, late]);
   } catch (error) {
     if (error instanceof WithinTimeout) {
-      fail({ observed: `${what} did not complete within ${ms} ms`, expected });
+      throw new PhaseTimeout({ observed: `${what} did not complete within ${ms} ms`, expected });
     }
     throw error;
   } finally {
@@ -200,6 +234,9 @@ export async function within<T>(
 }
 
 class WithinTimeout extends Error {}
+
+/** The failure of a phase that did not complete in time (see {@linkcode within}). */
+export class PhaseTimeout extends GradeFailure {}
 
 /** Sectors of the disk the machine check serves: 1 MiB. */
 export const CHECK_DISK_SECTORS = 2048;
@@ -305,14 +342,23 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
         console,
       });
       await withMachine(machine, async () => {
-        expectDevicesUp(machine, options.expects);
-        failOnViolations(machine.log, "the bring-up of the lab machine", options.expects);
-        await consoleRoundTrip(machine, console, ms);
-        failOnViolations(machine.log, "the console round trip", options.expects);
-        await diskRoundTrip(machine, disk, expectedDisk, ms);
-        failOnViolations(machine.log, "the disk reads and writes", options.expects);
-        await options.also?.(machine, impl);
-        failOnViolations(machine.log, "the last steps of the check", options.expects);
+        let phase = "the bring-up of the lab machine";
+        try {
+          expectDevicesUp(machine, options.expects);
+          failOnViolations(machine.log, phase, options.expects);
+          phase = "the console round trip";
+          await consoleRoundTrip(machine, console, ms);
+          failOnViolations(machine.log, phase, options.expects);
+          phase = "the disk reads and writes";
+          await diskRoundTrip(machine, disk, expectedDisk, ms);
+          failOnViolations(machine.log, phase, options.expects);
+          phase = "the last steps of the check";
+          await options.also?.(machine, impl);
+          failOnViolations(machine.log, phase, options.expects);
+        } catch (error) {
+          if (error instanceof PhaseTimeout) explainStall(machine, error, phase, options.expects);
+          throw error;
+        }
       });
     },
   };
@@ -350,6 +396,42 @@ export function expectDevicesUp(machine: LabMachine, expected: string): void {
   }
 }
 
+/**
+ * A phase that stalled says why when it can: the first rule broken in it is
+ * cited, or else the timeout is shown with the first error the learner's
+ * code threw inside the machine (where an interrupt handler or a device
+ * model swallowed it), as the likely cause.
+ */
+function explainStall(
+  machine: LabMachine,
+  stalled: PhaseTimeout,
+  phase: string,
+  expected: string,
+): void {
+  failOnViolations(machine.log, phase, expected);
+  const first = learnerPartsOf(machine)?.first;
+  if (!first) return;
+  fail({
+    observed: stalled.observed,
+    expected: stalled.expected,
+    requirement: stalled.requirement,
+    note: `Your code threw ${thrown(first.error)} inside the machine, where nothing stops ` +
+      "for it (an interrupt handler, a device's completion): the likely cause.",
+  });
+}
+
+/** Waits for a phase of the machine, ended at once when a part not written yet is called. */
+function phase<T>(
+  machine: LabMachine,
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  expected: string,
+): Promise<T> {
+  const unwritten = learnerPartsOf(machine)?.unwritten;
+  return within(unwritten ? Promise.race([promise, unwritten]) : promise, ms, what, expected);
+}
+
 async function consoleRoundTrip(
   machine: LabMachine,
   backend: MemoryConsoleBackend,
@@ -373,7 +455,8 @@ async function consoleRoundTrip(
   const received = new Uint8Array(payload.length);
   let got = 0;
   try {
-    await within(
+    await phase(
+      machine,
       (async () => {
         while (got < payload.length) {
           const { value, done } = await reader.read();
@@ -390,8 +473,9 @@ async function consoleRoundTrip(
     reader.releaseLock();
   }
   expectSameBytes(received.subarray(0, got), payload, "the bytes the guest received", expected);
-  await within(driver.write(received), ms, "the guest's write to the console", expected);
-  await within(
+  await phase(machine, driver.write(received), ms, "the guest's write to the console", expected);
+  await phase(
+    machine,
     backend.waitForOutput(payload.length),
     ms,
     "the echo reaching the console",
@@ -426,7 +510,8 @@ async function diskRoundTrip(
   if (!blk) {
     fail({ observed: `the virtio-blk driver is not bound: ${machine.blk.error}`, expected });
   }
-  const all = await within(
+  const all = await phase(
+    machine,
     blk.read(0, CHECK_DISK_SECTORS).catch(learnerError),
     ms,
     `reading the whole disk (${CHECK_DISK_SECTORS} sectors)`,
@@ -443,7 +528,8 @@ async function diskRoundTrip(
   }
   const at = CHECK_DISK_SECTORS - 8;
   const fresh = patternedDisk(8, 0x5eed).map((b, i) => b ^ want[at * 512 + i]);
-  await within(
+  await phase(
+    machine,
     blk.write(at, fresh).catch(learnerError),
     ms,
     "writing the last 8 sectors",
@@ -458,7 +544,8 @@ async function diskRoundTrip(
       expected,
     });
   }
-  const back = await within(
+  const back = await phase(
+    machine,
     blk.read(at, 8).catch(learnerError),
     ms,
     "reading the written sectors back",
