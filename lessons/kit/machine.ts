@@ -18,6 +18,7 @@
  */
 
 import { type Check, fail, GradeFailure, isNotWrittenYet } from "../../course/grader.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
 import type { RequirementId } from "../../conformance/requirements.ts";
 import {
   createMachine,
@@ -94,6 +95,7 @@ export function learnerParts(impl: unknown, keys: readonly string[]): GuardedPar
     if (typeof fn !== "function") return [key, fn] as const; // machineParts names the problem
     const guarded = (...args: unknown[]) => {
       if (isWindow(args[0])) args[0] = recordingWindow(args[0]).window;
+      else if (isReapSource(args[0])) args[0] = budgetedQueue(args[0]);
       try {
         return fn(...args);
       } catch (error) {
@@ -120,6 +122,59 @@ function isWindow(v: unknown): v is RegisterWindow {
   return typeof v === "object" && v !== null && typeof (v as RegisterWindow).read32 === "function";
 }
 
+/** The steps a reap loop repeats; calls of them a budgeted queue counts. */
+const REAP_STEPS = new Set<PropertyKey>(["getBuf", "disableCallbacks", "enableCallbacks"]);
+/** How many of those calls one call of a learner's part may make. */
+export const QUEUE_CALL_BUDGET = 100_000;
+
+function isReapSource(v: unknown): v is object {
+  if (typeof v !== "object" || v === null) return false;
+  const q = v as Record<string, unknown>;
+  return typeof q.getBuf === "function" && typeof q.enableCallbacks === "function";
+}
+
+/** Thrown by a queue whose call budget ran out: the reap loop is looping. */
+export class RunawayQueueError extends Error {
+  /** The number of calls allowed. */
+  readonly budget: number;
+
+  /**
+   * @param budget The number of calls allowed.
+   * @param last The method called last.
+   */
+  constructor(budget: number, last: string) {
+    super(
+      `Your code called the queue's getBuf, disableCallbacks and enableCallbacks more than ` +
+        `${budget.toLocaleString("en")} times in one call (the last: ${last}): it looks like a ` +
+        "loop that never ends",
+    );
+    this.name = "RunawayQueueError";
+    this.budget = budget;
+  }
+}
+
+/**
+ * A queue (a driver part's first argument) that counts the calls of its reap
+ * steps and throws {@linkcode RunawayQueueError} past the budget: a reap loop
+ * that never ends inside the machine's interrupt handler fails the check
+ * instead of hanging it. Every other member is the queue's own.
+ */
+function budgetedQueue<Q extends object>(queue: Q): Q {
+  let calls = 0;
+  return new Proxy(queue, {
+    get(target, name) {
+      const member = Reflect.get(target, name, target);
+      if (typeof member !== "function") return member;
+      return (...args: unknown[]) => {
+        if (REAP_STEPS.has(name) && ++calls > QUEUE_CALL_BUDGET) {
+          throw new RunawayQueueError(QUEUE_CALL_BUDGET, String(name));
+        }
+        return Reflect.apply(member, target, args);
+      };
+    },
+  });
+}
+
 /**
  * The features a lesson's machine offers: those taught by the lesson or an
  * earlier one (`manifest.json` → `features`); later lessons' features are
@@ -139,6 +194,8 @@ export interface LearnerMachineOptions extends Omit<MachineOptions, "parts"> {
   readonly lessonId: string;
   /** Registry keys of the learner's parts to put in the machine. */
   readonly parts: readonly string[];
+  /** How long the bring-up may take, in milliseconds (default 3000). */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -156,23 +213,51 @@ export async function bootLearnerMachine(
   impl: unknown,
   options: LearnerMachineOptions,
 ): Promise<LabMachine> {
-  const { parts: keys, lessonId, ...rest } = options;
+  const { parts: keys, lessonId, timeoutMs, ...rest } = options;
   const guarded = learnerParts(impl, keys);
   const featureMask = rest.featureMask ?? featuresThrough(lessonId);
+  const log = rest.log ?? new ConformanceLog({ strict: rest.strict ?? false });
+  // What an interrupt handler throws is kept for the failure, not printed:
+  // the learner's own errors are the guard's already, the rest (a strict
+  // log's violations) are in the log.
+  const handlerErrors: unknown[] = [];
+  const onHandlerError = (error: unknown) => void handlerErrors.push(error);
   boots++;
-  const machine = await createMachine({ ...rest, featureMask, parts: guarded.parts });
+  // A bring-up that waits for a completion that never comes (a kick never
+  // sent, an interrupt never raised) has no timer of its own to end it.
+  const expected = "the lab machine to come up: every device live, with its driver bound";
+  let machine: LabMachine;
+  try {
+    machine = await within(
+      Promise.race([
+        createMachine({ ...rest, log, featureMask, onHandlerError, parts: guarded.parts }),
+        guarded.unwritten,
+      ]),
+      timeoutMs ?? 3000,
+      "the bring-up of the lab machine",
+      expected,
+    );
+  } catch (error) {
+    if (error instanceof PhaseTimeout) {
+      log.strict = false;
+      explainStall(log, guarded, handlerErrors, error, "the bring-up of the lab machine", expected);
+    }
+    throw error;
+  }
   guards.set(machine, guarded);
+  handlerErrorsOf.set(machine, handlerErrors);
   machine.log.strict = false;
   try {
     guarded.rethrow();
   } catch (error) {
-    await machine.close();
+    await closeMachine(machine);
     throw error;
   }
   return machine;
 }
 
 const guards = new WeakMap<LabMachine, GuardedParts>();
+const handlerErrorsOf = new WeakMap<LabMachine, readonly unknown[]>();
 
 /**
  * The learner's parts a machine of {@linkcode bootLearnerMachine} runs on,
@@ -186,8 +271,14 @@ export function learnerPartsOf(machine: LabMachine): GuardedParts | undefined {
   return guards.get(machine);
 }
 
+/** How long closing a machine may take before the kit stops waiting for it, in milliseconds. */
+export const CLOSE_TIMEOUT_MS = 1000;
+
 /**
  * Runs `fn` on a machine and closes the machine afterwards, whatever happens.
+ * Closing waits at most {@linkcode CLOSE_TIMEOUT_MS}: a machine whose
+ * drivers wait for completions that will never come (an interrupt the
+ * learner's code lost) is left behind rather than hang the grader.
  *
  * @param machine The machine.
  * @param fn What to do with it.
@@ -199,8 +290,18 @@ export async function withMachine<T>(
   try {
     return await fn(machine);
   } finally {
-    await machine.close();
+    await closeMachine(machine);
   }
+}
+
+/** Closes a machine, waiting at most {@linkcode CLOSE_TIMEOUT_MS}. */
+async function closeMachine(machine: LabMachine): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    machine.close(),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
 }
 
 /**
@@ -340,6 +441,7 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
         parts: options.lesson.parts,
         disk,
         console,
+        timeoutMs: ms,
       });
       await withMachine(machine, async () => {
         let phase = "the bring-up of the lab machine";
@@ -356,7 +458,16 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
           await options.also?.(machine, impl);
           failOnViolations(machine.log, phase, options.expects);
         } catch (error) {
-          if (error instanceof PhaseTimeout) explainStall(machine, error, phase, options.expects);
+          if (error instanceof PhaseTimeout) {
+            explainStall(
+              machine.log,
+              learnerPartsOf(machine),
+              handlerErrorsOf.get(machine) ?? [],
+              error,
+              phase,
+              options.expects,
+            );
+          }
           throw error;
         }
       });
@@ -403,21 +514,30 @@ export function expectDevicesUp(machine: LabMachine, expected: string): void {
  * model swallowed it), as the likely cause.
  */
 function explainStall(
-  machine: LabMachine,
+  log: ConformanceLog,
+  guarded: GuardedParts | undefined,
+  handlerErrors: readonly unknown[],
   stalled: PhaseTimeout,
   phase: string,
   expected: string,
 ): void {
-  failOnViolations(machine.log, phase, expected);
-  const first = learnerPartsOf(machine)?.first;
-  if (!first) return;
-  fail({
-    observed: stalled.observed,
-    expected: stalled.expected,
-    requirement: stalled.requirement,
-    note: `Your code threw ${thrown(first.error)} inside the machine, where nothing stops ` +
-      "for it (an interrupt handler, a device's completion): the likely cause.",
-  });
+  failOnViolations(log, phase, expected);
+  const first = guarded?.first;
+  const where = "Inside the machine, where nothing stops for it (an interrupt handler, a " +
+    "device's completion),";
+  const note = first
+    ? `${where} your code threw ${thrown(first.error)}: the likely cause.`
+    : handlerErrors.length > 0
+    ? `${where} an interrupt handler threw ${thrown(handlerErrors[0])}.`
+    : undefined;
+  if (note) {
+    fail({
+      observed: stalled.observed,
+      expected: stalled.expected,
+      requirement: stalled.requirement,
+      note,
+    });
+  }
 }
 
 /** Waits for a phase of the machine, ended at once when a part not written yet is called. */
