@@ -17,7 +17,8 @@
  * | `hostile_driver.ts` | hostile chains and available rings, as data and as rule rows            |
  * | `hostile_device.ts` | hostile used rings, as data and as rule rows                            |
  * | `eager.ts`          | a device that completes inside the driver's notification                |
- * | `interrupts.ts`     | spurious interrupts: injected InterruptStatus bits, a shared line       |
+ * | `interrupts.ts`     | spurious interrupts, a handler on trial, a machine gone quiet           |
+ * | `reap.ts`           | reap loops against a device returning chains while they reap            |
  * | `double_fetch.ts`   | memory that changes a field after its first read; read counts           |
  *
  * Graders import what they use, e.g. `import { every, ruleFor } from "../kit/rules.ts"`
@@ -43,4 +44,5 @@ export * from "./hostile_driver.ts";
 export * from "./hostile_device.ts";
 export * from "./eager.ts";
 export * from "./interrupts.ts";
+export * from "./reap.ts";
 export * from "./double_fetch.ts";
