@@ -262,6 +262,7 @@ export const grader = defineGrader<Impl>({
       expects: "the lab machine, on your pushUsed, moreUsed and getBuf and a strict log, to " +
         "return and reap every console and disk buffer, leaving nothing waiting",
       lesson,
+      timeoutMs: 1500,
       async also(machine) {
         await machine.idle();
         for (const d of [machine.blk, machine.console]) {
