@@ -29,7 +29,7 @@ import { usedElemOffset } from "../../virtqueue/layout.ts";
 import { hexAddress } from "../../memory/guest_memory.ts";
 import * as show from "../kit/format.ts";
 import { ringFixture } from "../kit/ring.ts";
-import { type MemoryAccess } from "../kit/snoop.ts";
+import type { MemoryAccess } from "../kit/snoop.ts";
 import { every, ruleFor } from "../kit/rules.ts";
 import { storeOrderCheck } from "../kit/ring_checks.ts";
 import {
