@@ -59,6 +59,8 @@ interface PushCase {
   readonly len: number;
   /** Whether the slot holds 0xff bytes from an earlier lap. */
   readonly dirty?: boolean;
+  /** A used idx in memory the driver scribbled over (the device's own count is its record's). */
+  readonly scribbled?: number;
 }
 
 const PUSHES: readonly PushCase[] = [
@@ -70,6 +72,7 @@ const PUSHES: readonly PushCase[] = [
   { size: 8, start: 0x0007, held: 2, pick: 0, writable: 512, len: 512, dirty: true },
   { size: 16, start: 0x7ff9, held: 2, pick: 1, writable: 0x1_0001, len: 0x1_0001 },
   { size: 256, start: 0xff80, held: 3, pick: 1, writable: 4096, len: 2048, dirty: true },
+  { size: 8, start: 0x0100, held: 1, pick: 0, writable: 64, len: 64, scribbled: 0x0042 },
 ];
 
 /** What a push did. */
@@ -97,6 +100,7 @@ function push(part: Impl["pushUsed"], c: PushCase): Push {
       popped.push(chain.head);
     }
     if (c.dirty) f.memory.fill(f.addresses.usedAddr + usedElemOffset(slot), 8, 0xff);
+    if (c.scribbled !== undefined) f.setUsedIdx(c.scribbled);
     return popped;
   });
   const head = heads[c.pick];
@@ -128,7 +132,11 @@ const pushes = ruleFor<Impl, [PushCase], Push>({
       ["first", "second", "third"][c.pick]
     } of ${c.held} (${c.writable} writable bytes) on a ${c.size}-entry ring at used idx ${
       show.ringIdx(c.start, c.size)
-    }${c.dirty ? ", its slot holding 0xff bytes from an earlier lap" : ""}`,
+    }${c.dirty ? ", its slot holding 0xff bytes from an earlier lap" : ""}${
+      c.scribbled === undefined
+        ? ""
+        : `, the used idx in memory scribbled to ${show.ringIdx(c.scribbled)}`
+    }`,
   verb: "left",
   result: (r) =>
     `used element ${show.usedElem(r.element)} where idx pointed, used idx ${
