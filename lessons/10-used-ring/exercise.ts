@@ -48,8 +48,8 @@ import type { UsedBuffer } from "../../virtqueue/types.ts";
  *   hold anything from a previous lap);
  * - the used ring's `idx` and `ring.usedIdx` are one further than
  *   `ring.usedIdx` was, as a free-running 16-bit index (0xffff is followed
- *   by 0). `ring.usedIdx` is the device's own count: the `idx` in guest
- *   memory is not read back (a driver could have scribbled over it).
+ *   by 0). Count from `ring.usedIdx`, the device's own record, whatever
+ *   the `idx` in guest memory says (a driver could have scribbled over it).
  *
  * Both fields of the element are stored, in either order, before the
  * store of `idx` that makes the entry visible (2.7.8.2/1), and nothing else

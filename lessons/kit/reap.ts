@@ -141,7 +141,9 @@ export function reapSubject<I>(
     show: (c) =>
       `drainUsed(queue, onUsed) with ${c.waiting} entr${c.waiting === 1 ? "y" : "ies"} ` +
       `waiting at ${ringIdx(c.start)}${
-        c.late.length ? `, the device returning one more after getBuf call ${c.late.join(", ")}` : ""
+        c.late.length
+          ? `, the device returning one more after getBuf call ${c.late.join(", ")}`
+          : ""
       }${c.hostile ? ", then a used id the driver never posted" : ""}`,
     result: (r) =>
       `onUsed got [${r.delivered.join(", ")}]${
