@@ -112,6 +112,11 @@ export interface MachineOptions {
   readonly featureMask?: bigint;
   /** Map an empty slot (DeviceID 0) at {@linkcode EMPTY_WINDOW} (default true). */
   readonly emptySlot?: boolean;
+  /**
+   * Called when an interrupt handler throws (default: `console.error`): the
+   * bus delivers interrupts in microtasks, where no caller can take the error.
+   */
+  readonly onHandlerError?: (error: unknown, irq: number) => void;
 }
 
 /** One device of the machine, both sides of it. */
@@ -371,7 +376,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     new GuestMemory(options.ramSize ?? MACHINE_RAM_SIZE, { base: MACHINE_RAM_BASE });
   const allocator = new GuestAllocator(memory);
   const log = options.log ?? new ConformanceLog({ strict: options.strict ?? false });
-  const bus = new MmioBus({ log });
+  const bus = new MmioBus({ log, onHandlerError: options.onHandlerError });
   const parts = options.parts;
   checkMachineParts(parts);
   const disk = options.disk ?? builtinDisk();

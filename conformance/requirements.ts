@@ -95,6 +95,7 @@ export const SECTION_TITLES: Readonly<Record<string, string>> = Object.fromEntri
   ["2.7.13.3", "Updating idx"],
   ["2.7.13.3.1", "Driver Requirements: Updating idx"],
   ["2.7.13.4.1", "Driver Requirements: Notifying The Device"],
+  ["2.7.14", "Receiving Used Buffers From The Device"],
   ["3.1", "Device Initialization"],
   ["3.1.1", "Driver Requirements: Device Initialization"],
   ["4.2", "Virtio Over MMIO"],
@@ -1125,6 +1126,12 @@ const DERIVED = [
     "driver",
     "derived",
     "The available idx moves by exactly the number of heads placed since it last moved, modulo 2^16 (never modulo Queue Size).",
+  ],
+  [
+    "2.7.14/D1",
+    "driver",
+    "derived",
+    "Turning used buffer notifications back on, the driver reads the used idx again after that store and reaps what it finds: no returned buffer waits unseen.",
   ],
   [
     "4.2.2/D1",

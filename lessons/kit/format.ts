@@ -26,6 +26,7 @@
  * | `ringIdx`        | a free-running ring index     | `0xfffe (slot 6 of 8, 2 before the wrap)`  |
  * | `ringPlace`      | the ring field at an address  | `descriptor 3 len`, `available ring idx`  |
  * | `memoryAccess`   | one guest memory access       | `16-bit store of 0x0005 to available ring idx` |
+ * | `interruptBits`  | InterruptStatus bits by event | `0x3 (used buffer\|config change)`        |
  *
  * This file is course code shared by the graders, not a lesson.
  *
@@ -447,4 +448,15 @@ export function memoryAccess(
     ? `0x${a.value.toString(16).padStart(2 * a.width, "0")}`
     : "a value beyond 2^53";
   return `${a.width * 8}-bit ${a.kind} of ${v} ${a.kind === "load" ? "from" : "to"} ${where}`;
+}
+
+/**
+ * `InterruptStatus` or `InterruptACK` bits, with the events they name:
+ * `0x3 (used buffer|config change)`, `0x80000001 (used buffer)`, `0x0`.
+ *
+ * @param v The bits (an unsigned 32-bit value; a negative one is shown unsigned).
+ */
+export function interruptBits(v: number): string {
+  const names = [v & 1 ? "used buffer" : "", v & 2 ? "config change" : ""].filter(Boolean);
+  return `0x${(v >>> 0).toString(16)}${names.length ? ` (${names.join("|")})` : ""}`;
 }

@@ -144,6 +144,17 @@ export const HOSTILE_COMPLETIONS: readonly HostileCompletion[] = Object.freeze(
       },
     },
     {
+      name: "a used idx two entries ahead after one chain of two was returned and reaped",
+      rule: "2.7.8/D2",
+      post: [ONE_WRITABLE, ONE_WRITABLE],
+      complete: (f, [h0, h1]) => {
+        f.completeUsed({ id: h0, len: 64 });
+        f.driverQueue.getBuf(); // the driver reaps the first, with the parts under test
+        f.completeUsed({ id: h1, len: 64 });
+        f.setUsedIdx(f.usedIdx() + 1);
+      },
+    },
+    {
       name: "a used idx moved back by one",
       rule: "2.7.8/D2",
       post: [ONE_WRITABLE],

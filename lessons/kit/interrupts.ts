@@ -15,6 +15,14 @@
  *   about and the acknowledgement the driver must write.
  * - {@linkcode spuriousMachineInterrupt}: an interrupt with nothing pending,
  *   delivered to a running lab machine's driver.
+ * - {@linkcode expectQuietMachine}: once a machine is idle, every interrupt
+ *   was acknowledged, nothing waits in a used ring, and an interrupt with
+ *   nothing pending is shrugged off.
+ * - {@linkcode HANDLER_CASES}, {@linkcode runHandler} and
+ *   {@linkcode handlerSubject}: a driver's interrupt handler on the lab's
+ *   register file behind the injector, the spurious cases plus real events
+ *   and an event raised again while a handler runs, with everything it did
+ *   in order; as the subject of rule rows.
  *
  * This file is course code shared by the graders, not a lesson.
  *
@@ -22,6 +30,7 @@
  */
 
 import type { RequirementId } from "../../conformance/requirements.ts";
+import type { InterruptHandlers, InterruptResult } from "../../transport/driver_interrupt.ts";
 import {
   VIRTIO_MMIO_INT_CONFIG,
   VIRTIO_MMIO_INT_MASK,
@@ -32,6 +41,12 @@ import {
 import type { RegisterWindow } from "../../transport/types.ts";
 import type { MmioDriverTransport } from "../../transport/mmio_driver.ts";
 import type { MmioDeviceTransport } from "../../transport/mmio_device.ts";
+import { expectEqual } from "../../course/grader.ts";
+import type { LabMachine } from "../../machine.ts";
+import { interruptBits, offset, register } from "./format.ts";
+import { failOnViolations } from "./log.ts";
+import { deviceFixture } from "./mmio.ts";
+import type { Subject } from "./rules.ts";
 
 /** A window with injected interrupt bits, and what the driver did with them. */
 export interface InterruptInjector {
@@ -217,4 +232,190 @@ export function spuriousMachineInterrupt(device: {
     return { pendingBefore, counted: false, threw };
   }
   return { pendingBefore, counted: device.driverTransport.spuriousInterrupts === before + 1 };
+}
+
+/** An interrupt a handler meets, as data: what `InterruptStatus` shows, and what happens meanwhile. */
+export interface HandlerCase {
+  /** What the handler meets, in words. */
+  readonly name: string;
+  /** `InterruptStatus` bits the handler finds (injected; the device itself has nothing pending). */
+  readonly bits: number;
+  /** An event the device raises while one of the handlers runs (its bit is set again). */
+  readonly during?: {
+    readonly handler: keyof InterruptHandlers;
+    readonly raise: number;
+  };
+}
+
+/**
+ * The cases: every spurious one, both events at once, and an event raised
+ * while a handler runs (a used buffer while `usedBuffers` reaps, one while
+ * `configChanged` runs, a configuration change while `usedBuffers` reaps),
+ * which only a handler that acknowledged before handling keeps pending.
+ */
+export const HANDLER_CASES: readonly HandlerCase[] = Object.freeze(
+  [
+    ...SPURIOUS_INTERRUPTS.map((c) => ({ name: c.name, bits: c.bits })),
+    { name: "both events", bits: VIRTIO_MMIO_INT_MASK },
+    {
+      name: "a used buffer notification, and another used buffer while usedBuffers reaps",
+      bits: VIRTIO_MMIO_INT_VRING,
+      during: { handler: "usedBuffers", raise: VIRTIO_MMIO_INT_VRING },
+    },
+    {
+      name: "a configuration change, and a used buffer while configChanged runs",
+      bits: VIRTIO_MMIO_INT_CONFIG,
+      during: { handler: "configChanged", raise: VIRTIO_MMIO_INT_VRING },
+    },
+    {
+      name: "both events, and a configuration change while usedBuffers reaps",
+      bits: VIRTIO_MMIO_INT_MASK,
+      during: { handler: "usedBuffers", raise: VIRTIO_MMIO_INT_CONFIG },
+    },
+  ] satisfies HandlerCase[],
+);
+
+/** What a handler did with one case. */
+export interface HandlerRun {
+  /**
+   * Everything it did, in order: `read InterruptStatus (0x060) = 0x1 (used buffer)`,
+   * `write InterruptACK (0x064) = 0x1 (used buffer)`, `usedBuffers()`...
+   */
+  readonly trace: readonly string[];
+  /** What it returned. */
+  readonly result: { readonly status: unknown; readonly acknowledged: unknown };
+  /** Injected bits still pending afterwards (an event raised meanwhile must be). */
+  readonly pending: number;
+  /** The values it wrote to `InterruptACK`. */
+  readonly acks: readonly number[];
+  /** The bits it acknowledged before it called any handler (the OR of those writes). */
+  readonly ackedFirst: number;
+  /** Writes to `InterruptACK` once a handler had been called, with the bits they named. */
+  readonly lateAcks: readonly number[];
+  /** The handlers it called, sorted. */
+  readonly calls: readonly string[];
+}
+
+/** A driver's interrupt handler: `handleInterrupt`'s signature. */
+export type InterruptHandlerPart = (
+  window: RegisterWindow,
+  handlers: InterruptHandlers,
+) => InterruptResult;
+
+/**
+ * Runs a handler on one case: the lab's block device register file (strict
+ * log, nothing pending of its own) behind an {@linkcode interruptInjector}
+ * holding the case's bits; every access and handler call is traced. An
+ * acknowledgement with undefined bits reaches the device, whose strict log
+ * throws it as a violation of 4.2.2.2/13.
+ *
+ * @param part The handler.
+ * @param c The case.
+ * @returns What it did.
+ */
+export function runHandler(part: InterruptHandlerPart, c: HandlerCase): HandlerRun {
+  const injector = interruptInjector(deviceFixture().raw);
+  injector.inject(c.bits);
+  const trace: string[] = [];
+  const lateAcks: number[] = [];
+  let ackedFirst = 0;
+  let handled = false;
+  const inner = injector.window;
+  const seen = (what: string) => void trace.push(what);
+  const window: RegisterWindow = {
+    ...inner,
+    read32(o) {
+      const v = inner.read32(o);
+      seen(`read ${register(o)} = ${interruptBits(v)}`);
+      return v;
+    },
+    write32(o, v) {
+      seen(`write ${register(o)} = ${interruptBits(v)}`);
+      if (o === VIRTIO_MMIO_INTERRUPT_ACK) {
+        if (handled) lateAcks.push(v >>> 0);
+        else ackedFirst = (ackedFirst | v) >>> 0;
+      }
+      inner.write32(o, v);
+    },
+    read16: (o) => (seen(`16-bit read at ${offset(o)}`), inner.read16(o)),
+    read8: (o) => (seen(`8-bit read at ${offset(o)}`), inner.read8(o)),
+    write16: (o, v) => (seen(`16-bit write at ${offset(o)}`), inner.write16(o, v)),
+    write8: (o, v) => (seen(`8-bit write at ${offset(o)}`), inner.write8(o, v)),
+  };
+  const handler = (name: keyof InterruptHandlers) => () => {
+    handled = true;
+    seen(`${name}()`);
+    if (c.during?.handler === name) injector.inject(c.during.raise);
+  };
+  const result = part(window, {
+    usedBuffers: handler("usedBuffers"),
+    configChanged: handler("configChanged"),
+  });
+  return {
+    trace,
+    result: { status: result?.status, acknowledged: result?.acknowledged },
+    pending: injector.pending,
+    acks: [...injector.acks],
+    ackedFirst,
+    lateAcks,
+    calls: trace.filter((t) => t.endsWith("()")).sort(),
+  };
+}
+
+/**
+ * The subject of interrupt handler rows: the learner's handler against the
+ * reference one, on {@linkcode HANDLER_CASES} (give them to a row as
+ * `every(HANDLER_CASES.map((c) => [c]))`).
+ *
+ * @param learner The learner's handler, from their module.
+ * @param reference The reference handler.
+ */
+export function handlerSubject<I>(
+  learner: (impl: I) => InterruptHandlerPart,
+  reference: InterruptHandlerPart,
+): Subject<I, [HandlerCase], HandlerRun> {
+  return {
+    run: (impl, c) => runHandler(learner(impl), c),
+    reference: (c) => runHandler(reference, c),
+    show: (c) => `handleInterrupt(window, handlers) on ${c.name}`,
+    verb: "did",
+    result: (r) =>
+      `${r.trace.join(", ") || "nothing"}; returned { status: ${
+        interruptBits(Number(r.result.status ?? 0))
+      }, acknowledged: ${interruptBits(Number(r.result.acknowledged ?? 0))} }; pending ` +
+      `afterwards ${interruptBits(r.pending)}`,
+  };
+}
+
+/**
+ * Fails unless a running machine goes quiet: once it is idle, no rule was
+ * broken on the way (an interrupt storm is logged as 4.2.3.4.1/3), every
+ * device's `InterruptStatus` reads 0 (every event acknowledged), an
+ * interrupt delivered with nothing pending is counted as spurious and throws
+ * nothing (2.7.7.1/3), and no queue has used entries waiting unreaped
+ * (2.7.14/D1). For a machine check's `also`.
+ *
+ * @param machine The machine, after its traffic.
+ */
+export async function expectQuietMachine(machine: LabMachine): Promise<void> {
+  await machine.idle();
+  failOnViolations(machine.log, "the machine going idle", "no interrupt storm and no rule broken");
+  for (const d of [machine.blk, machine.console]) {
+    const idle = `${d.device.name} on an idle machine`;
+    expectEqual(interruptBits(d.transport.interruptStatus), "0x0", `InterruptStatus of ${idle}`, {
+      requirement: "4.2.3.4.1/3",
+      requires: `every event acknowledged: InterruptStatus of ${idle} to read 0x0`,
+    });
+    const spurious = spuriousMachineInterrupt(d);
+    expectEqual(
+      { counted: spurious.counted, threw: "threw" in spurious },
+      { counted: true, threw: false },
+      `what the driver did with an interrupt that found nothing pending, ${idle}`,
+      { requirement: "2.7.7.1/3" },
+    );
+    const waiting = [...d.driverTransport.queues].filter(([, q]) => q.hasUsed()).map(([i]) => i);
+    expectEqual(waiting, [], `the queues with used entries waiting, ${idle}`, {
+      requirement: "2.7.14/D1",
+    });
+  }
 }

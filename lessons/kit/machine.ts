@@ -17,7 +17,8 @@
  * @module
  */
 
-import { type Check, fail, isNotWrittenYet } from "../../course/grader.ts";
+import { type Check, fail, GradeFailure, isNotWrittenYet } from "../../course/grader.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
 import type { RequirementId } from "../../conformance/requirements.ts";
 import {
   createMachine,
@@ -57,17 +58,18 @@ export interface GuardedParts {
   readonly parts: MachineParts;
   /** Throws the first error the learner's code threw (a `todo()`, a `TypeError`...), if any. */
   rethrow(): void;
+  /** The first error the learner's code threw, if any (`{ error }`), else `null`. */
+  readonly first: { readonly error: unknown } | null;
   /**
-   * Rejects with that first error as soon as it is thrown, wherever in the
-   * machine (a device model's promise reaction, say): what a wait on the
-   * running machine races, so that it fails at once with the learner's
-   * error instead of timing out. Never resolves.
+   * Rejects as soon as a part the learner has not written yet is called (a
+   * stub's `todo()`), with that error; never resolves. Race a phase of the
+   * machine against it: a `todo()` inside an interrupt handler or a device's
+   * completion, where the machine swallows it, then ends the phase at once
+   * instead of by its timeout. (Other errors may be part of a contract, a
+   * full queue's, and do not end a phase.)
    */
-  readonly threw: Promise<never>;
+  readonly unwritten: Promise<never>;
 }
-
-/** The guard of every machine {@linkcode bootLearnerMachine} booted, for {@linkcode within}. */
-const GUARDS = new WeakMap<LabMachine, GuardedParts>();
 
 /**
  * Takes the functions a lesson provides from the learner's module, by the
@@ -85,8 +87,8 @@ const GUARDS = new WeakMap<LabMachine, GuardedParts>();
 export function learnerParts(impl: unknown, keys: readonly string[]): GuardedParts {
   let first: { error: unknown } | null = null;
   let reject: (error: unknown) => void = () => {};
-  const threw = new Promise<never>((_, r) => (reject = r));
-  threw.catch(() => {}); // nobody may be waiting on the machine when it happens
+  const unwritten = new Promise<never>((_, r) => (reject = r));
+  unwritten.catch(() => {}); // observed by whoever races it; never an unhandled rejection
   const module = impl as Record<string, unknown>;
   const replacements = keys.map((key) => {
     const name = findPart(key)?.name ?? key;
@@ -94,13 +96,12 @@ export function learnerParts(impl: unknown, keys: readonly string[]): GuardedPar
     if (typeof fn !== "function") return [key, fn] as const; // machineParts names the problem
     const guarded = (...args: unknown[]) => {
       if (isWindow(args[0])) args[0] = recordingWindow(args[0]).window;
+      else if (isReapSource(args[0])) args[0] = budgetedQueue(args[0]);
       try {
         return fn(...args);
       } catch (error) {
-        if (first === null && !thrownViolation(error)) {
-          first = { error };
-          reject(error);
-        }
+        if (first === null && !thrownViolation(error)) first = { error };
+        if (isNotWrittenYet(error)) reject(error);
         throw error;
       }
     };
@@ -111,12 +112,68 @@ export function learnerParts(impl: unknown, keys: readonly string[]): GuardedPar
     rethrow() {
       if (first) throw first.error;
     },
-    threw,
+    get first() {
+      return first;
+    },
+    unwritten,
   };
 }
 
 function isWindow(v: unknown): v is RegisterWindow {
   return typeof v === "object" && v !== null && typeof (v as RegisterWindow).read32 === "function";
+}
+
+/** The steps a reap loop repeats; calls of them a budgeted queue counts. */
+const REAP_STEPS = new Set<PropertyKey>(["getBuf", "disableCallbacks", "enableCallbacks"]);
+/** How many of those calls one call of a learner's part may make. */
+export const QUEUE_CALL_BUDGET = 100_000;
+
+function isReapSource(v: unknown): v is object {
+  if (typeof v !== "object" || v === null) return false;
+  const q = v as Record<string, unknown>;
+  return typeof q.getBuf === "function" && typeof q.enableCallbacks === "function";
+}
+
+/** Thrown by a queue whose call budget ran out: the reap loop is looping. */
+export class RunawayQueueError extends Error {
+  /** The number of calls allowed. */
+  readonly budget: number;
+
+  /**
+   * @param budget The number of calls allowed.
+   * @param last The method called last.
+   */
+  constructor(budget: number, last: string) {
+    super(
+      `Your code called the queue's getBuf, disableCallbacks and enableCallbacks more than ` +
+        `${budget.toLocaleString("en")} times in one call (the last: ${last}): it looks like a ` +
+        "loop that never ends",
+    );
+    this.name = "RunawayQueueError";
+    this.budget = budget;
+  }
+}
+
+/**
+ * A queue (a driver part's first argument) that counts the calls of its reap
+ * steps and throws {@linkcode RunawayQueueError} past the budget: a reap loop
+ * that never ends inside the machine's interrupt handler fails the check
+ * instead of hanging it. Every other member is the queue's own.
+ */
+function budgetedQueue<Q extends object>(queue: Q): Q {
+  let calls = 0;
+  return new Proxy(queue, {
+    get(target, name) {
+      const member = Reflect.get(target, name, target);
+      if (typeof member !== "function") return member;
+      return (...args: unknown[]) => {
+        if (REAP_STEPS.has(name) && ++calls > QUEUE_CALL_BUDGET) {
+          throw new RunawayQueueError(QUEUE_CALL_BUDGET, String(name));
+        }
+        return Reflect.apply(member, target, args);
+      };
+    },
+  });
 }
 
 /**
@@ -138,6 +195,8 @@ export interface LearnerMachineOptions extends Omit<MachineOptions, "parts"> {
   readonly lessonId: string;
   /** Registry keys of the learner's parts to put in the machine. */
   readonly parts: readonly string[];
+  /** How long the bring-up may take, in milliseconds (default 3000). */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -155,31 +214,72 @@ export async function bootLearnerMachine(
   impl: unknown,
   options: LearnerMachineOptions,
 ): Promise<LabMachine> {
-  const { parts: keys, lessonId, ...rest } = options;
+  const { parts: keys, lessonId, timeoutMs, ...rest } = options;
   const guarded = learnerParts(impl, keys);
   const featureMask = rest.featureMask ?? featuresThrough(lessonId);
+  const log = rest.log ?? new ConformanceLog({ strict: rest.strict ?? false });
+  // What an interrupt handler throws is kept for the failure, not printed:
+  // the learner's own errors are the guard's already, the rest (a strict
+  // log's violations) are in the log.
+  const handlerErrors: unknown[] = [];
+  const onHandlerError = (error: unknown) => void handlerErrors.push(error);
   boots++;
-  const machine = await createMachine({ ...rest, featureMask, parts: guarded.parts });
+  // A bring-up that waits for a completion that never comes (a kick never
+  // sent, an interrupt never raised) has no timer of its own to end it.
+  const expected = "the lab machine to come up: every device live, with its driver bound";
+  let machine: LabMachine;
+  try {
+    machine = await within(
+      Promise.race([
+        createMachine({ ...rest, log, featureMask, onHandlerError, parts: guarded.parts }),
+        guarded.unwritten,
+      ]),
+      timeoutMs ?? 3000,
+      "the bring-up of the lab machine",
+      expected,
+    );
+  } catch (error) {
+    if (error instanceof PhaseTimeout) {
+      log.strict = false;
+      explainStall(log, guarded, handlerErrors, error, "the bring-up of the lab machine", expected);
+    }
+    throw error;
+  }
+  guards.set(machine, guarded);
+  handlerErrorsOf.set(machine, handlerErrors);
   machine.log.strict = false;
   try {
     guarded.rethrow();
   } catch (error) {
-    await machine.close();
+    await closeMachine(machine);
     throw error;
   }
-  GUARDS.set(machine, guarded);
   return machine;
 }
 
-/** How long closing a machine may take before a check goes on without it, in milliseconds. */
+const guards = new WeakMap<LabMachine, GuardedParts>();
+const handlerErrorsOf = new WeakMap<LabMachine, readonly unknown[]>();
+
+/**
+ * The learner's parts a machine of {@linkcode bootLearnerMachine} runs on,
+ * to race a phase against {@linkcode GuardedParts.failed} or to
+ * {@linkcode GuardedParts.rethrow} their first error; `undefined` for any
+ * other machine.
+ *
+ * @param machine The machine.
+ */
+export function learnerPartsOf(machine: LabMachine): GuardedParts | undefined {
+  return guards.get(machine);
+}
+
+/** How long closing a machine may take before the kit stops waiting for it, in milliseconds. */
 export const CLOSE_TIMEOUT_MS = 1000;
 
 /**
  * Runs `fn` on a machine and closes the machine afterwards, whatever happens.
- * Closing waits at most {@linkcode CLOSE_TIMEOUT_MS}: the console driver's
- * `close()` waits for its writes in flight, and on a ring the learner's code
- * broke the device may never return them; the check's verdict must not wait
- * with it.
+ * Closing waits at most {@linkcode CLOSE_TIMEOUT_MS}: a machine whose
+ * drivers wait for completions that will never come (an interrupt the
+ * learner's code lost) is left behind rather than hang the grader.
  *
  * @param machine The machine.
  * @param fn What to do with it.
@@ -191,25 +291,32 @@ export async function withMachine<T>(
   try {
     return await fn(machine);
   } finally {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS)));
-    await Promise.race([machine.close().catch(() => {}), late]);
-    clearTimeout(timer);
+    await closeMachine(machine);
   }
+}
+
+/** Closes a machine, waiting at most {@linkcode CLOSE_TIMEOUT_MS}. */
+async function closeMachine(machine: LabMachine): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    machine.close(),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
 }
 
 /**
  * Waits for a promise, at most `ms` milliseconds (and leaves no timer behind).
- * On a machine {@linkcode bootLearnerMachine} booted, the wait also ends as
- * soon as the learner's code throws anywhere in it, with that error (a stub's
- * `todo()` reached only when traffic flows, a `TypeError` in a promise
- * reaction): the grader explains the error rather than a timeout.
+ * Given a machine {@linkcode bootLearnerMachine} booted, the wait also ends
+ * as soon as a part the learner has not written yet is called anywhere in it
+ * (a stub's `todo()` in an interrupt handler), with that error.
  *
  * @param promise What to wait for.
  * @param ms The limit.
  * @param what What is awaited, for the failure, e.g. `"the read of the whole disk"`.
  * @param expected What the spec requires, in words.
- * @param machine The machine the wait is on, if the learner's parts run in it.
+ * @param machine The learner's machine the wait is on, if any.
+ * @throws {PhaseTimeout} When `ms` pass first.
  */
 export async function within<T>(
   promise: Promise<T>,
@@ -218,16 +325,17 @@ export async function within<T>(
   expected: string,
   machine?: LabMachine,
 ): Promise<T> {
+  const unwritten = machine && learnerPartsOf(machine)?.unwritten;
+  if (unwritten) promise = Promise.race([promise, unwritten]);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new WithinTimeout()), ms);
   });
-  const guard = machine && GUARDS.get(machine);
   try {
-    return await Promise.race(guard ? [promise, late, guard.threw] : [promise, late]);
+    return await Promise.race([promise, late]);
   } catch (error) {
     if (error instanceof WithinTimeout) {
-      fail({ observed: `${what} did not complete within ${ms} ms`, expected });
+      throw new PhaseTimeout({ observed: `${what} did not complete within ${ms} ms`, expected });
     }
     throw error;
   } finally {
@@ -236,6 +344,9 @@ export async function within<T>(
 }
 
 class WithinTimeout extends Error {}
+
+/** The failure of a phase that did not complete in time (see {@linkcode within}). */
+export class PhaseTimeout extends GradeFailure {}
 
 /** Sectors of the disk the machine check serves: 1 MiB. */
 export const CHECK_DISK_SECTORS = 2048;
@@ -345,30 +456,40 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
         parts: options.lesson.parts,
         disk,
         console,
+        timeoutMs: ms,
         memory: options.memory?.(),
       });
-      // A phase that fails (a timeout, bytes that differ) after a rule was
-      // broken is explained by the first violation: it is the cause, the
-      // stalled queue or the wrong bytes only its effect.
-      const phase = async (during: string, step: () => unknown) => {
+      await withMachine(machine, async () => {
+        let phase = "the bring-up of the lab machine";
         try {
-          await step();
+          expectDevicesUp(machine, options.expects);
+          failOnViolations(machine.log, phase, options.expects);
+          phase = "the console round trip";
+          await consoleRoundTrip(machine, console, ms);
+          failOnViolations(machine.log, phase, options.expects);
+          phase = "the disk reads and writes";
+          await diskRoundTrip(machine, disk, expectedDisk, ms);
+          failOnViolations(machine.log, phase, options.expects);
+          phase = "the last steps of the check";
+          await options.also?.(machine, impl);
+          failOnViolations(machine.log, phase, options.expects);
         } catch (error) {
-          if (!isNotWrittenYet(error)) failOnViolations(machine.log, during, options.expects);
+          if (error instanceof PhaseTimeout) {
+            explainStall(
+              machine.log,
+              learnerPartsOf(machine),
+              handlerErrorsOf.get(machine) ?? [],
+              error,
+              phase,
+              options.expects,
+            );
+          } else if (!isNotWrittenYet(error)) {
+            // Bytes that differ after a rule was broken: the violation is the
+            // cause, the wrong bytes only its effect.
+            failOnViolations(machine.log, phase, options.expects);
+          }
           throw error;
         }
-        failOnViolations(machine.log, during, options.expects);
-      };
-      await withMachine(machine, async () => {
-        await phase("the bring-up of the lab machine", () => {
-          expectDevicesUp(machine, options.expects);
-        });
-        await phase("the console round trip", () => consoleRoundTrip(machine, console, ms));
-        await phase(
-          "the disk reads and writes",
-          () => diskRoundTrip(machine, disk, expectedDisk, ms),
-        );
-        await phase("the last steps of the check", () => options.also?.(machine, impl));
       });
     },
   };
@@ -406,6 +527,50 @@ export function expectDevicesUp(machine: LabMachine, expected: string): void {
   }
 }
 
+/**
+ * A phase that stalled says why when it can: the first rule broken in it is
+ * cited, or else the timeout is shown with the first error the learner's
+ * code threw inside the machine (where an interrupt handler or a device
+ * model swallowed it), as the likely cause.
+ */
+function explainStall(
+  log: ConformanceLog,
+  guarded: GuardedParts | undefined,
+  handlerErrors: readonly unknown[],
+  stalled: PhaseTimeout,
+  phase: string,
+  expected: string,
+): void {
+  failOnViolations(log, phase, expected);
+  const first = guarded?.first;
+  const where = "Inside the machine, where nothing stops for it (an interrupt handler, a " +
+    "device's completion),";
+  const note = first
+    ? `${where} your code threw ${thrown(first.error)}: the likely cause.`
+    : handlerErrors.length > 0
+    ? `${where} an interrupt handler threw ${thrown(handlerErrors[0])}.`
+    : undefined;
+  if (note) {
+    fail({
+      observed: stalled.observed,
+      expected: stalled.expected,
+      requirement: stalled.requirement,
+      note,
+    });
+  }
+}
+
+/** Waits for a phase of the machine, ended at once when a part not written yet is called. */
+function phase<T>(
+  machine: LabMachine,
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  expected: string,
+): Promise<T> {
+  return within(promise, ms, what, expected, machine);
+}
+
 async function consoleRoundTrip(
   machine: LabMachine,
   backend: MemoryConsoleBackend,
@@ -429,7 +594,8 @@ async function consoleRoundTrip(
   const received = new Uint8Array(payload.length);
   let got = 0;
   try {
-    await within(
+    await phase(
+      machine,
       (async () => {
         while (got < payload.length) {
           const { value, done } = await reader.read();
@@ -441,19 +607,18 @@ async function consoleRoundTrip(
       ms,
       `receiving ${payload.length} bytes typed at the console (${got} arrived)`,
       expected,
-      machine,
     );
   } finally {
     reader.releaseLock();
   }
   expectSameBytes(received.subarray(0, got), payload, "the bytes the guest received", expected);
-  await within(driver.write(received), ms, "the guest's write to the console", expected, machine);
-  await within(
+  await phase(machine, driver.write(received), ms, "the guest's write to the console", expected);
+  await phase(
+    machine,
     backend.waitForOutput(payload.length),
     ms,
     "the echo reaching the console",
     expected,
-    machine,
   );
   expectSameBytes(backend.output, payload, "the bytes that reached the console", expected);
 }
@@ -484,12 +649,12 @@ async function diskRoundTrip(
   if (!blk) {
     fail({ observed: `the virtio-blk driver is not bound: ${machine.blk.error}`, expected });
   }
-  const all = await within(
+  const all = await phase(
+    machine,
     blk.read(0, CHECK_DISK_SECTORS).catch(learnerError),
     ms,
     `reading the whole disk (${CHECK_DISK_SECTORS} sectors)`,
     expected,
-    machine,
   );
   const [gotHash, wantHash] = await Promise.all([sha256(all), sha256(want)]);
   if (gotHash !== wantHash) {
@@ -502,12 +667,12 @@ async function diskRoundTrip(
   }
   const at = CHECK_DISK_SECTORS - 8;
   const fresh = patternedDisk(8, 0x5eed).map((b, i) => b ^ want[at * 512 + i]);
-  await within(
+  await phase(
+    machine,
     blk.write(at, fresh).catch(learnerError),
     ms,
     "writing the last 8 sectors",
     expected,
-    machine,
   );
   const landed = disk.data.subarray(at * 512, (at + 8) * 512);
   if (!landed.every((b, i) => b === fresh[i])) {
@@ -518,12 +683,12 @@ async function diskRoundTrip(
       expected,
     });
   }
-  const back = await within(
+  const back = await phase(
+    machine,
     blk.read(at, 8).catch(learnerError),
     ms,
     "reading the written sectors back",
     expected,
-    machine,
   );
   expectSameBytes(back, fresh, `sectors ${at}..${at + 7} read back after the write`, expected);
 }

@@ -12,13 +12,14 @@
  * | `snoop.ts`          | `SnoopingMemory`: hooks after every load and store, counters, detectors |
  * | `budget.ts`         | the read budget that stops a runaway chain walk or poll loop            |
  * | `ring.ts`           | ring fixtures: both halves of one queue, at any start index             |
- * | `observer.ts`       | concurrent observers of store order, the kick race, the re-enable race  |
+ * | `observer.ts`       | concurrent observers of store order, the kick, re-enable and reap races |
  * | `ring_checks.ts`    | the observers as grader checks, on a seeded ring workload               |
  * | `ring_steps.ts`     | one part run on a fixture: the other side's moves, what the part did    |
  * | `hostile_driver.ts` | hostile chains and available rings, as data and as rule rows            |
  * | `hostile_device.ts` | hostile used rings, as data and as rule rows                            |
  * | `eager.ts`          | a device that completes inside the driver's notification                |
- * | `interrupts.ts`     | spurious interrupts: injected InterruptStatus bits, a shared line       |
+ * | `interrupts.ts`     | spurious interrupts, a handler on trial, a machine gone quiet           |
+ * | `reap.ts`           | reap loops against a device returning chains while they reap            |
  * | `double_fetch.ts`   | memory that changes a field after its first read; read counts           |
  * | `shadow.ts`         | the driver's record: staged rings, invariants, placing and freeing runs |
  * | `stream.ts`         | chains as byte streams, cut every way, and the rows that read them      |
@@ -48,6 +49,7 @@ export * from "./hostile_driver.ts";
 export * from "./hostile_device.ts";
 export * from "./eager.ts";
 export * from "./interrupts.ts";
+export * from "./reap.ts";
 export * from "./double_fetch.ts";
 export * from "./shadow.ts";
 export * from "./stream.ts";

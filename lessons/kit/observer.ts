@@ -12,13 +12,16 @@
  * | {@linkcode observeDevice}    | store of the device | 2.7.8.2/1: an entry reaped before it was whole  |
  * | {@linkcode notificationRace} | load of the driver  | 2.7.13.4.1/1: a notification lost               |
  * | {@linkcode reenableRace}     | store of the device | 2.7.10/D1: chains stranded by a re-enable       |
+ * | {@linkcode callbackRace}     | load of the driver  | 2.7.14/D1: a used buffer stranded               |
  *
  * (A chain taken before it was whole: its slot or a descriptor was stored
  * after the `idx` that published it. An entry reaped before it was whole:
  * its `id` or `len` was stored after the used `idx`. A notification lost:
  * `used.flags` or `avail_event` read before the `idx` store. Chains
  * stranded: the device read the available `idx` before the store that turned
- * notifications back on, or never.)
+ * notifications back on, or never. A used buffer stranded: returned while
+ * the driver had notifications off, and neither seen by its last read of the
+ * used `idx` nor announced.)
  *
  * How the store observers work. After each store, the observer copies guest
  * memory into a scratch memory and runs the reference half there (the
@@ -85,7 +88,7 @@ import {
 import type { SplitDriverRing } from "../../virtqueue/driver/ring.ts";
 import { memoryAccess, ringIdx } from "./format.ts";
 import type { RingFixture } from "./ring.ts";
-import { type MemoryAccess, SnoopingMemory } from "./snoop.ts";
+import { type MemoryAccess, SnoopingMemory, touches } from "./snoop.ts";
 
 /** One thing a concurrent observer saw. */
 export interface OrderFinding {
@@ -849,6 +852,156 @@ export function reenableRace<T>(f: RingFixture<T>, options: ObserverOptions = {}
         }, "the queue stalls");
       }
       return { more, stored: store !== null, published, finding };
+    },
+  };
+}
+
+/** What {@linkcode callbackRace} found once the driver's step returned. */
+export interface CallbackRaceResult {
+  /** What the step returned: whether the driver is done (nothing left to reap without a notification). */
+  readonly done: boolean;
+  /** Whether the device returned its chain during the step (or right before it, at moment 0). */
+  readonly returned: boolean;
+  /** Whether the device sent a used buffer notification for it (notifications were on). */
+  readonly notified: boolean;
+  /** Loads of the used `idx` the driver made during the step. */
+  readonly idxLoads: number;
+  /** Whether a used entry was still waiting, unreaped, when the step returned. */
+  readonly stranded: boolean;
+  /** The stranded entry (2.7.14/D1), or `null`. */
+  readonly finding: OrderFinding | null;
+}
+
+/** A race set up by {@linkcode callbackRace}: run the driver's step in it. */
+export interface CallbackRace {
+  /**
+   * Runs the step (the driver turning used buffer notifications back on,
+   * or draining the used ring and turning them on) and judges it.
+   *
+   * @param step Returns whether the driver is done: `enableCallbacks`'s
+   *   answer, or `true` after a drain.
+   */
+  run(step: () => boolean): CallbackRaceResult;
+}
+
+/** Options of {@linkcode callbackRace}. */
+export interface CallbackRaceOptions extends ObserverOptions {
+  /**
+   * When the device returns its chain: 0 before the step starts (while
+   * notifications are still off), k right after the driver's k-th load of
+   * the used `idx` during the step.
+   */
+  readonly at: number;
+}
+
+/**
+ * The race that 2.7.14/D1 is about, the used-buffer side of
+ * {@linkcode notificationRace}: a driver that turned used buffer
+ * notifications off to reap turns them back on, and the device returns a
+ * chain at the worst moment, right after one of the driver's reads of the
+ * used `idx` (or just before the driver starts, moment 0). The device
+ * decides whether to notify with the reference `needsInterrupt`, on what the
+ * suppression field says at that moment. A driver that stores the field
+ * before it reads the used `idx` again either has notifications on by then
+ * (the device notifies) or sees the new entry (and reaps it); one that read
+ * first, or ignores what the read showed, says it is done while the entry
+ * waits unseen and unannounced: reported, citing 2.7.14/D1.
+ *
+ * Call it on a fixture whose device half holds at least one chain it took
+ * and has not returned, with the driver's notifications off (the driver is
+ * reaping); the chain returned is the first one the device holds.
+ *
+ * @param f The fixture (its memory is a `SnoopingMemory`).
+ * @param options The moment, and where the finding goes (default: the
+ *   fixture's log, scoped `"concurrent device"`).
+ * @returns The race.
+ * @throws {RangeError} If the device half holds no chain, or `at` is not a
+ *   non-negative integer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ringFixture } from "./ring.ts";
+ * import { callbackRace } from "./observer.ts";
+ *
+ * const f = ringFixture();
+ * f.driverQueue.add([], [f.buffer(64)], "read");
+ * f.driverQueue.kickPrepare();
+ * f.deviceQueue.pop();
+ * f.driverQueue.disableCallbacks();
+ * const race = callbackRace(f, { at: 1 }).run(() => f.driverQueue.enableCallbacks());
+ * assert.equal(race.finding, null); // the reference stores flags 0, then reads idx
+ * assert.equal(race.notified, true);
+ * ```
+ */
+export function callbackRace<T>(f: RingFixture<T>, options: CallbackRaceOptions): CallbackRace {
+  const reporter = options.reporter ?? f.log.scoped("concurrent device");
+  const at = options.at;
+  if (!Number.isInteger(at) || at < 0) {
+    throw new RangeError(`The race's moment must be a non-negative integer, not ${at}`);
+  }
+  const memory = f.memory;
+  const head = f.device.inUse.indexOf(1);
+  if (head < 0) {
+    throw new RangeError("The device half holds no chain to return: pop one first");
+  }
+  const idxAddr = f.addresses.usedAddr + VIRTQ_USED_IDX_OFFSET;
+  const idxField = { start: idxAddr, bytes: 2 };
+  const deviceHalf = f.deviceQueue;
+  let returned = false;
+  let notified = false;
+  const giveBack = () =>
+    memory.quietly(() => {
+      returned = true;
+      deviceHalf.push(head, 0);
+      notified = deviceHalf.needsInterrupt();
+    });
+  return {
+    run(step) {
+      if (at === 0) giveBack();
+      let loads = 0;
+      let seenAfter: MemoryAccess | null = null;
+      const stop = memory.onLoad((l) => {
+        if (!touches(l, idxField)) return;
+        loads++;
+        if (loads === at) {
+          seenAfter = l;
+          giveBack();
+        }
+      });
+      let done: boolean;
+      try {
+        done = step();
+      } finally {
+        stop();
+      }
+      const pendingIdx = memory.quietly(() => memory.readU16(idxAddr));
+      const stranded = returned && pendingIdx !== f.driver.lastUsed;
+      let finding: OrderFinding | null = null;
+      if (stranded && !notified && done) {
+        const load = seenAfter as MemoryAccess | null;
+        const when = load === null
+          ? "before the driver turned notifications back on"
+          : `right after the driver's read #${at} of the used idx (load #${load.seq}, ` +
+            `which read ${ringIdx(Number(load.value))})`;
+        finding = {
+          id: "2.7.14/D1",
+          message: `The device returned chain ${head} ${when}, while notifications were still ` +
+            "off, so it sent no used buffer notification; the driver then said it was done, " +
+            `and the entry waits unreaped at used idx ${ringIdx(f.driver.lastUsed, f.size)} ` +
+            "for a notification that never comes",
+          seenAfter: load,
+          lateStore: null,
+          position: f.driver.lastUsed,
+        };
+        reporter.report(finding.id, finding.message, {
+          head,
+          idxLoads: loads,
+          usedIdx: pendingIdx,
+          lastUsed: f.driver.lastUsed,
+        }, "the entry is stranded until another notification");
+      }
+      return { done, returned, notified, idxLoads: loads, stranded, finding };
     },
   };
 }

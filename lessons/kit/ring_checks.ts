@@ -7,7 +7,10 @@
  * driver half against a device re-enabling notifications at the worst
  * moment, 2.7.13.4.1/1) and {@linkcode reenableRaceCheck} (the learner's
  * device half re-enabling while a driver publishes at the worst moment,
- * 2.7.10/D1). A grader's store-order check is one of these, a few lines long.
+ * 2.7.10/D1) and {@linkcode callbackRaceCheck} (the learner's driver half
+ * turning used buffer notifications back on while the device returns a chain
+ * at the worst moment, 2.7.14/D1). A grader's store-order check is one of
+ * these, a few lines long.
  *
  * This file is course code shared by the graders, not a lesson.
  *
@@ -18,7 +21,14 @@ import { type Check, fail } from "../../course/grader.ts";
 import type { RequirementId } from "../../conformance/requirements.ts";
 import type { SplitRingDeviceParts, SplitRingDriverParts } from "../../virtqueue/parts.ts";
 import { ringIdx, violation as showViolation } from "./format.ts";
-import { notificationRace, observeDevice, observeDriver, reenableRace } from "./observer.ts";
+import {
+  callbackRace,
+  notificationRace,
+  observeDevice,
+  observeDriver,
+  reenableRace,
+} from "./observer.ts";
+import { readBudget } from "./budget.ts";
 import { type RingFixture, ringFixture, type RingFixtureOptions } from "./ring.ts";
 import { attempt, thrown } from "./rules.ts";
 
@@ -345,6 +355,127 @@ export function reenableRaceCheck<I>(options: ReenableRaceCheckOptions<I>): Chec
             }
             for (let n = 0; n <= f.size && f.driverQueue.getBuf() !== null; n++) { /* reap */ }
           });
+        }
+      }
+    },
+  };
+}
+
+/** What {@linkcode callbackRaceCheck} takes. */
+export interface CallbackRaceCheckOptions<I> {
+  /** The check's name (default: what the rule asks). */
+  readonly name?: string;
+  /** The hint that helps. */
+  readonly hint: number;
+  /** The learner's driver-side parts. */
+  readonly parts: (impl: I) => Partial<SplitRingDriverParts>;
+  /**
+   * The driver step that races: `"enableCallbacks"` (the queue's
+   * `enableCallbacks` after its `disableCallbacks`, its answer taken as
+   * whether the driver is done) or `"drainUsed"` (the whole reap loop,
+   * `drainUsed`, done when it returns).
+   */
+  readonly step: "enableCallbacks" | "drainUsed";
+  /** With and without `VIRTIO_F_EVENT_IDX` (default `[false, true]`). */
+  readonly eventIdx?: readonly boolean[];
+  /** An extra line for a failure (the real bug behind it). */
+  readonly note?: string;
+}
+
+/** Entries returned before the step, and chains the device still holds, per round. */
+const CALLBACK_RACE_ROUNDS: readonly (readonly [returned: number, held: number])[] = [
+  [0, 1],
+  [1, 1],
+  [2, 2],
+  [0, 3],
+];
+
+/**
+ * A check that puts the learner's driver half through
+ * {@linkcode callbackRace}: on a ring starting at 0xfffd, with none, one or
+ * two used entries waiting, the device returns a chain before the step and
+ * then right after each of the driver's reads of the used `idx`, one moment
+ * per run, until the step no longer reads that often. No used entry may be
+ * left unreaped and unannounced when the driver says it is done (2.7.14/D1).
+ * Every run is under a read budget, so a reap loop that never ends fails
+ * with a message instead of hanging.
+ *
+ * @param options Parts, step, features, name, hint.
+ * @returns The check.
+ */
+export function callbackRaceCheck<I>(options: CallbackRaceCheckOptions<I>): Check<I> {
+  const drain = options.step === "drainUsed";
+  const expects = drain
+    ? "the reap loop to turn used buffer notifications back on and look at the used idx once " +
+      "more, going round again while entries arrived, so that none is left unreaped and unannounced"
+    : "enableCallbacks to store the suppression field first and read the used idx after it, " +
+      "returning false when an entry is waiting";
+  return {
+    name: options.name ??
+      (drain
+        ? "no used buffer is stranded by the reap loop"
+        : "no used buffer is stranded when notifications come back on"),
+    requirement: "2.7.14/D1",
+    hint: options.hint,
+    expects,
+    run(impl: I) {
+      for (const eventIdx of options.eventIdx ?? [false, true]) {
+        for (const [returned, held] of CALLBACK_RACE_ROUNDS) {
+          for (let at = 0; at < 64; at++) {
+            const f = ringFixture<number>({
+              size: 8,
+              startIdx: 0xfffd,
+              eventIdx,
+              driver: options.parts(impl),
+            });
+            const where = `with ${returned} entr${returned === 1 ? "y" : "ies"} waiting and ` +
+              `${held} chain(s) held by the device, on a ring starting at ${ringIdx(0xfffd)}` +
+              `${eventIdx ? " with VIRTIO_F_EVENT_IDX" : ""}`;
+            f.memory.quietly(() => {
+              for (let k = 0; k < returned + held; k++) f.driverQueue.add([], [f.buffer(64)], k);
+              f.driverQueue.kickPrepare();
+              for (let c = f.deviceQueue.pop(); c !== null; c = f.deviceQueue.pop()) {
+                if (f.device.inFlight > held) f.deviceQueue.push(c.head, 8);
+              }
+            });
+            const budget = readBudget(f.memory, 4096, {
+              doing: drain ? "draining the used ring" : "turning notifications back on",
+              place: f.place,
+            });
+            const outcome = attempt(() => {
+              if (!drain) f.driverQueue.disableCallbacks();
+              return callbackRace(f, { at }).run(() => {
+                if (!drain) return f.driverQueue.enableCallbacks();
+                f.driverQueue.drainUsed(() => {});
+                return true;
+              });
+            });
+            budget.stop();
+            if ("threw" in outcome) {
+              fail({
+                observed: `${where}, your code threw ${thrown(outcome.threw)}`,
+                expected: expects,
+              });
+            }
+            const race = outcome.returned;
+            if (race.finding) {
+              fail({
+                observed: `${where}: ${race.finding.message}`,
+                expected: expects,
+                requirement: race.finding.id,
+                note: options.note,
+              });
+            }
+            const broken = f.log.entries[0];
+            if (broken) {
+              fail({
+                observed: `${where}, the device half reported ${showViolation(broken)}`,
+                expected: expects,
+                requirement: broken.id,
+              });
+            }
+            if (at > 0 && race.idxLoads < at) break;
+          }
         }
       }
     },

@@ -214,6 +214,16 @@ Deno.test({
   },
 });
 
+Deno.test("the copy check itself catches a copied or lightly edited sentence", () => {
+  const spec = "The driver MUST NOT accept a feature which the device did not offer.";
+  const copied = "the driver must not accept a feature which the device did not offer";
+  assert.ok([...ngrams(words(copied), 8)].some((run) => ngrams(words(spec), 8).has(run)));
+  const edited = "A driver must never accept features that the device did not offer.";
+  assert.ok(nearCopyRatio(edited, spec) < 0.25);
+  const own = "The driver accepts only features the device offered.";
+  assert.ok(nearCopyRatio(own, spec) >= 0.25);
+});
+
 Deno.test("derived rules are numbered D1, D2... per section, in section order, each binding one side", () => {
   assert.ok(DERIVED_RULES.length >= 20, "the project's derived rules are in the table");
   const perSection = new Map<string, number>();
