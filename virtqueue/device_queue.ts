@@ -110,6 +110,11 @@ export class SplitQueueDevice implements DeviceQueue {
     this.size = config.size;
   }
 
+  /** The stream copies the device models use on this queue's chains: its `readChain` and `writeChain` parts. */
+  get streams(): SplitRingDeviceParts {
+    return this.parts;
+  }
+
   /** The violation that broke this queue, or `null` while it is healthy. */
   get broken(): Violation | null {
     return this.ring.broken;

@@ -133,6 +133,7 @@ export { chainViews, readChain, segmentsLength, writeChain } from "./chain.ts";
 export {
   type AddOptions,
   type BufferSegment,
+  type ChainStreamParts,
   type DescriptorChain,
   type DeviceQueue,
   type DeviceQueueFactory,

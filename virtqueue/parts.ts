@@ -11,6 +11,9 @@
  * then `readIndirectTable`) or passes the other step in (`getBuf` receives
  * the bound `detachChain`, `allocateQueueAreas` the layout, `drainUsed` the
  * queue whose `getBuf`, `disableCallbacks` and `enableCallbacks` it repeats).
+ * The device half's stream copies (`readChain`, `writeChain`) are not steps
+ * of the queue itself: `SplitQueueDevice` hands them to the device models
+ * (`DeviceQueue.streams`), whose parts copy every byte of a chain with them.
  *
  * @module
  */
@@ -37,6 +40,7 @@ import {
 } from "./device/avail.ts";
 import { readIndirectTable, walkChain } from "./device/walk.ts";
 import { needsInterrupt, pushUsed } from "./device/used.ts";
+import { readChain, writeChain } from "./chain.ts";
 
 /** The steps of the driver half of a split virtqueue, in the order a buffer meets them. */
 export interface SplitRingDriverParts {
@@ -108,6 +112,10 @@ export interface SplitRingDeviceParts {
   readonly disableNotifications: typeof disableNotifications;
   /** Asks for available buffer notifications again, and re-checks the available ring (§2.7.10). */
   readonly enableNotifications: typeof enableNotifications;
+  /** Copies bytes out of a chain's device-readable buffers, as one stream (§2.7.4). */
+  readonly readChain: typeof readChain;
+  /** Copies bytes into a chain's device-writable buffers, as one stream (§2.7.4, 2.7.5.1/1). */
+  readonly writeChain: typeof writeChain;
 }
 
 /** The reference implementations of {@linkcode SplitRingDeviceParts}. */
@@ -121,6 +129,8 @@ export const REFERENCE_SPLIT_RING_DEVICE_PARTS: SplitRingDeviceParts = Object.fr
   needsInterrupt,
   disableNotifications,
   enableNotifications,
+  readChain,
+  writeChain,
 });
 
 /**

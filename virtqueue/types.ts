@@ -73,6 +73,33 @@ export interface DescriptorChain {
   readonly indirect: boolean;
 }
 
+/**
+ * A device's byte-stream copies over a chain's buffers (§2.7.4): the same
+ * shapes as `readChain` and `writeChain` in `virtqueue/chain.ts`.
+ */
+export interface ChainStreamParts {
+  /**
+   * Copies up to `dest.length` bytes of the stream `segments` form, from
+   * byte `offset` on, into `dest`; returns the bytes copied.
+   */
+  readonly readChain: (
+    memory: GuestMemory,
+    segments: readonly BufferSegment[],
+    dest: Uint8Array,
+    offset?: number,
+  ) => number;
+  /**
+   * Copies `src` into the stream `segments` form, from byte `offset` on, as
+   * far as the stream goes; returns the bytes written.
+   */
+  readonly writeChain: (
+    memory: GuestMemory,
+    segments: readonly BufferSegment[],
+    src: Uint8Array,
+    offset?: number,
+  ) => number;
+}
+
 /** Counters a device-side queue keeps (for `stats` in the lab shell). */
 export interface DeviceQueueStats {
   /** Chains popped from the available ring. */
@@ -138,6 +165,14 @@ export interface DeviceQueue {
    * @returns `true` if chains became available meanwhile: pop again, or one is missed.
    */
   enableNotifications(): boolean;
+  /**
+   * How this queue's device copies bytes in and out of the chains it pops,
+   * as one stream per direction (§2.7.4: `readChain` over a chain's
+   * `readable` list, `writeChain` over its `writable` list). The device
+   * models pass these to their parts, so the copy code is the queue's own
+   * replaceable part.
+   */
+  readonly streams: ChainStreamParts;
 }
 
 /** Builds a device-side queue; the transport calls it when a queue goes live. */

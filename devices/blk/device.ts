@@ -419,6 +419,7 @@ export class VirtioBlockDevice implements VirtioDevice {
       this.#disk,
       this.#reporter!,
       slot.scratch,
+      queue.streams.readChain,
     );
     this.#count(parsed.type);
     if (parsed.op === "reject") {
@@ -444,7 +445,14 @@ export class VirtioBlockDevice implements VirtioDevice {
     if (this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
     let work: Promise<void>;
     try {
-      work = this.parts.executeBlockRequest(this.backend, host.memory, chain, parsed, this.#io);
+      work = this.parts.executeBlockRequest(
+        this.backend,
+        host.memory,
+        chain,
+        parsed,
+        this.#io,
+        queue.streams.writeChain,
+      );
     } catch (e) {
       work = Promise.reject(e);
     }

@@ -7,7 +7,8 @@
  */
 
 import type { GuestMemory } from "../../memory/guest_memory.ts";
-import type { BufferSegment, DescriptorChain } from "../../virtqueue/types.ts";
+import type { BufferSegment, ChainStreamParts, DescriptorChain } from "../../virtqueue/types.ts";
+import { writeChain } from "../../virtqueue/chain.ts";
 import type { BlockBackend } from "./backends.ts";
 import { VIRTIO_BLK_REQ_HEADER_SIZE } from "./constants.ts";
 import type { BlockRequest } from "./request.ts";
@@ -50,6 +51,9 @@ export interface BlockIoOptions {
  * @param chain The request's chain (validated: every buffer inside RAM).
  * @param request The request as {@linkcode parseBlockRequest} accepted it.
  * @param options Write-through, the ID, the reset signal.
+ * @param write The stream copy into the chain's writable buffers (the
+ *   requestq's `writeChain` part, `DeviceQueue.streams`), for GET_ID's ID;
+ *   data moves between the backend and guest buffers directly (zero copy).
  * @returns Resolves when the work is done; rejects with the first backend error.
  *
  * @example
@@ -76,6 +80,7 @@ export function executeBlockRequest(
   chain: DescriptorChain,
   request: BlockRequest,
   options: BlockIoOptions,
+  write: ChainStreamParts["writeChain"] = writeChain,
 ): Promise<void> {
   try {
     switch (request.op) {
@@ -95,12 +100,19 @@ export function executeBlockRequest(
       }
       case "flush":
         return backend.flush();
-      case "get-id":
-        writeStream(memory, chain.writable, options.id);
+      case "get-id": {
+        const n = write(memory, chain.writable, options.id, 0);
+        if (n !== options.id.length) {
+          throw new RangeError(
+            `GET_ID: ${n} of the ${options.id.length} ID bytes could be written to the request's buffers`,
+          );
+        }
         return Promise.resolve();
+      }
     }
   } catch (e) {
-    // A backend that throws instead of rejecting still fails only this request.
+    // A backend (or the stream copy) that throws instead of rejecting still
+    // fails only this request.
     return Promise.reject(e);
   }
 }
@@ -172,15 +184,3 @@ function transfer(
 }
 
 /** Copies `src` into the start of the byte stream the segments form. */
-function writeStream(
-  memory: GuestMemory,
-  segments: readonly BufferSegment[],
-  src: Uint8Array,
-): void {
-  let done = 0;
-  for (let i = 0; i < segments.length && done < src.length; i++) {
-    const n = Math.min(segments[i].len, src.length - done);
-    memory.bytes(segments[i].addr, n).set(src.subarray(done, done + n));
-    done += n;
-  }
-}

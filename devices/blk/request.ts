@@ -29,7 +29,8 @@
 import type { RequirementId } from "../../conformance/requirements.ts";
 import type { ConformanceReporter, Violation } from "../../conformance/log.ts";
 import { type GuestMemory, hexAddress } from "../../memory/guest_memory.ts";
-import type { BufferSegment, DescriptorChain } from "../../virtqueue/types.ts";
+import type { BufferSegment, ChainStreamParts, DescriptorChain } from "../../virtqueue/types.ts";
+import { readChain } from "../../virtqueue/chain.ts";
 import {
   blkRequestTypeName,
   blkStatusName,
@@ -171,6 +172,9 @@ export function emptyBlockRequest(): BlockRequest {
  * @param reporter Where the driver's violations go (scoped to the queue).
  * @param request A record to fill and return for an accepted request
  *   (default: a new one), so a caller can reuse one per descriptor head.
+ * @param read The stream copy out of the chain's readable buffers (the
+ *   requestq's `readChain` part, `DeviceQueue.streams`), for a header cut
+ *   across descriptors; a header in its first buffer is read field by field.
  * @returns The accepted request, or a rejection to complete at once.
  * @throws {ConformanceError} When the conformance log is strict and a rule is broken.
  *
@@ -200,6 +204,7 @@ export function parseBlockRequest(
   disk: BlockDisk,
   reporter: ConformanceReporter,
   request: BlockRequest = emptyBlockRequest(),
+  read: ChainStreamParts["readChain"] = readChain,
 ): BlockRequest | BlockRejection {
   const head = chain.head;
   const writable = chain.writable;
@@ -261,9 +266,21 @@ export function parseBlockRequest(
     sectorLow = memory.readU32(at + VIRTIO_BLK_REQ_SECTOR_OFFSET);
     sectorHigh = memory.readU32(at + VIRTIO_BLK_REQ_SECTOR_OFFSET + 4);
   } else {
-    type = streamU32(memory, readable, VIRTIO_BLK_REQ_TYPE_OFFSET);
-    sectorLow = streamU32(memory, readable, VIRTIO_BLK_REQ_SECTOR_OFFSET);
-    sectorHigh = streamU32(memory, readable, VIRTIO_BLK_REQ_SECTOR_OFFSET + 4);
+    // A header cut across descriptors (2.7.4.1/1): read as a stream.
+    const got = read(memory, readable, HEADER, 0);
+    if (got !== VIRTIO_BLK_REQ_HEADER_SIZE) {
+      const violation = reporter.report(
+        "5.2.6/D1",
+        `Request at head ${head}: ${got} of the ${VIRTIO_BLK_REQ_HEADER_SIZE} header bytes ` +
+          `could be read from its ${readable.length} device-readable buffer(s)`,
+        { head, readable: readableLength, got },
+        "completed with VIRTIO_BLK_S_IOERR",
+      );
+      return reject(-1, VIRTIO_BLK_S_IOERR, "5.2.6/D1", violation, true);
+    }
+    type = HEADER_VIEW.getUint32(VIRTIO_BLK_REQ_TYPE_OFFSET, true);
+    sectorLow = HEADER_VIEW.getUint32(VIRTIO_BLK_REQ_SECTOR_OFFSET, true);
+    sectorHigh = HEADER_VIEW.getUint32(VIRTIO_BLK_REQ_SECTOR_OFFSET + 4, true);
   }
   const exact = sectorHigh < EXACT_HIGH_WORD_LIMIT;
   const sector = sectorHigh * 0x1_0000_0000 + sectorLow;
@@ -470,21 +487,9 @@ function outsideRam(memory: GuestMemory, segments: readonly BufferSegment[]): Bu
 }
 
 /** A little-endian u32 at `offset` of the byte stream the segments form, read byte by byte. */
-function streamU32(
-  memory: GuestMemory,
-  segments: readonly BufferSegment[],
-  offset: number,
-): number {
-  let value = 0;
-  let i = 0;
-  let skip = offset;
-  for (let k = 0; k < 4; k++) {
-    while (skip >= segments[i].len) skip -= segments[i++].len;
-    value += memory.readU8(segments[i].addr + skip) * 2 ** (8 * k);
-    skip++;
-  }
-  return value;
-}
+/** Where a header cut across descriptors is gathered (parsing is synchronous: one is enough). */
+const HEADER = new Uint8Array(VIRTIO_BLK_REQ_HEADER_SIZE);
+const HEADER_VIEW = new DataView(HEADER.buffer);
 
 /**
  * Completes a request in guest memory (§5.2.6): zeroes the data part past

@@ -308,7 +308,13 @@ export class VirtioConsoleDevice implements VirtioDevice {
       if (!chain) break;
       used = true;
       this.#receiveChains++;
-      const n = this.parts.fillReceiveChain(host.memory, chain, this.#pending, this.#reporter!);
+      const n = this.parts.fillReceiveChain(
+        host.memory,
+        chain,
+        this.#pending,
+        this.#reporter!,
+        queue.streams.writeChain,
+      );
       if (n < 0) {
         this.#rejectedChains++;
         queue.push(chain.head, 0);
@@ -379,7 +385,14 @@ export class VirtioConsoleDevice implements VirtioDevice {
       this.#transmitChains++;
       const probe: TransmitCursor = { segment: 0, offset: 0 };
       if (
-        this.parts.takeTransmitChain(host.memory, chain, probe, NO_BYTES, this.#reporter!) < 0
+        this.parts.takeTransmitChain(
+          host.memory,
+          chain,
+          probe,
+          NO_BYTES,
+          this.#reporter!,
+          queue.streams.readChain,
+        ) < 0
       ) {
         this.#rejectedChains++;
         queue.push(chain.head, 0);
@@ -438,6 +451,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
               cursor,
               this.#chunk,
               this.#reporter!,
+              queue.streams.readChain,
             );
             if (n < 0) {
               this.#rejectedChains++;

@@ -10,7 +10,8 @@
 
 import type { ConformanceReporter } from "../../conformance/log.ts";
 import { type GuestMemory, hexAddress } from "../../memory/guest_memory.ts";
-import type { DescriptorChain, DriverQueue } from "../../virtqueue/types.ts";
+import type { ChainStreamParts, DescriptorChain, DriverQueue } from "../../virtqueue/types.ts";
+import { writeChain } from "../../virtqueue/chain.ts";
 import { VIRTIO_CONSOLE_RECEIVEQ } from "./constants.ts";
 
 /**
@@ -28,6 +29,9 @@ import { VIRTIO_CONSOLE_RECEIVEQ } from "./constants.ts";
  * @param chain A chain popped from the receiveq.
  * @param input The bytes waiting for the driver.
  * @param reporter Where the driver's violations go.
+ * @param write The stream copy into the chain's writable buffers (the
+ *   receiveq's `writeChain` part, `DeviceQueue.streams`); its answer is the
+ *   bytes written.
  * @returns Bytes written from the first writable byte on (the used `len`,
  *   2.7.8.2/2), or -1 when the chain is refused.
  * @throws {ConformanceError} When the log is strict and a rule is broken.
@@ -54,6 +58,7 @@ export function fillReceiveChain(
   chain: DescriptorChain,
   input: Uint8Array,
   reporter: ConformanceReporter,
+  write: ChainStreamParts["writeChain"] = writeChain,
 ): number {
   if (chain.readable.length > 0) {
     reporter.report(
@@ -70,25 +75,27 @@ export function fillReceiveChain(
     );
     return -1;
   }
+  // The prefix of the chain inside guest RAM takes the input; the copy
+  // itself is the queue's stream part.
   const writable = chain.writable;
-  let written = 0;
-  for (let i = 0; i < writable.length && written < input.length; i++) {
+  let fits = 0;
+  for (let i = 0; i < writable.length && fits < input.length; i++) {
     const { addr, len } = writable[i];
-    const n = Math.min(len, input.length - written);
+    const n = Math.min(len, input.length - fits);
     if (!memory.contains(addr, n)) {
       reporter.report(
         "2.7.5/D2",
         `Receive buffer of ${len} byte(s) at ${hexAddress(addr)} in chain ${chain.head} is not ` +
           "inside guest RAM",
         { queue: VIRTIO_CONSOLE_RECEIVEQ, head: chain.head, addr, len },
-        `filled up to it: ${written} byte(s)`,
+        `filled up to it: ${fits} byte(s)`,
       );
       break;
     }
-    memory.bytes(addr, n).set(input.subarray(written, written + n));
-    written += n;
+    fits += n;
   }
-  return written;
+  if (fits === 0) return 0;
+  return write(memory, writable, fits === input.length ? input : input.subarray(0, fits), 0);
 }
 
 /**

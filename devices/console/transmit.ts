@@ -9,7 +9,8 @@
 
 import type { ConformanceReporter } from "../../conformance/log.ts";
 import { type GuestMemory, hexAddress } from "../../memory/guest_memory.ts";
-import type { DescriptorChain } from "../../virtqueue/types.ts";
+import type { ChainStreamParts, DescriptorChain } from "../../virtqueue/types.ts";
+import { readChain } from "../../virtqueue/chain.ts";
 import { VIRTIO_CONSOLE_TRANSMITQ } from "./constants.ts";
 
 /**
@@ -47,6 +48,9 @@ export interface TransmitCursor {
  * @param cursor Where to go on from; updated.
  * @param dest Receives the bytes.
  * @param reporter Where the driver's violations go.
+ * @param read The stream copy out of the chain's readable buffers (the
+ *   transmitq's `readChain` part, `DeviceQueue.streams`); the cursor moves
+ *   by the bytes it copied.
  * @returns Bytes copied into `dest`: 0 once the chain is done, -1 when it is
  *   refused.
  * @throws {ConformanceError} When the log is strict and a rule is broken.
@@ -79,6 +83,7 @@ export function takeTransmitChain(
   cursor: TransmitCursor,
   dest: Uint8Array,
   reporter: ConformanceReporter,
+  read: ChainStreamParts["readChain"] = readChain,
 ): number {
   if (chain.writable.length > 0) {
     if (cursor.segment === 0 && cursor.offset === 0) {
@@ -97,30 +102,51 @@ export function takeTransmitChain(
     }
     return -1;
   }
+  // How far the chain can be read from the cursor, inside guest RAM, into
+  // `dest`; the copy itself is the queue's stream part.
   const readable = chain.readable;
-  let copied = 0;
-  while (copied < dest.length && cursor.segment < readable.length) {
-    const { addr, len } = readable[cursor.segment];
-    const n = Math.min(len - cursor.offset, dest.length - copied);
-    if (!memory.contains(addr + cursor.offset, n)) {
-      reporter.report(
-        "2.7.5/D2",
-        `Transmit buffer of ${len} byte(s) at ${hexAddress(addr)} in chain ${chain.head} is ` +
-          "not inside guest RAM",
-        { queue: VIRTIO_CONSOLE_TRANSMITQ, head: chain.head, addr, len },
-        "the rest of the chain is not sent",
-      );
-      cursor.segment = readable.length;
-      cursor.offset = 0;
-      return copied > 0 ? copied : -1;
+  let at = cursor.offset; // the cursor as a stream offset
+  for (let i = 0; i < cursor.segment && i < readable.length; i++) at += readable[i].len;
+  let want = 0;
+  let outside = -1;
+  for (
+    let i = cursor.segment, skip = cursor.offset;
+    want < dest.length && i < readable.length;
+    i++
+  ) {
+    const { addr, len } = readable[i];
+    const n = Math.min(len - skip, dest.length - want);
+    if (!memory.contains(addr + skip, n)) {
+      outside = i;
+      break;
     }
-    dest.set(memory.bytes(addr + cursor.offset, n), copied);
-    copied += n;
+    want += n;
+    skip = 0;
+  }
+  const view = want === dest.length ? dest : dest.subarray(0, want);
+  const copied = want === 0 ? 0 : Math.max(0, Math.min(read(memory, readable, view, at), want));
+  // The cursor moves by what was copied.
+  for (let left = copied; left > 0;) {
+    const n = Math.min(readable[cursor.segment].len - cursor.offset, left);
+    left -= n;
     cursor.offset += n;
-    if (cursor.offset === len) {
+    if (cursor.offset === readable[cursor.segment].len) {
       cursor.segment++;
       cursor.offset = 0;
     }
+  }
+  if (outside >= 0 && copied === want) {
+    const { addr, len } = readable[outside];
+    cursor.segment = readable.length;
+    cursor.offset = 0;
+    reporter.report(
+      "2.7.5/D2",
+      `Transmit buffer of ${len} byte(s) at ${hexAddress(addr)} in chain ${chain.head} is ` +
+        "not inside guest RAM",
+      { queue: VIRTIO_CONSOLE_TRANSMITQ, head: chain.head, addr, len },
+      "the rest of the chain is not sent",
+    );
+    return copied > 0 ? copied : -1;
   }
   return copied;
 }

@@ -225,6 +225,9 @@ export class ChainRecorder {
       get stats() {
         return inner.stats;
       },
+      get streams() {
+        return inner.streams;
+      },
       hasAvailable: () => inner.hasAvailable(),
       pop: () => {
         const chain = inner.pop();

@@ -58,6 +58,8 @@ const DEVICE_PART_NAMES = [
   "needsInterrupt",
   "disableNotifications",
   "enableNotifications",
+  "readChain",
+  "writeChain",
 ];
 
 Deno.test("the reference parts tables hold the exported functions, frozen, with unique names", () => {
@@ -149,6 +151,10 @@ Deno.test("SplitQueueDriver and SplitQueueDevice do every step through their par
     const chains: DescriptorChain[] = [];
     for (let c = device.pop(); c !== null; c = device.pop()) chains.push(c);
     assert.equal(device.enableNotifications(), false);
+    // The stream copies are the device model's, handed out as the queue's own.
+    const bytes = new Uint8Array(16);
+    assert.equal(device.streams.readChain(memory, chains[0].readable, bytes, 0), 16);
+    assert.equal(device.streams.writeChain(memory, chains[0].writable, bytes.subarray(0, 4), 0), 4);
     for (const c of chains) device.push(c.head, c.writableLength);
     assert.equal(device.needsInterrupt(), true);
     driver.disableCallbacks();
