@@ -208,6 +208,7 @@ export type BlockImageErrorCode =
   | "empty"
   | "too-small"
   | "permission-denied"
+  | "locked"
   | "io-error";
 
 /** A disk image cannot be used; the message is one line fit for a CLI. */
@@ -239,6 +240,13 @@ export interface FileBlockBackendOptions {
   readonly readOnly?: boolean;
   /** Device ID string (default: none, the device picks its own). */
   readonly id?: string;
+  /**
+   * Take an advisory lock on the image while it is open (default `true`):
+   * exclusive when opened read-write, shared when read-only, as QEMU locks
+   * its images. A second writer, or a writer while someone reads, is
+   * refused with `"locked"` instead of racing on the same sectors.
+   */
+  readonly lock?: boolean;
 }
 
 /**
@@ -257,6 +265,13 @@ export interface FileBlockBackendOptions {
  * sector; the {@linkcode tailBytes} after it are not addressable and never
  * touched.
  *
+ * While open, the image holds an advisory lock (`flock`, through
+ * `Deno.FsFile.tryLock`): exclusive for a read-write backend, shared for a
+ * read-only one. Processes that all lock (every `lab` command does) cannot
+ * write an image another one is using, so two writers never interleave
+ * read-modify-write cycles on a shared sector; a process that ignores
+ * advisory locks is not stopped.
+ *
  * Permissions: `--allow-read` for the path, and `--allow-write` unless it is
  * opened read-only.
  */
@@ -274,17 +289,20 @@ export class FileBlockBackend implements BlockBackend {
   /** Device ID string, if given. */
   readonly id?: string;
   readonly #handle: FileHandle;
+  readonly #lock: Deno.FsFile | null;
   #closed = false;
   #flushes = 0;
 
   private constructor(
     path: string,
     handle: FileHandle,
+    lock: Deno.FsFile | null,
     fileSize: number,
     options: FileBlockBackendOptions,
   ) {
     this.path = path;
     this.#handle = handle;
+    this.#lock = lock;
     this.fileSize = fileSize;
     this.tailBytes = fileSize % SECTOR_SIZE;
     this.size = fileSize - this.tailBytes;
@@ -303,7 +321,9 @@ export class FileBlockBackend implements BlockBackend {
    *   `"is-directory"`, `"not-a-file"` (a device node, FIFO or socket),
    *   `"empty"` (0 bytes), `"too-small"` (under one 512-byte sector),
    *   `"permission-denied"` (cannot be opened as asked, for example no write
-   *   permission when opened read-write), or `"io-error"`.
+   *   permission when opened read-write), `"locked"` (another process
+   *   holds a conflicting lock on it: see {@linkcode FileBlockBackendOptions.lock}),
+   *   or `"io-error"`.
    */
   static async open(
     path: string,
@@ -328,7 +348,8 @@ export class FileBlockBackend implements BlockBackend {
       const stat = await handle.stat();
       const size = Number(stat.size);
       checkInfo(path, { isFile: stat.isFile(), isDirectory: stat.isDirectory(), size });
-      return new FileBlockBackend(path, handle, size, { ...options, readOnly });
+      const lock = (options.lock ?? true) ? await lockImage(path, !readOnly) : null;
+      return new FileBlockBackend(path, handle, lock, size, { ...options, readOnly });
     } catch (e) {
       await handle.close();
       throw e instanceof BlockImageError ? e : imageError(path, e, readOnly);
@@ -419,13 +440,43 @@ export class FileBlockBackend implements BlockBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#handle.close();
+    try {
+      await this.#handle.close();
+    } finally {
+      this.#lock?.close(); // closing the descriptor releases the lock
+    }
   }
 
   #check(signal: AbortSignal | undefined, what: string): void {
     if (this.#closed) throw closedError();
     if (signal?.aborted) throw abortError(what);
   }
+}
+
+/**
+ * Takes the image's advisory lock on a descriptor of its own, without
+ * waiting: exclusive for a writer, shared for a reader.
+ */
+async function lockImage(path: string, exclusive: boolean): Promise<Deno.FsFile> {
+  const file = await Deno.open(path, { read: true });
+  let locked: boolean;
+  try {
+    locked = await file.tryLock(exclusive);
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+  if (!locked) {
+    file.close();
+    throw new BlockImageError(
+      "locked",
+      path,
+      `Disk image ${path} is in use by another process (${
+        exclusive ? "it holds a lock on the image" : "it has the image open for writing"
+      }); close that first`,
+    );
+  }
+  return file;
 }
 
 function checkInfo(

@@ -43,6 +43,60 @@ export async function lab(
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
 }
 
+/** A `lab` process left running: its stdin to type into, its stdout to wait on. */
+export interface RunningLab {
+  /** Waits until stdout has printed something matching `pattern`; returns all of stdout so far. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Types a line. */
+  type(line: string): Promise<void>;
+  /** Closes stdin and waits for the exit. */
+  finish(): Promise<LabResult>;
+}
+
+/** Starts `lab ARGS...` and leaves it running (for a test of what happens meanwhile). */
+export function startLab(args: string[], env: Record<string, string> = {}): RunningLab {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...LAB_FLAGS, "cli/main.ts", ...args],
+    cwd: REPO,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", ...env },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  const decoder = new TextDecoder();
+  let stdout = "";
+  let stderr = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, into: (s: string) => void) => {
+    for await (const chunk of stream) into(decoder.decode(chunk, { stream: true }));
+  };
+  const pumps = Promise.all([
+    pump(child.stdout, (s) => (stdout += s)),
+    pump(child.stderr, (s) => (stderr += s)),
+  ]);
+  return {
+    async waitFor(pattern, timeoutMs = 15_000) {
+      const start = performance.now();
+      while (!pattern.test(stdout)) {
+        if (performance.now() - start > timeoutMs) {
+          throw new Error(`lab ${args.join(" ")} never printed ${pattern}: ${stdout}${stderr}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return stdout;
+    },
+    async type(line) {
+      await writer.write(new TextEncoder().encode(line + "\n"));
+    },
+    async finish() {
+      await writer.close();
+      const { code } = await child.status;
+      await pumps;
+      return { code, stdout, stderr };
+    },
+  };
+}
+
 /** The command line a user would type, for tmux. */
 export function labCommandLine(args: string[]): string {
   return [Deno.execPath(), "run", ...LAB_FLAGS, `${REPO}cli/main.ts`, ...args].map((a) => `'${a}'`)

@@ -381,3 +381,55 @@ Deno.test("file backend: an image that shrinks under the device gives IOERR, not
     await backend.close();
   });
 });
+
+// ------------------------------------------------------------- locking
+
+Deno.test("file backend: a writer locks the image: a second writer or a reader is refused, then admitted after close", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "disk.img");
+    await Deno.writeFile(path, pattern(8 * 512));
+    const before = await snapshot(path);
+    const writer = await FileBlockBackend.open(path);
+    try {
+      for (const readOnly of [false, true]) {
+        await assert.rejects(
+          () => FileBlockBackend.open(path, { readOnly }),
+          (e: unknown) =>
+            e instanceof BlockImageError && e.code === "locked" &&
+            /in use by another process/.test(e.message) && !e.message.includes("\n"),
+        );
+      }
+      // Another process is refused the same way.
+      const child = await runChild([Deno.execPath(), "run", "-A"], path, "rw");
+      assert.equal(child.ok, false);
+      assert.equal(child.code, "locked");
+    } finally {
+      await writer.close();
+    }
+    assert.deepEqual(await snapshot(path), before, "refused opens change nothing");
+    const again = await FileBlockBackend.open(path);
+    await again.close();
+  });
+});
+
+Deno.test("file backend: readers share the image, and keep writers out while they read", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "disk.img");
+    await Deno.writeFile(path, pattern(8 * 512));
+    const a = await FileBlockBackend.open(path, { readOnly: true });
+    const b = await FileBlockBackend.open(path, { readOnly: true });
+    try {
+      const child = await runChild([Deno.execPath(), "run", "-A"], path, "rw");
+      assert.equal(child.code, "locked");
+      assert.match(child.message!, /open for writing|holds a lock/);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    // `lock: false` opts out (for a caller that manages locking itself).
+    const w = await FileBlockBackend.open(path);
+    const unlocked = await FileBlockBackend.open(path, { readOnly: true, lock: false });
+    await unlocked.close();
+    await w.close();
+  });
+});
