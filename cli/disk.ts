@@ -97,15 +97,19 @@ export function register(program: Command): void {
     .argument("<file>", "raw disk image")
     .requiredOption("--sector <n>", "sector to write at (512-byte units)")
     .option("--hex <hex>", "the bytes, as hex digits (spaces and colons allowed)")
-    .option("--from <path>", "the bytes, from a file")
+    .option("--from <path>", "the bytes, from a file ('-': standard input)")
     .option("--mine", MINE_HELP)
     .action(async (file, opts) => {
       if ((opts.hex === undefined) === (opts.from === undefined)) {
         throw new UserError("give exactly one of --hex HEX or --from PATH");
       }
       const sector = parseSectorArg(opts.sector, "--sector");
-      const data = opts.hex !== undefined ? parseHex(opts.hex) : await readSource(opts.from!);
+      const hex = opts.hex !== undefined ? parseHex(opts.hex) : null;
       await withDisk(file, { readOnly: false, mine: opts.mine ?? false }, async (blk) => {
+        checkRange(file, blk, sector, 1n);
+        // Never more than fits between the sector and the end of the disk.
+        const room = (blk.capacity - sector) * 512n;
+        const data = hex ?? await readSource(opts.from!, room > 1n << 40n ? 1 << 40 : Number(room));
         const sectors = BigInt(Math.ceil(data.length / 512));
         checkRange(file, blk, sector, sectors);
         // virtio-blk writes whole sectors: read the sectors first so the
@@ -205,16 +209,32 @@ function parseHex(text: string): Uint8Array {
   return bytes;
 }
 
-async function readSource(path: string): Promise<Uint8Array> {
+/**
+ * Reads the bytes of `--from`: a regular file or `-` (standard input), at
+ * most `limit` bytes (what fits on the disk): one byte more is refused
+ * before anything is written, so `/dev/zero` or an endless pipe cannot fill
+ * memory, and a FIFO with no writer cannot block the command.
+ */
+async function readSource(path: string, limit: number): Promise<Uint8Array> {
+  let file: Deno.FsFile | null = null;
   let data: Uint8Array;
   try {
-    data = await Deno.readFile(path);
+    if (path !== "-") {
+      const info = await Deno.stat(path);
+      if (info.isDirectory) throw new UserError(`--from ${path} is a directory`);
+      if (!info.isFile) {
+        throw new UserError(
+          `--from ${path} is not a regular file (a device, FIFO or socket): give a file, or - ` +
+            "and pipe the bytes in",
+        );
+      }
+      file = await Deno.open(path, { read: true });
+    }
+    data = await readAtMost(file?.readable ?? Deno.stdin.readable, limit + 1);
   } catch (error) {
+    if (error instanceof UserError) throw error;
     if (error instanceof Deno.errors.NotFound) {
       throw new UserError(`--from file ${path} does not exist`);
-    }
-    if (error instanceof Deno.errors.IsADirectory) {
-      throw new UserError(`--from ${path} is a directory`);
     }
     if (error instanceof Deno.errors.PermissionDenied) {
       throw new UserError(`--from ${path} is not readable`);
@@ -222,7 +242,43 @@ async function readSource(path: string): Promise<Uint8Array> {
     throw new UserError(
       `cannot read --from ${path}: ${error instanceof Error ? error.message : error}`,
     );
+  } finally {
+    try {
+      file?.close();
+    } catch { /* already closed by its stream */ }
   }
-  if (data.length === 0) throw new UserError(`--from file ${path} is empty: nothing to write`);
+  const what = path === "-" ? "standard input" : `file ${path}`;
+  if (data.length === 0) throw new UserError(`--from ${what} is empty: nothing to write`);
+  if (data.length > limit) {
+    throw new UserError(
+      `--from ${what} holds more than the ${limit} byte(s) from the sector to the end of the ` +
+        "disk; nothing was written",
+    );
+  }
   return data;
+}
+
+/** Reads a stream up to `max` bytes, then stops reading (the rest stays unread). */
+async function readAtMost(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = stream.getReader();
+  try {
+    while (total < max) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const take = Math.min(value.length, max - total);
+      chunks.push(take === value.length ? value : value.subarray(0, take));
+      total += take;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { assertOneLineError, findMkfsExt2, lab, makeExt2Image, REPO, requireTool } from "./_run.ts";
+import {
+  assertOneLineError,
+  findMkfsExt2,
+  lab,
+  makeExt2Image,
+  REPO,
+  requireTool,
+  startLab,
+} from "./_run.ts";
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const mkfs = findMkfsExt2() !== null;
@@ -195,4 +203,68 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("an image in use by a running machine is refused to a second writer, in one line, unchanged", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const img = `${dir}/disk.img`;
+    const content = new Uint8Array(16 * 512).map((_, i) => i % 253);
+    await Deno.writeFile(img, content);
+    const vm = startLab(["boot", "--disk", img]);
+    try {
+      await vm.waitFor(/guest\$ /);
+      for (
+        const args of [
+          ["disk", "write", img, "--sector", "1", "--hex", "00ff"],
+          ["disk", "read", img, "--sector", "1"],
+          ["boot", "--disk", img],
+        ]
+      ) {
+        const line = assertOneLineError(await lab(args, { stdin: "exit\n" }));
+        assert.match(line, /^lab: Disk image .* is in use by another process/, args.join(" "));
+      }
+    } finally {
+      await vm.type("exit");
+      const end = await vm.finish();
+      assert.equal(end.code, 0, end.stderr);
+    }
+    assert.deepEqual(await Deno.readFile(img), content, "the image is unchanged");
+    // Once the machine is off, the image is free again.
+    const write = await lab(["disk", "write", img, "--sector", "1", "--hex", "00ff"]);
+    assert.equal(write.code, 0, write.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("disk write --from reads only what fits, from a regular file or standard input", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const img = `${dir}/disk.img`;
+    const content = new Uint8Array(8 * 512).map((_, i) => i % 241);
+    await Deno.writeFile(img, content);
+    await Deno.writeFile(`${dir}/big.bin`, new Uint8Array(2 * 512 + 1).fill(9));
+    await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
+    const cases: [string[], RegExp][] = [
+      [["--from", "/dev/zero"], /--from \/dev\/zero is not a regular file/],
+      [["--from", `${dir}/fifo`], /is not a regular file \(a device, FIFO or socket\)/],
+      [["--from", `${dir}/big.bin`], /holds more than the 1024 byte\(s\) from the sector/],
+    ];
+    for (const [extra, message] of cases) {
+      const args = ["disk", "write", img, "--sector", "6", ...extra];
+      assert.match(assertOneLineError(await lab(args)), message, extra.join(" "));
+    }
+    assert.deepEqual(await Deno.readFile(img), content, "the image is unchanged");
+    const piped = await lab(["disk", "write", img, "--sector", "6", "--from", "-"], {
+      stdin: "from a pipe",
+    });
+    assert.equal(piped.code, 0, piped.stderr);
+    const after = await Deno.readFile(img);
+    assert.equal(new TextDecoder().decode(after.subarray(6 * 512, 6 * 512 + 11)), "from a pipe");
+    assert.deepEqual(after.subarray(6 * 512 + 11), content.subarray(6 * 512 + 11));
+    assert.deepEqual(after.subarray(0, 6 * 512), content.subarray(0, 6 * 512));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
