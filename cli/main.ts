@@ -58,6 +58,15 @@ export async function main(args: string[]): Promise<number> {
       console.error(`lab: ${error.message}`);
       return error.exitCode;
     }
+    // A file the command could not read or write that no check above named:
+    // still one line, never a stack trace.
+    if (
+      error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.NotADirectory || error instanceof Deno.errors.IsADirectory
+    ) {
+      console.error(`lab: ${error.message.split("\n")[0]}`);
+      return 1;
+    }
     throw error;
   }
 }

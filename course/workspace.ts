@@ -39,7 +39,9 @@ import {
   findDenoConfig,
   isInside,
   relativeSpecifier,
+  WORKSPACE_ENV,
 } from "./paths.ts";
+import { CourseError } from "./errors.ts";
 
 /** What {@linkcode Workspace.sync} did. */
 export interface SyncResult {
@@ -108,9 +110,51 @@ export class Workspace {
    */
   static async open(course: Course, dir?: string): Promise<Workspace> {
     const ws = new Workspace(course, dir);
+    ws.checkUsable();
     void ws.state; // load (and validate) before writing anything
     await ws.sync();
     return ws;
+  }
+
+  /**
+   * Checks that the workspace folder can be used before anything reads or
+   * writes it: it is a folder (or does not exist yet and can be created),
+   * and the learner may write in it.
+   *
+   * @throws {CourseError} In one line, naming the folder and the way out.
+   */
+  checkUsable(): void {
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = Deno.statSync(this.dir);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw this.#unusable(error);
+    }
+    if (info !== null && !info.isDirectory) {
+      throw new CourseError(
+        `The workspace ${this.dir} is a file, not a folder: point ${WORKSPACE_ENV} at a folder ` +
+          "(or unset it to use the course's own workspace/)",
+      );
+    }
+    try {
+      Deno.mkdirSync(this.dir, { recursive: true });
+      const probe = Deno.makeTempFileSync({ dir: this.dir, prefix: ".lab-write-check-" });
+      Deno.removeSync(probe);
+    } catch (error) {
+      throw this.#unusable(error);
+    }
+  }
+
+  #unusable(error: unknown): CourseError {
+    const why = error instanceof Deno.errors.PermissionDenied
+      ? "you may not write there"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    return new CourseError(
+      `The workspace ${this.dir} cannot be used (${why}): make it writable, or point ` +
+        `${WORKSPACE_ENV} at a folder you own`,
+    );
   }
 
   /** The workspace folder of a lesson. */

@@ -30,6 +30,7 @@ export async function openLab(): Promise<LabContext> {
     const course = loadCourse(defaultCourseRoot());
     const workspace = new Workspace(course);
     const firstUse = !exists(workspace.dir);
+    workspace.checkUsable();
     void workspace.state;
     const sync = await workspace.sync();
     for (const warning of workspace.warnings) console.error(`lab: warning: ${warning}`);

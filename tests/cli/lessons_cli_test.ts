@@ -301,3 +301,36 @@ Deno.test("lab repl preloads the lab, the exercise and the reference", () =>
     assert.match(r.stdout, /\[ "featureWord", "withFeatureWord" \]/);
     assert.match(r.stdout, /\ntrue\n/);
   }));
+
+Deno.test("a workspace that is a file, or one Deno may not write, ends in one line for every command", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "virtio-lab-cli-" });
+  try {
+    const file = path.join(dir, "not-a-folder");
+    Deno.writeTextFileSync(file, "keep me");
+    for (const args of [["check", "1"], ["hint", "1"], ["list"], ["show", "1"]]) {
+      assertOneLineError(
+        await lab(file, args),
+        2,
+        /The workspace .*not-a-folder is a file, not a folder: point VIRTIO_LAB_WORKSPACE at a folder/,
+      );
+    }
+    assert.equal(Deno.readTextFileSync(file), "keep me");
+    // A folder the process may not write (Deno's own permissions: root ignores mode bits).
+    const ws = path.join(dir, "ws");
+    Deno.mkdirSync(ws);
+    const r = await runCommand(Deno.execPath(), [
+      "run",
+      "--allow-read",
+      `--allow-write=${path.join(dir, "elsewhere")}`,
+      "--allow-env",
+      "--allow-run",
+      path.join(REPO, "cli", "main.ts"),
+      "hint",
+      "1",
+    ], { env: { VIRTIO_LAB_COURSE: FIXTURE_ROOT, VIRTIO_LAB_WORKSPACE: ws, NO_COLOR: "1" } });
+    assertOneLineError(r, 2, /The workspace .*ws cannot be used \(.*\): make it writable/);
+    assert.deepEqual([...Deno.readDirSync(ws)], [], "nothing was written");
+  } finally {
+    await removeDir(dir);
+  }
+});
