@@ -53,6 +53,7 @@ import {
   type TablePlacementCase,
 } from "../kit/shadow.ts";
 import { machineCheck } from "../kit/machine.ts";
+import { tablesFreedOnce } from "../kit/ring.ts";
 
 type Impl = typeof Exercise;
 const mine = (impl: Impl) => ({ readIndirectTable: impl.readIndirectTable });
@@ -205,74 +206,6 @@ const CHOICES = every(() =>
   )
 );
 
-// ------------------------------------------------------------ a ring of tables, each freed once
-
-function tablesFreedOnce(impl: Impl): string | null {
-  const f = ringFixture<number>({
-    size: 8,
-    startIdx: 0xfff0,
-    indirect: true,
-    driver: { addIndirectChain: impl.addIndirectChain, addBuffers: impl.addBuffers },
-  });
-  const pool = Array.from({ length: 24 }, (_, k) => f.buffer(16 + k));
-  const a = f.allocator;
-  const [alloc, free] = [a.alloc.bind(a), a.free.bind(a)];
-  const live = new Map<number, number>(); // table -> the request it was allocated for
-  const returned = new Set<number>();
-  let adding = -1;
-  let squeeze = false;
-  let problem: string | null = null;
-  a.alloc = (bytes, align) => {
-    if (squeeze) throw new GuestOutOfMemoryError(bytes, align ?? 16, 0);
-    const t = alloc(bytes, align);
-    live.set(t, adding);
-    return t;
-  };
-  a.free = (t) => {
-    const id = live.get(t);
-    problem ??= id === undefined
-      ? `a table at ${show.guestAddress(t)} was freed that is not allocated: freed twice?`
-      : !returned.has(id)
-      ? `request ${id}'s table was freed before the device returned its chain`
-      : null;
-    live.delete(t);
-    free(t);
-  };
-  for (let id = 0; id < 60 && !problem; id++) {
-    const n = 1 + (id % 4);
-    const r = pool.slice(id % 20, (id % 20) + 1);
-    const w = pool.slice((id % 20) + 1, (id % 20) + n);
-    [adding, squeeze] = [id, id % 3 === 2];
-    f.driverQueue.add(r, w, id);
-    squeeze = false;
-    f.driverQueue.kickPrepare();
-    const c = f.deviceQueue.pop();
-    if (
-      !c || show.segments(c.readable) !== show.segments(r) ||
-      show.segments(c.writable) !== show.segments(w)
-    ) {
-      return `request ${id} (${n} buffer(s)${
-        id % 3 === 2 ? ", no table to be had" : ""
-      }) reached the ` +
-        `device as ${show.chain(c)}${
-          f.log.entries[0] ? `; ${show.violation(f.log.entries[0])}` : ""
-        }`;
-    }
-    returned.add(id);
-    f.deviceQueue.push(c.head, c.writableLength);
-    const used = f.driverQueue.getBuf();
-    if (used?.token !== id) return `request ${id} came back as ${show.value(used)}`;
-  }
-  if (problem) return problem;
-  if (live.size) {
-    return `${live.size} table(s) were never freed (requests ${[...live.values()].join(", ")})`;
-  }
-  if (f.driver.numFree !== 8) {
-    return `the ring ended with ${f.driver.numFree} of 8 descriptors free`;
-  }
-  return null;
-}
-
 export const grader = defineGrader<Impl>({
   lesson: "indirect-descriptors",
   checks: [
@@ -388,7 +321,10 @@ export const grader = defineGrader<Impl>({
       expects: "60 requests of 1 to 4 buffers through a ring of 8 across the wrap, every third " +
         "with the allocator full: each reaches the device whole, and each table is freed once",
       run(impl) {
-        const observed = tablesFreedOnce(impl);
+        const observed = tablesFreedOnce({
+          addIndirectChain: impl.addIndirectChain,
+          addBuffers: impl.addBuffers,
+        });
         if (observed) {
           fail({
             observed,
