@@ -1,7 +1,7 @@
 // Mistake: "always" also falls back to direct descriptors when the table cannot
 // be allocated, instead of passing the error on.
 // Source: none
-// Must fail: ""never" and "always" do what they say" [2.7.5.3.1/1]
+// Must fail: "\"never\" and \"always\" do what they say" [2.7.5.3.1/1]
 
 // deno-lint-ignore-file no-unused-vars
 import { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";

@@ -1,7 +1,7 @@
 // Mistake: "auto" retries with direct descriptors whatever the indirect step
 // threw: a refused chain or a full ring runs both steps.
 // Source: none
-// Must fail: ""auto" falls back to direct descriptors when no table can be allocated" [2.7.5.3/D3]
+// Must fail: "\"auto\" falls back to direct descriptors when no table can be allocated" [2.7.5.3/D3]
 
 // deno-lint-ignore-file no-unused-vars
 import { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";

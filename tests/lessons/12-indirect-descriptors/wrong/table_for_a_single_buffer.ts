@@ -1,7 +1,7 @@
 // Mistake: "auto" puts even a one-buffer chain in a table, which takes the same
 // one ring descriptor and costs an allocation for nothing.
 // Source: none
-// Must fail: ""auto" uses a table only with the feature, an allocator and 2 or more buffers" [2.7.5.3.1/1]
+// Must fail: "\"auto\" uses a table only with the feature, an allocator and 2 or more buffers" [2.7.5.3.1/1]
 
 // deno-lint-ignore-file no-unused-vars
 import { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";
