@@ -32,8 +32,8 @@ import { addBuffers, addChain, addIndirectChain } from "../../virtqueue/driver/a
 import type { AddBufferSteps, IndirectPolicy } from "../../virtqueue/driver/add.ts";
 import type { DescriptorChain } from "../../virtqueue/types.ts";
 import * as show from "../kit/format.ts";
-import { attempt, every, type Outcome, ruleFor, thrownFields } from "../kit/rules.ts";
-import { type RawDescriptor, type RingFixture, ringFixture } from "../kit/ring.ts";
+import { attempt, every, ruleFor, thrownFields } from "../kit/rules.ts";
+import type { RingFixture } from "../kit/ring.ts";
 import {
   HOSTILE_CHAINS,
   type HostileChain,

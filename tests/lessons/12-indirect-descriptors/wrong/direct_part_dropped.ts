@@ -4,7 +4,7 @@
 // Must fail: "direct descriptors before an indirect one are taken" [2.7.5.3.2/2]
 
 // deno-lint-ignore-file no-unused-vars
-import { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";
+import type { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";
 import {
   VIRTQ_DESC_F_INDIRECT,
   VIRTQ_DESC_F_NEXT,
@@ -12,11 +12,11 @@ import {
   VIRTQ_DESC_SIZE,
 } from "../../../../virtqueue/constants.ts";
 import { breakDeviceRing, type SplitDeviceRing } from "../../../../virtqueue/device/ring.ts";
-import { HEAD_ADDED, type SplitDriverRing } from "../../../../virtqueue/driver/ring.ts";
+import type { HEAD_ADDED, SplitDriverRing } from "../../../../virtqueue/driver/ring.ts";
 import type { AddBufferSteps, IndirectPolicy } from "../../../../virtqueue/driver/add.ts";
-import {
-  type BufferSegment,
-  type DescriptorChain,
+import type {
+  BufferSegment,
+  DescriptorChain,
   VirtqueueChainError,
   VirtqueueFullError,
 } from "../../../../virtqueue/types.ts";

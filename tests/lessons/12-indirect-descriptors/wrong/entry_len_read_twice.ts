@@ -5,7 +5,7 @@
 // Must fail: "each entry is read once: a len rewritten after its first read changes nothing" [2.7.5/D2]
 
 // deno-lint-ignore-file no-unused-vars
-import { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";
+import type { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";
 import {
   VIRTQ_DESC_F_INDIRECT,
   VIRTQ_DESC_F_NEXT,
@@ -13,11 +13,11 @@ import {
   VIRTQ_DESC_SIZE,
 } from "../../../../virtqueue/constants.ts";
 import { breakDeviceRing, type SplitDeviceRing } from "../../../../virtqueue/device/ring.ts";
-import { HEAD_ADDED, type SplitDriverRing } from "../../../../virtqueue/driver/ring.ts";
+import type { HEAD_ADDED, SplitDriverRing } from "../../../../virtqueue/driver/ring.ts";
 import type { AddBufferSteps, IndirectPolicy } from "../../../../virtqueue/driver/add.ts";
-import {
-  type BufferSegment,
-  type DescriptorChain,
+import type {
+  BufferSegment,
+  DescriptorChain,
   VirtqueueChainError,
   VirtqueueFullError,
 } from "../../../../virtqueue/types.ts";

@@ -3,14 +3,14 @@
 // Must fail: "the table holds the chain from entry 0, readable first, next = k + 1" [2.7.5.3/D2]
 
 // deno-lint-ignore-file no-unused-vars
-import { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";
+import type { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";
 import {
   VIRTQ_DESC_F_INDIRECT,
-  VIRTQ_DESC_F_NEXT,
+  type VIRTQ_DESC_F_NEXT,
   VIRTQ_DESC_F_WRITE,
   VIRTQ_DESC_SIZE,
 } from "../../../../virtqueue/constants.ts";
-import { breakDeviceRing, type SplitDeviceRing } from "../../../../virtqueue/device/ring.ts";
+import type { breakDeviceRing, SplitDeviceRing } from "../../../../virtqueue/device/ring.ts";
 import { HEAD_ADDED, type SplitDriverRing } from "../../../../virtqueue/driver/ring.ts";
 import type { AddBufferSteps, IndirectPolicy } from "../../../../virtqueue/driver/add.ts";
 import {

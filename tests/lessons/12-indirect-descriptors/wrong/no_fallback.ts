@@ -4,19 +4,19 @@
 // Must fail: "\"auto\" falls back to direct descriptors when no table can be allocated" [2.7.5.3/D3]
 
 // deno-lint-ignore-file no-unused-vars
-import { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";
-import {
+import type { GuestOutOfMemoryError } from "../../../../memory/allocator.ts";
+import type {
   VIRTQ_DESC_F_INDIRECT,
   VIRTQ_DESC_F_NEXT,
   VIRTQ_DESC_F_WRITE,
   VIRTQ_DESC_SIZE,
 } from "../../../../virtqueue/constants.ts";
-import { breakDeviceRing, type SplitDeviceRing } from "../../../../virtqueue/device/ring.ts";
-import { HEAD_ADDED, type SplitDriverRing } from "../../../../virtqueue/driver/ring.ts";
+import type { breakDeviceRing, SplitDeviceRing } from "../../../../virtqueue/device/ring.ts";
+import type { HEAD_ADDED, SplitDriverRing } from "../../../../virtqueue/driver/ring.ts";
 import type { AddBufferSteps, IndirectPolicy } from "../../../../virtqueue/driver/add.ts";
-import {
-  type BufferSegment,
-  type DescriptorChain,
+import type {
+  BufferSegment,
+  DescriptorChain,
   VirtqueueChainError,
   VirtqueueFullError,
 } from "../../../../virtqueue/types.ts";
