@@ -173,7 +173,7 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 24 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 26 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
   | "2.7/D2"
@@ -181,6 +181,8 @@ export type DerivedId =
   | "2.7.5/D2"
   | "2.7.5/D3"
   | "2.7.5.3/D1"
+  | "2.7.5.3/D2"
+  | "2.7.5.3/D3"
   | "2.7.6/D1"
   | "2.7.6/D2"
   | "2.7.8/D1"

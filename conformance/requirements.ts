@@ -1074,6 +1074,18 @@ const DERIVED = [
     "An indirect descriptor's len is a non-zero multiple of 16, because the table it points to holds len/16 descriptors of 16 bytes.",
   ],
   [
+    "2.7.5.3/D2",
+    "driver",
+    "derived",
+    "A chain in a table takes one descriptor: INDIRECT without NEXT, addr the table, len 16 per entry; entry k holds buffer k, linked to k + 1 (walks start at 0).",
+  ],
+  [
+    "2.7.5.3/D3",
+    "driver",
+    "derived",
+    "An indirect table is the device's until its chain comes back, then freed exactly once: freed early it is reused under the device; never freed, it leaks.",
+  ],
+  [
     "2.7.6/D1",
     "driver",
     "derived",

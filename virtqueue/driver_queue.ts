@@ -22,7 +22,7 @@
  */
 
 import type { Violation } from "../conformance/log.ts";
-import { type GuestAllocator, GuestOutOfMemoryError } from "../memory/allocator.ts";
+import type { GuestAllocator } from "../memory/allocator.ts";
 import { VRING_DESC_ALIGN_SIZE } from "./constants.ts";
 import {
   mergeParts,
@@ -30,6 +30,7 @@ import {
   type SplitRingDriverParts,
 } from "./parts.ts";
 import { allocateQueueAreas } from "./driver/areas.ts";
+import type { AddBufferSteps } from "./driver/add.ts";
 import { createSplitDriverRing, HEAD_FREE, type SplitDriverRing } from "./driver/ring.ts";
 import { inspectRing, type SplitRingSnapshot } from "./inspect.ts";
 import {
@@ -113,6 +114,8 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
   readonly #allocTable: (bytes: number) => number;
   /** `freeTable` for `detachChain`. */
   readonly #freeTable: (table: number) => void;
+  /** `steps` for `addBuffers`: this queue's two placing parts and its table allocator. */
+  readonly #addSteps: AddBufferSteps;
   /** `detach` for `getBuf`: `detachChain` bound to this ring. */
   readonly #detach: (head: number) => T;
 
@@ -155,6 +158,11 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
       if (!allocator) throw new TypeError(`Queue ${index} has no allocator to free table ${table}`);
       allocator.free(table);
     };
+    this.#addSteps = Object.freeze({
+      addChain: this.parts.addChain,
+      addIndirectChain: this.parts.addIndirectChain,
+      allocTable: allocator ? this.#allocTable : undefined,
+    });
     const ring = this.ring;
     const detachChain = this.parts.detachChain;
     const freeTable = this.#freeTable;
@@ -228,8 +236,9 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
 
   /**
    * Places a chain in the descriptor table (or in an indirect table) and its
-   * head in the next available ring entry: the parts `addChain` or
-   * `addIndirectChain`, then `placeAvailEntry`. The device cannot see it
+   * head in the next available ring entry: the part `addBuffers` (which
+   * calls the `addChain` or the `addIndirectChain` part), then
+   * `placeAvailEntry`. The device cannot see it
    * until {@linkcode kickPrepare} advances the available `idx`.
    *
    * Device-readable buffers come first, then device-writable ones
@@ -263,22 +272,14 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
     if (ring.broken !== null) throw new VirtqueueBrokenError(ring.broken);
     if (this.#freed) throw new Error(`Queue ${this.index} was freed and cannot be used`);
     const parts = this.parts;
-    const mode = options?.indirect ?? "auto";
-    let head: number;
-    if (
-      mode === "always" ||
-      (mode === "auto" && ring.indirect && this.#allocator !== undefined &&
-        readable.length + writable.length >= 2)
-    ) {
-      try {
-        head = parts.addIndirectChain(ring, readable, writable, token, this.#allocTable);
-      } catch (e) {
-        if (mode === "always" || !(e instanceof GuestOutOfMemoryError)) throw e;
-        head = parts.addChain(ring, readable, writable, token);
-      }
-    } else {
-      head = parts.addChain(ring, readable, writable, token);
-    }
+    const head = parts.addBuffers(
+      ring,
+      readable,
+      writable,
+      token,
+      options?.indirect ?? "auto",
+      this.#addSteps,
+    );
     parts.placeAvailEntry(ring, head);
   }
 

@@ -89,7 +89,13 @@ export {
   type SplitDriverRingOptions,
 } from "./driver/ring.ts";
 export { allocateQueueAreas } from "./driver/areas.ts";
-export { addChain, addIndirectChain } from "./driver/add.ts";
+export {
+  addBuffers,
+  type AddBufferSteps,
+  addChain,
+  addIndirectChain,
+  type IndirectPolicy,
+} from "./driver/add.ts";
 export { detachChain } from "./driver/detach.ts";
 export { checkUsedFlags, needsKick, placeAvailEntry, publishAvail } from "./driver/avail.ts";
 export {

@@ -7,9 +7,10 @@
  * them while the reference supplies the rest.
  *
  * No part calls another part: where one step needs another, the queue class
- * calls them in sequence (`addChain`, then `placeAvailEntry`; `walkChain`,
+ * calls them in sequence (`addBuffers`, then `placeAvailEntry`; `walkChain`,
  * then `readIndirectTable`) or passes the other step in (`getBuf` receives
- * the bound `detachChain`, `allocateQueueAreas` the layout, `drainUsed` the
+ * the bound `detachChain`, `addBuffers` the `addChain` and
+ * `addIndirectChain` it chooses between, `allocateQueueAreas` the layout, `drainUsed` the
  * queue whose `getBuf`, `disableCallbacks` and `enableCallbacks` it repeats).
  * The device half's stream copies (`readChain`, `writeChain`) are not steps
  * of the queue itself: `SplitQueueDevice` hands them to the device models
@@ -20,7 +21,7 @@
 
 import { splitQueueLayout } from "./layout.ts";
 import { allocateQueueAreas } from "./driver/areas.ts";
-import { addChain, addIndirectChain } from "./driver/add.ts";
+import { addBuffers, addChain, addIndirectChain } from "./driver/add.ts";
 import { detachChain } from "./driver/detach.ts";
 import { needsKick, placeAvailEntry, publishAvail } from "./driver/avail.ts";
 import {
@@ -52,6 +53,8 @@ export interface SplitRingDriverParts {
   readonly addChain: typeof addChain;
   /** Places a chain in an indirect table (§2.7.5.3). */
   readonly addIndirectChain: typeof addIndirectChain;
+  /** Chooses direct descriptors or an indirect table, falling back to direct ones (§2.7.5.3). */
+  readonly addBuffers: typeof addBuffers;
   /** Puts a head in the next available ring entry (§2.7.13.2). */
   readonly placeAvailEntry: typeof placeAvailEntry;
   /** Advances the available `idx` over the entries placed (§2.7.13.3). */
@@ -80,6 +83,7 @@ export const REFERENCE_SPLIT_RING_DRIVER_PARTS: SplitRingDriverParts = Object.fr
   allocateQueueAreas,
   addChain,
   addIndirectChain,
+  addBuffers,
   placeAvailEntry,
   publishAvail,
   needsKick,

@@ -101,6 +101,22 @@ function tableOf(f: RingFixture, entries: readonly RawDescriptor[], bytes?: numb
   return addr;
 }
 
+/**
+ * Direct descriptors 0, 1, ... (linked with NEXT), then one pointing at the
+ * table `table` of `len` bytes with INDIRECT (and `flags`); head 0 made available.
+ */
+function viaTable(
+  f: RingFixture,
+  direct: readonly RawDescriptor[],
+  table: number,
+  len: number,
+  flags = 0,
+): void {
+  direct.forEach((d, k) => f.writeDescriptor(k, { ...d, flags: d.flags | NEXT, next: k + 1 }));
+  f.writeDescriptor(direct.length, { addr: table, len, flags: INDIRECT | flags });
+  f.makeAvailable(0);
+}
+
 /** `n` descriptors linked 0 -> 1 -> ... -> n-1, each a 16-byte readable buffer. */
 function linked(f: RingFixture, n: number, lastNext?: number): RawDescriptor[] {
   const b = buf(f, 16);
@@ -501,6 +517,133 @@ export const HOSTILE_CHAINS: readonly HostileChain[] = Object.freeze(
           flags: WRITE,
         }]);
         chainOf(f, [{ addr: table, len: 2 * VIRTQ_DESC_SIZE, flags: INDIRECT | WRITE }]);
+      },
+    },
+    {
+      name: "a table whose entries link 0 -> 2 -> 1",
+      topic: "indirect",
+      rule: "2.7.4.1/1",
+      accepted: true,
+      fixture: { indirect: true },
+      build: (f) => {
+        const table = tableOf(f, [
+          { addr: buf(f, 16), len: 16, flags: NEXT, next: 2 },
+          { addr: buf(f, 1), len: 1, flags: WRITE },
+          { addr: buf(f, 64), len: 64, flags: WRITE | NEXT, next: 1 },
+        ]);
+        viaTable(f, [], table, 3 * VIRTQ_DESC_SIZE);
+      },
+    },
+    {
+      name: "a chain that ends at entry 1 of a table of 3, entry 2 unused",
+      topic: "indirect",
+      rule: "2.7.4.1/1",
+      accepted: true,
+      fixture: { indirect: true },
+      build: (f) => {
+        const table = tableOf(f, [
+          { addr: buf(f, 16), len: 16, flags: NEXT, next: 1 },
+          { addr: buf(f, 64), len: 64, flags: WRITE },
+          { addr: 0, len: 0, flags: INDIRECT | NEXT, next: 9 },
+        ]);
+        viaTable(f, [], table, 3 * VIRTQ_DESC_SIZE);
+      },
+    },
+    {
+      name: "an indirect table of exactly Queue Size entries",
+      topic: "indirect",
+      rule: "2.7.5.3.1/3",
+      accepted: true,
+      fixture: { indirect: true },
+      build: (f) => viaTable(f, [], tableOf(f, linked(f, 8)), 8 * VIRTQ_DESC_SIZE),
+    },
+    {
+      name: "an indirect table of 0xfffffff0 bytes",
+      topic: "indirect",
+      rule: "2.7.5.3.1/3",
+      fair: ["2.7.5/D2"],
+      fixture: { indirect: true },
+      build: (f) => viaTable(f, [], tableOf(f, linked(f, 1)), 0xffff_fff0),
+    },
+    {
+      name: "two readable direct descriptors, then a table of one writable entry",
+      topic: "indirect",
+      rule: "2.7.5.3.2/2",
+      accepted: true,
+      fixture: { indirect: true },
+      build: (f) => {
+        const table = tableOf(f, [{ addr: buf(f, 512), len: 512, flags: WRITE }]);
+        viaTable(
+          f,
+          [{ addr: buf(f, 16), len: 16, flags: 0 }, {
+            addr: buf(f, 4),
+            len: 4,
+            flags: 0,
+          }],
+          table,
+          VIRTQ_DESC_SIZE,
+        );
+      },
+    },
+    {
+      name: "a writable direct descriptor, then a table of one readable entry",
+      topic: "indirect",
+      rule: "2.7.4.2/1",
+      fixture: { indirect: true },
+      build: (f) => {
+        const table = tableOf(f, [{ addr: buf(f, 16), len: 16, flags: 0 }]);
+        viaTable(f, [{ addr: buf(f, 64), len: 64, flags: WRITE }], table, VIRTQ_DESC_SIZE);
+      },
+    },
+    {
+      name: "an indirect descriptor with WRITE set, its table all readable",
+      topic: "indirect",
+      rule: "2.7.5.3.2/1",
+      accepted: true,
+      fixture: { indirect: true },
+      build: (f) => {
+        const table = tableOf(f, [{ addr: buf(f, 16), len: 16, flags: NEXT, next: 1 }, {
+          addr: buf(f, 32),
+          len: 32,
+          flags: 0,
+        }]);
+        viaTable(f, [], table, 2 * VIRTQ_DESC_SIZE, WRITE);
+      },
+    },
+    {
+      name: "an indirect table entry whose buffer runs one byte past the end of RAM",
+      topic: "indirect",
+      rule: "2.7.5/D2",
+      fixture: { indirect: true },
+      build: (f) => {
+        const table = tableOf(f, [{ addr: buf(f, 16), len: 16, flags: NEXT, next: 1 }, {
+          addr: f.memory.end - 16,
+          len: 17,
+          flags: WRITE,
+        }]);
+        viaTable(f, [], table, 2 * VIRTQ_DESC_SIZE);
+      },
+    },
+    {
+      name: "an indirect table entry whose buffer ends on the last byte of RAM",
+      topic: "indirect",
+      rule: "2.7.5/D2",
+      accepted: true,
+      fixture: { indirect: true },
+      build: (f) => {
+        const table = tableOf(f, [{ addr: f.memory.end - 512, len: 512, flags: WRITE }]);
+        viaTable(f, [], table, VIRTQ_DESC_SIZE);
+      },
+    },
+    {
+      name: "an indirect table that runs 16 bytes past the end of RAM",
+      topic: "indirect",
+      rule: "2.7.5/D2",
+      fixture: { indirect: true },
+      build: (f) => {
+        const at = f.memory.end - VIRTQ_DESC_SIZE;
+        f.writeDescriptor(0, { addr: buf(f, 16), len: 16, flags: 0 }, at);
+        viaTable(f, [], at, 2 * VIRTQ_DESC_SIZE);
       },
     },
   ] satisfies HostileChain[],

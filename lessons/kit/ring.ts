@@ -54,7 +54,8 @@ import {
   VIRTQ_USED_IDX_OFFSET,
 } from "../../virtqueue/layout.ts";
 import type { BufferSegment, SplitQueueAddresses } from "../../virtqueue/types.ts";
-import { ringPlace } from "./format.ts";
+import { GuestOutOfMemoryError } from "../../memory/allocator.ts";
+import { chain, guestAddress, ringPlace, segments, value, violation } from "./format.ts";
 import { type AddressRange, SnoopingMemory } from "./snoop.ts";
 
 /** Where fixture RAM starts: where the lab machine's RAM starts. */
@@ -365,4 +366,88 @@ export function ringFixture<T = string>(options: RingFixtureOptions = {}): RingF
   };
   memory.resetCounts();
   return fixture;
+}
+
+/**
+ * Every indirect table freed exactly once, after its chain came back: 60
+ * requests of 1 to 4 buffers through a ring of 8 across the 16-bit wrap, the
+ * driver half on `driver` (the reference parts around them), every third
+ * added while the allocator is full (so "auto" must fall back to direct
+ * descriptors). Each request must reach the device with its buffers and come
+ * back with its token; the allocator's calls are watched for a table freed
+ * twice, freed before its chain came back, or never freed.
+ *
+ * @param driver The learner's driver parts (`addIndirectChain`, `addBuffers`...).
+ * @returns What went wrong, in words, or `null`.
+ */
+export function tablesFreedOnce(driver: Partial<SplitRingDriverParts>): string | null {
+  const f = ringFixture<number>({
+    size: 8,
+    startIdx: 0xfff0,
+    indirect: true,
+    driver,
+  });
+  const pool = Array.from({ length: 24 }, (_, k) => f.buffer(16 + k));
+  const a = f.allocator;
+  const [alloc, free] = [a.alloc.bind(a), a.free.bind(a)];
+  const live = new Map<number, number>(); // table -> the request it was allocated for
+  const returned = new Set<number>();
+  let adding = -1;
+  let squeeze = false;
+  let problem: string | null = null;
+  // defineProperty, not assignment: under the grading sandbox's frozen prototypes an assignment
+  // to a method the prototype has is refused (the "override mistake").
+  Object.defineProperty(a, "alloc", {
+    configurable: true,
+    value: (bytes: number, align?: number) => {
+      if (squeeze) throw new GuestOutOfMemoryError(bytes, align ?? 16, 0);
+      const t = alloc(bytes, align);
+      live.set(t, adding);
+      return t;
+    },
+  });
+  Object.defineProperty(a, "free", {
+    configurable: true,
+    value: (t: number) => {
+      const id = live.get(t);
+      problem ??= id === undefined
+        ? `a table at ${guestAddress(t)} was freed that is not allocated: freed twice?`
+        : !returned.has(id)
+        ? `request ${id}'s table was freed before the device returned its chain`
+        : null;
+      live.delete(t);
+      free(t);
+    },
+  });
+  for (let id = 0; id < 60 && !problem; id++) {
+    const n = 1 + (id % 4);
+    const r = pool.slice(id % 20, (id % 20) + 1);
+    const w = pool.slice((id % 20) + 1, (id % 20) + n);
+    [adding, squeeze] = [id, id % 3 === 2];
+    f.driverQueue.add(r, w, id);
+    squeeze = false;
+    f.driverQueue.kickPrepare();
+    const c = f.deviceQueue.pop();
+    if (
+      !c || segments(c.readable) !== segments(r) ||
+      segments(c.writable) !== segments(w)
+    ) {
+      return `request ${id} (${n} buffer(s)${
+        id % 3 === 2 ? ", no table to be had" : ""
+      }) reached the ` +
+        `device as ${chain(c)}${f.log.entries[0] ? `; ${violation(f.log.entries[0])}` : ""}`;
+    }
+    returned.add(id);
+    f.deviceQueue.push(c.head, c.writableLength);
+    const used = f.driverQueue.getBuf();
+    if (used?.token !== id) return `request ${id} came back as ${value(used)}`;
+  }
+  if (problem) return problem;
+  if (live.size) {
+    return `${live.size} table(s) were never freed (requests ${[...live.values()].join(", ")})`;
+  }
+  if (f.driver.numFree !== 8) {
+    return `the ring ended with ${f.driver.numFree} of 8 descriptors free`;
+  }
+  return null;
 }

@@ -21,7 +21,7 @@
 
 import fc from "fast-check";
 import { ConformanceLog } from "../../conformance/log.ts";
-import { GuestAllocator } from "../../memory/allocator.ts";
+import { GuestAllocator, GuestOutOfMemoryError } from "../../memory/allocator.ts";
 import {
   VIRTQ_DESC_F_INDIRECT,
   VIRTQ_DESC_F_NEXT,
@@ -44,7 +44,14 @@ import {
   type SplitDriverRing,
 } from "../../virtqueue/driver/ring.ts";
 import { type BufferSegment, VirtqueueFullError } from "../../virtqueue/types.ts";
-import { descriptor, memoryAccess, outcome as showOutcome, ringPlace, value } from "./format.ts";
+import {
+  descriptor,
+  guestAddress,
+  memoryAccess,
+  outcome as showOutcome,
+  ringPlace,
+  value,
+} from "./format.ts";
 import { readBudget } from "./budget.ts";
 import { RING_RAM_BASE } from "./ring.ts";
 import { attempt, type Outcome, thrown } from "./rules.ts";
@@ -74,6 +81,8 @@ export interface DriverRingStage {
   readonly freed?: readonly number[];
   /** Which of the `busy` chains goes into an indirect table (`VIRTIO_F_INDIRECT_DESC` is on). */
   readonly indirectAt?: number;
+  /** Whether `VIRTIO_F_INDIRECT_DESC` was negotiated (default: when `indirectAt` is given). */
+  readonly indirect?: boolean;
   /** RAM size in bytes (default 64 KiB). */
   readonly ram?: number;
   /** Where RAM starts (default {@linkcode RING_RAM_BASE}; 2^32 puts it above 4 GiB). */
@@ -130,7 +139,7 @@ export function driverRingStage(s: DriverRingStage = {}): StagedDriverRing {
     index: 0,
     size,
     eventIdx: false,
-    indirect: s.indirectAt !== undefined,
+    indirect: s.indirect ?? s.indirectAt !== undefined,
     ...allocateQueueAreas(allocator, size),
     reporter: new ConformanceLog().scoped("driver"),
   });
@@ -622,4 +631,117 @@ export function freeChain(free: typeof detachChain, c: FreeingCase): ChainFreein
 export function showFreeing(o: ChainFreeing): string {
   const record = o.outcome.startsWith("threw") ? "" : `; ${o.problem ?? "the record is sound"}`;
   return `${o.outcome}${record}; freeTable called with [${o.freeTable.map(value).join(", ")}]`;
+}
+
+/** A placement case for a part that writes a chain into an indirect table. */
+export interface TablePlacementCase extends PlacementCase {
+  /** `allocTable` throws `GuestOutOfMemoryError` instead of allocating. */
+  readonly oom?: boolean;
+}
+
+/** What a part that places a chain in a table did: see {@linkcode placeInTable}. */
+export interface TablePlacement {
+  /** What it returned (the head) or threw. */
+  readonly outcome: Outcome<number>;
+  /** The ring descriptor at the head: `addr` is `"the table"` when it is the one allocated; `flags` without WRITE (ignored there). */
+  readonly pointer: { readonly addr: string; readonly len: number; readonly flags: number } | null;
+  /** The table's entries, one per buffer; the last one's `next` is `"free"` unless NEXT is set. */
+  readonly entries: readonly (Omit<TableDescriptor, "next"> & { readonly next: number | "free" })[];
+  /** The sizes `allocTable` was asked for, in bytes, in order. */
+  readonly allocs: readonly number[];
+  /** The record afterwards; `tables` shows the allocated table as `"the table"`. */
+  readonly record: Record<string, unknown>;
+  /** Stores outside the head descriptor and the table's `16 * n` bytes. */
+  readonly elsewhere: number;
+}
+
+/**
+ * Runs a part that places a chain in an indirect table (`addIndirectChain`)
+ * on a staged ring (`VIRTIO_F_INDIRECT_DESC` on unless `c.indirect` is
+ * false), with an `allocTable` that records its calls, and reads back what a
+ * device would find: the head descriptor and the table's entries.
+ *
+ * @param place The part.
+ * @param c The ring state, the chain, and whether the allocator is full.
+ */
+export function placeInTable(
+  place: typeof addIndirectChain<string>,
+  c: TablePlacementCase,
+): TablePlacement {
+  const { memory, ring, buffer, allocator } = driverRingStage({
+    ...c,
+    indirect: c.indirect ?? true,
+  });
+  const { end, base } = memory;
+  const buf = (b: CaseBuffer): BufferSegment =>
+    typeof b === "number" ? buffer(b) : {
+      addr: { end: end - b.len, past: end - b.len + 1, below: base - 1, far: 2 ** 50, base }[b.at],
+      len: b.len,
+    };
+  const [r, w] = [c.r.map(buf), c.w.map(buf)];
+  const n = r.length + w.length;
+  const allocs: number[] = [];
+  let table = -1;
+  const alloc = (bytes: number) => {
+    allocs.push(bytes);
+    if (c.oom) throw new GuestOutOfMemoryError(bytes, 16, 0);
+    return (table = memory.quietly(() => allocator.alloc(bytes, 16)));
+  };
+  const log = memory.record();
+  const outcome = attempt(() => place(ring, r, w, "new chain", alloc));
+  memory.record(false);
+  const head = "returned" in outcome ? outcome.returned : -1;
+  const read = (at: number) =>
+    memory.quietly(() => ({
+      addr: memory.readU64Number(at + VIRTQ_DESC_ADDR_OFFSET),
+      len: memory.readU32(at + VIRTQ_DESC_LEN_OFFSET),
+      flags: memory.readU16(at + VIRTQ_DESC_FLAGS_OFFSET),
+      next: memory.readU16(at + VIRTQ_DESC_NEXT_OFFSET),
+    }));
+  const ok = Number.isInteger(head) && head >= 0 && head < ring.size;
+  const at = ring.descAddr + descOffset(head);
+  const d = ok ? read(at) : null;
+  const entries = table < 0 ? [] : Array.from({ length: n }, (_, k) => {
+    const x = read(table + descOffset(k));
+    const more = (x.flags & VIRTQ_DESC_F_NEXT) !== 0;
+    return { index: k, ...x, next: more ? x.next : k === n - 1 ? "free" as const : x.next };
+  });
+  const mine = (a: number) =>
+    (ok && a >= at && a < at + 16) || (table >= 0 && a >= table && a < table + 16 * n);
+  return {
+    outcome,
+    pointer: d && {
+      addr: d.addr === table ? "the table" : guestAddress(d.addr),
+      len: d.len,
+      flags: d.flags & ~VIRTQ_DESC_F_WRITE,
+    },
+    entries,
+    allocs,
+    record: {
+      ...driverRecord(ring),
+      tables: [...ring.tables].map((t) => (t === table && t >= 0 ? "the table" : t)),
+    },
+    elsewhere: log.filter((a) => a.kind !== "load" && !mine(a.address)).length,
+  };
+}
+
+/**
+ * A table placement, for a failure message.
+ *
+ * @param o The placement.
+ */
+export function showTablePlacement(o: TablePlacement): string {
+  const calls = `allocTable(${o.allocs.join("), allocTable(")})`;
+  if ("threw" in o.outcome) {
+    const e = (o.outcome.threw ?? {}) as { rule?: string | null; segment?: number };
+    const rule = "rule" in e ? ` [rule ${e.rule}, segment ${e.segment}]` : "";
+    return `threw ${thrown(o.outcome.threw)}${rule}, after ${
+      o.allocs.length ? calls : "no allocTable call"
+    }` +
+      (o.elsewhere ? ` and ${o.elsewhere} store(s)` : "");
+  }
+  const entries = o.entries.map((x) => descriptor({ ...x, next: x.next === "free" ? 0 : x.next }));
+  return `returned ${value(o.outcome.returned)}; ring descriptor ${value(o.pointer)}; table ` +
+    `${entries.join(" -> ") || "none"}; ${o.allocs.length ? calls : "no allocTable call"}` +
+    (o.elsewhere ? `; ${o.elsewhere} store(s) elsewhere` : "");
 }

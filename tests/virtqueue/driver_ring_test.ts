@@ -16,7 +16,12 @@ import {
   type SplitDriverRing,
 } from "../../virtqueue/driver/ring.ts";
 import { allocateQueueAreas } from "../../virtqueue/driver/areas.ts";
-import { addChain, addIndirectChain } from "../../virtqueue/driver/add.ts";
+import {
+  addBuffers,
+  type AddBufferSteps,
+  addChain,
+  addIndirectChain,
+} from "../../virtqueue/driver/add.ts";
 import { detachChain } from "../../virtqueue/driver/detach.ts";
 import { needsKick, placeAvailEntry, publishAvail } from "../../virtqueue/driver/avail.ts";
 import { getBuf, moreUsed, updateUsedEvent } from "../../virtqueue/driver/used.ts";
@@ -358,6 +363,75 @@ Deno.test("addIndirectChain checks everything before it allocates, and leaves th
   assert.equal(q.driver.writable[head], 10);
   assert.equal(q.allocator.sizeOf(q.driver.tables[head]), 48);
   assert.equal(q.driver.tables[head] % 16, 0);
+});
+
+Deno.test("addBuffers: the policy's step, and direct descriptors when a table cannot be had", () => {
+  /** Steps that record which one ran, over the reference parts. */
+  const recording = (p: ReturnType<typeof ringPair>, tables: "ok" | "oom" | "none") => {
+    const calls: string[] = [];
+    const steps: AddBufferSteps = {
+      addChain: (ring, r, w, token) => (calls.push("addChain"), addChain(ring, r, w, token)),
+      addIndirectChain: (ring, r, w, token, alloc) => {
+        calls.push("addIndirectChain");
+        return addIndirectChain(ring, r, w, token, alloc);
+      },
+      allocTable: tables === "none" ? undefined : (bytes) => {
+        calls.push(`allocTable(${bytes})`);
+        if (tables === "oom") throw new GuestOutOfMemoryError(bytes, 16, 0);
+        return p.allocator.alloc(bytes, 16);
+      },
+    };
+    return { calls, steps };
+  };
+  const run = (
+    indirect: boolean,
+    tables: "ok" | "oom" | "none",
+    policy: "auto" | "always" | "never",
+    buffers = 2,
+  ) => {
+    const p = ringPair({ size: 4, indirect });
+    const { calls, steps } = recording(p, tables);
+    const bufs = Array.from({ length: buffers }, () => p.buf(8));
+    try {
+      const head = addBuffers(p.driver, bufs.slice(0, 1), bufs.slice(1), "t", policy, steps);
+      return { calls, head, count: p.driver.count[head], numFree: p.driver.numFree };
+    } catch (e) {
+      return { calls, threw: (e as Error).name, numFree: p.driver.numFree };
+    }
+  };
+  assert.deepEqual(run(true, "ok", "auto"), {
+    calls: ["addIndirectChain", "allocTable(32)"],
+    head: 0,
+    count: 1,
+    numFree: 3,
+  });
+  assert.deepEqual(run(true, "oom", "auto"), {
+    calls: ["addIndirectChain", "allocTable(32)", "addChain"],
+    head: 0,
+    count: 2,
+    numFree: 2,
+  });
+  assert.deepEqual(run(true, "ok", "auto", 1).calls, ["addChain"], "one buffer stays direct");
+  assert.deepEqual(run(false, "ok", "auto").calls, ["addChain"], "not negotiated");
+  assert.deepEqual(run(true, "none", "auto").calls, ["addChain"], "no allocator");
+  assert.deepEqual(run(true, "ok", "never").calls, ["addChain"]);
+  assert.deepEqual(run(true, "oom", "always"), {
+    calls: ["addIndirectChain", "allocTable(32)"],
+    threw: "GuestOutOfMemoryError",
+    numFree: 4,
+  });
+  assert.deepEqual(run(true, "none", "always"), { calls: [], threw: "TypeError", numFree: 4 });
+  assert.deepEqual(run(false, "ok", "always"), {
+    calls: ["addIndirectChain"],
+    threw: "VirtqueueChainError",
+    numFree: 4,
+  });
+  // A refusal by the indirect step is passed on, not retried with direct descriptors.
+  assert.deepEqual(run(true, "ok", "auto", 5), {
+    calls: ["addIndirectChain"],
+    threw: "VirtqueueChainError",
+    numFree: 4,
+  });
 });
 
 // ---------------------------------------------------------------------------

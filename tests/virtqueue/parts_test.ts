@@ -37,6 +37,7 @@ const DRIVER_PART_NAMES = [
   "allocateQueueAreas",
   "addChain",
   "addIndirectChain",
+  "addBuffers",
   "placeAvailEntry",
   "publishAvail",
   "needsKick",

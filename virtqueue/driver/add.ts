@@ -6,6 +6,9 @@
  * `VIRTIO_F_INDIRECT_DESC`, write the chain into an indirect table and take
  * one descriptor that points to it (§2.7.5.3).
  *
+ * {@linkcode addBuffers} chooses between the two, falling back to direct
+ * descriptors when a table cannot be allocated.
+ *
  * Placing a chain does not make it available: the queue class then calls
  * `placeAvailEntry` and, when the caller kicks, `publishAvail`.
  *
@@ -13,6 +16,7 @@
  */
 
 import type { GuestMemory } from "../../memory/guest_memory.ts";
+import { GuestOutOfMemoryError } from "../../memory/allocator.ts";
 import { hexAddress } from "../../memory/guest_memory.ts";
 import {
   VIRTQ_DESC_F_INDIRECT,
@@ -265,4 +269,110 @@ function writeDesc(
   memory.writeU32(at + VIRTQ_DESC_LEN_OFFSET, len);
   memory.writeU16(at + VIRTQ_DESC_FLAGS_OFFSET, flags);
   memory.writeU16(at + VIRTQ_DESC_NEXT_OFFSET, next);
+}
+
+/**
+ * How {@linkcode addBuffers} places a chain: `"auto"` chooses, `"always"`
+ * insists on an indirect table, `"never"` uses direct descriptors only.
+ */
+export type IndirectPolicy = "auto" | "always" | "never";
+
+/**
+ * The steps {@linkcode addBuffers} chooses between, and the allocator it
+ * hands to the indirect one: the queue class passes its own parts table's
+ * `addChain` and `addIndirectChain` (each may be a learner's).
+ */
+export interface AddBufferSteps {
+  /** Places the chain in direct descriptors (the `addChain` part). */
+  readonly addChain: typeof addChain;
+  /** Places the chain in an indirect table (the `addIndirectChain` part). */
+  readonly addIndirectChain: typeof addIndirectChain;
+  /**
+   * Allocates a 16-byte aligned table of `bytes` and returns its address;
+   * throws `GuestOutOfMemoryError` when it does not fit. `undefined` when
+   * the queue has no allocator for tables.
+   */
+  readonly allocTable?: (bytes: number) => number;
+}
+
+/**
+ * Chooses how a chain of `n = readable.length + writable.length` buffers
+ * goes into the ring and places it with one of `steps` (Linux's
+ * `virtqueue_add_split`: `virtqueue_use_indirect`, then direct descriptors
+ * when `alloc_indirect_split` fails):
+ *
+ * | `policy` | what it does |
+ * | --- | --- |
+ * | `"never"` | `steps.addChain` |
+ * | `"always"` | `steps.addIndirectChain`, errors passed on; a `TypeError` first when `steps.allocTable` is `undefined` |
+ * | `"auto"` | an indirect table when `ring.indirect`, `steps.allocTable` is given and `n >= 2`; else `steps.addChain` |
+ *
+ * With `"auto"`, a table that cannot be allocated (`addIndirectChain`
+ * throws `GuestOutOfMemoryError`, which leaves the ring unchanged) falls
+ * back to `steps.addChain`: one table fewer is no reason to fail a request
+ * that fits in the ring. Every other error, from either step, is passed on
+ * as thrown, and no step is called twice.
+ *
+ * @param ring The driver ring (not broken).
+ * @param readable Device-readable buffers, in order.
+ * @param writable Device-writable buffers, in order.
+ * @param token What `getBuf` hands back when the device returns the chain.
+ * @param policy Direct descriptors, an indirect table, or the choice above.
+ * @param steps The two placing steps and the table allocator.
+ * @returns The head the step returned: the descriptor index for the available ring.
+ * @throws {VirtqueueChainError} From a step, when the chain breaks a rule (nothing changed).
+ * @throws {VirtqueueFullError} From a step, when too few descriptors are free (nothing changed).
+ * @throws {GuestOutOfMemoryError} With `"always"`, when the table does not fit (nothing changed).
+ * @throws {TypeError} With `"always"` and no `steps.allocTable`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GuestMemory } from "../../memory/guest_memory.ts";
+ * import { GuestAllocator } from "../../memory/allocator.ts";
+ * import { ConformanceLog } from "../../conformance/log.ts";
+ * import { createSplitDriverRing } from "./ring.ts";
+ * import { addBuffers, addChain, addIndirectChain } from "./add.ts";
+ *
+ * const memory = new GuestMemory(0x8000);
+ * const allocator = new GuestAllocator(memory, { start: 0x4000 });
+ * const ring = createSplitDriverRing<string>({
+ *   memory, index: 0, size: 4, eventIdx: false, indirect: true,
+ *   descAddr: 0x0, availAddr: 0x1000, usedAddr: 0x2000,
+ *   reporter: new ConformanceLog().scoped("queue 0"),
+ * });
+ * const steps = { addChain, addIndirectChain, allocTable: (n: number) => allocator.alloc(n, 16) };
+ * const r = [{ addr: 0x6000, len: 16 }];
+ * const w = [{ addr: 0x7000, len: 512 }, { addr: 0x7200, len: 1 }];
+ * const head = addBuffers(ring, r, w, "read", "auto", steps);
+ * assert.equal(ring.numFree, 3); // one descriptor of the ring for three buffers
+ * assert.equal(memory.readU16(0x0 + 16 * head + 12), 4); // VIRTQ_DESC_F_INDIRECT
+ * assert.equal(memory.readU32(0x0 + 16 * head + 8), 48); // a table of 3 entries
+ * ```
+ */
+export function addBuffers<T>(
+  ring: SplitDriverRing<T>,
+  readable: readonly BufferSegment[],
+  writable: readonly BufferSegment[],
+  token: T,
+  policy: IndirectPolicy,
+  steps: AddBufferSteps,
+): number {
+  if (policy === "never") return steps.addChain(ring, readable, writable, token);
+  const allocTable = steps.allocTable;
+  if (policy === "always") {
+    if (allocTable === undefined) {
+      throw new TypeError(`Queue ${ring.index} has no allocator for an indirect table`);
+    }
+    return steps.addIndirectChain(ring, readable, writable, token, allocTable);
+  }
+  if (!ring.indirect || allocTable === undefined || readable.length + writable.length < 2) {
+    return steps.addChain(ring, readable, writable, token);
+  }
+  try {
+    return steps.addIndirectChain(ring, readable, writable, token, allocTable);
+  } catch (e) {
+    if (!(e instanceof GuestOutOfMemoryError)) throw e;
+  }
+  return steps.addChain(ring, readable, writable, token);
 }
