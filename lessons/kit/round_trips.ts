@@ -22,12 +22,15 @@
  */
 
 import type { Violation } from "../../conformance/log.ts";
+import type { RequirementId } from "../../conformance/requirements.ts";
+import { type Check, fail } from "../../course/grader.ts";
+import type { SplitRingDeviceParts, SplitRingDriverParts } from "../../virtqueue/parts.ts";
 import { vringNeedEvent } from "../../virtqueue/event_idx.ts";
 import { VIRTQ_AVAIL_FLAGS_OFFSET, VIRTQ_USED_FLAGS_OFFSET } from "../../virtqueue/layout.ts";
 import { readBudget } from "./budget.ts";
-import { ringIdx } from "./format.ts";
+import { ringIdx, violation as showViolation } from "./format.ts";
 import { ringFixture, type RingFixtureOptions } from "./ring.ts";
-import { attempt } from "./rules.ts";
+import { attempt, thrown } from "./rules.ts";
 
 /** A schedule of round trips. */
 export interface RoundTripOptions extends RingFixtureOptions {
@@ -228,4 +231,108 @@ function stall(f: ReturnType<typeof ringFixture<number>>): Stall {
           : `avail flags being 0x${flags.toString(16)}`),
     };
   });
+}
+
+/** The schedules {@linkcode roundTripCheck} runs: sizes 2 to 16, all crossing the 16-bit wrap. */
+export const ROUND_TRIP_SCHEDULES: readonly Required<
+  Pick<RoundTripOptions, "seed" | "startIdx" | "size">
+>[] = Object.freeze([
+  { seed: 1, startIdx: 0xfff0, size: 8 },
+  { seed: 2, startIdx: 0xffe8, size: 4 },
+  { seed: 3, startIdx: 0xffc0, size: 16 },
+  { seed: 4, startIdx: 0xfff8, size: 2 },
+]);
+
+/** What {@linkcode roundTripCheck} takes. */
+export interface RoundTripCheckOptions<I> {
+  /** Which half is the learner's: the other is the library's, notifying only as asked. */
+  readonly side: "driver" | "device";
+  /** The hint that helps. */
+  readonly hint: number;
+  /** The learner's parts, for that half. */
+  readonly parts: (impl: I) => {
+    readonly driver?: Partial<SplitRingDriverParts>;
+    readonly device?: Partial<SplitRingDeviceParts>;
+  };
+  /** Round trips per schedule (default 300). */
+  readonly trips?: number;
+  /** An extra line for a stall (the real bug behind it). */
+  readonly note?: string;
+}
+
+/**
+ * A check that runs {@linkcode roundTrips} with one half on the learner's
+ * parts, over {@linkcode ROUND_TRIP_SCHEDULES}, each compared with the same
+ * schedule on the library's parts. It fails on the first schedule where the
+ * learner's code threw, the other half reported a rule, the ring stopped
+ * with work left (citing 2.7.7/D1 for the driver half; 2.7.10/D2 for a
+ * missing kick and 2.7.7.2/2 for a missing interrupt on the device half),
+ * or the number of kicks or interrupts differs from the library's: the
+ * peers notify only as asked, so a right answer asks exactly as often.
+ *
+ * @param options The side, the learner's parts, the hint.
+ * @returns The check.
+ */
+export function roundTripCheck<I>(options: RoundTripCheckOptions<I>): Check<I> {
+  const { side, trips = 300 } = options;
+  const expected = side === "driver"
+    ? "every chain back, with the device interrupting only where used_event asks: after each " +
+      "reap used_event names the next entry not reaped, while notifications are on"
+    : "every chain back, with the driver kicking only where avail_event asks and the driver " +
+      "interrupted exactly where used_event asks";
+  return {
+    name: side === "driver"
+      ? "your driver half runs round trips across the wrap, interrupted only as it asks"
+      : "your device half runs round trips across the wrap, kicked only as it asks",
+    requirement: side === "driver" ? "2.7.7/D1" : "2.7.10/D2",
+    hint: options.hint,
+    expects: expected,
+    run(impl: I) {
+      const parts = options.parts(impl);
+      for (const s of ROUND_TRIP_SCHEDULES) {
+        const where = `in ${trips} round trips on a ${s.size}-entry ring from ` +
+          `${ringIdx(s.startIdx)} (schedule ${s.seed})`;
+        const got = roundTrips({ ...s, trips, ...parts });
+        if (got.threw) {
+          fail({ observed: `${where}, your code threw ${thrown(got.threw.error)}`, expected });
+        }
+        const broke = got.violations[0];
+        if (broke) {
+          fail({
+            observed: `${where}, the other half reported ${showViolation(broke)}`,
+            expected,
+            requirement: broke.id,
+          });
+        }
+        if (got.stall) {
+          const id: RequirementId = side === "driver"
+            ? "2.7.7/D1"
+            : got.stall.missing === "kick"
+            ? "2.7.10/D2"
+            : "2.7.7.2/2";
+          fail({
+            observed: `${where}, the ring stopped after ${got.completed} of them: ` +
+              got.stall.message,
+            expected,
+            requirement: id,
+            note: options.note,
+          });
+        }
+        const want = roundTrips({ ...s, trips });
+        if (got.kicks !== want.kicks || got.interrupts !== want.interrupts) {
+          fail({
+            observed: `${where}, the device interrupted ${got.interrupts} time(s) and the ` +
+              `driver kicked ${got.kicks} time(s), where the same schedule on the library's ` +
+              `parts takes ${want.interrupts} and ${want.kicks}`,
+            expected: `${expected}, so exactly as many notifications as asked for`,
+            requirement: side === "driver"
+              ? "2.7.7.1/2"
+              : got.interrupts !== want.interrupts
+              ? "2.7.7.2/2"
+              : "2.7.10.2/2",
+          });
+        }
+      }
+    },
+  };
 }
