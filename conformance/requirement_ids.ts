@@ -173,7 +173,7 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 26 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 30 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
   | "2.7/D2"
@@ -185,9 +185,13 @@ export type DerivedId =
   | "2.7.5.3/D3"
   | "2.7.6/D1"
   | "2.7.6/D2"
+  | "2.7.7/D1"
+  | "2.7.7/D2"
   | "2.7.8/D1"
   | "2.7.8/D2"
   | "2.7.10/D1"
+  | "2.7.10/D2"
+  | "2.7.10/D3"
   | "2.7.13.1/D1"
   | "2.7.13.1/D2"
   | "2.7.13.2/D1"

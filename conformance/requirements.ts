@@ -1098,6 +1098,18 @@ const DERIVED = [
     "A head the driver makes available is not one the device still holds: a chain is the device's until it comes back in the used ring.",
   ],
   [
+    "2.7.7/D1",
+    "driver",
+    "derived",
+    "With VIRTIO_F_EVENT_IDX and notifications wanted, each reap moves used_event to the next unreaped entry; left behind, no notification comes.",
+  ],
+  [
+    "2.7.7/D2",
+    "driver",
+    "derived",
+    "Without VIRTIO_F_EVENT_IDX the driver never stores to used_event: the available ring ends before it.",
+  ],
+  [
     "2.7.8/D1",
     "device",
     "derived",
@@ -1114,6 +1126,18 @@ const DERIVED = [
     "device",
     "derived",
     "After turning available buffer notifications back on, the device reads the available idx again: a driver that saw them off may have published without notifying.",
+  ],
+  [
+    "2.7.10/D2",
+    "device",
+    "derived",
+    "With VIRTIO_F_EVENT_IDX and notifications wanted, each chain taken moves avail_event to the next untaken entry; left behind, no kick comes.",
+  ],
+  [
+    "2.7.10/D3",
+    "device",
+    "derived",
+    "Without VIRTIO_F_EVENT_IDX the device never stores to avail_event: the used ring ends before it, and those bytes are the driver's.",
   ],
   [
     "2.7.13.1/D1",

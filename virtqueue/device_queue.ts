@@ -163,8 +163,8 @@ export class SplitQueueDevice implements DeviceQueue {
 
   /**
    * Takes the next chain from the available ring and validates it: the
-   * parts `availableCount`, `availHead`, `updateAvailEvent` (with
-   * `VIRTIO_F_EVENT_IDX`), `walkChain` and, for a chain that ends in an
+   * parts `availableCount`, `availHead`, `updateAvailEvent` (which stores
+   * only with `VIRTIO_F_EVENT_IDX`), `walkChain` and, for a chain that ends in an
    * indirect descriptor, `readIndirectTable`, in that order. A rule the
    * driver broke is reported with its id and breaks the queue (see those
    * parts for the list); a ring or table outside RAM is 2.7.5/D2. Bad
@@ -181,7 +181,7 @@ export class SplitQueueDevice implements DeviceQueue {
       if (parts.availableCount(ring) === 0) return null;
       const head = parts.availHead(ring);
       if (head < 0) return null;
-      if (ring.eventIdx) parts.updateAvailEvent(ring);
+      parts.updateAvailEvent(ring);
       let chain = parts.walkChain(ring, head);
       if (chain !== null && chain.indirect) chain = parts.readIndirectTable(ring, chain);
       if (chain === null) return null;

@@ -308,8 +308,8 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
    * against the shadow (2.7.8/D1, 2.7.8/D2, 2.7.8.2/2: a failed check is
    * reported and breaks the queue; used ring `flags` the device should not
    * set are only logged, 2.7.10.2/1, 2.7.10.2/2) and frees the chain with
-   * the `detachChain` part. With `VIRTIO_F_EVENT_IDX`, `updateUsedEvent`
-   * then moves `used_event`.
+   * the `detachChain` part; then `updateUsedEvent` moves `used_event` (with
+   * `VIRTIO_F_EVENT_IDX`; without it the part stores nothing).
    *
    * @returns The token and `len`, or `null` when nothing is pending or the
    *   queue is broken or freed.
@@ -319,7 +319,7 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
     const ring = this.ring;
     if (ring.broken !== null || this.#freed) return null;
     const used = this.parts.getBuf(ring, this.#detach);
-    if (used !== null && ring.eventIdx) this.parts.updateUsedEvent(ring);
+    if (used !== null) this.parts.updateUsedEvent(ring);
     return used;
   }
 

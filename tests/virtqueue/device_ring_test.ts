@@ -14,6 +14,7 @@ import {
 } from "../../virtqueue/device/avail.ts";
 import { readIndirectTable, walkChain } from "../../virtqueue/device/walk.ts";
 import { needsInterrupt, pushUsed } from "../../virtqueue/device/used.ts";
+import { breakDeviceRing } from "../../virtqueue/device/ring.ts";
 import { addChain, addIndirectChain } from "../../virtqueue/driver/add.ts";
 import { placeAvailEntry, publishAvail } from "../../virtqueue/driver/avail.ts";
 import { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT } from "../../virtqueue/constants.ts";
@@ -127,6 +128,24 @@ Deno.test("updateAvailEvent follows lastAvail, one behind while notifications ar
     0,
     "used flags stay 0 with event idx (2.7.10.2/2)",
   );
+});
+
+Deno.test("updateAvailEvent stores nothing without event idx, nor on a broken ring", () => {
+  // Without VIRTIO_F_EVENT_IDX the used ring ends before avail_event: the bytes
+  // there are the driver's (rust-hypervisor-firmware PR #34 kept a field there).
+  const p = ringPair({ size: 4, eventIdx: false });
+  const after = p.device.availEventAddr;
+  p.memory.writeU16(after, 0xabcd);
+  postOne(p, "a");
+  availHead(p.device);
+  updateAvailEvent(p.device);
+  assert.equal(p.memory.readU16(after), 0xabcd);
+  const q = ringPair({ size: 4, eventIdx: true });
+  postOne(q, "a");
+  availHead(q.device);
+  breakDeviceRing(q.device, "2.7.6/D1", "Broken by the test", {});
+  updateAvailEvent(q.device);
+  assert.equal(q.memory.readU16(q.device.availEventAddr), 0, "untouched since construction");
 });
 
 Deno.test("enableNotifications re-checks idx: a chain published while they were off is reported", () => {

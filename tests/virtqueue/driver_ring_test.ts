@@ -193,6 +193,22 @@ Deno.test("getBuf and the device parts run round trips across 0xffff to 0 from a
   assert.equal(p.log.entries.length, 0, p.log.format());
 });
 
+Deno.test("updateUsedEvent moves used_event only with event idx and callbacks on", () => {
+  for (const eventIdx of [false, true]) {
+    const p = ringPair({ size: 4, eventIdx, startIdx: 0xffff });
+    const { driver, memory } = p;
+    memory.writeU16(driver.usedEventAddr, 0xabcd);
+    driver.lastUsed = 0; // as after a reap across the wrap
+    driver.callbacks = false;
+    updateUsedEvent(driver);
+    assert.equal(memory.readU16(driver.usedEventAddr), 0xabcd, "callbacks off: left alone");
+    driver.callbacks = true;
+    updateUsedEvent(driver);
+    // Without event idx used_event is not part of the available ring at all.
+    assert.equal(memory.readU16(driver.usedEventAddr), eventIdx ? 0 : 0xabcd);
+  }
+});
+
 Deno.test("getBuf refuses an entry naming a chain placed but not published (2.7.8/D1), freeing nothing", () => {
   const p = ringPair({ size: 4 });
   const detach = (h: number) => detachChain(p.driver, h, noTables);

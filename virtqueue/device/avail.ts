@@ -118,18 +118,43 @@ export function availHead(ring: SplitDeviceRing): number {
 }
 
 /**
- * Moves `avail_event` after the device took an entry (`VIRTIO_F_EVENT_IDX`,
- * §2.7.10): to `lastAvail` while notifications are on, so the driver
- * notifies when it publishes the next entry; to `lastAvail - 1` while they
- * are off, the one index the driver cannot cross before the device takes
- * another entry. Call it only when `ring.eventIdx`; without the feature the
- * device never writes `avail_event`.
+ * Moves `avail_event` after the device took an entry (§2.7.10, with
+ * `VIRTIO_F_EVENT_IDX`): to `lastAvail`, the next entry the device has not
+ * taken, while notifications are on, so the driver notifies when it
+ * publishes the next entry (2.7.10/D2); to `lastAvail - 1` while they are
+ * off, the one index the driver cannot cross before the device takes
+ * another entry. Without `VIRTIO_F_EVENT_IDX` it stores nothing: the used
+ * ring ends before `avail_event` then, and the bytes there are the driver's
+ * (2.7.10/D3; rust-hypervisor-firmware PR #34 is a device that wrote it
+ * anyway). Nothing either on a broken ring.
+ *
+ * The queue class calls it after every head taken, and reads the available
+ * `idx` again (its next `availableCount`) only after this store: a driver
+ * that published meanwhile, seeing the old value, did not notify.
  *
  * @param ring The device ring.
  * @throws {GuestMemoryError} If the used ring is not inside RAM.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GuestMemory } from "../../memory/guest_memory.ts";
+ * import { ConformanceLog } from "../../conformance/log.ts";
+ * import { createSplitDeviceRing } from "./ring.ts";
+ * import { updateAvailEvent } from "./avail.ts";
+ *
+ * const memory = new GuestMemory(4096);
+ * const ring = createSplitDeviceRing({
+ *   memory, index: 0, size: 4, eventIdx: true, indirect: false,
+ *   descAddr: 0x0, availAddr: 0x100, usedAddr: 0x200, reporter: new ConformanceLog().scoped("q"),
+ * }, { startIdx: 0xffff });
+ * ring.lastAvail = 0; // entry 0xffff taken
+ * updateAvailEvent(ring);
+ * assert.equal(memory.readU16(ring.availEventAddr), 0);
+ * ```
  */
 export function updateAvailEvent(ring: SplitDeviceRing): void {
-  if (ring.broken !== null) return;
+  if (!ring.eventIdx || ring.broken !== null) return;
   const last = ring.lastAvail;
   ring.memory.writeU16(ring.availEventAddr, ring.notifications ? last : (last - 1) & 0xffff);
 }

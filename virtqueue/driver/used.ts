@@ -112,18 +112,41 @@ export function moreUsed(ring: SplitDriverRing<unknown>): boolean {
 }
 
 /**
- * Moves `used_event` after a reap (`VIRTIO_F_EVENT_IDX`, §2.7.7.2): while
- * callbacks are on, to `ring.lastUsed`, so the device notifies when it
- * returns the next chain; while they are off it stays where
- * `disableCallbacks` put it. Linux does the same in
- * `virtqueue_get_buf_ctx_split`. Call it only when `ring.eventIdx`.
+ * Moves `used_event` after a reap (§2.7.7, with `VIRTIO_F_EVENT_IDX`): while
+ * callbacks are on, to `ring.lastUsed`, the next used entry the driver has not
+ * reaped, so the device notifies when it returns the next chain (2.7.7/D1);
+ * left behind, the device's next notification would be 65536 entries away.
+ * While callbacks are off it leaves `used_event` where `disableCallbacks` put
+ * it. Without `VIRTIO_F_EVENT_IDX` it stores nothing: `used_event` is not part
+ * of the available ring then, and the bytes after it are not the driver's
+ * ring (2.7.7/D2). Linux moves it in `virtqueue_get_buf_ctx_split`.
+ *
+ * The queue class calls it after every successful reap.
  *
  * @param ring The driver ring.
  * @throws {GuestMemoryError} If the available ring is not inside RAM (never for a
  *   ring built by `createSplitDriverRing`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GuestMemory } from "../../memory/guest_memory.ts";
+ * import { ConformanceLog } from "../../conformance/log.ts";
+ * import { createSplitDriverRing } from "./ring.ts";
+ * import { updateUsedEvent } from "./used.ts";
+ *
+ * const memory = new GuestMemory(4096);
+ * const ring = createSplitDriverRing({
+ *   memory, index: 0, size: 4, eventIdx: true, indirect: false,
+ *   descAddr: 0x0, availAddr: 0x100, usedAddr: 0x200, reporter: new ConformanceLog().scoped("q"),
+ * }, { startIdx: 0xfffe });
+ * ring.lastUsed = 0xffff; // one entry reaped
+ * updateUsedEvent(ring);
+ * assert.equal(memory.readU16(ring.usedEventAddr), 0xffff);
+ * ```
  */
 export function updateUsedEvent(ring: SplitDriverRing<unknown>): void {
-  if (ring.callbacks) ring.memory.writeU16(ring.usedEventAddr, ring.lastUsed);
+  if (ring.eventIdx && ring.callbacks) ring.memory.writeU16(ring.usedEventAddr, ring.lastUsed);
 }
 
 /**
