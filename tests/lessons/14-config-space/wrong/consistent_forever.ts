@@ -3,7 +3,6 @@
 // Source: the do/while of §2.5.1 itself, copied without a bound
 // Must fail: "a generation that never settles: give up after maxTries runs" [2.5.1/1]
 
-import { ConfigGenerationError } from "../../../../transport/driver_config.ts";
 import type { RegisterWindow } from "../../../../transport/types.ts";
 
 export { checkConfigAccess, configChanged, readConfig64 } from "../correct/linux_style.ts";

@@ -3,7 +3,6 @@
 // Source: none
 // Must fail: "what readConfigConsistent returns comes from a run the generation held still across" [2.5.1/1]
 
-import { ConfigGenerationError } from "../../../../transport/driver_config.ts";
 import type { RegisterWindow } from "../../../../transport/types.ts";
 
 export { checkConfigAccess, configChanged, readConfig64 } from "../correct/linux_style.ts";

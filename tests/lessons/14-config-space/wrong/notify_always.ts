@@ -7,6 +7,6 @@ import type { ConfigChange } from "../../../../transport/config_space.ts";
 
 export { checkConfigAccess, readConfig64, readConfigConsistent } from "../correct/linux_style.ts";
 
-export function configChanged(configGeneration: number, status: number): ConfigChange {
+export function configChanged(configGeneration: number, _status: number): ConfigChange {
   return { configGeneration: (configGeneration + 1) >>> 0, notify: true };
 }
