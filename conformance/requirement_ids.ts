@@ -173,7 +173,7 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 30 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 31 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
   | "2.7/D2"
@@ -197,6 +197,7 @@ export type DerivedId =
   | "2.7.13.2/D1"
   | "2.7.13.3/D1"
   | "2.7.14/D1"
+  | "3.2.1/D1"
   | "4.2.2/D1"
   | "4.2.3.2/D1"
   | "4.2.3.3/D1"

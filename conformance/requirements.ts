@@ -98,6 +98,8 @@ export const SECTION_TITLES: Readonly<Record<string, string>> = Object.fromEntri
   ["2.7.14", "Receiving Used Buffers From The Device"],
   ["3.1", "Device Initialization"],
   ["3.1.1", "Driver Requirements: Device Initialization"],
+  ["3.2", "Device Operation"],
+  ["3.2.1", "Notification of Device Configuration Changes"],
   ["4.2", "Virtio Over MMIO"],
   ["4.2.1", "MMIO Device Discovery"],
   ["4.2.2", "MMIO Device Register Layout"],
@@ -1168,6 +1170,12 @@ const DERIVED = [
     "driver",
     "derived",
     "Turning used buffer notifications back on, the driver reads the used idx again after that store and reaps what it finds: no returned buffer waits unseen.",
+  ],
+  [
+    "3.2.1/D1",
+    "device",
+    "derived",
+    "A configuration change the device makes is announced with a configuration change notification once DRIVER_OK is set, and not before (§3.2, §3.2.1).",
   ],
   [
     "4.2.2/D1",

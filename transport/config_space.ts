@@ -152,10 +152,13 @@ export interface ConfigChange {
 
 /**
  * The device changed its configuration (a console resized, a disk grew):
- * `ConfigGeneration` takes a new value every time, so a driver in the middle
- * of a multi-field read sees the change and reads again (4.2.2.1/6, §2.5.1);
- * the driver hears of it through a configuration change notification, once
- * it has set DRIVER_OK (before that it reads the configuration anyway).
+ * `ConfigGeneration` takes a new value every time, counting up by one and
+ * wrapping at 2^32, so a driver in the middle of a multi-field read sees the
+ * change, however many happen during it, and reads again (4.2.2.1/6, §2.5.1);
+ * the driver hears of it through a configuration change notification once it
+ * has set DRIVER_OK, and not before: a driver still initializing reads the
+ * configuration it needs anyway (3.2.1/D1, §3.2.1; QEMU's
+ * `virtio_notify_config` sends nothing before DRIVER_OK either).
  *
  * @param configGeneration `ConfigGeneration` before (u32).
  * @param status The device status byte.

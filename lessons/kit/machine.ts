@@ -31,7 +31,7 @@ import { featureMaskThrough } from "../../course/features.ts";
 // A static import: the grading sandbox reads only the module graph.
 import manifest from "../manifest.json" with { type: "json" };
 import { MemoryBlockBackend } from "../../devices/blk/backends.ts";
-import { MemoryConsoleBackend } from "../../devices/console/backends.ts";
+import { type ConsoleSize, MemoryConsoleBackend } from "../../devices/console/backends.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
 import type { GuestMemory } from "../../memory/guest_memory.ts";
 import { violation as showViolation } from "./format.ts";
@@ -415,6 +415,12 @@ export interface MachineCheckOptions<I> {
   /** How long each phase may take, in milliseconds (default 3000). */
   readonly timeoutMs?: number;
   /**
+   * A size for the console to report, so that it offers
+   * VIRTIO_CONSOLE_F_SIZE and its driver reads `cols` and `rows` (default:
+   * none). `also` can resize it through `machine.console.device.backend`.
+   */
+  readonly consoleSize?: ConsoleSize;
+  /**
    * Guest RAM for the machine, made afresh for each run (default: the
    * machine's own, 16 MiB at 1 GiB); e.g. RAM above 4 GiB, so that every
    * guest-physical address has a high word.
@@ -449,7 +455,7 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
     async run(impl: I) {
       const disk = new MemoryBlockBackend(patternedDisk(CHECK_DISK_SECTORS));
       const expectedDisk = disk.data.slice();
-      const console = new MemoryConsoleBackend();
+      const console = new MemoryConsoleBackend({ size: options.consoleSize });
       const machine = await bootLearnerMachine(impl, {
         strict: true,
         lessonId: options.id,
