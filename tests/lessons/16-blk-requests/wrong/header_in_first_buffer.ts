@@ -42,7 +42,7 @@ export function parseBlockRequest(
   disk: BlockDisk,
   reporter: ConformanceReporter,
   _request?: BlockRequest,
-  read: ChainStreamParts["readChain"] = readChain,
+  _read: ChainStreamParts["readChain"] = readChain,
 ): BlockRequest | BlockRejection {
   if (chain.writableLength === 0) {
     return reject(reporter, -1, "5.2.6/D2", "no status byte", false);

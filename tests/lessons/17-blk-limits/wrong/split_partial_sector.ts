@@ -113,7 +113,7 @@ export function splitTransfer(
   segments: MutableBufferSegment[],
 ): number {
   if (!(length > 0) || length % 512 !== 0) throw new RangeError(`bad length ${length}`);
-  let take = Math.min(length, limits.maxRequestBytes, limits.segMax * limits.sizeMax);
+  const take = Math.min(length, limits.maxRequestBytes, limits.segMax * limits.sizeMax);
   segments.length = 0;
   for (let at = 0; at < take; at += limits.sizeMax) {
     segments.push({ addr: data + at, len: Math.min(limits.sizeMax, take - at) });
