@@ -70,7 +70,12 @@ export {
   type VirtioConsoleDriverOptions,
 } from "./console/driver.ts";
 export { fillReceiveChain, postReceiveBuffers, receivedBytes } from "./console/receive.ts";
-export { takeTransmitChain, transmitChunks, type TransmitCursor } from "./console/transmit.ts";
+export {
+  postTransmitBuffer,
+  takeTransmitChain,
+  transmitChunks,
+  type TransmitCursor,
+} from "./console/transmit.ts";
 export {
   type ConsoleConfigReader,
   consoleConfigSpace,

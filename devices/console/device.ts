@@ -144,6 +144,13 @@ export class VirtioConsoleDevice implements VirtioDevice {
   #pending: Uint8Array | null = null;
   #reading = false;
   #inputEnded = false;
+  /**
+   * Set after the receiveq held a refused chain (5.3.6.1/1): the next pump
+   * waits for a timer turn instead of the driver's notification, so a driver
+   * that reposts the same wrong buffers at once cannot keep the device and
+   * itself busy without end inside one turn of the event loop.
+   */
+  #receiveBackoff: ReturnType<typeof setTimeout> | null = null;
   /** Transmit chains popped and not streamed yet, in order. */
   readonly #transmitQueue: TransmitWork[] = [];
   #transmitting = false;
@@ -260,8 +267,9 @@ export class VirtioConsoleDevice implements VirtioDevice {
 
   /** An available buffer notification. */
   queueNotify(index: number): void {
-    if (index === VIRTIO_CONSOLE_RECEIVEQ) this.#pumpInput();
-    else if (index === VIRTIO_CONSOLE_TRANSMITQ) this.#drainTransmit();
+    if (index === VIRTIO_CONSOLE_RECEIVEQ) {
+      if (this.#receiveBackoff === null) this.#pumpInput();
+    } else if (index === VIRTIO_CONSOLE_TRANSMITQ) this.#drainTransmit();
   }
 
   /**
@@ -286,6 +294,8 @@ export class VirtioConsoleDevice implements VirtioDevice {
    */
   close(): void {
     this.#closed = true;
+    if (this.#receiveBackoff !== null) clearTimeout(this.#receiveBackoff);
+    this.#receiveBackoff = null;
     this.#generation++;
     this.#unsubscribeResize?.();
     this.#unsubscribeResize = null;
@@ -303,6 +313,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
     const queue = host.queue(VIRTIO_CONSOLE_RECEIVEQ);
     if (!queue) return;
     let used = false;
+    let refused = false;
     while (this.#pending) {
       const chain = queue.pop();
       if (!chain) break;
@@ -318,11 +329,27 @@ export class VirtioConsoleDevice implements VirtioDevice {
       if (n < 0) {
         this.#rejectedChains++;
         queue.push(chain.head, 0);
+        refused = true;
         continue;
       }
       queue.push(chain.head, n);
       this.#bytesIn += n;
       this.#pending = n < this.#pending.length ? this.#pending.subarray(n) : null;
+    }
+    if (refused && this.#pending && this.#receiveBackoff === null) {
+      this.#receiveBackoff = setTimeout(() => {
+        this.#receiveBackoff = null;
+        try {
+          this.#pumpInput();
+        } catch (e) {
+          // No caller to throw to, as in a backend read's reaction below.
+          host.needsReset(
+            e instanceof ConformanceError
+              ? e.violation
+              : `Receiving input failed: ${e instanceof Error ? e.message : String(e)}`,
+          );
+        }
+      }, 1);
     }
     if (used) host.usedBuffers(VIRTIO_CONSOLE_RECEIVEQ);
     if (!this.#pending && !this.#reading && !this.#inputEnded && queue.hasAvailable()) {

@@ -86,7 +86,7 @@ interface TransmitJob {
  * is read (2.7.8.3/1).
  *
  * Every step goes through {@linkcode parts} (`postReceiveBuffers`,
- * `receivedBytes`, `transmitChunks`, `readConsoleSize`).
+ * `receivedBytes`, `transmitChunks`, `postTransmitBuffer`, `readConsoleSize`).
  *
  * @example
  * ```ts ignore
@@ -423,7 +423,7 @@ export class VirtioConsoleDriver implements VirtioDriver {
       }
       ctx.memory.write(addr, job.bytes);
       try {
-        txq.add([{ addr, len: job.bytes.length }], [], job);
+        this.parts.postTransmitBuffer(txq, addr, job.bytes.length, job);
       } catch (e) {
         allocator.free(addr);
         if (e instanceof VirtqueueFullError && this.#txInFlight.size > 0) break;

@@ -8,14 +8,15 @@
  * Device side (`console.device.*`): fill a receive chain, stream a transmit
  * chain, take an emergency write, lay out the configuration space. Driver
  * side (`console.driver.*`): post receive buffers, take the bytes out of a
- * returned one, cut output into transmit chains, read the console size.
+ * returned one, cut output into pieces and post each as a transmit chain,
+ * read the console size.
  *
  * @module
  */
 
 import { consoleConfigSpace, emergencyWriteByte, readConsoleSize } from "./config.ts";
 import { fillReceiveChain, postReceiveBuffers, receivedBytes } from "./receive.ts";
-import { takeTransmitChain, transmitChunks } from "./transmit.ts";
+import { postTransmitBuffer, takeTransmitChain, transmitChunks } from "./transmit.ts";
 
 /** The device-side parts of virtio-console. */
 export interface ConsoleDeviceParts {
@@ -45,6 +46,8 @@ export interface ConsoleDriverParts {
   readonly receivedBytes: typeof receivedBytes;
   /** Cuts output into transmit chain pieces. */
   readonly transmitChunks: typeof transmitChunks;
+  /** Places one piece as a chain of one device-readable buffer (5.3.6.1/2). */
+  readonly postTransmitBuffer: typeof postTransmitBuffer;
   /** Reads `cols` and `rows` under the generation loop. */
   readonly readConsoleSize: typeof readConsoleSize;
 }
@@ -54,5 +57,6 @@ export const REFERENCE_CONSOLE_DRIVER_PARTS: ConsoleDriverParts = Object.freeze(
   postReceiveBuffers,
   receivedBytes,
   transmitChunks,
+  postTransmitBuffer,
   readConsoleSize,
 });

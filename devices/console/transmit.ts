@@ -1,6 +1,7 @@
 /**
  * Console output, both halves (virtio v1.2 §5.3.6): the driver cuts output
- * into transmit chains ({@linkcode transmitChunks}); the device streams the
+ * into pieces ({@linkcode transmitChunks}) and posts each as a transmit chain
+ * ({@linkcode postTransmitBuffer}); the device streams the
  * bytes out of each chain it pops ({@linkcode takeTransmitChain}) and
  * returns it with `len` 0, having written nothing into it.
  *
@@ -9,7 +10,7 @@
 
 import type { ConformanceReporter } from "../../conformance/log.ts";
 import { type GuestMemory, hexAddress } from "../../memory/guest_memory.ts";
-import type { ChainStreamParts, DescriptorChain } from "../../virtqueue/types.ts";
+import type { ChainStreamParts, DescriptorChain, DriverQueue } from "../../virtqueue/types.ts";
 import { readChain } from "../../virtqueue/chain.ts";
 import { VIRTIO_CONSOLE_TRANSMITQ } from "./constants.ts";
 
@@ -178,4 +179,47 @@ export function transmitChunks(data: Uint8Array, chunkSize: number): Uint8Array[
     chunks.push(data.subarray(at, Math.min(at + chunkSize, data.length)));
   }
   return chunks;
+}
+
+/**
+ * Posts one piece of output on the transmitq (§5.3.6), Linux's
+ * `__send_to_port`: a chain of one device-readable buffer (5.3.6.1/2: a
+ * transmitq holds no device-writable buffer; NetBSD's viocon rev 1.4 had
+ * the direction of its transmit DMA backwards), carrying `token` back when
+ * the device returns it. The chain is placed, not yet published: the caller
+ * publishes and decides the notification (`kickPrepare`), after DRIVER_OK.
+ *
+ * @param queue The transmitq, already set up.
+ * @param addr Guest address of the bytes.
+ * @param len Their length in bytes, at least 1.
+ * @param token What the used entry gives back.
+ * @throws {VirtqueueFullError} If no descriptor is free (`queue.add`'s).
+ * @throws {VirtqueueBrokenError} If the device broke the queue (`queue.add`'s).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GuestMemory } from "../../memory/guest_memory.ts";
+ * import { GuestAllocator } from "../../memory/allocator.ts";
+ * import { ConformanceLog } from "../../conformance/log.ts";
+ * import { SplitQueueDriver } from "../../virtqueue/driver_queue.ts";
+ * import { postTransmitBuffer } from "./transmit.ts";
+ *
+ * const memory = new GuestMemory(1 << 16);
+ * const allocator = new GuestAllocator(memory);
+ * const queue = SplitQueueDriver.create<string>({
+ *   memory, allocator, index: 1, size: 8, eventIdx: false, indirect: false,
+ *   reporter: new ConformanceLog().scoped("tx"),
+ * });
+ * postTransmitBuffer(queue, allocator.alloc(6), 6, "hello\n");
+ * assert.equal(queue.inFlight, 1);
+ * ```
+ */
+export function postTransmitBuffer<T>(
+  queue: DriverQueue<T>,
+  addr: number,
+  len: number,
+  token: T,
+): void {
+  queue.add([{ addr, len }], [], token);
 }

@@ -24,6 +24,12 @@
  * | `shadow.ts`         | the driver's record: staged rings, invariants, placing and freeing runs |
  * | `stream.ts`         | chains as byte streams, cut every way, and the rows that read them      |
  * | `placements.ts`     | where a driver may put a queue's areas, as data with the fair answers   |
+ * | `round_trips.ts`    | round trips against peers that notify only as asked (event idx)         |
+ * | `config.ts`         | configuration space: access sweeps, changing devices, 64-bit halves     |
+ * | `buffers.ts`        | device buffers filled or taken through the stream part; driver postings |
+ * | `blk.ts`            | virtio-blk request chains laid out in RAM, the case corpus, stray stores |
+ * | `blk_requests.ts`   | the request parts on trial: parse, complete, build, finish              |
+ * | `blk_limits.ts`     | scripted backends and recorded config reads for the limits parts        |
  *
  * Graders import what they use, e.g. `import { every, ruleFor } from "../kit/rules.ts"`
  * and `import * as show from "../kit/format.ts"`, or everything from here.
@@ -54,3 +60,9 @@ export * from "./double_fetch.ts";
 export * from "./shadow.ts";
 export * from "./stream.ts";
 export * from "./placements.ts";
+export * from "./round_trips.ts";
+export * from "./config.ts";
+export * from "./buffers.ts";
+export * from "./blk.ts";
+export * from "./blk_requests.ts";
+export * from "./blk_limits.ts";

@@ -19,6 +19,7 @@ import {
   fillReceiveChain,
   MemoryConsoleBackend,
   postReceiveBuffers,
+  postTransmitBuffer,
   readConsoleSize,
   receivedBytes,
   REFERENCE_CONSOLE_DEVICE_PARTS,
@@ -385,6 +386,50 @@ Deno.test("console driver: write() goes through transmitChunks", async () => {
   await driver.write("abcdefgh");
   assert.equal(backend.outputText, "abcdefgh");
   assert.equal(device.stats.transmitChains, 3, "3 + 3 + 2 bytes");
+  shutdown();
+});
+
+Deno.test("postTransmitBuffer: one device-readable buffer, its token back (5.3.6.1/2)", () => {
+  const memory = new GuestMemory(1 << 16);
+  const allocator = new GuestAllocator(memory);
+  const log = new ConformanceLog();
+  const common = { memory, index: 1, size: 4, eventIdx: false, indirect: false };
+  const driver = SplitQueueDriver.create<string>({
+    ...common,
+    allocator,
+    reporter: log.scoped("d"),
+  });
+  const device = new SplitQueueDevice(
+    { ...common, ...driver.addresses, reporter: log.scoped("dev") },
+    () => {},
+  );
+  const addr = allocator.alloc(5);
+  postTransmitBuffer(driver, addr, 5, "hello");
+  driver.kickPrepare();
+  const popped = device.pop()!;
+  assert.deepEqual([popped.readable, popped.writable], [[{ addr, len: 5 }], []]);
+  device.push(popped.head, 0);
+  assert.deepEqual(driver.getBuf(), { token: "hello", len: 0 });
+  assert.equal(log.entries.length, 0, log.format());
+});
+
+Deno.test("console driver: transmit chains are placed by postTransmitBuffer", async () => {
+  const backend = new MemoryConsoleBackend();
+  const placed: number[] = [];
+  const driver = new VirtioConsoleDriver({
+    transmitChunkSize: 4,
+    parts: {
+      postTransmitBuffer: (queue, addr, len, token) => {
+        placed.push(len);
+        REFERENCE_CONSOLE_DRIVER_PARTS.postTransmitBuffer(queue, addr, len, token);
+      },
+    },
+  });
+  const device = new VirtioConsoleDevice(backend);
+  const { shutdown } = await buildStack<VirtioConsoleDriver>(device, registration(driver));
+  await driver.write("abcdefghij");
+  assert.equal(backend.outputText, "abcdefghij");
+  assert.deepEqual(placed, [4, 4, 2]);
   shutdown();
 });
 

@@ -1,0 +1,29 @@
+// Mistake: The received bytes are a view of the buffer, not a copy; the buffer goes back to
+// the device, which overwrites them before the reader gets to them.
+// Source: none
+// Must fail: "the received bytes are a copy of the first len, read no further" [2.7.8.3/1]
+
+import type { ConformanceReporter } from "../../../../conformance/log.ts";
+import type { GuestMemory } from "../../../../memory/guest_memory.ts";
+
+export {
+  consoleConfigSpace,
+  emergencyWriteByte,
+  fillReceiveChain,
+  postReceiveBuffers,
+  postTransmitBuffer,
+  readConsoleSize,
+  takeTransmitChain,
+  transmitChunks,
+} from "../correct/loops.ts";
+
+export function receivedBytes(
+  memory: GuestMemory,
+  buffer: number,
+  size: number,
+  len: number,
+  reporter: ConformanceReporter,
+): Uint8Array {
+  if (len > size) reporter.report("2.7.8.2/2", "used len past the buffer", { len, size }, "cut");
+  return memory.bytes(buffer, Math.min(len, size));
+}
