@@ -63,16 +63,18 @@ export interface HostileCompletionClass {
   readonly name: string;
   /** The rule it breaks: the driver must report it (`null`: only survive it). */
   readonly rule: RequirementId | null;
+  /** Other ids a driver may fairly report first (the case breaks those too). */
+  readonly fair?: readonly RequirementId[];
 }
 
 /** The hostile completion classes, in the order the report lists them. */
 export const HOSTILE_COMPLETION_CLASSES: readonly HostileCompletionClass[] = Object.freeze(
   [
-    { name: "a used id beyond Queue Size", rule: "2.7.8/D1" },
-    { name: "a used id in the middle of a chain", rule: "2.7.8/D1" },
-    { name: "a used id never posted or already returned", rule: "2.7.8/D1" },
-    { name: "the same id returned twice", rule: "2.7.8/D1" },
-    { name: "a used len beyond the writable bytes", rule: "2.7.8.2/2" },
+    { name: "a used id beyond Queue Size", fair: ["2.7.8/D2"], rule: "2.7.8/D1" },
+    { name: "a used id in the middle of a chain", fair: ["2.7.8/D2"], rule: "2.7.8/D1" },
+    { name: "a used id never posted or already returned", fair: ["2.7.8/D2"], rule: "2.7.8/D1" },
+    { name: "the same id returned twice", fair: ["2.7.8/D2"], rule: "2.7.8/D1" },
+    { name: "a used len beyond the writable bytes", fair: ["2.7.8/D2"], rule: "2.7.8.2/2" },
     { name: "a used idx that jumps ahead", rule: "2.7.8/D2" },
     { name: "a used idx that moves back", rule: "2.7.8/D2" },
     { name: "junk used flags", rule: null },
