@@ -206,6 +206,12 @@ interface Posted {
   readonly blk?: { readonly type: number; readonly sector: number; readonly data: Segment[] };
   /** Not well formed: the device must refuse it. */
   readonly hostile: boolean;
+  /**
+   * Set when a block write to some of the same sectors was in flight with it
+   * at any time: the device may serve the two in either order, so what the
+   * disk holds afterwards says nothing about either.
+   */
+  raced?: boolean;
 }
 
 /** The driver's view of one queue. */
@@ -886,6 +892,7 @@ class DeviceEpisode {
           p.head,
         );
         model.availIdx = (model.availIdx + 1) & 0xffff;
+        this.#markRaces(p);
         const list = model.inFlight.get(p.head) ?? [];
         list.push(p);
         model.inFlight.set(p.head, list);
@@ -1246,8 +1253,7 @@ class DeviceEpisode {
     const code = m.quietly(() => m.readU8(status.addr));
     if (code !== VIRTIO_BLK_S_OK) return;
     const offset = blk.sector * SECTOR_SIZE;
-    // A write to the same sectors in flight with it makes the order decide what the disk holds.
-    if (this.#overlapsOtherWrite(posted)) return;
+    if (posted.raced) return;
     if (blk.type === VIRTIO_BLK_T_IN) {
       let at = offset;
       for (const s of blk.data) {
@@ -1291,22 +1297,25 @@ class DeviceEpisode {
     }
   }
 
-  /** Whether another write in flight covers any of this one's sectors (then the order decides). */
-  #overlapsOtherWrite(posted: Posted): boolean {
-    const blk = posted.blk!;
-    const bytes = blk.data.reduce((n, s) => n + s.len, 0);
-    const from = blk.sector * SECTOR_SIZE;
+  /** Marks this request and every request in flight it races with (see {@linkcode Posted.raced}). */
+  #markRaces(posted: Posted): void {
+    const blk = posted.blk;
+    if (!blk) return;
+    const span = (p: NonNullable<Posted["blk"]>) => {
+      const from = p.sector * SECTOR_SIZE;
+      return [from, from + p.data.reduce((k, s) => k + s.len, 0)];
+    };
+    const [from, to] = span(blk);
     for (const model of this.queues) {
       for (const list of model?.inFlight.values() ?? []) {
         for (const p of list) {
-          if (p === posted || p.blk?.type !== VIRTIO_BLK_T_OUT) continue;
-          const o = p.blk.sector * SECTOR_SIZE;
-          const n = p.blk.data.reduce((k, s) => k + s.len, 0);
-          if (o < from + bytes && from < o + n) return true;
+          if (p === posted || !p.blk) continue;
+          if (p.blk.type !== VIRTIO_BLK_T_OUT && blk.type !== VIRTIO_BLK_T_OUT) continue;
+          const [o, n] = span(p.blk);
+          if (o < to && from < n) p.raced = posted.raced = true;
         }
       }
     }
-    return false;
   }
 
   /** What a device store may change: the used rings and the writable buffers in flight. */
