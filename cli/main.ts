@@ -13,6 +13,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { UserError } from "./errors.ts";
 import { register as registerBoot } from "./boot.ts";
 import { register as registerDisk } from "./disk.ts";
+import { register as registerFuzz } from "./fuzz.ts";
 import { register as registerLessons } from "./lessons.ts";
 
 /** Builds the `lab` program with every command registered. */
@@ -27,6 +28,7 @@ export function buildProgram(): Promise<Command> {
   const registrations: ((program: Command) => void)[] = [
     registerBoot,
     registerDisk,
+    registerFuzz,
     registerLessons,
   ];
   for (const register of registrations) register(program);

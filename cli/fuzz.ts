@@ -1,0 +1,129 @@
+/**
+ * `lab fuzz [--mine] [--seed N] [--ops N] [--target blk|console|driver|device|all] [--json]`:
+ * runs the fuzz engine (`fuzz/engine.ts`): a hostile driver against the
+ * block and console device models through their MMIO windows, a hostile
+ * device against the driver half. With `--mine`, the parts of every lesson
+ * the learner passed replace the reference ones (with the lessons' feature
+ * mask), and the report says, per hostile case class, what their code did.
+ *
+ * Exits 1 when a failure that is not a known bug of the reference was found
+ * (the code threw, hung, broke an invariant, or accepted what the spec
+ * forbids without a report), 0 otherwise.
+ *
+ * @module
+ */
+
+import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { DEFAULT_FUZZ_OPS, runFuzz } from "../fuzz/engine.ts";
+import { formatFuzzReport } from "../fuzz/report.ts";
+import type { FuzzTarget } from "../fuzz/types.ts";
+import type { MachineParts } from "../machine.ts";
+import { EXIT_FAILURE, UserError } from "./errors.ts";
+import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
+
+/** What `--target` accepts, and the targets each means. */
+export const FUZZ_TARGET_CHOICES: Readonly<Record<string, readonly FuzzTarget[]>> = Object.freeze({
+  blk: ["blk"],
+  console: ["console"],
+  driver: ["driver"],
+  device: ["blk", "console"],
+  all: ["blk", "console", "driver"],
+});
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError(`${value} is not a positive whole number.`);
+  }
+  return n;
+}
+
+function parseSeed(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 0xffff_ffff) {
+    throw new InvalidArgumentError(`${value} is not a seed from 0 to 4294967295.`);
+  }
+  return n;
+}
+
+/** Registers `fuzz`. */
+export function register(program: Command): void {
+  program
+    .command("fuzz")
+    .description(
+      "throw seeded hostile chains at the devices and hostile completions at the driver half",
+    )
+    .option("--mine", "fuzz your code: the parts of every lesson you passed")
+    .option("--seed <n>", "the run's seed (default: from the clock, printed)", parseSeed)
+    .option("--ops <n>", `steps to run (default ${DEFAULT_FUZZ_OPS})`, parseCount)
+    .addOption(
+      new Option("--target <which>", "what to fuzz").choices(
+        Object.keys(FUZZ_TARGET_CHOICES) as [string, ...string[]],
+      ).default("all"),
+    )
+    .option("--json", "print the report as JSON")
+    .action(async (opts) => {
+      const code = await fuzz({
+        mine: opts.mine ?? false,
+        seed: opts.seed,
+        ops: opts.ops,
+        target: opts.target,
+        json: opts.json ?? false,
+      });
+      if (code !== 0) Deno.exitCode = code;
+    });
+}
+
+/** Options of {@linkcode fuzz}. */
+export interface FuzzCommandOptions {
+  /** Use the learner's parts. */
+  readonly mine?: boolean;
+  /** The seed (default: from the clock). */
+  readonly seed?: number;
+  /** Steps. */
+  readonly ops?: number;
+  /** A key of {@linkcode FUZZ_TARGET_CHOICES} (default `"all"`). */
+  readonly target?: string;
+  /** Print JSON instead of text. */
+  readonly json?: boolean;
+  /** Where lines go (default `console.log`). */
+  readonly print?: (line: string) => void;
+  /** Replacement parts to fuzz instead of the learner's (tests). */
+  readonly parts?: MachineParts;
+}
+
+/**
+ * Runs `lab fuzz`.
+ *
+ * @param options What to fuzz.
+ * @returns The exit status: 0 when nothing but known bugs was found, 1 otherwise.
+ * @throws {UserError} For `--mine` before any lesson passes, or an unknown target.
+ */
+export async function fuzz(options: FuzzCommandOptions): Promise<number> {
+  const print = options.print ?? ((line: string) => console.log(line));
+  const targets = FUZZ_TARGET_CHOICES[options.target ?? "all"];
+  if (!targets) throw new UserError(`no fuzz target ${options.target}`);
+  let parts = options.parts;
+  let featureMask: bigint | undefined;
+  let note: string[] = [];
+  if (options.mine && parts === undefined) {
+    const mine = await learnerParts();
+    if (mine.used.length === 0) {
+      throw new UserError(
+        "no lesson passes yet, so there is none of your code to fuzz: deno task lab check 1",
+      );
+    }
+    parts = mine.parts;
+    featureMask = mine.featureMask;
+    note = describeLearnerParts(mine);
+  }
+  const seed = options.seed ?? (Date.now() >>> 0);
+  const report = await runFuzz({ seed, ops: options.ops, targets, parts, featureMask });
+  if (options.json) {
+    print(JSON.stringify(report, null, 2));
+  } else {
+    for (const line of note) print(line);
+    for (const line of formatFuzzReport(report, { mine: options.mine })) print(line);
+  }
+  return report.passed ? 0 : EXIT_FAILURE;
+}

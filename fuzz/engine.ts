@@ -1,0 +1,294 @@
+/**
+ * The fuzz engine: runs the hostile driver against each device model and
+ * the hostile device against the driver half, episode after episode, each
+ * from its own seed, and gathers what they found into one
+ * {@linkcode FuzzReport}: throughput, the rules the code under test
+ * reported (by requirement id), every failure with the seed and step that
+ * reproduce it, and per hostile case class what the code did.
+ *
+ * Episode `i` of a target runs from `episodeSeed(seed, i)`, and episode 0
+ * from `seed` itself: `runFuzz({ seed: failure.seed, targets: [failure.target],
+ * ops: failure.step + 1 })` replays a failure exactly.
+ *
+ * Errors that escape from promise callbacks (a device completing a request
+ * after its queue was reset, say) are caught for the run's duration with
+ * `unhandledrejection` and `error` listeners and charged to the step that was
+ * running.
+ *
+ * @module
+ */
+
+import type { RequirementId } from "../conformance/requirements.ts";
+import type { MachineParts } from "../machine.ts";
+import { type EpisodeSink, runDeviceEpisode } from "./hostile_driver.ts";
+import { runDriverEpisode } from "./hostile_device.ts";
+import { episodeSeed, FuzzRng } from "./rng.ts";
+import { KNOWN_ISSUES } from "./known.ts";
+import type {
+  CaseClassTally,
+  FailureKind,
+  FuzzFailure,
+  FuzzReport,
+  FuzzTarget,
+  TargetReport,
+} from "./types.ts";
+import { FUZZ_TARGETS } from "./types.ts";
+
+/** Options of {@linkcode runFuzz}. */
+export interface FuzzOptions {
+  /** The run's seed (default 1). */
+  readonly seed?: number;
+  /** Steps to run over all targets (default 10 000), shared evenly. */
+  readonly ops?: number;
+  /** Targets (default: all three). */
+  readonly targets?: readonly FuzzTarget[];
+  /** Replacement parts, e.g. the learner's; the rest is the reference. */
+  readonly parts?: MachineParts;
+  /** The feature bits the devices may offer (default: all). */
+  readonly featureMask?: bigint;
+  /** Steps per episode (default 200 for a device, 120 for the driver half). */
+  readonly stepsPerEpisode?: number;
+  /** Resident set size above which the run fails with `memory` (default 2 GiB). */
+  readonly memoryLimit?: number;
+  /** Called after each episode with the steps done so far and the total. */
+  readonly onProgress?: (done: number, total: number, target: FuzzTarget) => void;
+}
+
+/** Steps of the default run: what `deno task fuzz` runs. */
+export const DEFAULT_FUZZ_OPS = 10_000;
+
+/**
+ * Runs the engine (see the module documentation).
+ *
+ * @param options Seed, steps, targets, parts.
+ * @returns What it found.
+ * @throws {RangeError} If `ops` is not a positive safe integer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runFuzz } from "./engine.ts";
+ * const report = await runFuzz({ seed: 7, ops: 300, targets: ["driver"] });
+ * assert.equal(report.ops, 300);
+ * assert.equal(report.failureCounts.threw, 0);
+ * ```
+ */
+export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
+  const seed = (options.seed ?? 1) >>> 0;
+  const ops = options.ops ?? DEFAULT_FUZZ_OPS;
+  if (!Number.isSafeInteger(ops) || ops < 1) {
+    throw new RangeError(`Fuzz ops ${ops} is not a positive integer`);
+  }
+  const targets = options.targets ?? FUZZ_TARGETS;
+  const memoryLimit = options.memoryLimit ?? 2 * 1024 ** 3;
+  const violations: Record<string, number> = {};
+  const failures: FuzzFailure[] = [];
+  const failureCounts: Record<FailureKind, number> = {
+    threw: 0,
+    uncaught: 0,
+    hung: 0,
+    invariant: 0,
+    silent: 0,
+    memory: 0,
+  };
+  const kept = new Set<string>();
+  const classes = new Map<string, CaseClassTally>();
+  const targetReports: TargetReport[] = [];
+  let peakRss = 0;
+  let peakHeapUsed = 0;
+  let done = 0;
+
+  // Where a failure happens: updated by every step.
+  let where = {
+    target: targets[0],
+    seed,
+    step: 0,
+    op: "",
+    caseClass: undefined as string | undefined,
+  };
+
+  const fail: EpisodeSink["fail"] = (kind, message, extra = {}) => {
+    failureCounts[kind]++;
+    const failure: FuzzFailure = {
+      target: where.target,
+      kind,
+      ...(extra.invariant ? { invariant: extra.invariant } : {}),
+      requirement: extra.requirement ?? null,
+      ...(where.caseClass ? { caseClass: where.caseClass } : {}),
+      message,
+      seed: where.seed,
+      step: where.step,
+      op: where.op,
+    };
+    const known = KNOWN_ISSUES.find((k) => k.matches(failure));
+    const key = [failure.target, kind, failure.invariant, failure.requirement, failure.caseClass]
+      .join("|");
+    if (kept.has(key)) return;
+    kept.add(key);
+    failures.push(known ? { ...failure, known: known.issue } : failure);
+  };
+
+  const sink: EpisodeSink = {
+    fail,
+    step(index, op, caseClass) {
+      where = { ...where, step: index, op, caseClass };
+    },
+    tally(cls, rule, outcome) {
+      const key = `${where.target}|${cls}`;
+      let t = classes.get(key);
+      if (!t) {
+        t = {
+          name: cls,
+          target: where.target,
+          rule,
+          runs: 0,
+          reported: {},
+          broke: 0,
+          threw: 0,
+          hung: 0,
+          silent: 0,
+        };
+        classes.set(key, t);
+      }
+      t.runs++;
+      for (const id of new Set(outcome.reported)) t.reported[id] = (t.reported[id] ?? 0) + 1;
+      if (outcome.broke) t.broke++;
+      if (outcome.threw !== undefined) {
+        t.threw++;
+        t.firstThrown ??= outcome.threw;
+      }
+      if (outcome.hung) t.hung++;
+      const silent = outcome.reported.length === 0 && !outcome.broke &&
+        outcome.threw === undefined && !outcome.hung;
+      if (silent) t.silent++;
+      const failed = outcome.threw !== undefined || outcome.hung || (silent && rule !== null);
+      if (failed) t.firstFailure ??= { seed: where.seed, step: where.step };
+      if (silent && rule !== null) {
+        fail("silent", `${cls} was accepted without a report (the rule: ${rule})`, {
+          requirement: rule as RequirementId,
+        });
+      }
+    },
+  };
+
+  // Errors from promise callbacks and microtasks: charged to the step running.
+  const strays: unknown[] = [];
+  const onRejection = (e: PromiseRejectionEvent) => {
+    e.preventDefault();
+    strays.push(e.reason);
+  };
+  const onError = (e: ErrorEvent) => {
+    e.preventDefault();
+    strays.push(e.error ?? e.message);
+  };
+  const drainStrays = () => {
+    while (strays.length > 0) {
+      const error = strays.shift();
+      fail(
+        "uncaught",
+        `An error escaped from a promise callback: ${
+          error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]}` : String(error)
+        }`,
+      );
+    }
+  };
+  let settles = 0;
+  const settle = async () => {
+    // Enough turns for a backend's resolved promise and the device's completion after it.
+    for (let i = 0; i < 6; i++) await Promise.resolve();
+    if (++settles % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+    drainStrays();
+  };
+
+  const sample = () => {
+    const usage = Deno.memoryUsage();
+    peakRss = Math.max(peakRss, usage.rss);
+    peakHeapUsed = Math.max(peakHeapUsed, usage.heapUsed);
+    if (usage.rss > memoryLimit) {
+      fail(
+        "memory",
+        `The process holds ${Math.round(usage.rss / 2 ** 20)} MiB, above the bound of ${
+          Math.round(memoryLimit / 2 ** 20)
+        } MiB`,
+      );
+      return false;
+    }
+    return true;
+  };
+
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  globalThis.addEventListener("error", onError);
+  const started = performance.now();
+  try {
+    const share = Math.floor(ops / targets.length);
+    for (const [t, target] of targets.entries()) {
+      const budget = t === targets.length - 1 ? ops - share * (targets.length - 1) : share;
+      const perEpisode = options.stepsPerEpisode ?? (target === "driver" ? 120 : 200);
+      const targetStart = performance.now();
+      let targetOps = 0;
+      let episodes = 0;
+      while (targetOps < budget) {
+        const s = episodeSeed(seed, episodes);
+        const steps = Math.min(perEpisode, budget - targetOps);
+        where = { target, seed: s, step: 0, op: "", caseClass: undefined };
+        const rng = new FuzzRng(s);
+        const ran = target === "driver"
+          ? runDriverEpisode({
+            rng,
+            steps,
+            parts: options.parts,
+            featureMask: options.featureMask,
+            sink,
+            violations,
+          })
+          : await runDeviceEpisode({
+            target,
+            rng,
+            steps,
+            parts: options.parts,
+            featureMask: options.featureMask,
+            sink,
+            violations,
+            settle,
+          });
+        drainStrays();
+        // An episode cut short (the code threw, looped or broke its queue)
+        // still counts the steps it was given: the next starts fresh.
+        void ran;
+        targetOps += steps;
+        done += steps;
+        episodes++;
+        if (!sample()) break;
+        options.onProgress?.(done, ops, target);
+      }
+      targetReports.push({
+        target,
+        ops: targetOps,
+        episodes,
+        elapsedMs: performance.now() - targetStart,
+      });
+    }
+  } finally {
+    // Let the last episode's callbacks run while the listeners still catch them.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    drainStrays();
+    globalThis.removeEventListener("unhandledrejection", onRejection);
+    globalThis.removeEventListener("error", onError);
+  }
+  const elapsedMs = performance.now() - started;
+  sample();
+  return {
+    seed,
+    ops: done,
+    elapsedMs,
+    opsPerSecond: done / (elapsedMs / 1000),
+    targets: targetReports,
+    violations,
+    failures,
+    failureCounts,
+    classes: [...classes.values()],
+    peakRss,
+    peakHeapUsed,
+    passed: failures.every((f) => f.known !== undefined),
+  };
+}
