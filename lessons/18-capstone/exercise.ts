@@ -117,7 +117,7 @@ export function bindDriver(
  * @param steps The transport steps to run.
  * @returns The negotiated features.
  */
-export async function initializeDevice(
+export function initializeDevice(
   window: RegisterWindow,
   device: DeviceSetup,
   steps: InitializationSteps,

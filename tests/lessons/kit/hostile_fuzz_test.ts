@@ -4,8 +4,8 @@ import {
   fuzzHostileCompletions,
   showFuzzCrash,
 } from "../../../lessons/kit/hostile_fuzz.ts";
-import { walkChain } from "../../../virtqueue/device/walk.ts";
-import { getBuf } from "../../../virtqueue/driver/used.ts";
+import type { walkChain } from "../../../virtqueue/device/walk.ts";
+import type { getBuf } from "../../../virtqueue/driver/used.ts";
 import { EXT2_IMAGE_BYTES, EXT2_IMAGE_SHA256, ext2Image } from "../../../lessons/kit/ext2_image.ts";
 
 Deno.test("the reference halves survive every seeded hostile table and used ring, and report the rules broken", () => {

@@ -8,7 +8,6 @@ import {
 } from "../../../../transport/driver_core.ts";
 import type { RegisterWindow } from "../../../../transport/types.ts";
 import { VIRTIO_MMIO_STATUS } from "../../../../transport/mmio_registers.ts";
-import { addStatus } from "../../02-status-reset/correct/bit_arithmetic.ts";
 
 export * from "../correct/switch_and_try.ts";
 

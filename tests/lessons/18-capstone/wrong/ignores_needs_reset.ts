@@ -1,11 +1,7 @@
 // Mistake: Status is not read back after DRIVER_OK: a device answering DEVICE_NEEDS_RESET counts as live.
 // Source: none
 // Must fail: "after a failure nothing more is done, and the step's error is what it rejects with" [3.1.1/5]
-import {
-  DeviceInitializationError,
-  type DeviceSetup,
-  type InitializationSteps,
-} from "../../../../transport/driver_core.ts";
+import type { DeviceSetup, InitializationSteps } from "../../../../transport/driver_core.ts";
 import type { RegisterWindow } from "../../../../transport/types.ts";
 import { VIRTIO_MMIO_STATUS } from "../../../../transport/mmio_registers.ts";
 import { addStatus } from "../../02-status-reset/correct/bit_arithmetic.ts";

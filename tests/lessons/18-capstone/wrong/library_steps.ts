@@ -20,7 +20,7 @@ import {
 export async function initializeDevice(
   window: RegisterWindow,
   device: DeviceSetup,
-  steps: InitializationSteps,
+  _steps: InitializationSteps,
 ): Promise<bigint> {
   try {
     beginInitialization(window);

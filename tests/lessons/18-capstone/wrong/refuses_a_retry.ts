@@ -13,7 +13,7 @@ import { addStatus } from "../../02-status-reset/correct/bit_arithmetic.ts";
 export * from "../correct/switch_and_try.ts";
 
 const gaveUp = new Set<RegisterWindow>();
-const inner = async (window: RegisterWindow) => {
+const refuseIfFailedBefore = (window: RegisterWindow) => {
   if (gaveUp.has(window)) throw new Error("this device failed before: not trying again");
 };
 
@@ -22,7 +22,7 @@ export async function initializeDevice(
   device: DeviceSetup,
   steps: InitializationSteps,
 ): Promise<bigint> {
-  await inner(window);
+  refuseIfFailedBefore(window);
   try {
     steps.beginInitialization(window);
     const features = steps.negotiateFeatures(window, device.supportedFeatures);
