@@ -54,6 +54,7 @@ export async function learnerParts(): Promise<LearnerParts> {
   const workspace = await Workspace.open(course);
   const replacements: [PartKey, unknown][] = [];
   const used: LearnerPart[] = [];
+  const functions = new Map<PartKey, unknown>();
   const skipped: number[] = [];
   for (const lesson of course.lessons) {
     if (workspace.progress(lesson).status !== "passed") {
@@ -82,8 +83,16 @@ export async function learnerParts(): Promise<LearnerParts> {
         );
       }
       replacements.push([key, fn]);
+      // A later lesson that lists a part again either extends it (a new
+      // function: credited to the later lesson) or re-exports the earlier
+      // lesson's own (the capstone: the same function, still the earlier
+      // lesson's).
       const earlier = used.findIndex((u) => u.key === key);
-      if (earlier >= 0) used.splice(earlier, 1);
+      if (earlier >= 0) {
+        if (functions.get(key) === fn) continue;
+        used.splice(earlier, 1);
+      }
+      functions.set(key, fn);
       used.push({ key, name, lesson: lesson.number });
     }
   }

@@ -65,6 +65,17 @@ Deno.test("every lesson's parts are registry keys the lesson's exercise exports"
   }
 });
 
+Deno.test("the lessons teach every part, and the capstone puts all of them in the machine at once", () => {
+  const course = loadCourse(defaultCourseRoot());
+  const taught = new Set(course.lessons.flatMap((l) => l.parts));
+  const capstone = course.lessons.find((l) => l.id === "capstone");
+  assert.ok(capstone, "the course has a capstone");
+  for (const part of PARTS) {
+    assert.ok(taught.has(part.key), `${part.key} is taught by a lesson`);
+    assert.ok(capstone.parts.includes(part.key), `${part.key} runs in the capstone's machine`);
+  }
+});
+
 Deno.test("the machine runs a replaced part: a probe that sees only empty slots binds nothing", async () => {
   let calls = 0;
   const machine = await createMachine({

@@ -1,0 +1,36 @@
+// Mistake: DRIVER_OK set before the device-specific setup runs ("the device is ready, now set it up").
+// Source: none
+// Must fail: "initializeDevice runs §3.1.1 in order, over the steps it is given" [3.1.1/1]
+import {
+  DeviceInitializationError,
+  type DeviceSetup,
+  type InitializationSteps,
+} from "../../../../transport/driver_core.ts";
+import type { RegisterWindow } from "../../../../transport/types.ts";
+import { VIRTIO_MMIO_STATUS } from "../../../../transport/mmio_registers.ts";
+import { addStatus } from "../../02-status-reset/correct/bit_arithmetic.ts";
+
+export * from "../correct/switch_and_try.ts";
+
+export async function initializeDevice(
+  window: RegisterWindow,
+  device: DeviceSetup,
+  steps: InitializationSteps,
+): Promise<bigint> {
+  try {
+    steps.beginInitialization(window);
+    const features = steps.negotiateFeatures(window, device.supportedFeatures);
+    addStatus(window, 0x04);
+    await device.setup(features);
+    const status = window.read32(VIRTIO_MMIO_STATUS);
+    if (status & 0x40) throw new DeviceInitializationError("needs reset", status);
+    return features;
+  } catch (error) {
+    try {
+      if (!(window.read32(VIRTIO_MMIO_STATUS) & 0x80)) steps.failDevice(window);
+    } catch {
+      // keep the first error
+    }
+    throw error;
+  }
+}
