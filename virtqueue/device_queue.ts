@@ -165,6 +165,11 @@ export class SplitQueueDevice implements DeviceQueue {
    * parts for the list); a ring or table outside RAM is 2.7.5/D2. Bad
    * available ring `flags` are only logged (2.7.7.1/1, 2.7.7.1/2).
    *
+   * The chain object belongs to the queue and stays valid until its head is
+   * pushed: the reference walk refills one record per head (its lists and
+   * segments too), so a device model that needs a chain after pushing it
+   * copies what it needs first.
+   *
    * @returns The chain, or `null` when none is available or the queue is broken.
    * @throws {ConformanceError} When the conformance log is strict and a rule is broken.
    */
@@ -209,17 +214,10 @@ export class SplitQueueDevice implements DeviceQueue {
     const ring = this.ring;
     if (ring.broken !== null) return;
     if (!(Number.isInteger(head) && head >= 0 && head < ring.size && ring.inUse[head] !== 0)) {
-      throw new RangeError(
-        `Push of descriptor ${head} on queue ${this.index}, which is not the head of a chain ` +
-          "popped and not yet pushed",
-      );
+      notPopped(ring, head);
     }
-    const writable = ring.writable[head];
-    if (!(Number.isInteger(len) && len >= 0 && len <= writable)) {
-      throw new RangeError(
-        `Used length ${len} for chain ${head} on queue ${this.index} is not an integer from 0 ` +
-          `to its ${writable} writable byte(s) (§2.7.8.2/2)`,
-      );
+    if (!(Number.isInteger(len) && len >= 0 && len <= ring.writable[head])) {
+      badUsedLength(ring, head, len);
     }
     try {
       this.parts.pushUsed(ring, head, len);
@@ -305,6 +303,22 @@ export class SplitQueueDevice implements DeviceQueue {
   [Symbol.for("Jupyter.display")](): Record<string, string> {
     return this.inspect().display();
   }
+}
+
+/** The device model pushed a head it does not hold: its bug, not the driver's. */
+function notPopped(ring: SplitDeviceRing, head: number): never {
+  throw new RangeError(
+    `Push of descriptor ${head} on queue ${ring.index}, which is not the head of a chain ` +
+      "popped and not yet pushed",
+  );
+}
+
+/** The device model reported more bytes than the chain can take (or not a byte count). */
+function badUsedLength(ring: SplitDeviceRing, head: number, len: number): never {
+  throw new RangeError(
+    `Used length ${len} for chain ${head} on queue ${ring.index} is not an integer from 0 ` +
+      `to its ${ring.writable[head]} writable byte(s) (§2.7.8.2/2)`,
+  );
 }
 
 /**

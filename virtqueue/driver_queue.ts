@@ -260,26 +260,37 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
     options?: AddOptions,
   ): void {
     const ring = this.ring;
-    if (ring.broken !== null) throw new VirtqueueBrokenError(ring.broken);
-    if (this.#freed) throw new Error(`Queue ${this.index} was freed and cannot be used`);
+    if (ring.broken !== null || this.#freed) this.#refuseAdd();
+    const mode = options === undefined ? "auto" : options.indirect ?? "auto";
+    const head = mode === "always" ||
+        (mode === "auto" && ring.indirect && this.#allocator !== undefined &&
+          readable.length + writable.length >= 2)
+      ? this.#addIndirect(readable, writable, token, mode)
+      : this.parts.addChain(ring, readable, writable, token);
+    this.parts.placeAvailEntry(ring, head);
+  }
+
+  /** `addIndirectChain`; with `"auto"`, direct descriptors when the table does not fit. */
+  #addIndirect(
+    readable: readonly BufferSegment[],
+    writable: readonly BufferSegment[],
+    token: T,
+    mode: "auto" | "always",
+  ): number {
     const parts = this.parts;
-    const mode = options?.indirect ?? "auto";
-    let head: number;
-    if (
-      mode === "always" ||
-      (mode === "auto" && ring.indirect && this.#allocator !== undefined &&
-        readable.length + writable.length >= 2)
-    ) {
-      try {
-        head = parts.addIndirectChain(ring, readable, writable, token, this.#allocTable);
-      } catch (e) {
-        if (mode === "always" || !(e instanceof GuestOutOfMemoryError)) throw e;
-        head = parts.addChain(ring, readable, writable, token);
-      }
-    } else {
-      head = parts.addChain(ring, readable, writable, token);
+    try {
+      return parts.addIndirectChain(this.ring, readable, writable, token, this.#allocTable);
+    } catch (e) {
+      if (mode === "always" || !(e instanceof GuestOutOfMemoryError)) throw e;
+      return parts.addChain(this.ring, readable, writable, token);
     }
-    parts.placeAvailEntry(ring, head);
+  }
+
+  /** Why {@linkcode add} refuses: the device broke the queue, or it was freed. */
+  #refuseAdd(): never {
+    const broken = this.ring.broken;
+    if (broken !== null) throw new VirtqueueBrokenError(broken);
+    throw new Error(`Queue ${this.index} was freed and cannot be used`);
   }
 
   /**

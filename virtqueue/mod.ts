@@ -101,10 +101,13 @@ export {
 } from "./driver/used.ts";
 export {
   breakDeviceRing,
+  chainRecord,
   createSplitDeviceRing,
   DEVICE_RING_BROKEN_ACTION,
+  type DeviceChainRecord,
   type IndirectDescriptor,
   ringAccessFailed,
+  type SegmentRecord,
   type SplitDeviceRing,
   type SplitDeviceRingOptions,
 } from "./device/ring.ts";
@@ -128,7 +131,7 @@ export {
   type SplitRingSnapshotData,
   type UsedEntryRow,
 } from "./inspect.ts";
-export { chainViews, readChain, segmentsLength, writeChain } from "./chain.ts";
+export { chainViews, copyChain, readChain, segmentsLength, writeChain } from "./chain.ts";
 export {
   type AddOptions,
   type BufferSegment,

@@ -14,21 +14,25 @@
 
 import type { GuestMemory } from "../../memory/guest_memory.ts";
 import { hexAddress } from "../../memory/guest_memory.ts";
-import {
-  VIRTQ_DESC_F_INDIRECT,
-  VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_WRITE,
-  VIRTQ_DESC_SIZE,
-} from "../constants.ts";
-import {
+import * as constants from "../constants.ts";
+import * as layout from "../layout.ts";
+import { type BufferSegment, VirtqueueChainError, VirtqueueFullError } from "../types.ts";
+import * as driverRing from "./ring.ts";
+import type { SplitDriverRing } from "./ring.ts";
+
+// The names the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_SIZE } = constants;
+const {
   descOffset,
   VIRTQ_DESC_ADDR_OFFSET,
   VIRTQ_DESC_FLAGS_OFFSET,
   VIRTQ_DESC_LEN_OFFSET,
   VIRTQ_DESC_NEXT_OFFSET,
-} from "../layout.ts";
-import { type BufferSegment, VirtqueueChainError, VirtqueueFullError } from "../types.ts";
-import { HEAD_ADDED, NO_INDIRECT_TABLE, type SplitDriverRing } from "./ring.ts";
+} = layout;
+const { HEAD_ADDED, NO_INDIRECT_TABLE } = driverRing;
 
 /** Largest total length of one chain, in bytes (2.7.5.2/1). */
 const MAX_CHAIN_BYTES = 2 ** 32;
@@ -176,7 +180,9 @@ export function addIndirectChain<T>(
 }
 
 /**
- * Checks a chain before any store (see `addChain` for the rules).
+ * Checks a chain before any store (see `addChain` for the rules): one pass
+ * that only tells whether everything is right, and, when something is not,
+ * {@linkcode refuseChain} to find the first rule broken and throw.
  *
  * @returns The chain's device-writable bytes.
  * @throws {VirtqueueChainError} When a rule is broken.
@@ -186,14 +192,46 @@ function checkChain(
   readable: readonly BufferSegment[],
   writable: readonly BufferSegment[],
 ): number {
+  const memory = ring.memory;
   const nr = readable.length;
-  const n = nr + writable.length;
-  if (n === 0) throw new VirtqueueChainError(null, -1, "A chain needs at least one buffer");
-  // Shape first (lengths, total, count), then whether every buffer lies in RAM.
+  const nw = writable.length;
+  let ok = nr + nw !== 0 && nr + nw <= ring.size;
   let total = 0;
+  for (let k = 0; k < nr; k++) {
+    const seg = readable[k];
+    const len = seg.len;
+    ok = ok && Number.isInteger(len) && len >= 1 && len <= MAX_DESC_LEN &&
+      memory.contains(seg.addr, len);
+    total += len;
+  }
   let writableBytes = 0;
+  for (let k = 0; k < nw; k++) {
+    const seg = writable[k];
+    const len = seg.len;
+    ok = ok && Number.isInteger(len) && len >= 1 && len <= MAX_DESC_LEN &&
+      memory.contains(seg.addr, len);
+    writableBytes += len;
+  }
+  if (!ok || total + writableBytes > MAX_CHAIN_BYTES) refuseChain(ring, readable, writable);
+  return writableBytes;
+}
+
+/**
+ * Throws the {@linkcode VirtqueueChainError} for the first rule the chain
+ * breaks, in this order: no buffers; shape (each length, the total, the
+ * count); then whether every buffer lies in RAM.
+ */
+function refuseChain(
+  ring: SplitDriverRing<unknown>,
+  readable: readonly BufferSegment[],
+  writable: readonly BufferSegment[],
+): never {
+  const segments = [...readable, ...writable];
+  const n = segments.length;
+  if (n === 0) throw new VirtqueueChainError(null, -1, "A chain needs at least one buffer");
+  let total = 0;
   for (let k = 0; k < n; k++) {
-    const len = (k < nr ? readable[k] : writable[k - nr]).len;
+    const len = segments[k].len;
     if (!(Number.isInteger(len) && len >= 1 && len <= MAX_DESC_LEN)) {
       throw new VirtqueueChainError(
         len === 0 ? "2.7.5/D3" : null,
@@ -202,7 +240,6 @@ function checkChain(
       );
     }
     total += len;
-    if (k >= nr) writableBytes += len;
   }
   if (total > MAX_CHAIN_BYTES) {
     throw new VirtqueueChainError(
@@ -218,10 +255,9 @@ function checkChain(
       `Chain of ${n} buffers is longer than the queue size ${ring.size}`,
     );
   }
-  const memory = ring.memory;
   for (let k = 0; k < n; k++) {
-    const seg = k < nr ? readable[k] : writable[k - nr];
-    if (!memory.contains(seg.addr, seg.len)) {
+    const seg = segments[k];
+    if (!ring.memory.contains(seg.addr, seg.len)) {
       throw new VirtqueueChainError(
         "2.7.5/D2",
         k,
@@ -229,7 +265,8 @@ function checkChain(
       );
     }
   }
-  return writableBytes;
+  // The fast pass refused something the rules allow: a bug here, not the caller's.
+  throw new Error("checkChain refused a chain that breaks no rule");
 }
 
 /** Records a placed chain in the shadow. */
