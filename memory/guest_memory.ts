@@ -69,6 +69,10 @@ export class GuestMemoryError extends RangeError {
   }
 }
 
+/** The first values of GuestMemory's view fields, of the same kinds as their real ones. */
+const NO_VIEW = new DataView(new ArrayBuffer(0));
+const NO_BYTES = new Uint8Array(0);
+
 /** Options for {@linkcode GuestMemory}. */
 export interface GuestMemoryOptions {
   /** Guest-physical address of the first byte (default 0). */
@@ -96,18 +100,25 @@ export interface WrapOptions extends GuestMemoryOptions {
  * ```
  */
 export class GuestMemory {
+  // Every field holds its final kind of value from its first store: V8 keeps
+  // a field that has only held small integers (or one kind of object) in its
+  // cheapest form, where a field that started out `undefined`, as a plain
+  // class field declaration makes it, costs each load in the accessors a
+  // check. Hence `declare` for the public fields the constructor assigns, and
+  // initial values of the right kind for the private ones.
+
   /** Guest-physical address of the first byte of RAM. */
-  readonly base: number;
+  declare readonly base: number;
   /** Size of RAM, in bytes. */
-  readonly size: number;
+  declare readonly size: number;
   /** The backing buffer (possibly shared with other code, see {@linkcode wrap}). */
-  readonly buffer: ArrayBufferLike;
-  readonly #view: DataView;
-  readonly #bytes: Uint8Array;
+  declare readonly buffer: ArrayBufferLike;
+  readonly #view: DataView = NO_VIEW;
+  readonly #bytes: Uint8Array = NO_BYTES;
   /** The last offsets at which a u16, a u32 and a u64 fit (negative when none does). */
-  readonly #last16: number;
-  readonly #last32: number;
-  readonly #last64: number;
+  readonly #last16: number = -1;
+  readonly #last32: number = -1;
+  readonly #last64: number = -1;
 
   /**
    * Allocates zeroed RAM of `size` bytes, or wraps an existing buffer (see
