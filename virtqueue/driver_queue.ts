@@ -95,16 +95,19 @@ export interface SplitQueueDriverCreateConfig
  * ```
  */
 export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
+  // `declare`: the constructor's store is each field's first, so V8 keeps
+  // it in the form of its value (see GuestMemory), not of `undefined`.
+
   /** Queue index within the device. */
-  readonly index: number;
+  declare readonly index: number;
   /** Queue Size, in descriptors. */
-  readonly size: number;
+  declare readonly size: number;
   /** Where the three parts live. */
-  readonly addresses: SplitQueueAddresses;
+  declare readonly addresses: SplitQueueAddresses;
   /** The ring's state: what the parts read and update. */
-  readonly ring: SplitDriverRing<T>;
+  declare readonly ring: SplitDriverRing<T>;
   /** The parts in use (reference ones unless replaced). */
-  readonly parts: SplitRingDriverParts;
+  declare readonly parts: SplitRingDriverParts;
 
   readonly #allocator: GuestAllocator | undefined;
   readonly #ownsParts: boolean;
@@ -261,28 +264,37 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
   ): void {
     const ring = this.ring;
     if (ring.broken !== null || this.#freed) this.#refuseAdd();
-    const mode = options === undefined ? "auto" : options.indirect ?? "auto";
-    const head = mode === "always" ||
-        (mode === "auto" && ring.indirect && this.#allocator !== undefined &&
-          readable.length + writable.length >= 2)
-      ? this.#addIndirect(readable, writable, token, mode)
+    // Without indirect descriptors and without options, nothing to decide.
+    const head = ring.indirect || options !== undefined
+      ? this.#addWithPolicy(readable, writable, token, options?.indirect ?? "auto")
       : this.parts.addChain(ring, readable, writable, token);
     this.parts.placeAvailEntry(ring, head);
   }
 
-  /** `addIndirectChain`; with `"auto"`, direct descriptors when the table does not fit. */
-  #addIndirect(
+  /**
+   * `addIndirectChain` or `addChain`, as `mode` and the chain decide; with
+   * `"auto"`, direct descriptors when the table does not fit.
+   */
+  #addWithPolicy(
     readable: readonly BufferSegment[],
     writable: readonly BufferSegment[],
     token: T,
-    mode: "auto" | "always",
+    mode: string,
   ): number {
+    const ring = this.ring;
     const parts = this.parts;
+    if (
+      !(mode === "always" ||
+        (mode === "auto" && ring.indirect && this.#allocator !== undefined &&
+          readable.length + writable.length >= 2))
+    ) {
+      return parts.addChain(ring, readable, writable, token);
+    }
     try {
-      return parts.addIndirectChain(this.ring, readable, writable, token, this.#allocTable);
+      return parts.addIndirectChain(ring, readable, writable, token, this.#allocTable);
     } catch (e) {
       if (mode === "always" || !(e instanceof GuestOutOfMemoryError)) throw e;
-      return parts.addChain(this.ring, readable, writable, token);
+      return parts.addChain(ring, readable, writable, token);
     }
   }
 

@@ -91,8 +91,9 @@ export function walkChain(ring: SplitDeviceRing, head: number): DescriptorChain 
   const writable = chain.writable;
   let nr = 0;
   let nw = 0;
-  let readableLength = 0;
+  let total = 0;
   let writableLength = 0;
+  let inRam = true;
   let count = 0;
   let indirect = false;
   let i = head;
@@ -107,36 +108,36 @@ export function walkChain(ring: SplitDeviceRing, head: number): DescriptorChain 
     const flags = memory.readU16(at + VIRTQ_DESC_FLAGS_OFFSET);
     const next = memory.readU16(at + VIRTQ_DESC_NEXT_OFFSET);
     if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) {
-      const d = ring.indirectDesc;
-      d.index = i;
-      d.addr = addr;
-      d.len = len;
-      d.flags = flags;
+      stopAtIndirect(ring, i, addr, len, flags);
       indirect = true;
       break;
     }
-    if (len === 0) return zeroLength(ring, head, i, false);
-    if (readableLength + writableLength + len > MAX_CHAIN_BYTES) {
-      return chainTooLong(ring, head, readableLength + writableLength + len);
+    const write = (flags & VIRTQ_DESC_F_WRITE) !== 0;
+    const more = (flags & VIRTQ_DESC_F_NEXT) !== 0;
+    // One test for every rule a direct descriptor can break (badDescriptor
+    // tells which); whether its buffer is in RAM is decided after the walk.
+    if (
+      len === 0 || total + len > MAX_CHAIN_BYTES || (!write && writableLength > 0) ||
+      (more && next >= size)
+    ) {
+      return badDescriptor(ring, head, i, len, flags, next, total, writableLength, size, false);
     }
-    if ((flags & VIRTQ_DESC_F_WRITE) !== 0) {
+    inRam = inRam && memory.contains(addr, len);
+    total += len;
+    if (write) {
       setSegment(writable, nw++, addr, len);
       writableLength += len;
     } else {
-      if (writableLength > 0) return readableAfterWritable(ring, head, i, false);
       setSegment(readable, nr++, addr, len);
-      readableLength += len;
     }
-    if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
-    if (next >= size) return nextOutOfRange(ring, head, i, next, size, false);
+    if (!more) break;
     i = next;
   }
   if (readable.length !== nr) readable.length = nr;
   if (writable.length !== nw) writable.length = nw;
-  if (!segmentsInRam(ring, readable, head, 0)) return null;
-  if (!segmentsInRam(ring, writable, head, 0)) return null;
+  if (!inRam) return bufferOutsideRam(ring, chain, 0, 0);
   chain.head = head;
-  chain.readableLength = readableLength;
+  chain.readableLength = total - writableLength;
   chain.writableLength = writableLength;
   chain.descriptorCount = count;
   chain.indirect = indirect;
@@ -202,9 +203,9 @@ export function readIndirectTable(
   const firstWritable = writable.length;
   let nr = firstReadable;
   let nw = firstWritable;
-  let readableLength = chain.readableLength;
+  let total = chain.readableLength + chain.writableLength;
   let writableLength = chain.writableLength;
-  const direct = chain.descriptorCount;
+  let inRam = true;
   let walked = 0;
   let i = 0;
   for (;;) {
@@ -216,30 +217,32 @@ export function readIndirectTable(
     const flags = memory.readU16(at + VIRTQ_DESC_FLAGS_OFFSET);
     const next = memory.readU16(at + VIRTQ_DESC_NEXT_OFFSET);
     if ((flags & VIRTQ_DESC_F_INDIRECT) !== 0) return nestedTable(ring, head, i, flags);
-    if (len === 0) return zeroLength(ring, head, i, true);
-    if (readableLength + writableLength + len > MAX_CHAIN_BYTES) {
-      return chainTooLong(ring, head, readableLength + writableLength + len);
+    const write = (flags & VIRTQ_DESC_F_WRITE) !== 0;
+    const more = (flags & VIRTQ_DESC_F_NEXT) !== 0;
+    if (
+      len === 0 || total + len > MAX_CHAIN_BYTES || (!write && writableLength > 0) ||
+      (more && next >= entries)
+    ) {
+      return badDescriptor(ring, head, i, len, flags, next, total, writableLength, entries, true);
     }
-    if ((flags & VIRTQ_DESC_F_WRITE) !== 0) {
+    inRam = inRam && memory.contains(addr, len);
+    total += len;
+    if (write) {
       setSegment(writable, nw++, addr, len);
       writableLength += len;
     } else {
-      if (writableLength > 0) return readableAfterWritable(ring, head, i, true);
       setSegment(readable, nr++, addr, len);
-      readableLength += len;
     }
-    if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
-    if (next >= entries) return nextOutOfRange(ring, head, i, next, entries, true);
+    if (!more) break;
     i = next;
   }
   if (readable.length !== nr) readable.length = nr;
   if (writable.length !== nw) writable.length = nw;
-  if (!segmentsInRam(ring, readable, head, firstReadable)) return null;
-  if (!segmentsInRam(ring, writable, head, firstWritable)) return null;
+  if (!inRam) return bufferOutsideRam(ring, record, firstReadable, firstWritable);
   record.head = head;
-  record.readableLength = readableLength;
+  record.readableLength = total - writableLength;
   record.writableLength = writableLength;
-  record.descriptorCount = direct + walked;
+  record.descriptorCount = chain.descriptorCount + walked;
   record.indirect = true;
   return record;
 }
@@ -264,25 +267,23 @@ function copySegments(from: readonly BufferSegment[], to: SegmentRecord[]): void
   to.length = from.length;
 }
 
-/** Checks `segments[from..]` lie inside RAM (2.7.5/D2); breaks the ring if one does not. */
-function segmentsInRam(
-  ring: SplitDeviceRing,
-  segments: readonly BufferSegment[],
-  head: number,
-  from: number,
-): boolean {
-  const memory = ring.memory;
-  for (let k = from; k < segments.length; k++) {
-    const segment = segments[k];
-    if (!memory.contains(segment.addr, segment.len)) {
-      return bufferOutsideRam(ring, head, segment.addr, segment.len);
-    }
-  }
-  return true;
-}
-
 // The ways a walk breaks the ring: each builds its message and reports it
 // only when it happens, so that the walks stay small enough to inline.
+
+/** Records the indirect descriptor a walk stopped at, as read (`ring.indirectDesc`). */
+function stopAtIndirect(
+  ring: SplitDeviceRing,
+  index: number,
+  addr: number,
+  len: number,
+  flags: number,
+): void {
+  const d = ring.indirectDesc;
+  d.index = index;
+  d.addr = addr;
+  d.len = len;
+  d.flags = flags;
+}
 
 function chainLoops(ring: SplitDeviceRing, head: number, count: number, indirect: boolean): null {
   return indirect
@@ -300,68 +301,85 @@ function chainLoops(ring: SplitDeviceRing, head: number, count: number, indirect
     );
 }
 
-function zeroLength(ring: SplitDeviceRing, head: number, desc: number, indirect: boolean): null {
-  return breakDeviceRing(
-    ring,
-    "2.7.5/D3",
-    indirect
-      ? `Indirect table entry ${desc} of chain ${head} has length 0`
-      : `Descriptor ${desc} of chain ${head} has length 0`,
-    { head, desc, indirect },
-  );
-}
-
-function chainTooLong(ring: SplitDeviceRing, head: number, bytes: number): null {
-  return breakDeviceRing(
-    ring,
-    "2.7.5.2/1",
-    `Chain at head ${head} is longer than 2^32 bytes in total`,
-    { head, bytes },
-  );
-}
-
-function nextOutOfRange(
+/**
+ * Breaks the ring for the first rule descriptor `desc` of the chain at
+ * `head` breaks, in this order: a zero length (2.7.5/D3), a chain longer
+ * than 2^32 bytes with it (2.7.5.2/1), device-readable after
+ * device-writable (2.7.4.2/1), a `next` beyond `limit` entries (2.7.5/D1).
+ * `total` and `writableLength` are the chain's bytes before it.
+ */
+function badDescriptor(
   ring: SplitDeviceRing,
   head: number,
   desc: number,
+  len: number,
+  flags: number,
   next: number,
+  total: number,
+  writableLength: number,
   limit: number,
   indirect: boolean,
 ): null {
+  const where = indirect ? `Indirect table entry ${desc}` : `Descriptor ${desc}`;
+  if (len === 0) {
+    return breakDeviceRing(ring, "2.7.5/D3", `${where} of chain ${head} has length 0`, {
+      head,
+      desc,
+      indirect,
+    });
+  }
+  if (total + len > MAX_CHAIN_BYTES) {
+    return breakDeviceRing(
+      ring,
+      "2.7.5.2/1",
+      `Chain at head ${head} is longer than 2^32 bytes in total`,
+      { head, bytes: total + len },
+    );
+  }
+  if ((flags & VIRTQ_DESC_F_WRITE) === 0 && writableLength > 0) {
+    return breakDeviceRing(
+      ring,
+      "2.7.4.2/1",
+      `${where} of chain ${head} is device-readable but follows a device-writable one`,
+      { head, desc, indirect },
+    );
+  }
   return breakDeviceRing(
     ring,
     "2.7.5/D1",
     indirect
-      ? `Indirect table entry ${desc} of chain ${head} has next ${next}, beyond the table's ` +
-        `${limit} entries`
-      : `Descriptor ${desc} of chain ${head} has next ${next}, beyond the queue size ${limit}`,
+      ? `${where} of chain ${head} has next ${next}, beyond the table's ${limit} entries`
+      : `${where} of chain ${head} has next ${next}, beyond the queue size ${limit}`,
     { head, desc, next, limit, indirect },
   );
 }
 
-function readableAfterWritable(
+/**
+ * Breaks the ring for the first buffer of `chain` outside guest RAM
+ * (2.7.5/D2): readable ones from `firstReadable` on, then writable ones from
+ * `firstWritable` on.
+ */
+function bufferOutsideRam(
   ring: SplitDeviceRing,
-  head: number,
-  desc: number,
-  indirect: boolean,
+  chain: DescriptorChain,
+  firstReadable: number,
+  firstWritable: number,
 ): null {
-  const where = indirect ? `Indirect table entry ${desc}` : `Descriptor ${desc}`;
-  return breakDeviceRing(
-    ring,
-    "2.7.4.2/1",
-    `${where} of chain ${head} is device-readable but follows a device-writable one`,
-    { head, desc, indirect },
-  );
-}
-
-function bufferOutsideRam(ring: SplitDeviceRing, head: number, addr: number, len: number): false {
-  breakDeviceRing(
-    ring,
-    "2.7.5/D2",
-    `Buffer of ${len} byte(s) at ${hexAddress(addr)} in chain ${head} is not inside guest RAM`,
-    { head, addr, len },
-  );
-  return false;
+  const memory = ring.memory;
+  const lists = [chain.readable.slice(firstReadable), chain.writable.slice(firstWritable)];
+  for (const { addr, len } of lists.flat()) {
+    if (!memory.contains(addr, len)) {
+      return breakDeviceRing(
+        ring,
+        "2.7.5/D2",
+        `Buffer of ${len} byte(s) at ${hexAddress(addr)} in chain ${chain.head} is not ` +
+          "inside guest RAM",
+        { head: chain.head, addr, len },
+      );
+    }
+  }
+  // The walk found a buffer outside RAM that is no longer there: a bug here.
+  throw new Error(`No buffer of chain ${chain.head} lies outside RAM`);
 }
 
 function indirectNotNegotiated(

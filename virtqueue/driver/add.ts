@@ -95,22 +95,51 @@ export function addChain<T>(
   const writableBytes = checkChain(ring, readable, writable);
   const nr = readable.length;
   const n = nr + writable.length;
-  if (ring.numFree < n) throw new VirtqueueFullError(n, ring.numFree);
+  if (ring.numFree < n) tooFewFree(ring, n);
   const memory = ring.memory;
+  const table = ring.descAddr;
   const next = ring.next;
   const head = ring.freeHead;
+  // Device-readable buffers first (2.7.4.2/1); each descriptor takes the
+  // next one on the free list, so the shadow links are the chain's links.
   let i = head;
-  for (let k = 0; k < n; k++) {
-    const seg = k < nr ? readable[k] : writable[k - nr];
-    const last = k === n - 1;
-    const flags = (k < nr ? 0 : VIRTQ_DESC_F_WRITE) | (last ? 0 : VIRTQ_DESC_F_NEXT);
-    writeDesc(memory, ring.descAddr + descOffset(i), seg.addr, seg.len, flags, last ? 0 : next[i]);
-    if (!last) i = next[i];
+  let k = 0;
+  for (; k < nr; k++) i = writeChainDesc(memory, table, next, i, readable[k], 0, k === n - 1);
+  for (; k < n; k++) {
+    i = writeChainDesc(memory, table, next, i, writable[k - nr], VIRTQ_DESC_F_WRITE, k === n - 1);
   }
-  ring.freeHead = next[i];
+  ring.freeHead = i;
   ring.numFree -= n;
   recordChain(ring, head, token, n, writableBytes, NO_INDIRECT_TABLE);
   return head;
+}
+
+/**
+ * Writes descriptor `i` of the table at `table` for `seg`, linked with
+ * `VIRTQ_DESC_F_NEXT` to the descriptor after it on the free list unless it
+ * is the last of its chain (`next` 0 then), and returns that descriptor.
+ */
+function writeChainDesc(
+  memory: GuestMemory,
+  table: number,
+  next: Uint16Array,
+  i: number,
+  seg: BufferSegment,
+  flags: number,
+  last: boolean,
+): number {
+  const following = next[i];
+  const at = table + descOffset(i);
+  memory.writeU64(at + VIRTQ_DESC_ADDR_OFFSET, seg.addr);
+  memory.writeU32(at + VIRTQ_DESC_LEN_OFFSET, seg.len);
+  memory.writeU16(at + VIRTQ_DESC_FLAGS_OFFSET, last ? flags : flags | VIRTQ_DESC_F_NEXT);
+  memory.writeU16(at + VIRTQ_DESC_NEXT_OFFSET, last ? 0 : following);
+  return following;
+}
+
+/** The chain needs more descriptors than are free. */
+function tooFewFree(ring: SplitDriverRing<unknown>, needed: number): never {
+  throw new VirtqueueFullError(needed, ring.numFree);
 }
 
 /**
@@ -153,7 +182,7 @@ export function addIndirectChain<T>(
       "Indirect table asked for, but VIRTIO_F_INDIRECT_DESC was not negotiated",
     );
   }
-  if (ring.numFree < 1) throw new VirtqueueFullError(1, ring.numFree);
+  if (ring.numFree < 1) tooFewFree(ring, 1);
   const nr = readable.length;
   const n = nr + writable.length;
   const table = allocTable(VIRTQ_DESC_SIZE * n);
@@ -195,25 +224,31 @@ function checkChain(
   const memory = ring.memory;
   const nr = readable.length;
   const nw = writable.length;
-  let ok = nr + nw !== 0 && nr + nw <= ring.size;
+  let bad = nr + nw === 0 || nr + nw > ring.size;
   let total = 0;
   for (let k = 0; k < nr; k++) {
     const seg = readable[k];
-    const len = seg.len;
-    ok = ok && Number.isInteger(len) && len >= 1 && len <= MAX_DESC_LEN &&
-      memory.contains(seg.addr, len);
-    total += len;
+    bad ||= !bufferOk(memory, seg);
+    total += seg.len;
   }
   let writableBytes = 0;
   for (let k = 0; k < nw; k++) {
     const seg = writable[k];
-    const len = seg.len;
-    ok = ok && Number.isInteger(len) && len >= 1 && len <= MAX_DESC_LEN &&
-      memory.contains(seg.addr, len);
-    writableBytes += len;
+    bad ||= !bufferOk(memory, seg);
+    writableBytes += seg.len;
   }
-  if (!ok || total + writableBytes > MAX_CHAIN_BYTES) refuseChain(ring, readable, writable);
+  if (bad || total + writableBytes > MAX_CHAIN_BYTES) refuseChain(ring, readable, writable);
   return writableBytes;
+}
+
+/**
+ * Whether one descriptor can carry `seg`: a length from 1 to 2^32 - 1
+ * (`(len >>> 0) === len` holds exactly for the whole numbers below 2^32),
+ * inside guest RAM.
+ */
+function bufferOk(memory: GuestMemory, seg: BufferSegment): boolean {
+  const len = seg.len;
+  return (len >>> 0) === len && len !== 0 && memory.contains(seg.addr, len);
 }
 
 /**

@@ -71,8 +71,9 @@ export function getBuf<T>(
   const elem = ring.usedAddr + usedElemOffset(last & ring.mask);
   const id = memory.readU32(elem + VIRTQ_USED_ELEM_ID_OFFSET);
   const len = memory.readU32(elem + VIRTQ_USED_ELEM_LEN_OFFSET);
-  if (id >= ring.size || ring.state[id] !== HEAD_PUBLISHED) return badUsedId(ring, id);
-  if (len > ring.writable[id]) return usedLenTooLong(ring, id, len);
+  if (id >= ring.size || ring.state[id] !== HEAD_PUBLISHED || len > ring.writable[id]) {
+    return badUsedElem(ring, id, len);
+  }
   ring.lastUsed = (last + 1) & 0xffff;
   ring.published--;
   return { token: detach(id), len };
@@ -93,21 +94,20 @@ function usedIdxTooFar(ring: SplitDriverRing<unknown>, usedIdx: number): null {
   );
 }
 
-function badUsedId(ring: SplitDriverRing<unknown>, id: number): null {
+/** Breaks the ring for a used element naming no outstanding chain (2.7.8/D1) or overstating its `len` (2.7.8.2/2). */
+function badUsedElem(ring: SplitDriverRing<unknown>, id: number, len: number): null {
   const slot = ring.lastUsed & ring.mask;
-  return breakDriverRing(
-    ring,
-    "2.7.8/D1",
-    id >= ring.size
-      ? `Used element ${slot} names descriptor ${id}, beyond the queue size ${ring.size}`
-      : `Used element ${slot} names descriptor ${id}, which is not the head of an ` +
-        "outstanding chain",
-    { slot, id, size: ring.size },
-  );
-}
-
-function usedLenTooLong(ring: SplitDriverRing<unknown>, id: number, len: number): null {
-  const slot = ring.lastUsed & ring.mask;
+  if (id >= ring.size || ring.state[id] !== HEAD_PUBLISHED) {
+    return breakDriverRing(
+      ring,
+      "2.7.8/D1",
+      id >= ring.size
+        ? `Used element ${slot} names descriptor ${id}, beyond the queue size ${ring.size}`
+        : `Used element ${slot} names descriptor ${id}, which is not the head of an ` +
+          "outstanding chain",
+      { slot, id, size: ring.size },
+    );
+  }
   const writable = ring.writable[id];
   return breakDriverRing(
     ring,
