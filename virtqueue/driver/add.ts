@@ -103,38 +103,24 @@ export function addChain<T>(
   // Device-readable buffers first (2.7.4.2/1); each descriptor takes the
   // next one on the free list, so the shadow links are the chain's links.
   let i = head;
-  let k = 0;
-  for (; k < nr; k++) i = writeChainDesc(memory, table, next, i, readable[k], 0, k === n - 1);
-  for (; k < n; k++) {
-    i = writeChainDesc(memory, table, next, i, writable[k - nr], VIRTQ_DESC_F_WRITE, k === n - 1);
+  for (let k = 0; k < n; k++) {
+    const seg = k < nr ? readable[k] : writable[k - nr];
+    const following = next[i];
+    const at = table + descOffset(i);
+    memory.writeU64(at + VIRTQ_DESC_ADDR_OFFSET, seg.addr);
+    memory.writeU32(at + VIRTQ_DESC_LEN_OFFSET, seg.len);
+    const last = k === n - 1;
+    memory.writeU16(
+      at + VIRTQ_DESC_FLAGS_OFFSET,
+      (k < nr ? 0 : VIRTQ_DESC_F_WRITE) | (last ? 0 : VIRTQ_DESC_F_NEXT),
+    );
+    memory.writeU16(at + VIRTQ_DESC_NEXT_OFFSET, last ? 0 : following);
+    i = following;
   }
   ring.freeHead = i;
   ring.numFree -= n;
   recordChain(ring, head, token, n, writableBytes, NO_INDIRECT_TABLE);
   return head;
-}
-
-/**
- * Writes descriptor `i` of the table at `table` for `seg`, linked with
- * `VIRTQ_DESC_F_NEXT` to the descriptor after it on the free list unless it
- * is the last of its chain (`next` 0 then), and returns that descriptor.
- */
-function writeChainDesc(
-  memory: GuestMemory,
-  table: number,
-  next: Uint16Array,
-  i: number,
-  seg: BufferSegment,
-  flags: number,
-  last: boolean,
-): number {
-  const following = next[i];
-  const at = table + descOffset(i);
-  memory.writeU64(at + VIRTQ_DESC_ADDR_OFFSET, seg.addr);
-  memory.writeU32(at + VIRTQ_DESC_LEN_OFFSET, seg.len);
-  memory.writeU16(at + VIRTQ_DESC_FLAGS_OFFSET, last ? flags : flags | VIRTQ_DESC_F_NEXT);
-  memory.writeU16(at + VIRTQ_DESC_NEXT_OFFSET, last ? 0 : following);
-  return following;
 }
 
 /** The chain needs more descriptors than are free. */
