@@ -43,9 +43,24 @@ import type { DeviceQueue, DeviceQueueFactory } from "../virtqueue/types.ts";
 import { splitQueueDeviceFactory } from "../virtqueue/device_queue.ts";
 import {
   checkRegisterAccess,
+  type DeviceIdentity,
   findRegister,
   hex3,
   readIdentification,
+} from "./mmio_registers.ts";
+import * as registers from "./mmio_registers.ts";
+import { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS } from "./parts.ts";
+import { INITIAL_QUEUE_REGISTERS, join64, type QueueRegisters } from "./queue_registers.ts";
+import type { ConfigSpaceView } from "./config_space.ts";
+import type { AccessWidth, InterruptLine, MmioRegion, RuleProblem } from "./types.ts";
+import type { DeviceHost, VirtioDevice } from "../virtio/device.ts";
+import { MmioRegisterSnapshot } from "./inspect.ts";
+
+// The register offsets as module-local constants: the register file switches
+// on them for every access, and V8 folds a module's own constants into
+// optimized code but reads an imported binding from its module cell, and
+// checks it, at every use (docs/ARCHITECTURE.md, "Performance").
+const {
   VIRTIO_MMIO_CONFIG,
   VIRTIO_MMIO_CONFIG_GENERATION,
   VIRTIO_MMIO_DEVICE_FEATURES,
@@ -78,13 +93,7 @@ import {
   VIRTIO_MMIO_STATUS,
   VIRTIO_MMIO_VERSION,
   VIRTIO_MMIO_WINDOW_SIZE,
-} from "./mmio_registers.ts";
-import { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS } from "./parts.ts";
-import { INITIAL_QUEUE_REGISTERS, join64, type QueueRegisters } from "./queue_registers.ts";
-import type { ConfigSpaceView } from "./config_space.ts";
-import type { AccessWidth, InterruptLine, MmioRegion, RuleProblem } from "./types.ts";
-import type { DeviceHost, VirtioDevice } from "../virtio/device.ts";
-import { MmioRegisterSnapshot } from "./inspect.ts";
+} = registers;
 
 export { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS };
 
@@ -741,8 +750,15 @@ export class MmioDeviceTransport implements MmioRegion {
     this.#reporter.report(problem.id, problem.message, problem.values, problem.action);
   }
 
-  #identity() {
-    return { deviceId: this.device.deviceId, vendorId: this.device.vendorId, version: 2 as const };
+  /** What `readIdentification` is asked about, made once per device: every register read passes it. */
+  #identityRecord: DeviceIdentity | null = null;
+
+  #identity(): DeviceIdentity {
+    return this.#identityRecord ??= Object.freeze({
+      deviceId: this.device.deviceId,
+      vendorId: this.device.vendorId,
+      version: 2 as const,
+    });
   }
 
   #host(): DeviceHost {
