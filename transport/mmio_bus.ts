@@ -298,7 +298,7 @@ export class MmioBus {
     const state = this.#irq(irq, `irq ${irq}`);
     state.handlers.add(handler);
     state.list = [...state.handlers];
-    if (state.level) this.#schedule(irq, state);
+    if (state.level) this.#schedule(state);
     return () => {
       const removed = state.handlers.delete(handler);
       state.list = [...state.handlers];
@@ -363,12 +363,12 @@ export class MmioBus {
           state.masked = false;
         }
         state.level = level;
-        if (level) this.#schedule(irq, state);
+        if (level) this.#schedule(state);
       },
     };
   }
 
-  #schedule(irq: number, state: IrqState): void {
+  #schedule(state: IrqState): void {
     if (state.scheduled || state.masked || state.handlers.size === 0) return;
     state.scheduled = true;
     this.#pending++;
@@ -399,7 +399,7 @@ export class MmioBus {
             "line masked until it drops",
           );
         } else {
-          this.#schedule(irq, state);
+          this.#schedule(state);
         }
       }
     } finally {
