@@ -692,11 +692,13 @@ export class MmioDeviceTransport implements MmioRegion {
   }
 
   #queueNotify(value: number): void {
-    const target = this.parts.queueNotifyTarget(value, {
-      status: this.#status,
-      active: this.#active,
-      queues: this.#queueRegisters,
-    });
+    // One record per transport, brought up to date before each call: the
+    // part reads it during the call and keeps nothing.
+    const context = this.#notifyContext;
+    context.status = this.#status;
+    context.active = this.#active;
+    context.queues = this.#queueRegisters;
+    const target = this.parts.queueNotifyTarget(value, context);
     const stats = this.#stats[target.queue];
     if (stats) stats.notifications++;
     if (target.problem) this.#report(target.problem);
@@ -749,6 +751,13 @@ export class MmioDeviceTransport implements MmioRegion {
   #report(problem: RuleProblem): void {
     this.#reporter.report(problem.id, problem.message, problem.values, problem.action);
   }
+
+  /** What `queueNotifyTarget` is shown of the device (see `#queueNotify`). */
+  readonly #notifyContext: { status: number; active: boolean; queues: QueueRegisters[] } = {
+    status: 0,
+    active: false,
+    queues: [],
+  };
 
   /** What `readIdentification` is asked about, made once per device: every register read passes it. */
   #identityRecord: DeviceIdentity | null = null;
