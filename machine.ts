@@ -112,6 +112,11 @@ export interface MachineOptions {
   readonly featureMask?: bigint;
   /** Map an empty slot (DeviceID 0) at {@linkcode EMPTY_WINDOW} (default true). */
   readonly emptySlot?: boolean;
+  /**
+   * Called when an interrupt handler throws (default: `console.error`): the
+   * bus delivers interrupts in microtasks, where no caller can take the error.
+   */
+  readonly onHandlerError?: (error: unknown, irq: number) => void;
 }
 
 /** One device of the machine, both sides of it. */
@@ -371,7 +376,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     new GuestMemory(options.ramSize ?? MACHINE_RAM_SIZE, { base: MACHINE_RAM_BASE });
   const allocator = new GuestAllocator(memory);
   const log = options.log ?? new ConformanceLog({ strict: options.strict ?? false });
-  const bus = new MmioBus({ log });
+  const bus = new MmioBus({ log, onHandlerError: options.onHandlerError });
   const parts = options.parts;
   checkMachineParts(parts);
   const disk = options.disk ?? builtinDisk();
@@ -411,7 +416,10 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     parts: resolveParts(parts, "transport", "driver"),
     coreParts: resolveParts(parts, "core", "driver"),
     queueFactory: createSplitQueueDriverFactory(ringDriverParts),
-    allocateQueueAreas: (allocator, size) => ringDriverParts.allocateQueueAreas(allocator, size),
+    // The areas are sized by the splitQueueLayout part, handed to the
+    // allocation part: each of the two may be replaced alone.
+    allocateQueueAreas: (allocator, size) =>
+      ringDriverParts.allocateQueueAreas(allocator, size, ringDriverParts.splitQueueLayout),
   });
   const drivers = options.drivers ?? referenceDrivers({
     blk: { parts: resolveParts(parts, "blk", "driver") },

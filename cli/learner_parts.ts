@@ -3,16 +3,17 @@
  * --mine`): for every lesson the learner has passed, the functions its
  * exercise exports under the names of the registry parts its `lesson.json`
  * lists (`parts`) replace the reference ones; and features whose lesson has
- * not passed yet (`unlocks`) are withheld from the machine, so code written
- * for an earlier lesson never meets a feature it was not taught.
+ * not passed yet (`manifest.json` → `features`) are withheld from the machine,
+ * so code written for an earlier lesson never meets a feature it was not
+ * taught.
  *
  * @module
  */
 
 import { defaultCourseRoot, fileUrl } from "../course/paths.ts";
-import { type Course, loadCourse } from "../course/manifest.ts";
+import { loadCourse } from "../course/manifest.ts";
 import { Workspace } from "../course/workspace.ts";
-import { featureMask, RESERVED_FEATURE_NAMES } from "../virtio/features.ts";
+import { featureMaskFor, withheldFeatureNames } from "../course/features.ts";
 import { findPart, type MachineParts, machineParts, type PartKey, PARTS } from "../parts.ts";
 import { EXIT_FAILURE, UserError } from "./errors.ts";
 
@@ -34,44 +35,10 @@ export interface LearnerParts {
   readonly used: readonly LearnerPart[];
   /** Lessons not used because they do not pass yet, by number. */
   readonly skipped: readonly number[];
-  /** Feature bits withheld because the lesson that teaches them has not passed. */
-  readonly withheld: bigint;
   /** What the devices may offer: `createMachine({ featureMask })`, every bit but the withheld. */
   readonly featureMask: bigint;
   /** Their names, in lesson order. */
   readonly withheldNames: readonly string[];
-}
-
-const ALL_FEATURES = (1n << 64n) - 1n;
-
-const FEATURE_BITS: ReadonlyMap<string, number> = new Map(
-  Object.entries(RESERVED_FEATURE_NAMES).map(([bit, name]) => [name, Number(bit)]),
-);
-
-/**
- * The features withheld from the machine for a set of passed lessons: those
- * `unlocks` names of every lesson that has not passed.
- *
- * @param course The course.
- * @param passed Whether a lesson has passed.
- * @returns The feature mask of withheld bits and their names.
- */
-export function withheldFeatures(
-  course: Course,
-  passed: (lessonNumber: number) => boolean,
-): { mask: bigint; names: string[] } {
-  let mask = 0n;
-  const names: string[] = [];
-  for (const lesson of course.lessons) {
-    if (passed(lesson.number)) continue;
-    for (const name of lesson.unlocks) {
-      const bit = FEATURE_BITS.get(name);
-      if (bit === undefined || names.includes(name)) continue;
-      mask |= featureMask(bit);
-      names.push(name);
-    }
-  }
-  return { mask, names };
 }
 
 /**
@@ -120,15 +87,16 @@ export async function learnerParts(): Promise<LearnerParts> {
       used.push({ key, name, lesson: lesson.number });
     }
   }
-  const passed = new Set(course.lessons.map((l) => l.number).filter((n) => !skipped.includes(n)));
-  const withheld = withheldFeatures(course, (n) => passed.has(n));
+  const passed = new Set(
+    course.lessons.filter((l) => !skipped.includes(l.number)).map((l) => l.id),
+  );
+  const unlocked = (id: string) => passed.has(id);
   return {
     parts: machineParts(replacements),
     used,
     skipped,
-    withheld: withheld.mask,
-    featureMask: ALL_FEATURES & ~withheld.mask,
-    withheldNames: withheld.names,
+    featureMask: featureMaskFor(course, unlocked),
+    withheldNames: withheldFeatureNames(course, unlocked),
   };
 }
 

@@ -173,9 +173,10 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 17 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 24 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
+  | "2.7/D2"
   | "2.7.5/D1"
   | "2.7.5/D2"
   | "2.7.5/D3"
@@ -184,6 +185,12 @@ export type DerivedId =
   | "2.7.6/D2"
   | "2.7.8/D1"
   | "2.7.8/D2"
+  | "2.7.10/D1"
+  | "2.7.13.1/D1"
+  | "2.7.13.1/D2"
+  | "2.7.13.2/D1"
+  | "2.7.13.3/D1"
+  | "2.7.14/D1"
   | "4.2.2/D1"
   | "4.2.3.2/D1"
   | "4.2.3.3/D1"

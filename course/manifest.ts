@@ -14,7 +14,7 @@
 
 import * as path from "node:path";
 import { findRequirement, SECTION_TITLES } from "../conformance/requirements.ts";
-import { RESERVED_FEATURE_NAMES } from "../virtio/features.ts";
+import { featureBit, type WithheldFeature } from "./features.ts";
 import { findPart, type PartKey } from "../parts.ts";
 import { CourseFormatError, LessonNotFoundError } from "./errors.ts";
 import { REPO_ROOT } from "./paths.ts";
@@ -61,12 +61,6 @@ export interface LessonJson {
    * the learner's in the lab machine. May be empty (a lesson of pure functions).
    */
   readonly parts: readonly PartKey[];
-  /**
-   * Feature bits the lab machine withholds until this lesson passes, by name
-   * (e.g. `"VIRTIO_F_INDIRECT_DESC"`): code written for an earlier lesson
-   * never meets a feature it was not taught.
-   */
-  readonly unlocks: readonly string[];
   /**
    * More library declarations `lab solution` shows besides the parts (whose
    * reference code it finds through `reference.ts`).
@@ -118,6 +112,12 @@ export interface Course {
   readonly notebooksDir: string;
   /** Manifest format version. */
   readonly version: number;
+  /**
+   * Features the lab machine withholds from the learner's code until the
+   * lesson that teaches them passes (`manifest.json` → `features`; see
+   * `course/features.ts`).
+   */
+  readonly features: readonly WithheldFeature[];
   /** Lessons in course order. */
   readonly lessons: readonly Lesson[];
 }
@@ -177,13 +177,50 @@ export function loadCourse(courseRoot: string = REPO_ROOT): Course {
     dirs.add(entry.dir);
     return loadLesson(root, lessonsDir, entry.id, entry.dir, i + 1, rel);
   });
+  const features = parseFeatures(raw.features, rel(manifestPath), ids);
   return {
     root,
     lessonsDir,
     notebooksDir: path.join(root, "notebooks"),
     version: MANIFEST_VERSION,
+    features,
     lessons,
   };
+}
+
+function parseFeatures(
+  value: unknown,
+  file: string,
+  lessonIds: ReadonlySet<string>,
+): WithheldFeature[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    throw new CourseFormatError(file, `"features" must be an array of { "name", "unlockedBy" }`);
+  }
+  const seen = new Set<string>();
+  return value.map((f: unknown, i: number) => {
+    const where = `features[${i}]`;
+    if (!isRecord(f) || typeof f.name !== "string") {
+      throw new CourseFormatError(file, `${where} must be { "name": string, "unlockedBy": ... }`);
+    }
+    if (featureBit(f.name) === undefined) {
+      throw new CourseFormatError(
+        file,
+        `${where}: "${f.name}" is not a transport feature bit name such as "VIRTIO_F_EVENT_IDX"`,
+      );
+    }
+    if (seen.has(f.name)) throw new CourseFormatError(file, `${where}: "${f.name}" twice`);
+    seen.add(f.name);
+    const by = f.unlockedBy;
+    if (by !== null && (typeof by !== "string" || !lessonIds.has(by))) {
+      throw new CourseFormatError(
+        file,
+        `${where}: "unlockedBy" must be the id of a lesson of the manifest, or null while ` +
+          `the lesson that teaches ${f.name} is not written`,
+      );
+    }
+    return { name: f.name, unlockedBy: by };
+  });
 }
 
 function loadLesson(
@@ -314,16 +351,6 @@ export function parseLessonJson(value: unknown, file: string): LessonJson {
     }
     return part.key;
   });
-  const knownFeatures = new Set(Object.values(RESERVED_FEATURE_NAMES));
-  const unlocks = optionalStrings("unlocks");
-  for (const name of unlocks) {
-    if (!knownFeatures.has(name)) {
-      throw new CourseFormatError(
-        file,
-        `unlocks "${name}" is not a feature bit name such as "VIRTIO_F_EVENT_IDX"`,
-      );
-    }
-  }
   if (parts.length === 0 && solution.length === 0) {
     throw new CourseFormatError(file, `needs "parts" or "solution": what lab solution shows`);
   }
@@ -336,7 +363,6 @@ export function parseLessonJson(value: unknown, file: string): LessonJson {
     minutes,
     exports,
     parts,
-    unlocks,
     solution,
   };
 }

@@ -17,7 +17,8 @@
  *
  * - "checked in": a code file under `conformance/`, `virtio/`, `memory/`, `virtqueue/`,
  *   `transport/`, `devices/`, or `machine.ts` (but not `conformance/requirements.ts`
- *   or `conformance/coverage_notes.ts`) that holds a string literal whose whole value
+ *   or `conformance/coverage_notes.ts`), or one of the grading kit's checkers
+ *   ({@linkcode KIT_CHECK_FILES}), that holds a string literal whose whole value
  *   is the id, outside comments: the id a check passes to a report call, such
  *   as `reporter.report("4.2.2.2/2", ...)`.
  * - "obeyed in": a code file of one side (see {@linkcode DEVICE_SIDE_FILES}
@@ -123,6 +124,14 @@ const CHECK_ROOTS: readonly string[] = [
   "devices/",
 ];
 const CHECK_FILES: readonly string[] = ["machine.ts"];
+/**
+ * Files of the grading kit (scanned with `lessons/`) that are checks all the
+ * same: the concurrent observers, which run the other half of a ring after
+ * every store one side makes and report the store-order rules that a side
+ * running alone in one thread cannot see broken (2.7.13.3.1/1, 2.7.13.4.1/1,
+ * 2.7.8.2/1). The rest of the kit only quotes ids a lesson's checks expect.
+ */
+export const KIT_CHECK_FILES: readonly string[] = Object.freeze(["lessons/kit/observer.ts"]);
 /** Directories whose code may obey rules without checking any (the guest's programs). */
 const OBEY_ONLY_ROOTS: readonly string[] = ["guest/"];
 /** Files that list ids without checking or obeying anything. */
@@ -209,7 +218,8 @@ function isCode(path: string): boolean {
 
 function isCheckSource(path: string): boolean {
   if (!isCode(path) || NOT_CHECKS.includes(path)) return false;
-  return CHECK_FILES.includes(path) || CHECK_ROOTS.some((root) => path.startsWith(root));
+  return CHECK_FILES.includes(path) || KIT_CHECK_FILES.includes(path) ||
+    CHECK_ROOTS.some((root) => path.startsWith(root));
 }
 
 function isObeySource(path: string): boolean {

@@ -611,8 +611,17 @@ export class MmioDeviceTransport implements MmioRegion {
     this.#status |= VIRTIO_CONFIG_S_NEEDS_RESET;
     this.#active = false;
     // §2.1.2/2: tell an active driver through a configuration change
-    // notification (raiseInterrupt sends nothing before DRIVER_OK).
-    if (this.#raise(VIRTIO_MMIO_INT_CONFIG)) this.#configInterrupts++;
+    // notification (raiseInterrupt sends nothing before DRIVER_OK). Device
+    // models ask for a reset where nothing can take an error (a promise
+    // reaction), so a raiseInterrupt part that throws here leaves the driver
+    // to find DEVICE_NEEDS_RESET in Status, and the reason says so.
+    try {
+      if (this.#raise(VIRTIO_MMIO_INT_CONFIG)) this.#configInterrupts++;
+    } catch (error) {
+      this.#needsResetReason += `; the configuration change notification failed: ${
+        error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+      }`;
+    }
   }
 
   // --------------------------------------------------------------- queues

@@ -8,7 +8,7 @@
  *   selected queue's record, and which rules the write broke;
  * - {@linkcode queueAreaProblem}: whether the queue can be used when the
  *   driver sets `QueueReady` to 1: a valid Queue Size, and three areas that are
- *   aligned as §2.7 requires and lie inside guest RAM.
+ *   aligned as §2.7 requires, lie inside guest RAM and do not overlap.
  *
  * Both are pure: the register file (`MmioDeviceTransport`) keeps one
  * {@linkcode QueueRegisters} record per queue, applies what the functions
@@ -178,7 +178,14 @@ export interface QueueAreaContext {
  *    alignment (16, 2, 4 bytes: 2.7.1/1) and lies wholly inside RAM
  *    (2.7.5/D2). The arithmetic is on 64-bit integers: an area may end exactly
  *    on RAM's last byte, one byte more is refused, and addresses above 2^53 or
- *    an area that would wrap past 2^64 are refused rather than rounded.
+ *    an area that would wrap past 2^64 are refused rather than rounded;
+ * 4. no two areas overlap (2.7/D2): each is written by one side only, so a
+ *    ring sized short (or placed on another) would have the device write
+ *    over what the driver wrote. Areas may touch: one may start on the byte
+ *    after another ends.
+ *
+ * The lengths are those the device will touch: with `VIRTIO_F_EVENT_IDX`
+ * negotiated the rings' 2-byte event fields count, without it they do not.
  *
  * @param registers The queue's registers at the time of the write.
  * @param context Queue index, `QueueNumMax`, RAM and the negotiated event idx.
@@ -236,7 +243,8 @@ export function queueAreaProblem(
   }
   const ramStart = BigInt(ram.base);
   const ramEnd = ramStart + BigInt(ram.size);
-  for (const area of queueAreas(registers, context.eventIdx)) {
+  const areas = queueAreas(registers, context.eventIdx);
+  for (const area of areas) {
     const at = hex64(area.address);
     if (area.address % BigInt(area.align) !== 0n) {
       return problem(
@@ -255,7 +263,29 @@ export function queueAreaProblem(
       );
     }
   }
+  for (let i = 0; i < areas.length; i++) {
+    for (let j = i + 1; j < areas.length; j++) {
+      const [a, b] = [areas[i], areas[j]];
+      if (a.address < b.address + BigInt(b.length) && b.address < a.address + BigInt(a.length)) {
+        return problem(
+          "2.7/D2",
+          `${a.name} of queue ${queue} (${a.length} bytes at ${hex64(a.address)}) overlaps its ` +
+            `${b.name} (${b.length} bytes at ${hex64(b.address)})`,
+          {
+            queue,
+            [camel(a.name)]: hex64(a.address),
+            [camel(b.name)]: hex64(b.address),
+          },
+        );
+      }
+    }
+  }
   return null;
+}
+
+/** `"Driver Area"` as a value name: `"driverArea"`. */
+function camel(name: QueueArea["name"]): string {
+  return name[0].toLowerCase() + name.slice(1).replace(" ", "");
 }
 
 /** One driver write to a queue register, with what the register file knows of the queue. */

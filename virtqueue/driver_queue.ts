@@ -376,6 +376,23 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
   }
 
   /**
+   * Reaps every used entry the device has returned, with the `drainUsed`
+   * part over this queue's own `getBuf`, `disableCallbacks` and
+   * `enableCallbacks`: notifications off while `onUsed` runs for each
+   * entry, then on again and a last look at the used ring, round again if
+   * an entry arrived meanwhile (§2.7.14, 2.7.14/D1). Does nothing once the
+   * queue is freed; ends at once on a broken queue.
+   *
+   * @param onUsed What the driver does with one entry (token and `len`);
+   *   it must not throw, and it may add and publish chains.
+   * @throws {ConformanceError} When the conformance log is strict and an entry breaks a rule.
+   */
+  drainUsed(onUsed: (used: UsedBuffer<T>) => void): void {
+    if (this.#freed) return;
+    this.parts.drainUsed(this, onUsed);
+  }
+
+  /**
    * Takes back every chain not reaped (published or not), frees their
    * descriptors and indirect tables (the `detachChain` part), and returns
    * their tokens in head order. Call it once the device no longer uses the

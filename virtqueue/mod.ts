@@ -99,6 +99,7 @@ export {
   moreUsed,
   updateUsedEvent,
 } from "./driver/used.ts";
+export { drainUsed, type UsedBufferSource } from "./driver/drain.ts";
 export {
   breakDeviceRing,
   chainRecord,

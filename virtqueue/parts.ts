@@ -9,7 +9,8 @@
  * No part calls another part: where one step needs another, the queue class
  * calls them in sequence (`addChain`, then `placeAvailEntry`; `walkChain`,
  * then `readIndirectTable`) or passes the other step in (`getBuf` receives
- * the bound `detachChain`, `allocateQueueAreas` the layout).
+ * the bound `detachChain`, `allocateQueueAreas` the layout, `drainUsed` the
+ * queue whose `getBuf`, `disableCallbacks` and `enableCallbacks` it repeats).
  *
  * @module
  */
@@ -26,6 +27,7 @@ import {
   moreUsed,
   updateUsedEvent,
 } from "./driver/used.ts";
+import { drainUsed } from "./driver/drain.ts";
 import {
   availableCount,
   availHead,
@@ -64,6 +66,8 @@ export interface SplitRingDriverParts {
   readonly disableCallbacks: typeof disableCallbacks;
   /** Asks for used buffer notifications again, and re-checks the used ring (§2.7.7). */
   readonly enableCallbacks: typeof enableCallbacks;
+  /** Reaps everything returned, notifications off, then on and a last look (§2.7.14). */
+  readonly drainUsed: typeof drainUsed;
 }
 
 /** The reference implementations of {@linkcode SplitRingDriverParts}. */
@@ -81,6 +85,7 @@ export const REFERENCE_SPLIT_RING_DRIVER_PARTS: SplitRingDriverParts = Object.fr
   updateUsedEvent,
   disableCallbacks,
   enableCallbacks,
+  drainUsed,
 });
 
 /** The steps of the device half of a split virtqueue, in the order a buffer meets them. */

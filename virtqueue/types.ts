@@ -224,6 +224,16 @@ export interface DriverQueue<T = unknown> {
    */
   enableCallbacks(): boolean;
   /**
+   * Reaps every used entry: used buffer notifications off, {@linkcode getBuf}
+   * until nothing is pending with `onUsed` called for each entry, then
+   * notifications on and the used ring checked once more, round again if an
+   * entry arrived meanwhile (§2.7.14). What a driver does on a used buffer
+   * notification; returns at once when the queue is broken.
+   *
+   * @param onUsed What to do with one entry; it must not throw.
+   */
+  drainUsed(onUsed: (used: UsedBuffer<T>) => void): void;
+  /**
    * Takes back every chain not reaped, once the device no longer uses the
    * queue (after a device or queue reset, §2.6.1), releasing descriptors and
    * indirect tables. Optional for a learner's queue; the transport calls it

@@ -372,15 +372,28 @@ export class VirtioBlockDevice implements VirtioDevice {
     this.queueNotify(REQUESTQ);
   }
 
-  /** An available buffer notification: start every request in the queue. */
+  /**
+   * An available buffer notification: start every request in the queue, with
+   * available buffer notifications suppressed while draining (§2.7.10, as
+   * QEMU's `virtio_blk_handle_vq` does). Turning them back on is followed by
+   * a look at the ring (2.7.10/D1): a driver on another CPU could have
+   * published a request after the last pop, seen notifications off and not
+   * notified. Each round that finds more drains again; the rounds are bounded
+   * by the queue size, so a re-check that keeps saying "more" while nothing
+   * comes cannot spin. The last step is always the re-enabling one.
+   */
   queueNotify(index: number): void {
     const host = this.#host;
     if (!host || index !== REQUESTQ) return;
     const queue = host.queue(REQUESTQ);
     if (!queue) return;
     let completed = false;
-    for (let chain = queue.pop(); chain; chain = queue.pop()) {
-      if (this.#start(host, queue, chain)) completed = true;
+    for (let round = 0; round <= queue.size; round++) {
+      queue.disableNotifications();
+      for (let chain = queue.pop(); chain; chain = queue.pop()) {
+        if (this.#start(host, queue, chain)) completed = true;
+      }
+      if (!queue.enableNotifications()) break;
     }
     if (completed) host.usedBuffers(REQUESTQ);
   }

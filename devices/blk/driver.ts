@@ -1023,10 +1023,7 @@ export class VirtioBlockDriver implements VirtioDriver {
   #reap(): void {
     const vq = this.#vq;
     if (!vq || !this.#ctx) return;
-    do {
-      vq.disableCallbacks();
-      for (let used = vq.getBuf(); used; used = vq.getBuf()) this.#completed(used.token, used.len);
-    } while (!vq.enableCallbacks());
+    vq.drainUsed((used) => this.#completed(used.token, used.len));
     if (vq.broken) {
       this.#fail(
         new BlockDriverError("queue-broken", `Request queue broken: ${vq.broken.message}`),

@@ -351,17 +351,30 @@ export class VirtioConsoleDevice implements VirtioDevice {
   // ------------------------------------------------------------ transmit
 
   /**
-   * Takes every available transmit chain, in order, and starts streaming
-   * them. A chain's shape is checked as it is popped (a zero-byte take: a
-   * device-writable buffer is 5.3.6.1/2), so a refused chain is reported
-   * and returned at once, and a strict log throws here, to the notifier.
+   * An available buffer notification on the transmitq: takes every available
+   * chain and starts streaming them, unless the device is streaming already
+   * (then the streaming loop takes them when it runs dry).
    */
   #drainTransmit(): void {
     const host = this.#host;
     if (!host) return;
     const queue = host.queue(VIRTIO_CONSOLE_TRANSMITQ);
     if (!queue) return;
+    this.#takeTransmitChains(host, queue);
+    if (!this.#transmitting && this.#transmitQueue.length > 0) void this.#transmit(host);
+  }
+
+  /**
+   * Takes every available transmit chain, in order, into the transmit queue.
+   * A chain's shape is checked as it is popped (a zero-byte take: a
+   * device-writable buffer is 5.3.6.1/2), so a refused chain is reported
+   * and returned at once, and a strict log throws here, to the caller.
+   *
+   * @returns How many chains were queued for streaming.
+   */
+  #takeTransmitChains(host: DeviceHost, queue: DeviceQueue): number {
     let refused = false;
+    let queued = 0;
     for (let chain = queue.pop(); chain; chain = queue.pop()) {
       this.#transmitChains++;
       const probe: TransmitCursor = { segment: 0, offset: 0 };
@@ -379,9 +392,10 @@ export class VirtioConsoleDevice implements VirtioDevice {
         generation: this.#generation,
         epoch: this.#queueEpoch[VIRTIO_CONSOLE_TRANSMITQ],
       });
+      queued++;
     }
     if (refused) host.usedBuffers(VIRTIO_CONSOLE_TRANSMITQ);
-    if (!this.#transmitting && this.#transmitQueue.length > 0) void this.#transmit(host);
+    return queued;
   }
 
   /**
@@ -392,42 +406,62 @@ export class VirtioConsoleDevice implements VirtioDevice {
    * returned. Never rejects: a part that throws here (a strict log, or a
    * broken replacement) has no caller to throw to, so the device stops using
    * the queue and asks for a reset.
+   *
+   * While it streams, the device is busy and looks at the ring itself, so it
+   * suppresses available buffer notifications (§2.7.10): the driver's chains
+   * published meanwhile are taken when the queue runs dry. Before going
+   * idle it turns notifications back on and looks at the ring once more
+   * (2.7.10/D1): a chain published after the last look, by a driver that
+   * still saw notifications off, would otherwise wait for a notification
+   * that never comes. A re-check that says "more" twice with nothing to take
+   * ends the loop, with notifications on.
    */
   async #transmit(host: DeviceHost): Promise<void> {
     this.#transmitting = true;
     const cursor: TransmitCursor = { segment: 0, offset: 0 };
     try {
-      for (let work = this.#transmitQueue.shift(); work; work = this.#transmitQueue.shift()) {
-        const { chain, queue } = work;
-        cursor.segment = 0;
-        cursor.offset = 0;
-        let stale = false;
-        for (;;) {
-          if (this.#isStale(host, work)) {
-            stale = true;
-            break;
+      host.queue(VIRTIO_CONSOLE_TRANSMITQ)?.disableNotifications();
+      for (let idle = 0;;) {
+        for (let work = this.#transmitQueue.shift(); work; work = this.#transmitQueue.shift()) {
+          const { chain, queue } = work;
+          cursor.segment = 0;
+          cursor.offset = 0;
+          let stale = false;
+          for (;;) {
+            if (this.#isStale(host, work)) {
+              stale = true;
+              break;
+            }
+            const n = this.parts.takeTransmitChain(
+              host.memory,
+              chain,
+              cursor,
+              this.#chunk,
+              this.#reporter!,
+            );
+            if (n < 0) {
+              this.#rejectedChains++;
+              break;
+            }
+            if (n === 0) break;
+            this.#bytesOut += n;
+            await this.#output(this.#chunk.subarray(0, n));
           }
-          const n = this.parts.takeTransmitChain(
-            host.memory,
-            chain,
-            cursor,
-            this.#chunk,
-            this.#reporter!,
-          );
-          if (n < 0) {
-            this.#rejectedChains++;
-            break;
+          if (stale) {
+            this.#staleCompletions++;
+            continue;
           }
-          if (n === 0) break;
-          this.#bytesOut += n;
-          await this.#output(this.#chunk.subarray(0, n));
+          queue.push(chain.head, 0);
+          host.usedBuffers(VIRTIO_CONSOLE_TRANSMITQ);
         }
-        if (stale) {
-          this.#staleCompletions++;
+        const queue = host.queue(VIRTIO_CONSOLE_TRANSMITQ);
+        if (!queue) break;
+        if (this.#takeTransmitChains(host, queue) > 0) {
+          idle = 0;
           continue;
         }
-        queue.push(chain.head, 0);
-        host.usedBuffers(VIRTIO_CONSOLE_TRANSMITQ);
+        if (!queue.enableNotifications() || ++idle > 1) break;
+        queue.disableNotifications();
       }
     } catch (e) {
       this.#transmitQueue.length = 0;

@@ -345,25 +345,22 @@ export class VirtioConsoleDriver implements VirtioDriver {
     const ctx = this.#ctx;
     if (!rxq || !ctx) return;
     const repost = this.#rxRepost;
-    do {
-      rxq.disableCallbacks();
-      for (let used = rxq.getBuf(); used; used = rxq.getBuf()) {
-        const addr = used.token;
-        if (used.len > 0 && !this.#streamDone) {
-          const bytes = this.parts.receivedBytes(
-            ctx.memory,
-            addr,
-            this.#receiveBufferSize,
-            used.len,
-            ctx.reporter,
-          );
-          this.#bytesReceived += bytes.length;
-          if (bytes.length > 0) this.#controller.enqueue(bytes);
-        }
-        if (this.#wantsMore()) repost.push(addr);
-        else this.#rxParked.push(addr);
+    rxq.drainUsed((used) => {
+      const addr = used.token;
+      if (used.len > 0 && !this.#streamDone) {
+        const bytes = this.parts.receivedBytes(
+          ctx.memory,
+          addr,
+          this.#receiveBufferSize,
+          used.len,
+          ctx.reporter,
+        );
+        this.#bytesReceived += bytes.length;
+        if (bytes.length > 0) this.#controller.enqueue(bytes);
       }
-    } while (!rxq.enableCallbacks());
+      if (this.#wantsMore()) repost.push(addr);
+      else this.#rxParked.push(addr);
+    });
     if (rxq.broken) {
       repost.length = 0;
       this.#controller.error(
@@ -446,16 +443,13 @@ export class VirtioConsoleDriver implements VirtioDriver {
     const txq = this.#txq;
     const ctx = this.#ctx;
     if (!txq || !ctx) return;
-    do {
-      txq.disableCallbacks();
-      for (let used = txq.getBuf(); used; used = txq.getBuf()) {
-        const job = used.token;
-        this.#txInFlight.delete(job);
-        ctx.allocator.free(job.addr);
-        job.addr = -1;
-        job.resolve();
-      }
-    } while (!txq.enableCallbacks());
+    txq.drainUsed((used) => {
+      const job = used.token;
+      this.#txInFlight.delete(job);
+      ctx.allocator.free(job.addr);
+      job.addr = -1;
+      job.resolve();
+    });
     if (txq.broken) {
       this.#failTransmit(
         new ConsoleDriverError("queue-broken", `Transmit queue broken: ${txq.broken.message}`),

@@ -339,6 +339,7 @@ export const grader = defineGrader<Impl>({
     }),
     // ------------------------------------------------------- both sides, for real
     machineCheck<Impl>({
+      id: "mmio-window",
       name: "your window code runs the lab machine",
       requirement: "4.2.3.1.1/1",
       hint: 4,
@@ -354,6 +355,7 @@ export const grader = defineGrader<Impl>({
         "forbids and keep answering proper accesses",
       async run(impl) {
         const machine = await bootLearnerMachine(impl, {
+          lessonId: "mmio-window",
           parts: lesson.parts.filter((key) => key.startsWith("transport.device.")),
         });
         await withMachine(machine, () => {

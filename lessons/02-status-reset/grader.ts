@@ -329,6 +329,7 @@ export const grader = defineGrader<Impl>({
     }),
     // --------------------------------------------------- both sides, for real
     machineCheck<Impl>({
+      id: "status-reset",
       name: "your status code runs the lab machine",
       requirement: "3.1.1/1",
       hint: 4,

@@ -357,6 +357,7 @@ export const grader = defineGrader<Impl>({
     }),
     // --------------------------------------------------- both sides, for real
     machineCheck<Impl>({
+      id: "feature-negotiation",
       name: "your negotiation runs the lab machine",
       requirement: "6.1/1",
       hint: 3,
@@ -366,7 +367,7 @@ export const grader = defineGrader<Impl>({
       lesson,
       also(machine) {
         for (const d of [machine.blk, machine.console]) {
-          const want = d.device.deviceFeatures & (d.driver!.supportedFeatures | V1);
+          const want = d.transport.offeredFeatures & (d.driver!.supportedFeatures | V1);
           expectEqual(
             d.driverTransport.features,
             want,

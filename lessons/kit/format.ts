@@ -18,6 +18,15 @@
  * | `violation`      | one conformance log entry     | `§4.2.2.2/2 (broken by the driver) at ...` |
  * | `fields`         | an object, some fields in hex | `{ kind: "rejected", magic: 0x76697274 }` |
  * | `value`          | anything else                 | `4096 (0x1000)`, `"text"`, `undefined`    |
+ * | `descFlags`      | descriptor flags by name      | `0x0003 (NEXT\|WRITE)`                    |
+ * | `descriptor`     | one descriptor                | `desc 2 { addr 0x40001000, len 512, WRITE }` |
+ * | `segments`       | buffers of a chain            | `[0x40001000+16, 0x40002000+512]`         |
+ * | `chain`          | a chain as the device sees it | `head 0: readable [...], writable [...] (3 descriptors)` |
+ * | `usedElem`       | a used ring element           | `{ id 3, len 512 }`                       |
+ * | `ringIdx`        | a free-running ring index     | `0xfffe (slot 6 of 8, 2 before the wrap)`  |
+ * | `ringPlace`      | the ring field at an address  | `descriptor 3 len`, `available ring idx`  |
+ * | `memoryAccess`   | one guest memory access       | `16-bit store of 0x0005 to available ring idx` |
+ * | `interruptBits`  | InterruptStatus bits by event | `0x3 (used buffer\|config change)`        |
  *
  * This file is course code shared by the graders, not a lesson.
  *
@@ -30,6 +39,17 @@ import { formatStatus } from "../../virtio/status.ts";
 import { featureNames, formatFeatures } from "../../virtio/features.ts";
 import type { Violation } from "../../conformance/log.ts";
 import type { AccessWidth } from "../../virtio/device.ts";
+import { descFlagNames } from "../../virtqueue/inspect.ts";
+import {
+  descTableSize,
+  usedElemOffset,
+  VIRTQ_AVAIL_RING_OFFSET,
+  VIRTQ_USED_RING_OFFSET,
+} from "../../virtqueue/layout.ts";
+import { VIRTQ_DESC_SIZE, VIRTQ_USED_ELEM_SIZE } from "../../virtqueue/constants.ts";
+import type { BufferSegment, DescriptorChain } from "../../virtqueue/types.ts";
+import { hexAddress } from "../../memory/guest_memory.ts";
+import type { MemoryAccess } from "./snoop.ts";
 
 /** One register access a driver made through a window (recorded by `mmio.ts`). */
 export interface Access {
@@ -223,4 +243,220 @@ export function fields(
     `${key}: ${(formats[key] ?? describe)(x)}`
   );
   return parts.length ? `{ ${parts.join(", ")} }` : "{}";
+}
+
+/**
+ * Descriptor flags, the word and its bits by name: `0x0003 (NEXT|WRITE)`,
+ * `0x0000 (-)`; unknown bits in hex.
+ *
+ * @param flags The `flags` field of a descriptor.
+ */
+export function descFlags(flags: number): string {
+  return `0x${(flags & 0xffff).toString(16).padStart(4, "0")} (${descFlagNames(flags & 0xffff)})`;
+}
+
+/** A descriptor's four fields, as a formatter takes them (`addr` as a `bigint` above 2^53). */
+export interface DescriptorFields {
+  /** Index in its table, when known. */
+  readonly index?: number;
+  /** `addr`. */
+  readonly addr: number | bigint;
+  /** `len`, in bytes. */
+  readonly len: number;
+  /** `flags`. */
+  readonly flags: number;
+  /** `next` (shown only with `VIRTQ_DESC_F_NEXT`). */
+  readonly next: number;
+}
+
+/**
+ * One descriptor: `desc 2 { addr 0x40001000, len 512, NEXT|WRITE, next 3 }`;
+ * `next` is shown only when `VIRTQ_DESC_F_NEXT` is set.
+ *
+ * @param d The descriptor's fields.
+ */
+export function descriptor(d: DescriptorFields): string {
+  const addr = typeof d.addr === "bigint" ? `0x${d.addr.toString(16)}` : address(d.addr);
+  const next = d.flags & 1 ? `, next ${d.next}` : "";
+  const name = d.index === undefined ? "desc" : `desc ${d.index}`;
+  return `${name} { addr ${addr}, len ${d.len}, ${descFlagNames(d.flags & 0xffff)}${next} }`;
+}
+
+function address(a: number): string {
+  return Number.isFinite(a) ? hexAddress(a) : "beyond 2^53";
+}
+
+/**
+ * Buffers, as `addr+len`: `[0x40001000+16, 0x40002000+512]`, shortened after `limit`.
+ *
+ * @param list The buffers, in chain order.
+ * @param limit How many to show.
+ */
+export function segments(list: readonly BufferSegment[], limit = 6): string {
+  const shown = list.slice(0, limit).map((s) => `${address(s.addr)}+${s.len}`);
+  if (list.length > limit) shown.push(`... ${list.length - limit} more`);
+  return `[${shown.join(", ")}]`;
+}
+
+/**
+ * A chain as the device popped it:
+ * `head 0: readable [0x40001000+16], writable [0x40002000+512] (2 descriptors)`.
+ *
+ * @param c The chain (`null`: nothing popped).
+ */
+export function chain(c: DescriptorChain | null): string {
+  if (c === null) return "no chain";
+  const parts = [
+    c.readable.length ? `readable ${segments(c.readable)}` : "",
+    c.writable.length ? `writable ${segments(c.writable)}` : "",
+  ].filter((p) => p !== "");
+  const count = `${c.descriptorCount} descriptor${c.descriptorCount === 1 ? "" : "s"}`;
+  return `head ${c.head}: ${parts.join(", ") || "no buffers"} (${count}${
+    c.indirect ? ", indirect" : ""
+  })`;
+}
+
+/**
+ * A used ring element: `{ id 3, len 512 }`.
+ *
+ * @param e The element's fields.
+ */
+export function usedElem(e: { readonly id: number; readonly len: number }): string {
+  return `{ id ${e.id}, len ${e.len} }`;
+}
+
+/**
+ * A guest-physical address, or a list of them, in hex: `0x100001000`,
+ * `[0x40000000, 0x40001000]`; a `bigint` shows all its bits. Anything else is
+ * described as {@linkcode value} does.
+ *
+ * @param v An address, or an array of addresses.
+ */
+export function guestAddress(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(guestAddress).join(", ")}]`;
+  if ((typeof v === "number" && Number.isInteger(v) && v >= 0) || typeof v === "bigint") {
+    return `0x${v.toString(16)}`;
+  }
+  return describe(v);
+}
+
+/**
+ * A free-running 16-bit ring index, with its slot and how near the wrap it is:
+ * `0xfffe (slot 6 of 8, 2 before the wrap)`, `0x0001 (slot 1 of 8)`. A value
+ * that is no 16-bit index is said to be one.
+ *
+ * @param idx The index (an `idx` field, `lastAvail`, `lastUsed`...).
+ * @param size Queue Size, for the slot (omit to show the index alone).
+ */
+export function ringIdx(idx: number, size?: number): string {
+  if (!Number.isInteger(idx) || idx < 0 || idx > 0xffff) {
+    return `${describe(idx)} (not a 16-bit ring index)`;
+  }
+  const text = `0x${idx.toString(16).padStart(4, "0")}`;
+  const notes: string[] = [];
+  if (size !== undefined) notes.push(`slot ${idx & (size - 1)} of ${size}`);
+  if (idx >= 0xfff0) notes.push(`${0x10000 - idx} before the wrap`);
+  return notes.length ? `${text} (${notes.join(", ")})` : text;
+}
+
+/** Where a ring's three parts are: what {@linkcode ringPlace} needs to name an address. */
+export interface RingPlaces {
+  /** Descriptor table. */
+  readonly descAddr: number;
+  /** Available ring. */
+  readonly availAddr: number;
+  /** Used ring. */
+  readonly usedAddr: number;
+  /** Queue Size. */
+  readonly size: number;
+  /** Indirect tables in use, if any: address and entry count. */
+  readonly tables?: readonly { readonly addr: number; readonly entries: number }[];
+}
+
+/** The field of a descriptor at a byte offset inside it (0 to 15). */
+function descField(offset: number): string {
+  return offset < 8 ? "addr" : offset < 12 ? "len" : offset < 14 ? "flags" : "next";
+}
+
+/**
+ * The ring field at an address: `descriptor 3 len`, `available ring idx`,
+ * `available ring slot 2`, `used_event`, `used element 1 id`, `avail_event`,
+ * `indirect table 0x40003000 entry 1 flags`; `undefined` outside the ring.
+ *
+ * @param ring Where the parts are.
+ * @param at A guest-physical address.
+ */
+export function ringPlace(ring: RingPlaces, at: number): string | undefined {
+  const { descAddr, availAddr, usedAddr, size } = ring;
+  if (at >= descAddr && at < descAddr + descTableSize(size)) {
+    const offset = at - descAddr;
+    return `descriptor ${Math.floor(offset / VIRTQ_DESC_SIZE)} ${
+      descField(offset % VIRTQ_DESC_SIZE)
+    }`;
+  }
+  const ringEnd = VIRTQ_AVAIL_RING_OFFSET + 2 * size;
+  if (at >= availAddr && at < availAddr + ringEnd + 2) {
+    const offset = at - availAddr;
+    if (offset < 2) return "available ring flags";
+    if (offset < 4) return "available ring idx";
+    if (offset < ringEnd) return `available ring slot ${Math.floor((offset - 4) / 2)}`;
+    return "used_event";
+  }
+  const usedEnd = VIRTQ_USED_RING_OFFSET + VIRTQ_USED_ELEM_SIZE * size;
+  if (at >= usedAddr && at < usedAddr + usedEnd + 2) {
+    const offset = at - usedAddr;
+    if (offset < 2) return "used ring flags";
+    if (offset < 4) return "used ring idx";
+    if (offset < usedEnd) {
+      const elem = Math.floor((offset - VIRTQ_USED_RING_OFFSET) / VIRTQ_USED_ELEM_SIZE);
+      return `used element ${elem} ${at - usedAddr - usedElemOffset(elem) < 4 ? "id" : "len"}`;
+    }
+    return "avail_event";
+  }
+  for (const t of ring.tables ?? []) {
+    if (at >= t.addr && at < t.addr + VIRTQ_DESC_SIZE * t.entries) {
+      const offset = at - t.addr;
+      return `indirect table ${hexAddress(t.addr)} entry ${Math.floor(offset / VIRTQ_DESC_SIZE)} ${
+        descField(offset % VIRTQ_DESC_SIZE)
+      }`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * One guest memory access: `16-bit store of 0x0005 to available ring idx`,
+ * `32-bit load of 0x00000200 from descriptor 0 len`, `view of 512 bytes at 0x40002000`.
+ *
+ * @param a The access.
+ * @param place Names the place of an address (e.g. `(x) => ringPlace(ring, x)`).
+ */
+export function memoryAccess(
+  a: MemoryAccess,
+  place: (address: number) => string | undefined = () => undefined,
+): string {
+  const where = place(a.address) ?? hexAddress(a.address);
+  if (a.kind === "view") return `view of ${a.width} bytes at ${where}`;
+  if (a.value === null) {
+    return `${a.kind === "load" ? "bulk load" : "bulk store"} of ${a.width} bytes ${
+      a.kind === "load" ? "from" : "to"
+    } ${where}`;
+  }
+  const v = typeof a.value === "bigint"
+    ? `0x${a.value.toString(16)}`
+    : Number.isFinite(a.value)
+    ? `0x${a.value.toString(16).padStart(2 * a.width, "0")}`
+    : "a value beyond 2^53";
+  return `${a.width * 8}-bit ${a.kind} of ${v} ${a.kind === "load" ? "from" : "to"} ${where}`;
+}
+
+/**
+ * `InterruptStatus` or `InterruptACK` bits, with the events they name:
+ * `0x3 (used buffer|config change)`, `0x80000001 (used buffer)`, `0x0`.
+ *
+ * @param v The bits (an unsigned 32-bit value; a negative one is shown unsigned).
+ */
+export function interruptBits(v: number): string {
+  const names = [v & 1 ? "used buffer" : "", v & 2 ? "config change" : ""].filter(Boolean);
+  return `0x${(v >>> 0).toString(16)}${names.length ? ` (${names.join("|")})` : ""}`;
 }

@@ -17,7 +17,8 @@
  * @module
  */
 
-import { type Check, fail, isNotWrittenYet } from "../../course/grader.ts";
+import { type Check, fail, GradeFailure, isNotWrittenYet } from "../../course/grader.ts";
+import { ConformanceLog } from "../../conformance/log.ts";
 import type { RequirementId } from "../../conformance/requirements.ts";
 import {
   createMachine,
@@ -26,9 +27,13 @@ import {
   type MachineOptions,
 } from "../../machine.ts";
 import { findPart, type MachineParts, machineParts } from "../../parts.ts";
+import { featureMaskThrough } from "../../course/features.ts";
+// A static import: the grading sandbox reads only the module graph.
+import manifest from "../manifest.json" with { type: "json" };
 import { MemoryBlockBackend } from "../../devices/blk/backends.ts";
 import { MemoryConsoleBackend } from "../../devices/console/backends.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
+import type { GuestMemory } from "../../memory/guest_memory.ts";
 import { violation as showViolation } from "./format.ts";
 import { failOnViolations, thrownViolation } from "./log.ts";
 import { recordingWindow } from "./mmio.ts";
@@ -53,6 +58,17 @@ export interface GuardedParts {
   readonly parts: MachineParts;
   /** Throws the first error the learner's code threw (a `todo()`, a `TypeError`...), if any. */
   rethrow(): void;
+  /** The first error the learner's code threw, if any (`{ error }`), else `null`. */
+  readonly first: { readonly error: unknown } | null;
+  /**
+   * Rejects as soon as a part the learner has not written yet is called (a
+   * stub's `todo()`), with that error; never resolves. Race a phase of the
+   * machine against it: a `todo()` inside an interrupt handler or a device's
+   * completion, where the machine swallows it, then ends the phase at once
+   * instead of by its timeout. (Other errors may be part of a contract, a
+   * full queue's, and do not end a phase.)
+   */
+  readonly unwritten: Promise<never>;
 }
 
 /**
@@ -70,6 +86,9 @@ export interface GuardedParts {
  */
 export function learnerParts(impl: unknown, keys: readonly string[]): GuardedParts {
   let first: { error: unknown } | null = null;
+  let reject: (error: unknown) => void = () => {};
+  const unwritten = new Promise<never>((_, r) => (reject = r));
+  unwritten.catch(() => {}); // observed by whoever races it; never an unhandled rejection
   const module = impl as Record<string, unknown>;
   const replacements = keys.map((key) => {
     const name = findPart(key)?.name ?? key;
@@ -77,10 +96,12 @@ export function learnerParts(impl: unknown, keys: readonly string[]): GuardedPar
     if (typeof fn !== "function") return [key, fn] as const; // machineParts names the problem
     const guarded = (...args: unknown[]) => {
       if (isWindow(args[0])) args[0] = recordingWindow(args[0]).window;
+      else if (isReapSource(args[0])) args[0] = budgetedQueue(args[0]);
       try {
         return fn(...args);
       } catch (error) {
         if (first === null && !thrownViolation(error)) first = { error };
+        if (isNotWrittenYet(error)) reject(error);
         throw error;
       }
     };
@@ -91,6 +112,10 @@ export function learnerParts(impl: unknown, keys: readonly string[]): GuardedPar
     rethrow() {
       if (first) throw first.error;
     },
+    get first() {
+      return first;
+    },
+    unwritten,
   };
 }
 
@@ -98,10 +123,80 @@ function isWindow(v: unknown): v is RegisterWindow {
   return typeof v === "object" && v !== null && typeof (v as RegisterWindow).read32 === "function";
 }
 
+/** The steps a reap loop repeats; calls of them a budgeted queue counts. */
+const REAP_STEPS = new Set<PropertyKey>(["getBuf", "disableCallbacks", "enableCallbacks"]);
+/** How many of those calls one call of a learner's part may make. */
+export const QUEUE_CALL_BUDGET = 100_000;
+
+function isReapSource(v: unknown): v is object {
+  if (typeof v !== "object" || v === null) return false;
+  const q = v as Record<string, unknown>;
+  return typeof q.getBuf === "function" && typeof q.enableCallbacks === "function";
+}
+
+/** Thrown by a queue whose call budget ran out: the reap loop is looping. */
+export class RunawayQueueError extends Error {
+  /** The number of calls allowed. */
+  readonly budget: number;
+
+  /**
+   * @param budget The number of calls allowed.
+   * @param last The method called last.
+   */
+  constructor(budget: number, last: string) {
+    super(
+      `Your code called the queue's getBuf, disableCallbacks and enableCallbacks more than ` +
+        `${budget.toLocaleString("en")} times in one call (the last: ${last}): it looks like a ` +
+        "loop that never ends",
+    );
+    this.name = "RunawayQueueError";
+    this.budget = budget;
+  }
+}
+
+/**
+ * A queue (a driver part's first argument) that counts the calls of its reap
+ * steps and throws {@linkcode RunawayQueueError} past the budget: a reap loop
+ * that never ends inside the machine's interrupt handler fails the check
+ * instead of hanging it. Every other member is the queue's own.
+ */
+function budgetedQueue<Q extends object>(queue: Q): Q {
+  let calls = 0;
+  return new Proxy(queue, {
+    get(target, name) {
+      const member = Reflect.get(target, name, target);
+      if (typeof member !== "function") return member;
+      return (...args: unknown[]) => {
+        if (REAP_STEPS.has(name) && ++calls > QUEUE_CALL_BUDGET) {
+          throw new RunawayQueueError(QUEUE_CALL_BUDGET, String(name));
+        }
+        return Reflect.apply(member, target, args);
+      };
+    },
+  });
+}
+
+/**
+ * The features a lesson's machine offers: those taught by the lesson or an
+ * earlier one (`manifest.json` → `features`); later lessons' features are
+ * withheld, so the learner's code never meets a feature it was not taught.
+ *
+ * @param lessonId The graded lesson's id, e.g. `"mmio-window"`.
+ * @returns The `featureMask` for `createMachine`.
+ * @throws {RangeError} When the manifest has no lesson with that id.
+ */
+export function featuresThrough(lessonId: string): bigint {
+  return featureMaskThrough(manifest, lessonId);
+}
+
 /** What {@linkcode bootLearnerMachine} takes. */
 export interface LearnerMachineOptions extends Omit<MachineOptions, "parts"> {
+  /** The graded lesson's id: features of later lessons are withheld ({@linkcode featuresThrough}). */
+  readonly lessonId: string;
   /** Registry keys of the learner's parts to put in the machine. */
   readonly parts: readonly string[];
+  /** How long the bring-up may take, in milliseconds (default 3000). */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -119,22 +214,72 @@ export async function bootLearnerMachine(
   impl: unknown,
   options: LearnerMachineOptions,
 ): Promise<LabMachine> {
-  const { parts: keys, ...rest } = options;
+  const { parts: keys, lessonId, timeoutMs, ...rest } = options;
   const guarded = learnerParts(impl, keys);
+  const featureMask = rest.featureMask ?? featuresThrough(lessonId);
+  const log = rest.log ?? new ConformanceLog({ strict: rest.strict ?? false });
+  // What an interrupt handler throws is kept for the failure, not printed:
+  // the learner's own errors are the guard's already, the rest (a strict
+  // log's violations) are in the log.
+  const handlerErrors: unknown[] = [];
+  const onHandlerError = (error: unknown) => void handlerErrors.push(error);
   boots++;
-  const machine = await createMachine({ ...rest, parts: guarded.parts });
+  // A bring-up that waits for a completion that never comes (a kick never
+  // sent, an interrupt never raised) has no timer of its own to end it.
+  const expected = "the lab machine to come up: every device live, with its driver bound";
+  let machine: LabMachine;
+  try {
+    machine = await within(
+      Promise.race([
+        createMachine({ ...rest, log, featureMask, onHandlerError, parts: guarded.parts }),
+        guarded.unwritten,
+      ]),
+      timeoutMs ?? 3000,
+      "the bring-up of the lab machine",
+      expected,
+    );
+  } catch (error) {
+    if (error instanceof PhaseTimeout) {
+      log.strict = false;
+      explainStall(log, guarded, handlerErrors, error, "the bring-up of the lab machine", expected);
+    }
+    throw error;
+  }
+  guards.set(machine, guarded);
+  handlerErrorsOf.set(machine, handlerErrors);
   machine.log.strict = false;
   try {
     guarded.rethrow();
   } catch (error) {
-    await machine.close();
+    await closeMachine(machine);
     throw error;
   }
   return machine;
 }
 
+const guards = new WeakMap<LabMachine, GuardedParts>();
+const handlerErrorsOf = new WeakMap<LabMachine, readonly unknown[]>();
+
+/**
+ * The learner's parts a machine of {@linkcode bootLearnerMachine} runs on,
+ * to race a phase against {@linkcode GuardedParts.failed} or to
+ * {@linkcode GuardedParts.rethrow} their first error; `undefined` for any
+ * other machine.
+ *
+ * @param machine The machine.
+ */
+export function learnerPartsOf(machine: LabMachine): GuardedParts | undefined {
+  return guards.get(machine);
+}
+
+/** How long closing a machine may take before the kit stops waiting for it, in milliseconds. */
+export const CLOSE_TIMEOUT_MS = 1000;
+
 /**
  * Runs `fn` on a machine and closes the machine afterwards, whatever happens.
+ * Closing waits at most {@linkcode CLOSE_TIMEOUT_MS}: a machine whose
+ * drivers wait for completions that will never come (an interrupt the
+ * learner's code lost) is left behind rather than hang the grader.
  *
  * @param machine The machine.
  * @param fn What to do with it.
@@ -146,24 +291,42 @@ export async function withMachine<T>(
   try {
     return await fn(machine);
   } finally {
-    await machine.close();
+    await closeMachine(machine);
   }
+}
+
+/** Closes a machine, waiting at most {@linkcode CLOSE_TIMEOUT_MS}. */
+async function closeMachine(machine: LabMachine): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    machine.close(),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
 }
 
 /**
  * Waits for a promise, at most `ms` milliseconds (and leaves no timer behind).
+ * Given a machine {@linkcode bootLearnerMachine} booted, the wait also ends
+ * as soon as a part the learner has not written yet is called anywhere in it
+ * (a stub's `todo()` in an interrupt handler), with that error.
  *
  * @param promise What to wait for.
  * @param ms The limit.
  * @param what What is awaited, for the failure, e.g. `"the read of the whole disk"`.
  * @param expected What the spec requires, in words.
+ * @param machine The learner's machine the wait is on, if any.
+ * @throws {PhaseTimeout} When `ms` pass first.
  */
 export async function within<T>(
   promise: Promise<T>,
   ms: number,
   what: string,
   expected: string,
+  machine?: LabMachine,
 ): Promise<T> {
+  const unwritten = machine && learnerPartsOf(machine)?.unwritten;
+  if (unwritten) promise = Promise.race([promise, unwritten]);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new WithinTimeout()), ms);
@@ -172,7 +335,7 @@ export async function within<T>(
     return await Promise.race([promise, late]);
   } catch (error) {
     if (error instanceof WithinTimeout) {
-      fail({ observed: `${what} did not complete within ${ms} ms`, expected });
+      throw new PhaseTimeout({ observed: `${what} did not complete within ${ms} ms`, expected });
     }
     throw error;
   } finally {
@@ -181,6 +344,9 @@ export async function within<T>(
 }
 
 class WithinTimeout extends Error {}
+
+/** The failure of a phase that did not complete in time (see {@linkcode within}). */
+export class PhaseTimeout extends GradeFailure {}
 
 /** Sectors of the disk the machine check serves: 1 MiB. */
 export const CHECK_DISK_SECTORS = 2048;
@@ -240,12 +406,20 @@ export interface MachineCheckOptions<I> {
   readonly hint: number;
   /** What the spec requires, in words. */
   readonly expects: string;
+  /** The lesson's id in the manifest (as `defineGrader` has it): later lessons' features are withheld. */
+  readonly id: string;
   /** The lesson's `lesson.json`: its `parts` go into the machine. */
   readonly lesson: LessonParts;
   /** Something more to check on the running machine (e.g. the features negotiated). */
   readonly also?: (machine: LabMachine, impl: I) => void | Promise<void>;
   /** How long each phase may take, in milliseconds (default 3000). */
   readonly timeoutMs?: number;
+  /**
+   * Guest RAM for the machine, made afresh for each run (default: the
+   * machine's own, 16 MiB at 1 GiB); e.g. RAM above 4 GiB, so that every
+   * guest-physical address has a high word.
+   */
+  readonly memory?: () => GuestMemory;
 }
 
 /**
@@ -278,19 +452,44 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
       const console = new MemoryConsoleBackend();
       const machine = await bootLearnerMachine(impl, {
         strict: true,
+        lessonId: options.id,
         parts: options.lesson.parts,
         disk,
         console,
+        timeoutMs: ms,
+        memory: options.memory?.(),
       });
       await withMachine(machine, async () => {
-        expectDevicesUp(machine, options.expects);
-        failOnViolations(machine.log, "the bring-up of the lab machine", options.expects);
-        await consoleRoundTrip(machine, console, ms);
-        failOnViolations(machine.log, "the console round trip", options.expects);
-        await diskRoundTrip(machine, disk, expectedDisk, ms);
-        failOnViolations(machine.log, "the disk reads and writes", options.expects);
-        await options.also?.(machine, impl);
-        failOnViolations(machine.log, "the last steps of the check", options.expects);
+        let phase = "the bring-up of the lab machine";
+        try {
+          expectDevicesUp(machine, options.expects);
+          failOnViolations(machine.log, phase, options.expects);
+          phase = "the console round trip";
+          await consoleRoundTrip(machine, console, ms);
+          failOnViolations(machine.log, phase, options.expects);
+          phase = "the disk reads and writes";
+          await diskRoundTrip(machine, disk, expectedDisk, ms);
+          failOnViolations(machine.log, phase, options.expects);
+          phase = "the last steps of the check";
+          await options.also?.(machine, impl);
+          failOnViolations(machine.log, phase, options.expects);
+        } catch (error) {
+          if (error instanceof PhaseTimeout) {
+            explainStall(
+              machine.log,
+              learnerPartsOf(machine),
+              handlerErrorsOf.get(machine) ?? [],
+              error,
+              phase,
+              options.expects,
+            );
+          } else if (!isNotWrittenYet(error)) {
+            // Bytes that differ after a rule was broken: the violation is the
+            // cause, the wrong bytes only its effect.
+            failOnViolations(machine.log, phase, options.expects);
+          }
+          throw error;
+        }
       });
     },
   };
@@ -328,6 +527,50 @@ export function expectDevicesUp(machine: LabMachine, expected: string): void {
   }
 }
 
+/**
+ * A phase that stalled says why when it can: the first rule broken in it is
+ * cited, or else the timeout is shown with the first error the learner's
+ * code threw inside the machine (where an interrupt handler or a device
+ * model swallowed it), as the likely cause.
+ */
+function explainStall(
+  log: ConformanceLog,
+  guarded: GuardedParts | undefined,
+  handlerErrors: readonly unknown[],
+  stalled: PhaseTimeout,
+  phase: string,
+  expected: string,
+): void {
+  failOnViolations(log, phase, expected);
+  const first = guarded?.first;
+  const where = "Inside the machine, where nothing stops for it (an interrupt handler, a " +
+    "device's completion),";
+  const note = first
+    ? `${where} your code threw ${thrown(first.error)}: the likely cause.`
+    : handlerErrors.length > 0
+    ? `${where} an interrupt handler threw ${thrown(handlerErrors[0])}.`
+    : undefined;
+  if (note) {
+    fail({
+      observed: stalled.observed,
+      expected: stalled.expected,
+      requirement: stalled.requirement,
+      note,
+    });
+  }
+}
+
+/** Waits for a phase of the machine, ended at once when a part not written yet is called. */
+function phase<T>(
+  machine: LabMachine,
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+  expected: string,
+): Promise<T> {
+  return within(promise, ms, what, expected, machine);
+}
+
 async function consoleRoundTrip(
   machine: LabMachine,
   backend: MemoryConsoleBackend,
@@ -351,7 +594,8 @@ async function consoleRoundTrip(
   const received = new Uint8Array(payload.length);
   let got = 0;
   try {
-    await within(
+    await phase(
+      machine,
       (async () => {
         while (got < payload.length) {
           const { value, done } = await reader.read();
@@ -368,8 +612,9 @@ async function consoleRoundTrip(
     reader.releaseLock();
   }
   expectSameBytes(received.subarray(0, got), payload, "the bytes the guest received", expected);
-  await within(driver.write(received), ms, "the guest's write to the console", expected);
-  await within(
+  await phase(machine, driver.write(received), ms, "the guest's write to the console", expected);
+  await phase(
+    machine,
     backend.waitForOutput(payload.length),
     ms,
     "the echo reaching the console",
@@ -404,7 +649,8 @@ async function diskRoundTrip(
   if (!blk) {
     fail({ observed: `the virtio-blk driver is not bound: ${machine.blk.error}`, expected });
   }
-  const all = await within(
+  const all = await phase(
+    machine,
     blk.read(0, CHECK_DISK_SECTORS).catch(learnerError),
     ms,
     `reading the whole disk (${CHECK_DISK_SECTORS} sectors)`,
@@ -421,7 +667,8 @@ async function diskRoundTrip(
   }
   const at = CHECK_DISK_SECTORS - 8;
   const fresh = patternedDisk(8, 0x5eed).map((b, i) => b ^ want[at * 512 + i]);
-  await within(
+  await phase(
+    machine,
     blk.write(at, fresh).catch(learnerError),
     ms,
     "writing the last 8 sectors",
@@ -436,7 +683,8 @@ async function diskRoundTrip(
       expected,
     });
   }
-  const back = await within(
+  const back = await phase(
+    machine,
     blk.read(at, 8).catch(learnerError),
     ms,
     "reading the written sectors back",

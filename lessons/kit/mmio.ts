@@ -16,6 +16,16 @@ import { ConformanceLog } from "../../conformance/log.ts";
 import { GuestMemory } from "../../memory/guest_memory.ts";
 import {
   VIRTIO_MMIO_MAGIC_VALUE,
+  VIRTIO_MMIO_QUEUE_AVAIL_HIGH,
+  VIRTIO_MMIO_QUEUE_AVAIL_LOW,
+  VIRTIO_MMIO_QUEUE_DESC_HIGH,
+  VIRTIO_MMIO_QUEUE_DESC_LOW,
+  VIRTIO_MMIO_QUEUE_NUM,
+  VIRTIO_MMIO_QUEUE_NUM_MAX,
+  VIRTIO_MMIO_QUEUE_READY,
+  VIRTIO_MMIO_QUEUE_SEL,
+  VIRTIO_MMIO_QUEUE_USED_HIGH,
+  VIRTIO_MMIO_QUEUE_USED_LOW,
   VIRTIO_MMIO_STATUS,
   VIRTIO_MMIO_VERSION,
 } from "../../transport/mmio_registers.ts";
@@ -23,6 +33,13 @@ import { type MmioDeviceParts, MmioDeviceTransport } from "../../transport/mmio_
 import type { MmioRegion, RegisterWindow } from "../../transport/types.ts";
 import type { AccessWidth, VirtioDevice } from "../../virtio/device.ts";
 import { MemoryBlockBackend } from "../../devices/blk/backends.ts";
+import {
+  addStatus,
+  beginInitialization,
+  writeDriverFeatures,
+} from "../../transport/mmio_driver.ts";
+import { featureMask, VIRTIO_F_VERSION_1 } from "../../virtio/features.ts";
+import { VIRTIO_CONFIG_S_FEATURES_OK } from "../../virtio/status.ts";
 import { VirtioBlockDevice } from "../../devices/blk/device.ts";
 import { MACHINE_RAM_BASE } from "../../machine.ts";
 import {
@@ -195,6 +212,19 @@ export interface DeviceFixtureOptions {
    * as the guest's virtio bus does before a driver starts): default true.
    */
   readonly probed?: boolean;
+  /**
+   * Guest RAM the device's queues live in (default: 64 KiB at the lab
+   * machine's RAM base); e.g. RAM above 4 GiB, where every area address has
+   * a high word.
+   */
+  readonly memory?: GuestMemory;
+  /**
+   * Bring the device to ACKNOWLEDGE|DRIVER|FEATURES_OK first, with
+   * `VIRTIO_F_VERSION_1` alone negotiated, as a driver does before it sets
+   * up queues (§3.1.1 step 7): default false. Those accesses are not
+   * recorded and the log is cleared after them.
+   */
+  readonly featuresOk?: boolean;
 }
 
 /** A device's register file behind a recording window. */
@@ -205,6 +235,8 @@ export interface DeviceFixture extends RecordedWindow {
   readonly log: ConformanceLog;
   /** The same registers without recording or budget: for the grader's own accesses. */
   readonly raw: RegisterWindow;
+  /** Guest RAM behind the register file (where a driver allocates its queues' areas). */
+  readonly memory: GuestMemory;
   /** The features the device offers. */
   readonly offered: bigint;
   /** `Status` as the register file holds it now (read without an access). */
@@ -223,7 +255,7 @@ export function deviceFixture(options: DeviceFixtureOptions = {}): DeviceFixture
   const log = new ConformanceLog({ strict: options.strict ?? true });
   const device = options.device ??
     new VirtioBlockDevice(new MemoryBlockBackend(new Uint8Array(64 * 512)));
-  const memory = new GuestMemory(64 * 1024, { base: MACHINE_RAM_BASE });
+  const memory = options.memory ?? new GuestMemory(64 * 1024, { base: MACHINE_RAM_BASE });
   const transport = new MmioDeviceTransport(device, {
     memory,
     log,
@@ -235,6 +267,12 @@ export function deviceFixture(options: DeviceFixtureOptions = {}): DeviceFixture
     raw.read32(VIRTIO_MMIO_MAGIC_VALUE);
     raw.read32(VIRTIO_MMIO_VERSION);
   }
+  if (options.featuresOk) {
+    beginInitialization(raw);
+    writeDriverFeatures(raw, device.deviceFeatures & featureMask(VIRTIO_F_VERSION_1));
+    addStatus(raw, VIRTIO_CONFIG_S_FEATURES_OK);
+    log.clear();
+  }
   const { window, accesses } = recordingWindow(raw, options.budget);
   return {
     transport,
@@ -242,6 +280,7 @@ export function deviceFixture(options: DeviceFixtureOptions = {}): DeviceFixture
     raw,
     window,
     accesses,
+    memory,
     offered: device.deviceFeatures,
     status: () => transport.status,
   };
@@ -413,4 +452,119 @@ export function slowResetDevice(
   );
   const recorded = recordingWindow(windowOf(region), budget);
   return { ...recorded, status: () => current, resetDone: () => done };
+}
+
+/** What {@linkcode pollingDevice} takes. */
+export interface PollingDeviceOptions {
+  /** The register a driver writes, then reads until it settles (e.g. `QueueReady`). */
+  readonly register: number;
+  /** The value whose write starts the wait (0 for `QueueReady`). */
+  readonly trigger: number;
+  /** What the register reads before the trigger, and while the device is busy. */
+  readonly busy: number;
+  /** What it reads once the device is done. */
+  readonly settled: number;
+  /** Reads of `busy` after the trigger before it reads `settled` (`Infinity`: never). */
+  readonly late: number;
+  /** Access budget of the window. */
+  readonly budget?: number;
+}
+
+/**
+ * A device one register of which takes its time: after a write of
+ * `trigger`, it reads `busy` `late` more times, then `settled` (e.g.
+ * `QueueReady` after a stop, `QueueReset` after a queue reset). Every other
+ * register reads 0 and takes writes silently. Behind a recording window; it
+ * counts the reads made after the trigger (`polls`) and whether one of them
+ * gave `settled`.
+ *
+ * @param options The register, the values, how late, the budget.
+ */
+export function pollingDevice(
+  options: PollingDeviceOptions,
+): RecordedWindow & { readonly polls: () => number; readonly settledSeen: () => boolean } {
+  const { register, trigger, busy, settled, late } = options;
+  let value = busy;
+  let pending = -1; // busy reads left after the trigger; -1: not triggered
+  let polls = 0;
+  let seen = false;
+  const region = scriptedRegion(
+    (offset) => {
+      if (offset !== register) return 0;
+      if (pending >= 0) {
+        polls++;
+        if (pending > 0) pending--;
+        else value = settled;
+        seen ||= value === settled;
+      }
+      return value;
+    },
+    (offset, _width, v) => {
+      if (offset === register && v === trigger && pending < 0) pending = late;
+    },
+  );
+  const recorded = recordingWindow(windowOf(region), options.budget);
+  return { ...recorded, polls: () => polls, settledSeen: () => seen };
+}
+
+/** What a driver's accesses show of the order §4.2.3.2 gives a queue's setup ({@linkcode queueSetupOrder}). */
+export interface QueueSetupOrder {
+  /** Every access to a queue register came after `QueueSel` was written with the queue's index, and no other since. */
+  readonly selected: boolean;
+  /** `QueueReady` was read before any write to `QueueNum`, an address register or `QueueReady`. */
+  readonly readyReadFirst: boolean;
+  /** `QueueNumMax` was read before `QueueNum` was written (or `QueueNum` was not written). */
+  readonly maxBeforeNum: boolean;
+  /** `QueueNum` and the six address registers were all written before `QueueReady` was written 1 (or it was not). */
+  readonly configuredFirst: boolean;
+  /** `QueueReady` was read after it was written 1. */
+  readonly readBack: boolean;
+}
+
+const QUEUE_CONFIG = [
+  VIRTIO_MMIO_QUEUE_NUM,
+  VIRTIO_MMIO_QUEUE_DESC_LOW,
+  VIRTIO_MMIO_QUEUE_DESC_HIGH,
+  VIRTIO_MMIO_QUEUE_AVAIL_LOW,
+  VIRTIO_MMIO_QUEUE_AVAIL_HIGH,
+  VIRTIO_MMIO_QUEUE_USED_LOW,
+  VIRTIO_MMIO_QUEUE_USED_HIGH,
+];
+
+/**
+ * The order of a queue's setup in a driver's accesses (§4.2.3.2): selected
+ * first, `QueueReady` read before anything is written, `QueueNumMax` before
+ * `QueueNum`, the configuration before `QueueReady` 1, and `QueueReady` read
+ * back. What the steps leave free (the order of the seven configuration
+ * writes, reads of other registers) is not looked at.
+ *
+ * @param list Recorded accesses.
+ * @param index The queue being set up.
+ */
+export function queueSetupOrder(list: readonly Access[], index: number): QueueSetupOrder {
+  const at = (f: (a: Access) => boolean) => list.findIndex(f);
+  const write = (o: number) => (a: Access) => a.kind === "write" && a.offset === o;
+  const read = (o: number) => (a: Access) => a.kind === "read" && a.offset === o;
+  const enable = at((a) => write(VIRTIO_MMIO_QUEUE_READY)(a) && a.value === 1);
+  const firstWrite = at((a) =>
+    a.kind === "write" && [...QUEUE_CONFIG, VIRTIO_MMIO_QUEUE_READY].includes(a.offset)
+  );
+  const queueRegisters = [...QUEUE_CONFIG, VIRTIO_MMIO_QUEUE_READY, VIRTIO_MMIO_QUEUE_NUM_MAX];
+  let sel: number | null = null;
+  let selected = true;
+  for (const a of list) {
+    if (write(VIRTIO_MMIO_QUEUE_SEL)(a)) sel = a.value;
+    else if (queueRegisters.includes(a.offset) && sel !== index) selected = false;
+  }
+  const readyRead = at(read(VIRTIO_MMIO_QUEUE_READY));
+  const maxRead = at(read(VIRTIO_MMIO_QUEUE_NUM_MAX));
+  const numWrite = at(write(VIRTIO_MMIO_QUEUE_NUM));
+  const before = list.slice(0, Math.max(enable, 0));
+  return {
+    selected,
+    readyReadFirst: readyRead >= 0 && (firstWrite < 0 || readyRead < firstWrite),
+    maxBeforeNum: numWrite < 0 || (maxRead >= 0 && maxRead < numWrite),
+    configuredFirst: enable < 0 || QUEUE_CONFIG.every((o) => before.some(write(o))),
+    readBack: enable >= 0 && list.slice(enable + 1).some(read(VIRTIO_MMIO_QUEUE_READY)),
+  };
 }

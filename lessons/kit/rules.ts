@@ -86,7 +86,8 @@ export type Cases<C extends Case> =
   | { readonly kind: "every"; readonly list: () => Iterable<C> }
   | {
     readonly kind: "sample";
-    readonly arbitrary: fc.Arbitrary<C>;
+    /** The generator, or a function that builds a fresh one for each run. */
+    readonly arbitrary: fc.Arbitrary<C> | (() => fc.Arbitrary<C>);
     readonly runs: number;
     readonly seed: number;
   };
@@ -105,11 +106,16 @@ export function every<C extends Case>(list: Iterable<C> | (() => Iterable<C>)): 
  * Cases drawn by fast-check with a fixed seed (so every run tries the same
  * ones); a failing case is shrunk to the smallest fast-check finds.
  *
- * @param arbitrary The generator of cases.
+ * Some arbitraries keep state while they generate (`fc.array` of long
+ * lists and `fc.oneof` count their depth in an object of their own), and the
+ * grading sandbox freezes everything a grader holds: give those as a
+ * function that builds the arbitrary, which is then called for each run.
+ *
+ * @param arbitrary The generator of cases, or a function that builds it.
  * @param options The seed and the number of cases (default 300).
  */
 export function sample<C extends Case>(
-  arbitrary: fc.Arbitrary<C>,
+  arbitrary: fc.Arbitrary<C> | (() => fc.Arbitrary<C>),
   options: { readonly seed: number; readonly runs?: number },
 ): Cases<C> {
   return { kind: "sample", arbitrary, seed: options.seed, runs: options.runs ?? 300 };
@@ -313,7 +319,8 @@ function shrink<I, C extends Case, R, V>(
   row: Rule<C, R, V>,
   cases: Extract<Cases<C>, { kind: "sample" }>,
 ): GradeFailureInit | null {
-  const arbitrary = row.when ? cases.arbitrary.filter((c) => row.when!(...c)) : cases.arbitrary;
+  const given = typeof cases.arbitrary === "function" ? cases.arbitrary() : cases.arbitrary;
+  const arbitrary = row.when ? given.filter((c) => row.when!(...c)) : given;
   const result = fc.check(
     fc.property(arbitrary, (args) => {
       try {

@@ -181,6 +181,10 @@ Deno.test("boot --mine runs the machine on the parts of every passed lesson, and
       /transport\.device +2\/\d+ +checkRegisterAccess \(lesson 1\), readIdentification \(lesson 1\)/,
     );
     assert.match(boot.stdout, /transport\.driver +1\/\d+ +probeWindow \(lesson 1\)/);
+    assert.match(
+      boot.stdout,
+      /Withheld until their lessons pass: VIRTIO_F_INDIRECT_DESC, VIRTIO_F_EVENT_IDX/,
+    );
     assert.match(boot.stdout, /Hello from secto/);
     assert.match(boot.stdout, /no violations/);
   } finally {

@@ -171,3 +171,49 @@ Deno.test("the real manifest loads (and lists its lessons in order)", () => {
   const course = loadCourse();
   assert.deepEqual(course.lessons.map((l) => l.number), course.lessons.map((_, i) => i + 1));
 });
+
+Deno.test("manifest features: withheld feature names and the lessons that unlock them are checked", async () => {
+  const lessons = [{ id: "feature-words", dir: "01-feature-words" }];
+  const cases: [unknown, RegExp][] = [
+    [{ version: 1, features: {}, lessons }, /"features" must be an array/],
+    [
+      { version: 1, features: [{ name: "VIRTIO_F_NOPE", unlockedBy: null }], lessons },
+      /"VIRTIO_F_NOPE" is not a transport feature bit name/,
+    ],
+    [
+      { version: 1, features: [{ name: "VIRTIO_F_EVENT_IDX", unlockedBy: "event-idx" }], lessons },
+      /"unlockedBy" must be the id of a lesson of the manifest, or null/,
+    ],
+    [
+      {
+        version: 1,
+        features: [
+          { name: "VIRTIO_F_EVENT_IDX", unlockedBy: null },
+          { name: "VIRTIO_F_EVENT_IDX", unlockedBy: null },
+        ],
+        lessons,
+      },
+      /"VIRTIO_F_EVENT_IDX" twice/,
+    ],
+  ];
+  for (const [manifest, message] of cases) {
+    const root = await courseWith(manifest);
+    try {
+      assert.throws(() => loadCourse(root), message);
+    } finally {
+      await removeDir(root);
+    }
+  }
+  const root = await courseWith({
+    version: 1,
+    features: [{ name: "VIRTIO_F_EVENT_IDX", unlockedBy: "feature-words" }],
+    lessons,
+  });
+  try {
+    assert.deepEqual(loadCourse(root).features, [
+      { name: "VIRTIO_F_EVENT_IDX", unlockedBy: "feature-words" },
+    ]);
+  } finally {
+    await removeDir(root);
+  }
+});

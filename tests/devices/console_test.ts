@@ -25,6 +25,7 @@ import {
   VIRTIO_MMIO_STATUS,
 } from "../../transport/mmio_registers.ts";
 import { VIRTQ_USED_IDX_OFFSET } from "../../virtqueue/layout.ts";
+import type { SplitQueueDevice } from "../../virtqueue/device_queue.ts";
 import {
   buildMachine,
   buildRawStack,
@@ -228,6 +229,35 @@ Deno.test("console: writes reach the backend whole and in call order", async () 
   assert.equal(device.stats.bytesOut, expected.length);
   assert.equal(device.stats.transmitChains, 2 + 20);
   assert.equal(driver.stats.bytesSent, expected.length);
+  shutdown();
+  assert.equal(log.entries.length, 0, log.format());
+});
+
+Deno.test("console: the device suppresses transmitq notifications while it streams, and misses no chain (§2.7.10, 2.7.10/D1)", async () => {
+  const backend = new GatedConsoleBackend();
+  const { driver, device, deviceTransport, log, shutdown } = await consoleStack(backend);
+  const first = driver.write("first ");
+  await until(() => backend.writesStarted === 1, "the device to start streaming");
+  // Busy: the device asked for no notifications (VIRTQ_USED_F_NO_NOTIFY, or
+  // avail_event with VIRTIO_F_EVENT_IDX), so the writes below are published
+  // without one.
+  const txq = deviceTransport.liveQueue(1) as SplitQueueDevice;
+  assert.equal(txq.ring.notifications, false);
+  const later = Array.from({ length: 20 }, (_, i) => driver.write(`line ${i}\n`));
+  backend.open();
+  await Promise.all([first, ...later]);
+  const expected = "first " + Array.from({ length: 20 }, (_, i) => `line ${i}\n`).join("");
+  assert.equal(backend.outputText, expected);
+  const stats = deviceTransport.queueStats()[1];
+  assert.ok(
+    stats.notifications < device.stats.transmitChains,
+    `${stats.notifications} notification(s) for ${device.stats.transmitChains} chains`,
+  );
+  // Idle again: notifications are back on, and a new write is notified.
+  await until(() => txq.ring.notifications, "the device to re-enable notifications");
+  await driver.write("again");
+  assert.equal(deviceTransport.queueStats()[1].notifications, stats.notifications + 1);
+  assert.equal(backend.outputText, expected + "again");
   shutdown();
   assert.equal(log.entries.length, 0, log.format());
 });

@@ -19,6 +19,7 @@ import {
   DRIVER_SIDE_FILES,
   generateCoverage,
   isUncovered,
+  KIT_CHECK_FILES,
   lexSource,
   mentionsId,
   REGENERATE_COMMAND,
@@ -273,6 +274,24 @@ Deno.test("the generator on a fixture tree gives the expected rows", async () =>
     });
     assert.deepEqual(rows.filter(isUncovered).map((r) => r.id), ["9.2/1", "9.2/2", "9.3/D1"]);
   });
+});
+
+Deno.test("checked in: the kit's concurrent observers count as checks, the rest of the kit does not", () => {
+  assert.deepEqual(KIT_CHECK_FILES, ["lessons/kit/observer.ts"]);
+  const rows = buildCoverageTable({
+    requirements: [req("9.2/1", "driver", "MUST", "o"), req("9.2/2", "driver", "MUST", "k")],
+    uncheckable: {},
+    notOffered: {},
+    files: [
+      { path: "lessons/kit/observer.ts", text: `reporter.report("9.2/1", "seen");` },
+      { path: "lessons/kit/hostile_driver.ts", text: `const rule = "9.2/2";` },
+      { path: "lessons/01-x/grader.ts", text: `requirement: "9.2/2",` },
+    ],
+  });
+  assert.deepEqual(rows.map((r) => [r.id, r.checkedIn, r.obeyedIn]), [
+    ["9.2/1", ["lessons/kit/observer.ts"], []],
+    ["9.2/2", [], []],
+  ]);
 });
 
 Deno.test("obeyed in: own-side files citing the id in comments, not shared files or strings", () => {

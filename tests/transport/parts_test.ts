@@ -243,6 +243,32 @@ Deno.test("a queue factory that throws leaves the queue dead and the device need
   assert.equal(device.activations, 0);
 });
 
+Deno.test("a raiseInterrupt part that throws while the device asks for a reset still leaves DEVICE_NEEDS_RESET set, and says so", () => {
+  const device = new FakeDevice();
+  const transport = new MmioDeviceTransport(device, {
+    memory: new GuestMemory(1 << 20, { base: RAM_BASE }),
+    log: new ConformanceLog(),
+    parts: {
+      raiseInterrupt: () => {
+        throw new TypeError("not written yet");
+      },
+    },
+  });
+  const w = windowOf(transport);
+  DriverInit.probeWindow(w);
+  DriverInit.beginInitialization(w);
+  DriverInit.negotiateFeatures(w, 0n);
+  w.write32(R.VIRTIO_MMIO_STATUS, LIVE);
+  // A device model asks from a promise reaction: nothing there could take an error.
+  device.host!.needsReset("the backend failed");
+  assert.ok(w.read32(R.VIRTIO_MMIO_STATUS) & 0x40, "DEVICE_NEEDS_RESET is set");
+  assert.match(
+    transport.needsResetReason,
+    /^the backend failed; the configuration change notification failed: TypeError: not written yet$/,
+  );
+  assert.equal(transport.interruptStatus, 0);
+});
+
 Deno.test("the driver transport sets queues up with its setupQueue part and the allocation step it was given", async () => {
   const { window, memory, allocator, log } = setup();
   const calls: string[] = [];

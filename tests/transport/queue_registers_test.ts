@@ -174,6 +174,35 @@ Deno.test("queueAreaProblem: RAM above 4 GiB takes areas whose high words are se
   );
 });
 
+Deno.test("queueAreaProblem: areas that overlap are 2.7/D2; areas that touch are not", () => {
+  // 8 descriptors: table 128 bytes, available ring 20 (22 with used_event), used ring 68 (70).
+  const base = RAM.base + 0x1000;
+  const touching = placed(8, base, base + 128, base + 128 + 20);
+  assert.equal(queueAreaProblem(touching, context()), null);
+  // With EVENT_IDX the available ring is 22 bytes: its used_event lands on the used ring.
+  const trailer = queueAreaProblem(touching, context({ eventIdx: true }));
+  assert.equal(trailer?.id, "2.7/D2");
+  assert.match(
+    trailer!.message,
+    /^Driver Area of queue 0 \(22 bytes at 0x[0-9a-f]+\) overlaps its Device Area/,
+  );
+  assert.deepEqual(trailer?.values, {
+    queue: 0,
+    driverArea: `0x${(base + 128).toString(16)}`,
+    deviceArea: `0x${(base + 148).toString(16)}`,
+  });
+  // An available ring sized without its ring[] (NetBSD PR kern/57304): the used ring follows 6 bytes on.
+  assert.equal(queueAreaProblem(placed(8, base, base + 128, base + 136), context())?.id, "2.7/D2");
+  // The same address for all three, and a used ring inside the descriptor table.
+  assert.equal(queueAreaProblem(placed(8, base, base, base), context())?.id, "2.7/D2");
+  assert.equal(
+    queueAreaProblem(placed(8, base, base + 0x400, base + 64), context())?.id,
+    "2.7/D2",
+  );
+  // In any order, apart: fine.
+  assert.equal(queueAreaProblem(placed(8, base + 0x400, base + 0x200, base), context()), null);
+});
+
 // ---------------------------------------------------------- writeQueueRegister
 
 const write = (offset: number, value: number, over: Partial<QueueRegisterWrite> = {}) => ({

@@ -46,6 +46,7 @@ const DRIVER_PART_NAMES = [
   "updateUsedEvent",
   "disableCallbacks",
   "enableCallbacks",
+  "drainUsed",
 ];
 const DEVICE_PART_NAMES = [
   "availableCount",
@@ -155,6 +156,9 @@ Deno.test("SplitQueueDriver and SplitQueueDevice do every step through their par
     assert.equal(driver.hasUsed(), true);
     assert.deepEqual(driver.getBuf(), { token: "indirect", len: 513 });
     assert.deepEqual(driver.getBuf(), { token: "direct", len: 0 });
+    const drained: string[] = [];
+    driver.drainUsed((used) => void drained.push(used.token));
+    assert.deepEqual(drained, [], "nothing was left to reap");
     driver.add([b(4)], [], "never used");
     assert.deepEqual(driver.detach(), ["never used"]);
     assert.equal(log.entries.length, 0, log.format());

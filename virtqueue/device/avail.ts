@@ -172,9 +172,9 @@ export function disableNotifications(ring: SplitDeviceRing): void {
 /**
  * Asks for available buffer notifications again (§2.7.10): clears
  * `VIRTQ_USED_F_NO_NOTIFY`, or (with `VIRTIO_F_EVENT_IDX`) sets `avail_event`
- * to `lastAvail`; then reads the available `idx` again. Without that
- * re-check a chain published while notifications were off would wait for a
- * notification that the driver, seeing them off, never sent.
+ * to `lastAvail`; then reads the available `idx` again (2.7.10/D1). Without
+ * that re-check a chain published while notifications were off would wait
+ * for a notification that the driver, seeing them off, never sent.
  *
  * @param ring The device ring.
  * @returns `true` if chains are available (take them now); `false` otherwise

@@ -13,11 +13,11 @@ import type { SplitQueueAddresses } from "../types.ts";
 /**
  * Allocates the descriptor table, the available ring and the used ring of a
  * queue of `size` descriptors from `allocator`: each aligned as §2.7
- * requires (16, 2 and 4 bytes, 2.7.1/1), each its own allocation (so they
- * never overlap), and zeroed, so that the used ring's `flags` start at 0
- * (2.7.10.1/1) whatever the memory held before. The rings are sized with
- * the event fields (`used_event`, `avail_event`), so they suit either
- * setting of `VIRTIO_F_EVENT_IDX`.
+ * requires (16, 2 and 4 bytes, 2.7.1/1), each its own allocation of the
+ * size the layout gives (so they never overlap, 2.7/D2), and zeroed, so
+ * that the used ring's `flags` start at 0 (2.7.10.1/1) whatever the memory
+ * held before. The rings are sized with the event fields (`used_event`,
+ * `avail_event`), so they suit either setting of `VIRTIO_F_EVENT_IDX`.
  *
  * If a later part does not fit, the parts already allocated are freed
  * before the error propagates: nothing stays allocated.

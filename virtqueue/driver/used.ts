@@ -171,9 +171,9 @@ export function disableCallbacks(ring: SplitDriverRing<unknown>): void {
  * Asks for used buffer notifications again (§2.7.7): clears
  * `VIRTQ_AVAIL_F_NO_INTERRUPT`, or (with `VIRTIO_F_EVENT_IDX`) sets
  * `used_event` to `lastUsed`; then reads the used `idx` again, as Linux's
- * `virtqueue_enable_cb` does. Without that re-check an entry the device
- * returned while callbacks were off would wait for a notification the
- * device, seeing them off, never sent.
+ * `virtqueue_enable_cb` does, after the store (2.7.14/D1). Without that
+ * re-check an entry the device returned while callbacks were off would
+ * wait for a notification the device, seeing them off, never sent.
  *
  * @param ring The driver ring.
  * @returns `false` if used entries are pending (reap them now); `true` otherwise.

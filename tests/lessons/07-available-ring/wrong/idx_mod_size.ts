@@ -1,0 +1,22 @@
+// Mistake: the available idx is kept modulo Queue Size, like the slot it
+// points at: every Queue Size chains it falls back to 0, and the device sees
+// the driver take buffers back.
+// Source: xv6-riscv aeaf610, whose idx increment carries the warning "not % NUM".
+// Must fail: "publishAvail moves idx by the number placed, modulo 2^16" [2.7.13.3/D1]
+
+import { VIRTQ_AVAIL_IDX_OFFSET } from "../../../../virtqueue/layout.ts";
+import { HEAD_PUBLISHED, type SplitDriverRing } from "../../../../virtqueue/driver/ring.ts";
+
+export { availableCount, availHead, placeAvailEntry } from "../correct/linux_style.ts";
+
+export function publishAvail(ring: SplitDriverRing<unknown>): number {
+  const n = ring.added;
+  if (n === 0) return 0;
+  for (let k = 0; k < n; k++) ring.state[ring.pending[k]] = HEAD_PUBLISHED;
+  const idx = (ring.availIdx + n) % ring.size;
+  ring.memory.writeU16(ring.availAddr + VIRTQ_AVAIL_IDX_OFFSET, idx);
+  ring.availIdx = idx;
+  ring.published += n;
+  ring.added = 0;
+  return n;
+}
