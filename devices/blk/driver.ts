@@ -857,7 +857,7 @@ export class VirtioBlockDriver implements VirtioDriver {
       if (type === VIRTIO_BLK_T_OUT && slot.host) {
         memory.bytes(base, n).set(buffer.subarray(at, at + n));
       }
-    } else {
+    } else if (slot.data.length !== 0) {
       slot.data.length = 0;
     }
     slot.length = n;
@@ -1145,7 +1145,8 @@ function setSegment(segments: MutableBufferSegment[], addr: number, len: number)
     segments[0].addr = addr;
     segments[0].len = len;
   }
-  segments.length = 1;
+  // A store to `length` is a runtime call even when nothing changes.
+  if (segments.length !== 1) segments.length = 1;
 }
 
 /** A write of the epoch finished. */

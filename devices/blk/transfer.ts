@@ -163,6 +163,8 @@ export function splitTransfer(
     }
     count++;
   }
-  segments.length = count;
+  // A store to `length` is a runtime call even when nothing changes: only
+  // when the list shrinks.
+  if (segments.length !== count) segments.length = count;
   return take;
 }

@@ -264,7 +264,7 @@ function setSegment(segments: SegmentRecord[], k: number, addr: number, len: num
 /** Copies a segment list into a record's list (another walker's chain into the ring's record). */
 function copySegments(from: readonly BufferSegment[], to: SegmentRecord[]): void {
   for (let k = 0; k < from.length; k++) setSegment(to, k, from[k].addr, from[k].len);
-  to.length = from.length;
+  if (to.length !== from.length) to.length = from.length;
 }
 
 // The ways a walk breaks the ring: each builds its message and reports it
