@@ -624,9 +624,12 @@ export function buildBlockRequest(
   memory.writeU32(header + VIRTIO_BLK_REQ_TYPE_OFFSET, request.type);
   memory.writeU32(header + VIRTIO_BLK_REQ_RESERVED_OFFSET, 0);
   if (typeof sector === "number") {
-    // le64 as two le32 halves: exact for any sector below 2^53.
-    memory.writeU32(header + VIRTIO_BLK_REQ_SECTOR_OFFSET, sector % 0x1_0000_0000);
-    memory.writeU32(header + VIRTIO_BLK_REQ_SECTOR_OFFSET + 4, Math.floor(sector / 0x1_0000_0000));
+    // le64 as two le32 halves: exact for any sector below 2^53. `>>> 0` is
+    // the value modulo 2^32 (a `%` of doubles would be a call into C), and
+    // what is left divides exactly.
+    const low = sector >>> 0;
+    memory.writeU32(header + VIRTIO_BLK_REQ_SECTOR_OFFSET, low);
+    memory.writeU32(header + VIRTIO_BLK_REQ_SECTOR_OFFSET + 4, (sector - low) / 0x1_0000_0000);
   } else {
     memory.writeU64(header + VIRTIO_BLK_REQ_SECTOR_OFFSET, sector);
   }
