@@ -13,14 +13,15 @@
  * every offset into it is below 2^32; a larger guest maps several regions.
  *
  * The accessors are the hot path of every ring operation, so each does the
- * least it can while still refusing every access outside RAM:
- * `(offset >>> 0) === offset` accepts exactly the whole offsets from 0 to
- * 2^32 - 1 (it fails for negative, fractional, NaN and larger values), and
- * the end of RAM is the `DataView`'s own range check, which the view makes
- * anyway and which throws before anything is written; either failure ends
- * in a `GuestMemoryError`. Their slow paths only throw, and they stay small,
- * so that the JIT inlines them into the ring code. They are ordinary
- * methods: a subclass can override them to watch every access.
+ * least it can while still refusing every access outside RAM, before
+ * anything is read or written: `(offset >>> 0) === offset` accepts exactly
+ * the whole offsets from 0 to 2^32 - 1 (it fails for negative, fractional,
+ * NaN and larger values), and one comparison with the last offset where the
+ * width fits is the end of RAM. Every failure goes to one small function
+ * that throws, so that each accessor stays a few dozen bytes of bytecode and
+ * the JIT inlines many of them into ring code (its inlining budget is
+ * counted in bytecode). They are ordinary methods: a subclass can override
+ * them to watch every access.
  *
  * @module
  */
@@ -68,6 +69,10 @@ export class GuestMemoryError extends RangeError {
   }
 }
 
+/** The first values of GuestMemory's view fields, of the same kinds as their real ones. */
+const NO_VIEW = new DataView(new ArrayBuffer(0));
+const NO_BYTES = new Uint8Array(0);
+
 /** Options for {@linkcode GuestMemory}. */
 export interface GuestMemoryOptions {
   /** Guest-physical address of the first byte (default 0). */
@@ -95,14 +100,25 @@ export interface WrapOptions extends GuestMemoryOptions {
  * ```
  */
 export class GuestMemory {
+  // Every field holds its final kind of value from its first store: V8 keeps
+  // a field that has only held small integers (or one kind of object) in its
+  // cheapest form, where a field that started out `undefined`, as a plain
+  // class field declaration makes it, costs each load in the accessors a
+  // check. Hence `declare` for the public fields the constructor assigns, and
+  // initial values of the right kind for the private ones.
+
   /** Guest-physical address of the first byte of RAM. */
-  readonly base: number;
+  declare readonly base: number;
   /** Size of RAM, in bytes. */
-  readonly size: number;
+  declare readonly size: number;
   /** The backing buffer (possibly shared with other code, see {@linkcode wrap}). */
-  readonly buffer: ArrayBufferLike;
-  readonly #view: DataView;
-  readonly #bytes: Uint8Array;
+  declare readonly buffer: ArrayBufferLike;
+  readonly #view: DataView = NO_VIEW;
+  readonly #bytes: Uint8Array = NO_BYTES;
+  /** The last offsets at which a u16, a u32 and a u64 fit (negative when none does). */
+  readonly #last16: number = -1;
+  readonly #last32: number = -1;
+  readonly #last64: number = -1;
 
   /**
    * Allocates zeroed RAM of `size` bytes, or wraps an existing buffer (see
@@ -143,6 +159,9 @@ export class GuestMemory {
     this.buffer = buffer;
     this.#view = new DataView(buffer, byteOffset, byteLength);
     this.#bytes = new Uint8Array(buffer, byteOffset, byteLength);
+    this.#last16 = byteLength - 2;
+    this.#last32 = byteLength - 4;
+    this.#last64 = byteLength - 8;
   }
 
   /**
@@ -193,37 +212,34 @@ export class GuestMemory {
 
   /** Reads a u8. @throws {GuestMemoryError} Outside RAM. */
   readU8(address: number): number {
-    let offset = address - this.base;
-    // A typed array would answer `undefined` past its end: check the end here.
-    if ((offset >>> 0) !== offset || offset >= this.size) offset = checkedOffset(this, address, 1);
-    return this.#bytes[offset];
+    const offset = address - this.base;
+    return (offset >>> 0) === offset && offset < this.size
+      ? this.#bytes[offset]
+      : outside1(this, address);
   }
 
   /** Reads a little-endian u16. @throws {GuestMemoryError} Outside RAM. */
   readU16(address: number): number {
     const offset = address - this.base;
-    if ((offset >>> 0) !== offset) outside2(this, address);
-    try {
-      return this.#view.getUint16(offset, true);
-    } catch {
-      return outside2(this, address);
-    }
+    return (offset >>> 0) === offset && offset <= this.#last16
+      ? this.#view.getUint16(offset, true)
+      : outside2(this, address);
   }
 
   /** Reads a little-endian u32. @throws {GuestMemoryError} Outside RAM. */
   readU32(address: number): number {
     const offset = address - this.base;
-    if ((offset >>> 0) !== offset) outside4(this, address);
-    try {
-      return this.#view.getUint32(offset, true);
-    } catch {
-      return outside4(this, address);
-    }
+    return (offset >>> 0) === offset && offset <= this.#last32
+      ? this.#view.getUint32(offset, true)
+      : outside4(this, address);
   }
 
   /** Reads a little-endian u64 as a `bigint`. @throws {GuestMemoryError} Outside RAM. */
   readU64(address: number): bigint {
-    return this.#view.getBigUint64(checkedOffset(this, address, 8), true);
+    const offset = address - this.base;
+    return (offset >>> 0) === offset && offset <= this.#last64
+      ? this.#view.getBigUint64(offset, true)
+      : outside8(this, address);
   }
 
   /**
@@ -237,50 +253,37 @@ export class GuestMemory {
    */
   readU64Number(address: number): number {
     const offset = address - this.base;
-    if ((offset >>> 0) !== offset) outside8(this, address);
-    let lo: number;
-    let hi: number;
-    try {
-      lo = this.#view.getUint32(offset, true);
-      hi = this.#view.getUint32(offset + 4, true);
-    } catch {
-      return outside8(this, address);
-    }
+    if (!((offset >>> 0) === offset && offset <= this.#last64)) outside8(this, address);
+    const view = this.#view;
+    const lo = view.getUint32(offset, true);
+    const hi = view.getUint32(offset + 4, true);
     // Returning `lo` itself below 4 GiB keeps the result a small integer in
     // the JIT's eyes: one double stored into a `{ addr, len }` segment would
     // make every segment object box its address from then on.
-    if (hi === 0) return lo;
-    return hi >= 0x20_0000 ? Infinity : hi * 0x1_0000_0000 + lo;
+    return hi === 0 ? lo : u64Number(hi, lo);
   }
 
   /** Writes a u8 (the low 8 bits of `value`). @throws {GuestMemoryError} Outside RAM. */
   writeU8(address: number, value: number): void {
-    let offset = address - this.base;
-    // A typed array would ignore a store past its end: check the end here.
-    if ((offset >>> 0) !== offset || offset >= this.size) offset = checkedOffset(this, address, 1);
-    this.#bytes[offset] = value;
+    const offset = address - this.base;
+    if ((offset >>> 0) === offset && offset < this.size) this.#bytes[offset] = value;
+    else outside1(this, address);
   }
 
   /** Writes a little-endian u16 (the low 16 bits). @throws {GuestMemoryError} Outside RAM. */
   writeU16(address: number, value: number): void {
     const offset = address - this.base;
-    if ((offset >>> 0) !== offset) outside2(this, address);
-    try {
+    if ((offset >>> 0) === offset && offset <= this.#last16) {
       this.#view.setUint16(offset, value, true);
-    } catch {
-      outside2(this, address);
-    }
+    } else outside2(this, address);
   }
 
   /** Writes a little-endian u32 (the low 32 bits). @throws {GuestMemoryError} Outside RAM. */
   writeU32(address: number, value: number): void {
     const offset = address - this.base;
-    if ((offset >>> 0) !== offset) outside4(this, address);
-    try {
+    if ((offset >>> 0) === offset && offset <= this.#last32) {
       this.#view.setUint32(offset, value, true);
-    } catch {
-      outside4(this, address);
-    }
+    } else outside4(this, address);
   }
 
   /**
@@ -292,9 +295,26 @@ export class GuestMemory {
    */
   writeU64(address: number, value: bigint | number): void {
     const offset = address - this.base;
+    // The common case, a number below 2^32 (an address or a length): its
+    // high word is 0. Everything else, including every error, goes the long way.
+    if (
+      (offset >>> 0) === offset && offset <= this.#last64 && typeof value === "number" &&
+      (value >>> 0) === value
+    ) {
+      const view = this.#view;
+      view.setUint32(offset, value, true);
+      view.setUint32(offset + 4, 0, true);
+    } else {
+      this.#writeU64Slow(address, value);
+    }
+  }
+
+  /** {@linkcode writeU64} for values of 2^32 and more, bigints, and accesses that fail. */
+  #writeU64Slow(address: number, value: bigint | number): void {
+    const offset = address - this.base;
     // Two 32-bit stores: the whole range is checked first, so that a store
     // straddling the end of RAM writes nothing.
-    if ((offset >>> 0) !== offset || offset > this.size - 8) outside8(this, address);
+    if (!((offset >>> 0) === offset && offset <= this.#last64)) outside8(this, address);
     if (typeof value === "number") {
       if (!(value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value))) {
         notU64(value);
@@ -442,17 +462,24 @@ function checkedOffset(memory: GuestMemory, address: number, length: number): nu
 }
 
 /**
- * The accessors' way out, one function per width so each call passes only
- * the memory and the address (the smaller the accessor, the more of them
- * the JIT inlines into ring code): throws the {@linkcode GuestMemoryError}
- * for an access the fast test or the DataView's own range check refused;
- * a detached buffer (transferred elsewhere) is a `TypeError` instead.
+ * The accessors' way out: throws the {@linkcode GuestMemoryError} for an
+ * access the fast test refused, or a `TypeError` when the buffer was
+ * detached (transferred elsewhere) and nothing is RAM any more. Only ever
+ * called on failure, and kept out of the accessors so that they stay small
+ * enough for the JIT to inline into ring code.
  */
 function outside(memory: GuestMemory, address: number, length: number): never {
   if ((memory.buffer as ArrayBuffer).detached === true) {
     throw new TypeError(`Guest memory's buffer was detached: access at ${hexAddress(address)}`);
   }
   throw new GuestMemoryError(address, length, memory.base, memory.size);
+}
+
+// One way out per width, so that each accessor passes only the memory and
+// the address: every byte of bytecode counts against the inlining budget.
+
+function outside1(memory: GuestMemory, address: number): never {
+  return outside(memory, address, 1);
 }
 
 function outside2(memory: GuestMemory, address: number): never {
@@ -465,6 +492,11 @@ function outside4(memory: GuestMemory, address: number): never {
 
 function outside8(memory: GuestMemory, address: number): never {
   return outside(memory, address, 8);
+}
+
+/** A u64 from its halves, as {@linkcode GuestMemory.readU64Number} returns it (`hi` above 0). */
+function u64Number(hi: number, lo: number): number {
+  return hi >= 0x20_0000 ? Infinity : hi * 0x1_0000_0000 + lo;
 }
 
 function notU64(value: number): never {

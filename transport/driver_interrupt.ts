@@ -7,14 +7,28 @@
  * @module
  */
 
-import {
+import * as registers from "./mmio_registers.ts";
+import type { RegisterWindow } from "./types.ts";
+
+// The constants the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const {
   VIRTIO_MMIO_INT_CONFIG,
   VIRTIO_MMIO_INT_MASK,
   VIRTIO_MMIO_INT_VRING,
   VIRTIO_MMIO_INTERRUPT_ACK,
   VIRTIO_MMIO_INTERRUPT_STATUS,
-} from "./mmio_registers.ts";
-import type { RegisterWindow } from "./types.ts";
+} = registers;
+
+/** The results for an `InterruptStatus` without undefined bits, made once and frozen. */
+const HANDLED: readonly InterruptResult[] = [0, 1, 2, 3].map((status) =>
+  Object.freeze({ status, acknowledged: status })
+);
+
+/** Marks "no handler threw" (a handler may throw anything, `undefined` included). */
+const NO_ERROR: unique symbol = Symbol("no error");
 
 /** What the handler does with each event. */
 export interface InterruptHandlers {
@@ -57,7 +71,8 @@ export interface InterruptResult {
  *
  * @param window The window's registers.
  * @param handlers What to do for each event.
- * @returns What was read and what was acknowledged.
+ * @returns What was read and what was acknowledged (when nothing but defined bits was read,
+ *   a frozen record shared between calls).
  * @throws {Error} What a handler threw, once both have run.
  * @example
  * ```ts
@@ -87,27 +102,25 @@ export function handleInterrupt(
   const handled = status & VIRTIO_MMIO_INT_MASK;
   if (handled === 0) return { status, acknowledged: 0 };
   window.write32(VIRTIO_MMIO_INTERRUPT_ACK, handled);
-  const errors: unknown[] = [];
+  let configError: unknown = NO_ERROR;
   if (handled & VIRTIO_MMIO_INT_CONFIG) {
     try {
       handlers.configChanged();
     } catch (error) {
-      errors.push(error);
+      configError = error;
     }
   }
   if (handled & VIRTIO_MMIO_INT_VRING) {
     try {
       handlers.usedBuffers();
     } catch (error) {
-      errors.push(error);
+      if (configError === NO_ERROR) throw error;
+      throw new AggregateError(
+        [configError, error],
+        "Both interrupt handlers threw (configuration change, used buffers)",
+      );
     }
   }
-  if (errors.length === 1) throw errors[0];
-  if (errors.length > 1) {
-    throw new AggregateError(
-      errors,
-      "Both interrupt handlers threw (configuration change, used buffers)",
-    );
-  }
-  return { status, acknowledged: handled };
+  if (configError !== NO_ERROR) throw configError;
+  return status === handled ? HANDLED[status] : { status, acknowledged: handled };
 }

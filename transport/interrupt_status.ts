@@ -12,9 +12,22 @@
  * @module
  */
 
-import { VIRTIO_CONFIG_S_DRIVER_OK } from "../virtio/status.ts";
-import { hex8, VIRTIO_MMIO_INT_MASK } from "./mmio_registers.ts";
+import * as status from "../virtio/status.ts";
+import { hex8 } from "./mmio_registers.ts";
+import * as registers from "./mmio_registers.ts";
 import type { RuleProblem } from "./types.ts";
+
+const {
+  VIRTIO_MMIO_INT_MASK,
+} = registers;
+
+// The constants the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const {
+  VIRTIO_CONFIG_S_DRIVER_OK,
+} = status;
 
 /** What raising an event does to `InterruptStatus`. */
 export interface InterruptRaise {
@@ -34,7 +47,8 @@ export interface InterruptRaise {
  * @param interruptStatus `InterruptStatus` before.
  * @param event `VIRTIO_MMIO_INT_VRING` or `VIRTIO_MMIO_INT_CONFIG` (other bits are dropped).
  * @param status The device status byte.
- * @returns The new `InterruptStatus` and whether a notification was sent.
+ * @returns The new `InterruptStatus` and whether a notification was sent (a frozen
+ *   record, shared between calls with the same answer).
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -53,11 +67,22 @@ export function raiseInterrupt(
 ): InterruptRaise {
   const current = interruptStatus & VIRTIO_MMIO_INT_MASK;
   const bit = event & VIRTIO_MMIO_INT_MASK;
-  if (bit === 0 || (status & VIRTIO_CONFIG_S_DRIVER_OK) === 0) {
-    return { interruptStatus: current, sent: false };
-  }
-  return { interruptStatus: current | bit, sent: true };
+  if (bit === 0 || (status & VIRTIO_CONFIG_S_DRIVER_OK) === 0) return NOT_SENT[current];
+  return SENT[current | bit];
 }
+
+// Every verdict raiseInterrupt and acknowledgeInterrupt can give without a
+// problem, made once and frozen (InterruptStatus holds two bits): the
+// interrupt path allocates nothing for them.
+const NOT_SENT: readonly InterruptRaise[] = [0, 1, 2, 3].map((interruptStatus) =>
+  Object.freeze({ interruptStatus, sent: false })
+);
+const SENT: readonly InterruptRaise[] = [0, 1, 2, 3].map((interruptStatus) =>
+  Object.freeze({ interruptStatus, sent: true })
+);
+const ACKNOWLEDGED: readonly InterruptAcknowledgement[] = [0, 1, 2, 3].map((interruptStatus) =>
+  Object.freeze({ interruptStatus, problem: null })
+);
 
 /** What a write to `InterruptACK` does. */
 export interface InterruptAcknowledgement {
@@ -75,7 +100,8 @@ export interface InterruptAcknowledgement {
  *
  * @param interruptStatus `InterruptStatus` before.
  * @param value The value written to `InterruptACK` (u32).
- * @returns The new `InterruptStatus`, and the problem if undefined bits were set.
+ * @returns The new `InterruptStatus`, and the problem if undefined bits were set (without
+ *   one, a frozen record shared between calls with the same answer).
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -90,9 +116,10 @@ export function acknowledgeInterrupt(
   value: number,
 ): InterruptAcknowledgement {
   const undefinedBits = (value & ~VIRTIO_MMIO_INT_MASK) >>> 0;
+  if (undefinedBits === 0) return ACKNOWLEDGED[interruptStatus & ~value & VIRTIO_MMIO_INT_MASK];
   return {
     interruptStatus: interruptStatus & ~value & VIRTIO_MMIO_INT_MASK,
-    problem: undefinedBits === 0 ? null : {
+    problem: {
       id: "4.2.2.2/13",
       message: `InterruptACK ${hex8(value)} sets undefined bits ${hex8(undefinedBits)}`,
       values: { value: hex8(value) },

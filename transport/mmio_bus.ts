@@ -78,7 +78,14 @@ interface IrqState {
   storm: number;
   deliveries: number;
   readonly handlers: Set<InterruptHandler>;
+  /**
+   * The handlers as a list, replaced (never changed) when one is added or
+   * removed: a delivery runs the list it started with.
+   */
+  list: readonly InterruptHandler[];
   readonly reporter: ConformanceReporter | null;
+  /** Runs a delivery of this line; queued as the microtask, made once. */
+  deliver: () => void;
 }
 
 /** Options for {@linkcode MmioBus}. */
@@ -175,7 +182,12 @@ export class MmioBus {
    * @param address Guest-physical address.
    */
   find(address: number): MmioWindowInfo | undefined {
-    return this.#windows.find((w) => address >= w.base && address < w.base + w.size);
+    const windows = this.#windows;
+    for (let i = 0; i < windows.length; i++) {
+      const w = windows[i];
+      if (address >= w.base && address < w.base + w.size) return w;
+    }
+    return undefined;
   }
 
   #decode(address: number, width: number, kind: "read" | "write"): MmioWindowInfo {
@@ -285,8 +297,13 @@ export class MmioBus {
   onInterrupt(irq: number, handler: InterruptHandler): () => void {
     const state = this.#irq(irq, `irq ${irq}`);
     state.handlers.add(handler);
-    if (state.level) this.#schedule(irq, state);
-    return () => state.handlers.delete(handler);
+    state.list = [...state.handlers];
+    if (state.level) this.#schedule(state);
+    return () => {
+      const removed = state.handlers.delete(handler);
+      state.list = [...state.handlers];
+      return removed;
+    };
   }
 
   /**
@@ -320,15 +337,18 @@ export class MmioBus {
   #irq(irq: number, source: string): IrqState {
     let state = this.#irqs.get(irq);
     if (!state) {
-      state = {
+      const created: IrqState = {
         level: false,
         scheduled: false,
         masked: false,
         storm: 0,
         deliveries: 0,
         handlers: new Set(),
+        list: [],
         reporter: this.#log?.scoped(source) ?? null,
+        deliver: () => this.#deliver(irq, created),
       };
+      state = created;
       this.#irqs.set(irq, state);
     }
     return state;
@@ -343,16 +363,16 @@ export class MmioBus {
           state.masked = false;
         }
         state.level = level;
-        if (level) this.#schedule(irq, state);
+        if (level) this.#schedule(state);
       },
     };
   }
 
-  #schedule(irq: number, state: IrqState): void {
+  #schedule(state: IrqState): void {
     if (state.scheduled || state.masked || state.handlers.size === 0) return;
     state.scheduled = true;
     this.#pending++;
-    queueMicrotask(() => this.#deliver(irq, state));
+    queueMicrotask(state.deliver);
   }
 
   #deliver(irq: number, state: IrqState): void {
@@ -360,9 +380,10 @@ export class MmioBus {
     try {
       if (!state.level || state.masked) return;
       state.deliveries++;
-      for (const handler of [...state.handlers]) {
+      const handlers = state.list;
+      for (let i = 0; i < handlers.length; i++) {
         try {
-          handler();
+          handlers[i]();
         } catch (error) {
           this.#onHandlerError(error, irq);
         }
@@ -378,7 +399,7 @@ export class MmioBus {
             "line masked until it drops",
           );
         } else {
-          this.#schedule(irq, state);
+          this.#schedule(state);
         }
       }
     } finally {

@@ -43,9 +43,24 @@ import type { DeviceQueue, DeviceQueueFactory } from "../virtqueue/types.ts";
 import { splitQueueDeviceFactory } from "../virtqueue/device_queue.ts";
 import {
   checkRegisterAccess,
+  type DeviceIdentity,
   findRegister,
   hex3,
   readIdentification,
+} from "./mmio_registers.ts";
+import * as registers from "./mmio_registers.ts";
+import { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS } from "./parts.ts";
+import { INITIAL_QUEUE_REGISTERS, join64, type QueueRegisters } from "./queue_registers.ts";
+import type { ConfigSpaceView } from "./config_space.ts";
+import type { AccessWidth, InterruptLine, MmioRegion, RuleProblem } from "./types.ts";
+import type { DeviceHost, VirtioDevice } from "../virtio/device.ts";
+import { MmioRegisterSnapshot } from "./inspect.ts";
+
+// The register offsets as module-local constants: the register file switches
+// on them for every access, and V8 folds a module's own constants into
+// optimized code but reads an imported binding from its module cell, and
+// checks it, at every use (docs/ARCHITECTURE.md, "Performance").
+const {
   VIRTIO_MMIO_CONFIG,
   VIRTIO_MMIO_CONFIG_GENERATION,
   VIRTIO_MMIO_DEVICE_FEATURES,
@@ -78,13 +93,7 @@ import {
   VIRTIO_MMIO_STATUS,
   VIRTIO_MMIO_VERSION,
   VIRTIO_MMIO_WINDOW_SIZE,
-} from "./mmio_registers.ts";
-import { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS } from "./parts.ts";
-import { INITIAL_QUEUE_REGISTERS, join64, type QueueRegisters } from "./queue_registers.ts";
-import type { ConfigSpaceView } from "./config_space.ts";
-import type { AccessWidth, InterruptLine, MmioRegion, RuleProblem } from "./types.ts";
-import type { DeviceHost, VirtioDevice } from "../virtio/device.ts";
-import { MmioRegisterSnapshot } from "./inspect.ts";
+} = registers;
 
 export { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS };
 
@@ -692,11 +701,13 @@ export class MmioDeviceTransport implements MmioRegion {
   }
 
   #queueNotify(value: number): void {
-    const target = this.parts.queueNotifyTarget(value, {
-      status: this.#status,
-      active: this.#active,
-      queues: this.#queueRegisters,
-    });
+    // One record per transport, brought up to date before each call: the
+    // part reads it during the call and keeps nothing.
+    const context = this.#notifyContext;
+    context.status = this.#status;
+    context.active = this.#active;
+    context.queues = this.#queueRegisters;
+    const target = this.parts.queueNotifyTarget(value, context);
     const stats = this.#stats[target.queue];
     if (stats) stats.notifications++;
     if (target.problem) this.#report(target.problem);
@@ -750,8 +761,22 @@ export class MmioDeviceTransport implements MmioRegion {
     this.#reporter.report(problem.id, problem.message, problem.values, problem.action);
   }
 
-  #identity() {
-    return { deviceId: this.device.deviceId, vendorId: this.device.vendorId, version: 2 as const };
+  /** What `queueNotifyTarget` is shown of the device (see `#queueNotify`). */
+  readonly #notifyContext: { status: number; active: boolean; queues: QueueRegisters[] } = {
+    status: 0,
+    active: false,
+    queues: [],
+  };
+
+  /** What `readIdentification` is asked about, made once per device: every register read passes it. */
+  #identityRecord: DeviceIdentity | null = null;
+
+  #identity(): DeviceIdentity {
+    return this.#identityRecord ??= Object.freeze({
+      deviceId: this.device.deviceId,
+      vendorId: this.device.vendorId,
+      version: 2 as const,
+    });
   }
 
   #host(): DeviceHost {

@@ -29,13 +29,8 @@ import {
 import { deviceIdName } from "../virtio/device_ids.ts";
 import type { DriverQueue, DriverQueueFactory, SplitQueueAddresses } from "../virtqueue/types.ts";
 import { splitQueueDriverFactory } from "../virtqueue/driver_queue.ts";
-import {
-  hex8,
-  VIRTIO_MMIO_INT_MASK,
-  VIRTIO_MMIO_QUEUE_NOTIFY,
-  VIRTIO_MMIO_STATUS,
-  VIRTIO_MMIO_VERSION_LEGACY,
-} from "./mmio_registers.ts";
+import { hex8 } from "./mmio_registers.ts";
+import * as registers from "./mmio_registers.ts";
 import type { AccessWidth, RegisterWindow } from "./types.ts";
 import type { QueueSetupOptions, VirtioDriver, VirtioDriverContext } from "../virtio/driver.ts";
 import { FeatureSet, StatusByte } from "./inspect.ts";
@@ -46,6 +41,7 @@ import {
   resetDevice,
 } from "./driver_init.ts";
 import type { QueueAreaAllocator } from "./driver_queues.ts";
+import type { InterruptHandlers } from "./driver_interrupt.ts";
 import { allocateQueueAreas } from "../virtqueue/driver/areas.ts";
 import { readConfigField, writeConfigField } from "./driver_config.ts";
 import {
@@ -54,6 +50,17 @@ import {
   REFERENCE_DRIVER_CORE_PARTS,
   REFERENCE_MMIO_DRIVER_PARTS,
 } from "./parts.ts";
+
+// The constants the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const {
+  VIRTIO_MMIO_INT_MASK,
+  VIRTIO_MMIO_QUEUE_NOTIFY,
+  VIRTIO_MMIO_STATUS,
+  VIRTIO_MMIO_VERSION_LEGACY,
+} = registers;
 
 export {
   addStatus,
@@ -140,6 +147,11 @@ export class MmioDriverTransport implements VirtioDriverContext {
   #state: DriverState = "probed";
   #failure = "";
   readonly #queues = new Map<number, LiveQueue>();
+  /** What `handleInterrupt` dispatches to: made once, not per interrupt. */
+  readonly #interruptHandlers: InterruptHandlers = {
+    configChanged: () => this.#configChanged(),
+    usedBuffers: () => this.#usedBuffers(),
+  };
   #interrupts = 0;
   #spuriousInterrupts = 0;
 
@@ -502,10 +514,7 @@ export class MmioDriverTransport implements VirtioDriverContext {
    */
   handleInterrupt(): void {
     this.#interrupts++;
-    const result = this.parts.handleInterrupt(this.window, {
-      configChanged: () => this.#configChanged(),
-      usedBuffers: () => this.#usedBuffers(),
-    });
+    const result = this.parts.handleInterrupt(this.window, this.#interruptHandlers);
     const undefinedBits = (result.status & ~VIRTIO_MMIO_INT_MASK) >>> 0;
     if (undefinedBits !== 0) {
       this.reporter.report(
@@ -531,16 +540,17 @@ export class MmioDriverTransport implements VirtioDriverContext {
   }
 
   #usedBuffers(): void {
-    const errors: unknown[] = [];
+    let errors: unknown[] | null = null;
     for (const live of this.#queues.values()) {
       try {
         live.onUsed();
       } catch (error) {
-        errors.push(error);
+        (errors ??= []).push(error);
       }
     }
+    if (errors === null) return;
     if (errors.length === 1) throw errors[0];
-    if (errors.length > 1) throw new AggregateError(errors, "Several used-buffer callbacks threw");
+    throw new AggregateError(errors, "Several used-buffer callbacks threw");
   }
 
   // ------------------------------------------------------------ config

@@ -9,7 +9,7 @@
  */
 
 import type { GuestMemory } from "../memory/guest_memory.ts";
-import type { BufferSegment } from "./types.ts";
+import type { BufferSegment, DescriptorChain } from "./types.ts";
 
 /**
  * Total length of a segment list, in bytes.
@@ -153,4 +153,38 @@ export function chainViews(
     );
   }
   return views;
+}
+
+/**
+ * A copy of a chain that owns its lists and segments. A popped chain belongs
+ * to its queue until the head is pushed (the reference queue refills one
+ * record per head), so code that keeps a chain longer, such as a recorder
+ * in a test or a trace, keeps a copy.
+ *
+ * @param chain A chain as `DeviceQueue.pop` returned it.
+ * @returns The same chain in new objects.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { copyChain } from "./chain.ts";
+ * const popped = {
+ *   head: 3, readable: [{ addr: 0x1000, len: 16 }], writable: [], readableLength: 16,
+ *   writableLength: 0, descriptorCount: 1, indirect: false,
+ * };
+ * const kept = copyChain(popped);
+ * assert.deepEqual(kept, popped);
+ * assert.notEqual(kept.readable[0], popped.readable[0]);
+ * ```
+ */
+export function copyChain(chain: DescriptorChain): DescriptorChain {
+  return {
+    head: chain.head,
+    readable: chain.readable.map(({ addr, len }) => ({ addr, len })),
+    writable: chain.writable.map(({ addr, len }) => ({ addr, len })),
+    readableLength: chain.readableLength,
+    writableLength: chain.writableLength,
+    descriptorCount: chain.descriptorCount,
+    indirect: chain.indirect,
+  };
 }

@@ -34,6 +34,11 @@ import type {
   SplitQueueConfig,
 } from "./types.ts";
 
+const STAT_CHAINS = 0;
+const STAT_BYTES_READ = 1;
+const STAT_BYTES_WRITTEN = 2;
+const STAT_USED = 3;
+
 /** Options for {@linkcode SplitQueueDevice} beyond the queue's configuration. */
 export interface SplitQueueDeviceOptions {
   /** Learner replacements for some of the reference parts. */
@@ -72,19 +77,24 @@ export interface SplitQueueDeviceOptions {
  * ```
  */
 export class SplitQueueDevice implements DeviceQueue {
-  /** Queue index within the device. */
-  readonly index: number;
-  /** Queue Size, in descriptors. */
-  readonly size: number;
-  /** The ring's state: what the parts read and update. */
-  readonly ring: SplitDeviceRing;
-  /** The parts in use (reference ones unless replaced). */
-  readonly parts: SplitRingDeviceParts;
+  // `declare`: the constructor's store is each field's first, so V8 keeps
+  // it in the form of its value (see GuestMemory), not of `undefined`.
 
-  #statChains = 0;
-  #statBytesRead = 0;
-  #statBytesWritten = 0;
-  #statUsed = 0;
+  /** Queue index within the device. */
+  declare readonly index: number;
+  /** Queue Size, in descriptors. */
+  declare readonly size: number;
+  /** The ring's state: what the parts read and update. */
+  declare readonly ring: SplitDeviceRing;
+  /** The parts in use (reference ones unless replaced). */
+  declare readonly parts: SplitRingDeviceParts;
+
+  /**
+   * The counters of {@linkcode stats}, by the indices below: doubles in a
+   * typed array, because byte counts pass 2^31 soon, and a counter field
+   * holding a double costs the hot path more than an element does.
+   */
+  readonly #stats = new Float64Array(4);
 
   /**
    * Builds the device half over the parts the driver configured. Nothing is
@@ -123,10 +133,10 @@ export class SplitQueueDevice implements DeviceQueue {
   /** Counters since the queue was created (a fresh snapshot on every read). */
   get stats(): DeviceQueueStats {
     return {
-      chains: this.#statChains,
-      bytesRead: this.#statBytesRead,
-      bytesWritten: this.#statBytesWritten,
-      used: this.#statUsed,
+      chains: this.#stats[STAT_CHAINS],
+      bytesRead: this.#stats[STAT_BYTES_READ],
+      bytesWritten: this.#stats[STAT_BYTES_WRITTEN],
+      used: this.#stats[STAT_USED],
     };
   }
 
@@ -170,6 +180,11 @@ export class SplitQueueDevice implements DeviceQueue {
    * parts for the list); a ring or table outside RAM is 2.7.5/D2. Bad
    * available ring `flags` are only logged (2.7.7.1/1, 2.7.7.1/2).
    *
+   * The chain object belongs to the queue and stays valid until its head is
+   * pushed: the reference walk refills one record per head (its lists and
+   * segments too), so a device model that needs a chain after pushing it
+   * copies what it needs first.
+   *
    * @returns The chain, or `null` when none is available or the queue is broken.
    * @throws {ConformanceError} When the conformance log is strict and a rule is broken.
    */
@@ -188,8 +203,9 @@ export class SplitQueueDevice implements DeviceQueue {
       ring.inUse[head] = 1;
       ring.writable[head] = chain.writableLength;
       ring.inFlight++;
-      this.#statChains++;
-      this.#statBytesRead += chain.readableLength;
+      const stats = this.#stats;
+      stats[STAT_CHAINS]++;
+      stats[STAT_BYTES_READ] += chain.readableLength;
       return chain;
     } catch (e) {
       ringAccessFailed(ring, e);
@@ -213,18 +229,12 @@ export class SplitQueueDevice implements DeviceQueue {
   push(head: number, len: number): void {
     const ring = this.ring;
     if (ring.broken !== null) return;
-    if (!(Number.isInteger(head) && head >= 0 && head < ring.size && ring.inUse[head] !== 0)) {
-      throw new RangeError(
-        `Push of descriptor ${head} on queue ${this.index}, which is not the head of a chain ` +
-          "popped and not yet pushed",
-      );
+    // `(head >>> 0) === head`: a whole number from 0 up, so inUse[head] is an element.
+    if (!((head >>> 0) === head && head < ring.size && ring.inUse[head] !== 0)) {
+      notPopped(ring, head);
     }
-    const writable = ring.writable[head];
-    if (!(Number.isInteger(len) && len >= 0 && len <= writable)) {
-      throw new RangeError(
-        `Used length ${len} for chain ${head} on queue ${this.index} is not an integer from 0 ` +
-          `to its ${writable} writable byte(s) (§2.7.8.2/2)`,
-      );
+    if (!(Number.isInteger(len) && len >= 0 && len <= ring.writable[head])) {
+      badUsedLength(ring, head, len);
     }
     try {
       this.parts.pushUsed(ring, head, len);
@@ -234,8 +244,9 @@ export class SplitQueueDevice implements DeviceQueue {
     }
     ring.inUse[head] = 0;
     ring.inFlight--;
-    this.#statUsed++;
-    this.#statBytesWritten += len;
+    const stats = this.#stats;
+    stats[STAT_USED]++;
+    stats[STAT_BYTES_WRITTEN] += len;
   }
 
   /**
@@ -310,6 +321,22 @@ export class SplitQueueDevice implements DeviceQueue {
   [Symbol.for("Jupyter.display")](): Record<string, string> {
     return this.inspect().display();
   }
+}
+
+/** The device model pushed a head it does not hold: its bug, not the driver's. */
+function notPopped(ring: SplitDeviceRing, head: number): never {
+  throw new RangeError(
+    `Push of descriptor ${head} on queue ${ring.index}, which is not the head of a chain ` +
+      "popped and not yet pushed",
+  );
+}
+
+/** The device model reported more bytes than the chain can take (or not a byte count). */
+function badUsedLength(ring: SplitDeviceRing, head: number, len: number): never {
+  throw new RangeError(
+    `Used length ${len} for chain ${head} on queue ${ring.index} is not an integer from 0 ` +
+      `to its ${ring.writable[head]} writable byte(s) (§2.7.8.2/2)`,
+  );
 }
 
 /**

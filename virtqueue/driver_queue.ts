@@ -96,16 +96,19 @@ export interface SplitQueueDriverCreateConfig
  * ```
  */
 export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
+  // `declare`: the constructor's store is each field's first, so V8 keeps
+  // it in the form of its value (see GuestMemory), not of `undefined`.
+
   /** Queue index within the device. */
-  readonly index: number;
+  declare readonly index: number;
   /** Queue Size, in descriptors. */
-  readonly size: number;
+  declare readonly size: number;
   /** Where the three parts live. */
-  readonly addresses: SplitQueueAddresses;
+  declare readonly addresses: SplitQueueAddresses;
   /** The ring's state: what the parts read and update. */
-  readonly ring: SplitDriverRing<T>;
+  declare readonly ring: SplitDriverRing<T>;
   /** The parts in use (reference ones unless replaced). */
-  readonly parts: SplitRingDriverParts;
+  declare readonly parts: SplitRingDriverParts;
 
   readonly #allocator: GuestAllocator | undefined;
   readonly #ownsParts: boolean;
@@ -269,8 +272,7 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
     options?: AddOptions,
   ): void {
     const ring = this.ring;
-    if (ring.broken !== null) throw new VirtqueueBrokenError(ring.broken);
-    if (this.#freed) throw new Error(`Queue ${this.index} was freed and cannot be used`);
+    if (ring.broken !== null || this.#freed) this.#refuseAdd();
     const parts = this.parts;
     const head = parts.addBuffers(
       ring,
@@ -281,6 +283,13 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
       this.#addSteps,
     );
     parts.placeAvailEntry(ring, head);
+  }
+
+  /** Why {@linkcode add} refuses: the device broke the queue, or it was freed. */
+  #refuseAdd(): never {
+    const broken = this.ring.broken;
+    if (broken !== null) throw new VirtqueueBrokenError(broken);
+    throw new Error(`Queue ${this.index} was freed and cannot be used`);
   }
 
   /**

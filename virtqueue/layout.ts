@@ -144,32 +144,42 @@ export function usedRingSize(size: number, eventIdx = true): number {
   return VIRTQ_USED_RING_OFFSET + VIRTQ_USED_ELEM_SIZE * size + (eventIdx ? 2 : 0);
 }
 
+// The offset helpers below are on the path of every ring operation, so they
+// compute with module-local copies of the sizes: V8 folds a module's own
+// constants into optimized code, but reads an exported or imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const DESC_SIZE = VIRTQ_DESC_SIZE;
+const USED_ELEM_SIZE = VIRTQ_USED_ELEM_SIZE;
+const AVAIL_RING_OFFSET = VIRTQ_AVAIL_RING_OFFSET;
+const USED_RING_OFFSET = VIRTQ_USED_RING_OFFSET;
+
 /**
  * Offset of descriptor `i` in the descriptor table (or in an indirect table),
  * in bytes. No range check: `i` is expected below the table's entry count.
  */
 export function descOffset(i: number): number {
-  return VIRTQ_DESC_SIZE * i;
+  return DESC_SIZE * i;
 }
 
 /** Offset of `ring[i]` in the available ring, in bytes (no range check). */
 export function availRingEntryOffset(i: number): number {
-  return VIRTQ_AVAIL_RING_OFFSET + 2 * i;
+  return AVAIL_RING_OFFSET + 2 * i;
 }
 
 /** Offset of `used_event` in the available ring of a queue of `size` entries, in bytes. */
 export function usedEventOffset(size: number): number {
-  return VIRTQ_AVAIL_RING_OFFSET + 2 * size;
+  return AVAIL_RING_OFFSET + 2 * size;
 }
 
 /** Offset of `ring[i]` (a `{ id, len }` element) in the used ring, in bytes (no range check). */
 export function usedElemOffset(i: number): number {
-  return VIRTQ_USED_RING_OFFSET + VIRTQ_USED_ELEM_SIZE * i;
+  return USED_RING_OFFSET + USED_ELEM_SIZE * i;
 }
 
 /** Offset of `avail_event` in the used ring of a queue of `size` entries, in bytes. */
 export function availEventOffset(size: number): number {
-  return VIRTQ_USED_RING_OFFSET + VIRTQ_USED_ELEM_SIZE * size;
+  return USED_RING_OFFSET + USED_ELEM_SIZE * size;
 }
 
 /** Sizes and alignments of the three parts of one split virtqueue, in bytes. */

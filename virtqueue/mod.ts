@@ -108,10 +108,13 @@ export {
 export { drainUsed, type UsedBufferSource } from "./driver/drain.ts";
 export {
   breakDeviceRing,
+  chainRecord,
   createSplitDeviceRing,
   DEVICE_RING_BROKEN_ACTION,
+  type DeviceChainRecord,
   type IndirectDescriptor,
   ringAccessFailed,
+  type SegmentRecord,
   type SplitDeviceRing,
   type SplitDeviceRingOptions,
 } from "./device/ring.ts";
@@ -135,7 +138,7 @@ export {
   type SplitRingSnapshotData,
   type UsedEntryRow,
 } from "./inspect.ts";
-export { chainViews, readChain, segmentsLength, writeChain } from "./chain.ts";
+export { chainViews, copyChain, readChain, segmentsLength, writeChain } from "./chain.ts";
 export {
   type AddOptions,
   type BufferSegment,

@@ -140,6 +140,11 @@ export interface DeviceQueue {
   /**
    * Takes the next chain from the available ring and validates it.
    *
+   * The chain object belongs to the queue and stays valid until its head is
+   * pushed: a queue may reuse it, with its segment lists and segments, for
+   * the next chain at the same head. A device model that needs any of it
+   * after {@linkcode push} copies it first.
+   *
    * @returns The chain, or `null` when none is available or the queue is broken.
    */
   pop(): DescriptorChain | null;

@@ -12,7 +12,15 @@
 
 import { type FileHandle, open } from "node:fs/promises";
 import { abortError } from "../common.ts";
-import { SECTOR_SIZE } from "./constants.ts";
+import * as blk from "./constants.ts";
+
+// The constants the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const {
+  SECTOR_SIZE,
+} = blk;
 
 /**
  * The storage behind a block device. Every method is asynchronous; several

@@ -22,7 +22,16 @@ import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../v
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/types.ts";
 import { ConfigSpace, mergeParts, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
 import type { BlockBackend } from "./backends.ts";
-import {
+import * as blk from "./constants.ts";
+import type { BlockIoOptions } from "./io.ts";
+import { type BlockDeviceParts, REFERENCE_BLOCK_DEVICE_PARTS } from "./parts.ts";
+import { type BlockDisk, type BlockRequest, emptyBlockRequest } from "./request.ts";
+
+// The constants the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const {
   SECTOR_SIZE,
   VIRTIO_BLK_CONFIG_LAYOUT,
   VIRTIO_BLK_CONFIG_SIZE,
@@ -40,10 +49,7 @@ import {
   VIRTIO_BLK_T_GET_ID,
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
-} from "./constants.ts";
-import type { BlockIoOptions } from "./io.ts";
-import { type BlockDeviceParts, REFERENCE_BLOCK_DEVICE_PARTS } from "./parts.ts";
-import { type BlockDisk, type BlockRequest, emptyBlockRequest } from "./request.ts";
+} = blk;
 
 /** The only queue: requestq1 (§5.2.2). */
 const REQUESTQ = 0;

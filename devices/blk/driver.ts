@@ -34,7 +34,18 @@ import {
   VirtqueueFullError,
 } from "../../virtqueue/types.ts";
 import { mergeParts } from "../common.ts";
-import {
+import * as blk from "./constants.ts";
+import { type BlockDriverParts, REFERENCE_BLOCK_DRIVER_PARTS } from "./parts.ts";
+import type { BlockRequestChain } from "./request.ts";
+import type { BlockTransferLimits, MutableBufferSegment } from "./transfer.ts";
+
+export { BlockIoError } from "./request.ts";
+
+// The constants the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const {
   SECTOR_SIZE,
   VIRTIO_BLK_F_BLK_SIZE,
   VIRTIO_BLK_F_FLUSH,
@@ -48,12 +59,7 @@ import {
   VIRTIO_BLK_T_GET_ID,
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
-} from "./constants.ts";
-import { type BlockDriverParts, REFERENCE_BLOCK_DRIVER_PARTS } from "./parts.ts";
-import type { BlockRequestChain } from "./request.ts";
-import type { BlockTransferLimits, MutableBufferSegment } from "./transfer.ts";
-
-export { BlockIoError } from "./request.ts";
+} = blk;
 
 /** The only queue: requestq1 (§5.2.2). */
 const REQUESTQ = 0;
@@ -851,7 +857,7 @@ export class VirtioBlockDriver implements VirtioDriver {
       if (type === VIRTIO_BLK_T_OUT && slot.host) {
         memory.bytes(base, n).set(buffer.subarray(at, at + n));
       }
-    } else {
+    } else if (slot.data.length !== 0) {
       slot.data.length = 0;
     }
     slot.length = n;
@@ -1139,7 +1145,8 @@ function setSegment(segments: MutableBufferSegment[], addr: number, len: number)
     segments[0].addr = addr;
     segments[0].len = len;
   }
-  segments.length = 1;
+  // A store to `length` is a runtime call even when nothing changes.
+  if (segments.length !== 1) segments.length = 1;
 }
 
 /** A write of the epoch finished. */

@@ -31,9 +31,14 @@ import type { ConformanceReporter, Violation } from "../../conformance/log.ts";
 import { type GuestMemory, hexAddress } from "../../memory/guest_memory.ts";
 import type { BufferSegment, ChainStreamParts, DescriptorChain } from "../../virtqueue/types.ts";
 import { readChain } from "../../virtqueue/chain.ts";
-import {
-  blkRequestTypeName,
-  blkStatusName,
+import { blkRequestTypeName, blkStatusName } from "./constants.ts";
+import * as blk from "./constants.ts";
+
+// The constants the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const {
   SECTOR_SIZE,
   VIRTIO_BLK_ID_BYTES,
   VIRTIO_BLK_REQ_HEADER_SIZE,
@@ -47,7 +52,7 @@ import {
   VIRTIO_BLK_T_GET_ID,
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
-} from "./constants.ts";
+} = blk;
 
 /**
  * The value the driver stores in the status byte before it posts a request:
@@ -55,6 +60,8 @@ import {
  * without writing its status is visible.
  */
 export const VIRTIO_BLK_S_UNSET = 0xff;
+/** {@linkcode VIRTIO_BLK_S_UNSET} for this module's own use (a local constant, which V8 folds). */
+const STATUS_UNSET = VIRTIO_BLK_S_UNSET;
 
 /** The largest sector number a `number` holds exactly, as two u32 halves: high word below 2^21. */
 const EXACT_HIGH_WORD_LIMIT = 0x20_0000;
@@ -622,13 +629,16 @@ export function buildBlockRequest(
   memory.writeU32(header + VIRTIO_BLK_REQ_TYPE_OFFSET, request.type);
   memory.writeU32(header + VIRTIO_BLK_REQ_RESERVED_OFFSET, 0);
   if (typeof sector === "number") {
-    // le64 as two le32 halves: exact for any sector below 2^53.
-    memory.writeU32(header + VIRTIO_BLK_REQ_SECTOR_OFFSET, sector % 0x1_0000_0000);
-    memory.writeU32(header + VIRTIO_BLK_REQ_SECTOR_OFFSET + 4, Math.floor(sector / 0x1_0000_0000));
+    // le64 as two le32 halves: exact for any sector below 2^53. `>>> 0` is
+    // the value modulo 2^32 (a `%` of doubles would be a call into C), and
+    // what is left divides exactly.
+    const low = sector >>> 0;
+    memory.writeU32(header + VIRTIO_BLK_REQ_SECTOR_OFFSET, low);
+    memory.writeU32(header + VIRTIO_BLK_REQ_SECTOR_OFFSET + 4, (sector - low) / 0x1_0000_0000);
   } else {
     memory.writeU64(header + VIRTIO_BLK_REQ_SECTOR_OFFSET, sector);
   }
-  memory.writeU8(request.status.addr, VIRTIO_BLK_S_UNSET);
+  memory.writeU8(request.status.addr, STATUS_UNSET);
   // Fill by index and trim once: emptying an array first (`length = 0`)
   // would drop its storage, and a reused chain would allocate again.
   const { readable, writable } = chain;

@@ -15,8 +15,16 @@
  * @module
  */
 
-import { SECTOR_SIZE } from "./constants.ts";
+import * as blk from "./constants.ts";
 import type { BlockConfig } from "./config.ts";
+
+// The constants the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const {
+  SECTOR_SIZE,
+} = blk;
 
 /** Largest `len` one descriptor can carry (le32), the segment size when `size_max` is absent. */
 export const MAX_SEGMENT_BYTES = 0xffff_ffff;
@@ -155,6 +163,8 @@ export function splitTransfer(
     }
     count++;
   }
-  segments.length = count;
+  // A store to `length` is a runtime call even when nothing changes: only
+  // when the list shrinks.
+  if (segments.length !== count) segments.length = count;
   return take;
 }

@@ -29,6 +29,7 @@ import type {
   DriverQueue,
 } from "../../virtqueue/types.ts";
 import { splitQueueDeviceFactory } from "../../virtqueue/device_queue.ts";
+import { copyChain } from "../../virtqueue/chain.ts";
 
 /** Where the device window sits. */
 export const WINDOW = 0x1e000;
@@ -231,7 +232,8 @@ export class ChainRecorder {
       hasAvailable: () => inner.hasAvailable(),
       pop: () => {
         const chain = inner.pop();
-        if (chain) chains.push({ queue: config.index, chain });
+        // The queue refills its chain records once a head is pushed: keep a copy.
+        if (chain) chains.push({ queue: config.index, chain: copyChain(chain) });
         return chain;
       },
       push: (head, len) => inner.push(head, len),

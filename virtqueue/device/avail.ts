@@ -15,14 +15,21 @@
  * @module
  */
 
-import { VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_USED_F_NO_NOTIFY } from "../constants.ts";
-import {
+import * as constants from "../constants.ts";
+import * as layout from "../layout.ts";
+import { breakDeviceRing, type SplitDeviceRing } from "./ring.ts";
+
+// The names the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const { VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_USED_F_NO_NOTIFY } = constants;
+const {
   availRingEntryOffset,
   VIRTQ_AVAIL_FLAGS_OFFSET,
   VIRTQ_AVAIL_IDX_OFFSET,
   VIRTQ_USED_FLAGS_OFFSET,
-} from "../layout.ts";
-import { breakDeviceRing, type SplitDeviceRing } from "./ring.ts";
+} = layout;
 
 /**
  * How many chains the driver has made available that the device has not
@@ -44,9 +51,14 @@ import { breakDeviceRing, type SplitDeviceRing } from "./ring.ts";
 export function availableCount(ring: SplitDeviceRing): number {
   if (ring.broken !== null) return 0;
   const availIdx = ring.memory.readU16(ring.availAddr + VIRTQ_AVAIL_IDX_OFFSET);
+  const pending = (availIdx - ring.lastAvail) & 0xffff;
+  return pending <= ring.size ? pending : availIdxImpossible(ring, availIdx);
+}
+
+/** Breaks the ring for an available `idx` more than Queue Size ahead; returns 0. */
+function availIdxImpossible(ring: SplitDeviceRing, availIdx: number): 0 {
   const last = ring.lastAvail;
   const pending = (availIdx - last) & 0xffff;
-  if (pending <= ring.size) return pending;
   if (pending > 0x8000) {
     // Seen modulo 2^16, a step back looks like a huge step forward.
     breakDeviceRing(
@@ -94,6 +106,13 @@ export function availHead(ring: SplitDeviceRing): number {
   const last = ring.lastAvail;
   const slot = last & ring.mask;
   const head = memory.readU16(ring.availAddr + availRingEntryOffset(slot));
+  if (head >= ring.size || ring.inUse[head] !== 0) return badHead(ring, slot, head);
+  ring.lastAvail = (last + 1) & 0xffff;
+  return head;
+}
+
+/** Breaks the ring for an available entry naming no descriptor, or one in flight; returns -1. */
+function badHead(ring: SplitDeviceRing, slot: number, head: number): -1 {
   if (head >= ring.size) {
     breakDeviceRing(
       ring,
@@ -101,9 +120,7 @@ export function availHead(ring: SplitDeviceRing): number {
       `Available ring slot ${slot} names descriptor ${head}, beyond the queue size ${ring.size}`,
       { slot, head, size: ring.size },
     );
-    return -1;
-  }
-  if (ring.inUse[head] !== 0) {
+  } else {
     breakDeviceRing(
       ring,
       "2.7.6/D2",
@@ -111,10 +128,8 @@ export function availHead(ring: SplitDeviceRing): number {
         "has not returned yet",
       { slot, head, inFlight: ring.inFlight },
     );
-    return -1;
   }
-  ring.lastAvail = (last + 1) & 0xffff;
-  return head;
+  return -1;
 }
 
 /**
@@ -216,9 +231,15 @@ export function enableNotifications(ring: SplitDeviceRing): boolean {
  * @throws {ConformanceError} When the log is strict and the value is bad.
  */
 export function checkAvailFlags(ring: SplitDeviceRing, flags: number): void {
-  const ok = ring.eventIdx ? flags === 0 : (flags & ~VIRTQ_AVAIL_F_NO_INTERRUPT) === 0;
-  if (ok) {
-    if (ring.lastBadAvailFlags !== -1) ring.lastBadAvailFlags = -1;
+  // The common case in two tests: an allowed value, after an allowed value.
+  const bad = ring.eventIdx ? flags : flags & ~VIRTQ_AVAIL_F_NO_INTERRUPT;
+  if (bad !== 0 || ring.lastBadAvailFlags !== -1) availFlagsChanged(ring, flags, bad !== 0);
+}
+
+/** The slow path of {@linkcode checkAvailFlags}: a bad value, or the first good one after bad ones. */
+function availFlagsChanged(ring: SplitDeviceRing, flags: number, bad: boolean): void {
+  if (!bad) {
+    ring.lastBadAvailFlags = -1;
     return;
   }
   if (flags === ring.lastBadAvailFlags) return; // reported already

@@ -47,6 +47,68 @@ export interface IndirectDescriptor {
   flags: number;
 }
 
+/** One buffer of a {@linkcode DeviceChainRecord}: a `BufferSegment` the ring refills. */
+export interface SegmentRecord {
+  /** Guest-physical address of the first byte. */
+  addr: number;
+  /** Length in bytes. */
+  len: number;
+}
+
+/**
+ * The chain the device ring keeps for one descriptor head, refilled by every
+ * walk that starts at that head (`walkChain`, then `readIndirectTable`):
+ * the same object, the same two arrays and, as far as they go, the same
+ * segment objects each time, so popping a chain allocates nothing once the
+ * ring is warm. It is a `DescriptorChain` with writable fields.
+ *
+ * A head cannot be made available again before its chain came back in the
+ * used ring (2.7.6/D2, checked by `availHead`), so the record of a chain the
+ * device holds is never overwritten; once the chain is pushed, the next walk
+ * of that head reuses it.
+ */
+export interface DeviceChainRecord {
+  /** Index of the head descriptor. */
+  head: number;
+  /** Device-readable buffers, in chain order. */
+  readonly readable: SegmentRecord[];
+  /** Device-writable buffers, in chain order. */
+  readonly writable: SegmentRecord[];
+  /** Sum of the readable lengths, in bytes. */
+  readableLength: number;
+  /** Sum of the writable lengths, in bytes. */
+  writableLength: number;
+  /** Descriptors walked, indirect table entries included. */
+  descriptorCount: number;
+  /** Whether the chain ends in an indirect descriptor (after `walkChain`) or used one. */
+  indirect: boolean;
+}
+
+/**
+ * The chain record of `head` in `ring.chains`, made on first use.
+ *
+ * @param ring The device ring.
+ * @param head A descriptor index below `ring.size`.
+ */
+export function chainRecord(ring: SplitDeviceRing, head: number): DeviceChainRecord {
+  const record = ring.chains[head];
+  return record !== null ? record : newChainRecord(ring, head);
+}
+
+function newChainRecord(ring: SplitDeviceRing, head: number): DeviceChainRecord {
+  const record: DeviceChainRecord = {
+    head,
+    readable: [],
+    writable: [],
+    readableLength: 0,
+    writableLength: 0,
+    descriptorCount: 0,
+    indirect: false,
+  };
+  ring.chains[head] = record;
+  return record;
+}
+
 /**
  * Everything the device side knows about one split virtqueue.
  *
@@ -102,6 +164,11 @@ export interface SplitDeviceRing {
   inFlight: number;
   /** The indirect descriptor where the last walk stopped (valid when that chain has `indirect: true`). */
   readonly indirectDesc: IndirectDescriptor;
+  /**
+   * Per head: the chain record the reference walk fills (`null` until the
+   * head is first walked); see {@linkcode DeviceChainRecord}.
+   */
+  readonly chains: (DeviceChainRecord | null)[];
   /** The violation that broke the ring, or `null` while it is healthy. */
   broken: Violation | null;
   /** Last bad available ring `flags` value reported (so one value is reported once), or -1. */
@@ -180,6 +247,7 @@ export function createSplitDeviceRing(
     writable: new Float64Array(size),
     inFlight: 0,
     indirectDesc: { index: -1, addr: 0, len: 0, flags: 0 },
+    chains: new Array<DeviceChainRecord | null>(size).fill(null),
     broken: null,
     lastBadAvailFlags: -1,
   };

@@ -11,17 +11,26 @@
  * @module
  */
 
-import { VIRTQ_AVAIL_F_NO_INTERRUPT } from "../constants.ts";
-import {
+import * as constants from "../constants.ts";
+import * as layout from "../layout.ts";
+import * as eventIdx from "../event_idx.ts";
+import * as deviceAvail from "./avail.ts";
+import type { SplitDeviceRing } from "./ring.ts";
+
+// The names the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const { VIRTQ_AVAIL_F_NO_INTERRUPT } = constants;
+const {
   usedElemOffset,
   VIRTQ_AVAIL_FLAGS_OFFSET,
   VIRTQ_USED_ELEM_ID_OFFSET,
   VIRTQ_USED_ELEM_LEN_OFFSET,
   VIRTQ_USED_IDX_OFFSET,
-} from "../layout.ts";
-import { vringNeedEvent } from "../event_idx.ts";
-import { checkAvailFlags } from "./avail.ts";
-import type { SplitDeviceRing } from "./ring.ts";
+} = layout;
+const { vringNeedEvent } = eventIdx;
+const { checkAvailFlags } = deviceAvail;
 
 /**
  * Returns a chain to the driver: writes the used element at slot

@@ -18,21 +18,25 @@
 import type { GuestMemory } from "../../memory/guest_memory.ts";
 import { GuestOutOfMemoryError } from "../../memory/allocator.ts";
 import { hexAddress } from "../../memory/guest_memory.ts";
-import {
-  VIRTQ_DESC_F_INDIRECT,
-  VIRTQ_DESC_F_NEXT,
-  VIRTQ_DESC_F_WRITE,
-  VIRTQ_DESC_SIZE,
-} from "../constants.ts";
-import {
+import * as constants from "../constants.ts";
+import * as layout from "../layout.ts";
+import { type BufferSegment, VirtqueueChainError, VirtqueueFullError } from "../types.ts";
+import * as driverRing from "./ring.ts";
+import type { SplitDriverRing } from "./ring.ts";
+
+// The names the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const { VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE, VIRTQ_DESC_SIZE } = constants;
+const {
   descOffset,
   VIRTQ_DESC_ADDR_OFFSET,
   VIRTQ_DESC_FLAGS_OFFSET,
   VIRTQ_DESC_LEN_OFFSET,
   VIRTQ_DESC_NEXT_OFFSET,
-} from "../layout.ts";
-import { type BufferSegment, VirtqueueChainError, VirtqueueFullError } from "../types.ts";
-import { HEAD_ADDED, NO_INDIRECT_TABLE, type SplitDriverRing } from "./ring.ts";
+} = layout;
+const { HEAD_ADDED, NO_INDIRECT_TABLE } = driverRing;
 
 /** Largest total length of one chain, in bytes (2.7.5.2/1). */
 const MAX_CHAIN_BYTES = 2 ** 32;
@@ -95,22 +99,37 @@ export function addChain<T>(
   const writableBytes = checkChain(ring, readable, writable);
   const nr = readable.length;
   const n = nr + writable.length;
-  if (ring.numFree < n) throw new VirtqueueFullError(n, ring.numFree);
+  if (ring.numFree < n) tooFewFree(ring, n);
   const memory = ring.memory;
+  const table = ring.descAddr;
   const next = ring.next;
   const head = ring.freeHead;
+  // Device-readable buffers first (2.7.4.2/1); each descriptor takes the
+  // next one on the free list, so the shadow links are the chain's links.
   let i = head;
   for (let k = 0; k < n; k++) {
     const seg = k < nr ? readable[k] : writable[k - nr];
+    const following = next[i];
+    const at = table + descOffset(i);
+    memory.writeU64(at + VIRTQ_DESC_ADDR_OFFSET, seg.addr);
+    memory.writeU32(at + VIRTQ_DESC_LEN_OFFSET, seg.len);
     const last = k === n - 1;
-    const flags = (k < nr ? 0 : VIRTQ_DESC_F_WRITE) | (last ? 0 : VIRTQ_DESC_F_NEXT);
-    writeDesc(memory, ring.descAddr + descOffset(i), seg.addr, seg.len, flags, last ? 0 : next[i]);
-    if (!last) i = next[i];
+    memory.writeU16(
+      at + VIRTQ_DESC_FLAGS_OFFSET,
+      (k < nr ? 0 : VIRTQ_DESC_F_WRITE) | (last ? 0 : VIRTQ_DESC_F_NEXT),
+    );
+    memory.writeU16(at + VIRTQ_DESC_NEXT_OFFSET, last ? 0 : following);
+    i = following;
   }
-  ring.freeHead = next[i];
+  ring.freeHead = i;
   ring.numFree -= n;
   recordChain(ring, head, token, n, writableBytes, NO_INDIRECT_TABLE);
   return head;
+}
+
+/** The chain needs more descriptors than are free. */
+function tooFewFree(ring: SplitDriverRing<unknown>, needed: number): never {
+  throw new VirtqueueFullError(needed, ring.numFree);
 }
 
 /**
@@ -153,7 +172,7 @@ export function addIndirectChain<T>(
       "Indirect table asked for, but VIRTIO_F_INDIRECT_DESC was not negotiated",
     );
   }
-  if (ring.numFree < 1) throw new VirtqueueFullError(1, ring.numFree);
+  if (ring.numFree < 1) tooFewFree(ring, 1);
   const nr = readable.length;
   const n = nr + writable.length;
   const table = allocTable(VIRTQ_DESC_SIZE * n);
@@ -180,7 +199,9 @@ export function addIndirectChain<T>(
 }
 
 /**
- * Checks a chain before any store (see `addChain` for the rules).
+ * Checks a chain before any store (see `addChain` for the rules): one pass
+ * that only tells whether everything is right, and, when something is not,
+ * {@linkcode refuseChain} to find the first rule broken and throw.
  *
  * @returns The chain's device-writable bytes.
  * @throws {VirtqueueChainError} When a rule is broken.
@@ -190,14 +211,52 @@ function checkChain(
   readable: readonly BufferSegment[],
   writable: readonly BufferSegment[],
 ): number {
+  const memory = ring.memory;
   const nr = readable.length;
-  const n = nr + writable.length;
-  if (n === 0) throw new VirtqueueChainError(null, -1, "A chain needs at least one buffer");
-  // Shape first (lengths, total, count), then whether every buffer lies in RAM.
+  const nw = writable.length;
+  let bad = nr + nw === 0 || nr + nw > ring.size;
   let total = 0;
+  for (let k = 0; k < nr; k++) {
+    const seg = readable[k];
+    bad ||= !bufferOk(memory, seg);
+    total += seg.len;
+  }
   let writableBytes = 0;
+  for (let k = 0; k < nw; k++) {
+    const seg = writable[k];
+    bad ||= !bufferOk(memory, seg);
+    writableBytes += seg.len;
+  }
+  if (bad || total + writableBytes > MAX_CHAIN_BYTES) refuseChain(ring, readable, writable);
+  return writableBytes;
+}
+
+/**
+ * Whether one descriptor can carry `seg`: a length from 1 to 2^32 - 1
+ * (`(len >>> 0) === len` holds exactly for the whole numbers below 2^32),
+ * inside guest RAM.
+ */
+function bufferOk(memory: GuestMemory, seg: BufferSegment): boolean {
+  const len = seg.len;
+  return (len >>> 0) === len && len !== 0 && memory.contains(seg.addr, len);
+}
+
+/**
+ * Throws the {@linkcode VirtqueueChainError} for the first rule the chain
+ * breaks, in this order: no buffers; shape (each length, the total, the
+ * count); then whether every buffer lies in RAM.
+ */
+function refuseChain(
+  ring: SplitDriverRing<unknown>,
+  readable: readonly BufferSegment[],
+  writable: readonly BufferSegment[],
+): never {
+  const segments = [...readable, ...writable];
+  const n = segments.length;
+  if (n === 0) throw new VirtqueueChainError(null, -1, "A chain needs at least one buffer");
+  let total = 0;
   for (let k = 0; k < n; k++) {
-    const len = (k < nr ? readable[k] : writable[k - nr]).len;
+    const len = segments[k].len;
     if (!(Number.isInteger(len) && len >= 1 && len <= MAX_DESC_LEN)) {
       throw new VirtqueueChainError(
         len === 0 ? "2.7.5/D3" : null,
@@ -206,7 +265,6 @@ function checkChain(
       );
     }
     total += len;
-    if (k >= nr) writableBytes += len;
   }
   if (total > MAX_CHAIN_BYTES) {
     throw new VirtqueueChainError(
@@ -222,10 +280,9 @@ function checkChain(
       `Chain of ${n} buffers is longer than the queue size ${ring.size}`,
     );
   }
-  const memory = ring.memory;
   for (let k = 0; k < n; k++) {
-    const seg = k < nr ? readable[k] : writable[k - nr];
-    if (!memory.contains(seg.addr, seg.len)) {
+    const seg = segments[k];
+    if (!ring.memory.contains(seg.addr, seg.len)) {
       throw new VirtqueueChainError(
         "2.7.5/D2",
         k,
@@ -233,7 +290,8 @@ function checkChain(
       );
     }
   }
-  return writableBytes;
+  // The fast pass refused something the rules allow: a bug here, not the caller's.
+  throw new Error("checkChain refused a chain that breaks no rule");
 }
 
 /** Records a placed chain in the shadow. */

@@ -8,14 +8,20 @@
  * @module
  */
 
-import { VIRTQ_USED_F_NO_NOTIFY } from "../constants.ts";
-import {
-  availRingEntryOffset,
-  VIRTQ_AVAIL_IDX_OFFSET,
-  VIRTQ_USED_FLAGS_OFFSET,
-} from "../layout.ts";
-import { vringNeedEvent } from "../event_idx.ts";
-import { HEAD_PUBLISHED, type SplitDriverRing } from "./ring.ts";
+import * as constants from "../constants.ts";
+import * as layout from "../layout.ts";
+import * as eventIdx from "../event_idx.ts";
+import * as driverRing from "./ring.ts";
+import type { SplitDriverRing } from "./ring.ts";
+
+// The names the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const { VIRTQ_USED_F_NO_NOTIFY } = constants;
+const { availRingEntryOffset, VIRTQ_AVAIL_IDX_OFFSET, VIRTQ_USED_FLAGS_OFFSET } = layout;
+const { vringNeedEvent } = eventIdx;
+const { HEAD_PUBLISHED } = driverRing;
 
 /**
  * Puts `head` in the next available ring entry (§2.7.13.2): slot
@@ -107,9 +113,15 @@ export function needsKick(ring: SplitDriverRing<unknown>, oldIdx: number): boole
  * @throws {ConformanceError} When the log is strict and the value is bad.
  */
 export function checkUsedFlags(ring: SplitDriverRing<unknown>, flags: number): void {
-  const ok = ring.eventIdx ? flags === 0 : (flags & ~VIRTQ_USED_F_NO_NOTIFY) === 0;
-  if (ok) {
-    if (ring.lastBadUsedFlags !== -1) ring.lastBadUsedFlags = -1;
+  // The common case in two tests: an allowed value, after an allowed value.
+  const bad = ring.eventIdx ? flags : flags & ~VIRTQ_USED_F_NO_NOTIFY;
+  if (bad !== 0 || ring.lastBadUsedFlags !== -1) usedFlagsChanged(ring, flags, bad !== 0);
+}
+
+/** The slow path of {@linkcode checkUsedFlags}: a bad value, or the first good one after bad ones. */
+function usedFlagsChanged(ring: SplitDriverRing<unknown>, flags: number, bad: boolean): void {
+  if (!bad) {
+    ring.lastBadUsedFlags = -1;
     return;
   }
   if (flags === ring.lastBadUsedFlags) return; // reported already

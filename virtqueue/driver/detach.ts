@@ -6,7 +6,14 @@
  * @module
  */
 
-import { HEAD_FREE, NO_INDIRECT_TABLE, type SplitDriverRing } from "./ring.ts";
+import * as driverRing from "./ring.ts";
+import type { SplitDriverRing } from "./ring.ts";
+
+// The names the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const { HEAD_FREE, NO_INDIRECT_TABLE } = driverRing;
 
 /**
  * Releases the chain at `head` using only the shadow, never the descriptor

@@ -11,18 +11,28 @@
  * @module
  */
 
-import { VIRTQ_AVAIL_F_NO_INTERRUPT } from "../constants.ts";
-import {
+import * as constants from "../constants.ts";
+import * as layout from "../layout.ts";
+import type { UsedBuffer } from "../types.ts";
+import * as driverAvail from "./avail.ts";
+import * as driverRing from "./ring.ts";
+import { breakDriverRing, type SplitDriverRing } from "./ring.ts";
+
+// The names the hot paths use, as module-local constants: V8 folds a
+// module's own constants into optimized code, but reads an imported binding
+// from its module cell, and checks it, at every use (docs/ARCHITECTURE.md,
+// "Performance").
+const { VIRTQ_AVAIL_F_NO_INTERRUPT } = constants;
+const {
   usedElemOffset,
   VIRTQ_AVAIL_FLAGS_OFFSET,
   VIRTQ_USED_ELEM_ID_OFFSET,
   VIRTQ_USED_ELEM_LEN_OFFSET,
   VIRTQ_USED_FLAGS_OFFSET,
   VIRTQ_USED_IDX_OFFSET,
-} from "../layout.ts";
-import type { UsedBuffer } from "../types.ts";
-import { checkUsedFlags } from "./avail.ts";
-import { breakDriverRing, HEAD_PUBLISHED, type SplitDriverRing } from "./ring.ts";
+} = layout;
+const { checkUsedFlags } = driverAvail;
+const { HEAD_PUBLISHED } = driverRing;
 
 /**
  * Reaps the used entry at `ring.lastUsed`, if the used `idx` has moved past
@@ -55,22 +65,38 @@ export function getBuf<T>(
   const last = ring.lastUsed;
   if (usedIdx === last) return null;
   checkUsedFlags(ring, memory.readU16(ring.usedAddr + VIRTQ_USED_FLAGS_OFFSET));
-  const pending = (usedIdx - last) & 0xffff;
-  if (pending > ring.published) {
-    return breakDriverRing(
-      ring,
-      "2.7.8/D2",
-      `Used idx moved to ${usedIdx}, ${pending} entries past the last reaped ${last}, ` +
-        `but only ${ring.published} chain(s) are outstanding`,
-      { usedIdx, lastUsedIdx: last, pending, outstanding: ring.published },
-    );
-  }
+  if (((usedIdx - last) & 0xffff) > ring.published) return usedIdxTooFar(ring, usedIdx);
   // Linux has a read barrier here (idx before the element); see
   // publishAvail for why program order suffices in this model.
-  const slot = last & ring.mask;
-  const elem = ring.usedAddr + usedElemOffset(slot);
+  const elem = ring.usedAddr + usedElemOffset(last & ring.mask);
   const id = memory.readU32(elem + VIRTQ_USED_ELEM_ID_OFFSET);
   const len = memory.readU32(elem + VIRTQ_USED_ELEM_LEN_OFFSET);
+  if (id >= ring.size || ring.state[id] !== HEAD_PUBLISHED || len > ring.writable[id]) {
+    return badUsedElem(ring, id, len);
+  }
+  ring.lastUsed = (last + 1) & 0xffff;
+  ring.published--;
+  return { token: detach(id), len };
+}
+
+// The ways a used entry breaks the ring: each builds its message only when
+// it happens, so that getBuf stays small enough to inline.
+
+function usedIdxTooFar(ring: SplitDriverRing<unknown>, usedIdx: number): null {
+  const last = ring.lastUsed;
+  const pending = (usedIdx - last) & 0xffff;
+  return breakDriverRing(
+    ring,
+    "2.7.8/D2",
+    `Used idx moved to ${usedIdx}, ${pending} entries past the last reaped ${last}, ` +
+      `but only ${ring.published} chain(s) are outstanding`,
+    { usedIdx, lastUsedIdx: last, pending, outstanding: ring.published },
+  );
+}
+
+/** Breaks the ring for a used element naming no outstanding chain (2.7.8/D1) or overstating its `len` (2.7.8.2/2). */
+function badUsedElem(ring: SplitDriverRing<unknown>, id: number, len: number): null {
+  const slot = ring.lastUsed & ring.mask;
   if (id >= ring.size || ring.state[id] !== HEAD_PUBLISHED) {
     return breakDriverRing(
       ring,
@@ -83,18 +109,13 @@ export function getBuf<T>(
     );
   }
   const writable = ring.writable[id];
-  if (len > writable) {
-    return breakDriverRing(
-      ring,
-      "2.7.8.2/2",
-      `Used element ${slot} reports ${len} byte(s) written to chain ${id}, which has only ` +
-        `${writable} writable byte(s)`,
-      { slot, id, len, writable },
-    );
-  }
-  ring.lastUsed = (last + 1) & 0xffff;
-  ring.published--;
-  return { token: detach(id), len };
+  return breakDriverRing(
+    ring,
+    "2.7.8.2/2",
+    `Used element ${slot} reports ${len} byte(s) written to chain ${id}, which has only ` +
+      `${writable} writable byte(s)`,
+    { slot, id, len, writable },
+  );
 }
 
 /**
