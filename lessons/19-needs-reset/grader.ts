@@ -430,7 +430,13 @@ export const grader = defineGrader<Impl>({
           "configuration change notifications after the disk broke",
           { requires: "exactly one notification (2.1.2/2)", requirement: "2.1.2/2" },
         );
-        const error = await machine.blk.driver!.read(8, 8).then(() => null, (e) => e);
+        const error = await within(
+          machine.blk.driver!.read(8, 8).then(() => null, (e) => e),
+          3000,
+          "a read after the disk broke",
+          "the read to fail at once: the driver saw DEVICE_NEEDS_RESET in Status",
+          machine,
+        );
         if (!(error instanceof BlockDriverError) || error.code !== "needs-reset") {
           fail({
             observed: `a read after the disk broke ${error ? `threw ${error}` : "succeeded"}`,
