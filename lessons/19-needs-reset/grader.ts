@@ -11,13 +11,7 @@
  * @module
  */
 
-import {
-  type Check,
-  defineGrader,
-  expectEqual,
-  fail,
-  isNotWrittenYet,
-} from "../../course/grader.ts";
+import { type Check, defineGrader, expectEqual, fail } from "../../course/grader.ts";
 import type * as Exercise from "./exercise.ts";
 import lesson from "./lesson.json" with { type: "json" };
 import * as reference from "./reference.ts";
@@ -32,12 +26,18 @@ import {
   VIRTIO_CONFIG_S_DRIVER_OK as DRIVER_OK,
   VIRTIO_CONFIG_S_NEEDS_RESET as NEEDS_RESET,
 } from "../../virtio/status.ts";
-import { VIRTIO_MMIO_STATUS as STATUS } from "../../transport/mmio_registers.ts";
 import { BlockDriverError } from "../../devices/blk/driver.ts";
 import * as show from "../kit/format.ts";
-import { slowResetDevice } from "../kit/mmio.ts";
 import { every, ruleFor, thrownFields } from "../kit/rules.ts";
 import { machineCheck, within } from "../kit/machine.ts";
+import {
+  describeOutcome,
+  RECOVER_CASES,
+  type RecoverCase,
+  type RecoverRun,
+  REINIT_FAILED,
+  runRecover,
+} from "../kit/recovery.ts";
 
 type Impl = typeof Exercise;
 const REF = reference as Impl;
@@ -119,104 +119,6 @@ const reset = ruleFor<Impl, QueueCase, QueueRegisterOutcome & { same: boolean }>
 
 // ------------------------------------------------------------- recoverDevice
 
-interface RecoverCase {
-  readonly name: string;
-  readonly status: number;
-  /** Reads of Status after the write of 0 before it reads 0 (Infinity: never). */
-  readonly resetReads: number;
-  readonly maxPolls?: number;
-  /** What `reinitialize` does: resolves to these features, or rejects. */
-  readonly reinit: bigint | "rejects";
-}
-const FEATURES = (1n << 32n) | (1n << 28n) | 0x6n;
-const RECOVER_CASES: readonly RecoverCase[] = [
-  { name: "a live device (0x0f)", status: 0x0f, resetReads: 0, reinit: FEATURES },
-  { name: "a device before DRIVER_OK (0x0b)", status: 0x0b, resetReads: 0, reinit: FEATURES },
-  { name: "a fresh device (0x00)", status: 0x00, resetReads: 0, reinit: FEATURES },
-  { name: "a device asking for a reset (0x4f)", status: 0x4f, resetReads: 0, reinit: FEATURES },
-  {
-    name: "a device asking for a reset, slow to reset (0x4f, 6 reads)",
-    status: 0x4f,
-    resetReads: 5,
-    reinit: FEATURES,
-  },
-  {
-    name: "a device asking before DRIVER_OK (0x4b)",
-    status: 0x4b,
-    resetReads: 0,
-    reinit: FEATURES,
-  },
-  { name: "a device given up on (0x8b)", status: 0x8b, resetReads: 2, reinit: FEATURES },
-  { name: "a device given up on and asking (0xcf)", status: 0xcf, resetReads: 0, reinit: FEATURES },
-  { name: "a device that offers less now (0x4f)", status: 0x4f, resetReads: 0, reinit: 1n << 32n },
-  {
-    name: "a device whose reset takes exactly maxPolls reads (0x4f)",
-    status: 0x4f,
-    resetReads: 4,
-    maxPolls: 5,
-    reinit: FEATURES,
-  },
-  {
-    name: "a device whose reset takes maxPolls + 1 reads (0x4f)",
-    status: 0x4f,
-    resetReads: 5,
-    maxPolls: 5,
-    reinit: FEATURES,
-  },
-  {
-    name: "a device that never resets (0x4f)",
-    status: 0x4f,
-    resetReads: Infinity,
-    maxPolls: 50,
-    reinit: FEATURES,
-  },
-  {
-    name: "a device whose new bring-up fails (0x4f)",
-    status: 0x4f,
-    resetReads: 0,
-    reinit: "rejects",
-  },
-];
-
-interface RecoverRun {
-  /** Every access and step, in order: `read32 0x070 0x4f`, `write32 0x070 0x00`, `release`, `reinitialize(0x...)`. */
-  readonly events: readonly string[];
-  readonly outcome: { returned: unknown } | { threw: unknown };
-}
-const REINIT_FAILED = new Error("the new bring-up failed (the grader's reinitialize)");
-
-async function runRecover(fn: Impl["recoverDevice"], c: RecoverCase): Promise<RecoverRun> {
-  const device = slowResetDevice(c.status, c.resetReads, 20_000);
-  const events: string[] = [];
-  let seen = 0;
-  const sync = () => {
-    for (; seen < device.accesses.length; seen++) {
-      const a = device.accesses[seen];
-      events.push(`${show.accessPattern(a)}${a.kind === "read" ? ` ${show.byte(a.value)}` : ""}`);
-    }
-  };
-  const steps = {
-    release: () => (sync(), void events.push("release")),
-    reinitialize: (features: bigint) => {
-      sync();
-      events.push(`reinitialize(0x${features.toString(16)})`);
-      return c.reinit === "rejects" ? Promise.reject(REINIT_FAILED) : Promise.resolve(c.reinit);
-    },
-  };
-  let outcome: RecoverRun["outcome"];
-  try {
-    const promise = c.maxPolls === undefined
-      ? fn(device.window, FEATURES, steps)
-      : fn(device.window, FEATURES, steps, c.maxPolls);
-    outcome = { returned: await promise };
-  } catch (threw) {
-    if (isNotWrittenYet(threw)) throw threw;
-    outcome = { threw };
-  }
-  sync();
-  return { events, outcome };
-}
-
 const asked = (c: RecoverCase) => (c.status & 0xc0) !== 0;
 const statusOnly = (r: RecoverRun) =>
   r.events.every((e) => !/^(read|write)/.test(e) || /^(read|write)32 0x070/.test(e));
@@ -257,13 +159,6 @@ function recoverRow<V>(row: {
       }
     },
   };
-}
-function describeOutcome(r: RecoverRun): string {
-  if ("threw" in r.outcome) {
-    const e = r.outcome.threw;
-    return `threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`;
-  }
-  return show.outcome(r.outcome);
 }
 const outcomeFields = (r: RecoverRun) =>
   "threw" in r.outcome

@@ -3,7 +3,6 @@
 // Must fail: "the device is reset before it is initialized again" [2.1.1/3]
 
 import type { RecoveryOutcome, RecoverySteps } from "../../../../transport/driver_core.ts";
-import { DeviceResetError } from "../../../../transport/driver_init.ts";
 import type { RegisterWindow } from "../../../../transport/types.ts";
 export { markNeedsReset, resetQueue } from "../correct/qemu_style.ts";
 
@@ -11,7 +10,7 @@ export async function recoverDevice(
   window: RegisterWindow,
   features: bigint,
   steps: RecoverySteps,
-  maxPolls = 1000,
+  _maxPolls = 1000,
 ): Promise<RecoveryOutcome> {
   const status = window.read32(0x070);
   if ((status & 0xc0) === 0) return { recovered: false, status };

@@ -9,7 +9,7 @@ export { markNeedsReset, resetQueue } from "../correct/qemu_style.ts";
 
 export async function recoverDevice(
   window: RegisterWindow,
-  features: bigint,
+  _features: bigint,
   steps: RecoverySteps,
   maxPolls = 1000,
 ): Promise<RecoveryOutcome> {

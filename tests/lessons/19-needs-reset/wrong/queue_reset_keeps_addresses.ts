@@ -2,11 +2,10 @@
 // Source: none
 // Must fail: "a reset queue is back in its default state, QueueReady 0" [2.6.1.1.1/2]
 
-import {
-  INITIAL_QUEUE_REGISTERS,
-  type QueueRegisterOutcome,
-  type QueueRegisters,
-  type QueueResetWrite,
+import type {
+  QueueRegisterOutcome,
+  QueueRegisters,
+  QueueResetWrite,
 } from "../../../../transport/queue_registers.ts";
 export { markNeedsReset, recoverDevice } from "../correct/qemu_style.ts";
 
