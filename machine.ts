@@ -26,7 +26,7 @@ import { MmioBus, type MmioWindowInfo } from "./transport/mmio_bus.ts";
 import { EmptyMmioSlot, MmioDeviceTransport } from "./transport/mmio_device.ts";
 import type { MmioDriverTransport } from "./transport/mmio_driver.ts";
 import type { DriverRegistration } from "./virtio/driver.ts";
-import { VirtioBus } from "./transport/virtio_bus.ts";
+import { type BoundDevice, VirtioBus } from "./transport/virtio_bus.ts";
 import type { VirtioDevice } from "./virtio/device.ts";
 import type { VirtioDriver } from "./virtio/driver.ts";
 import { type BlockBackend, MemoryBlockBackend } from "./devices/blk/backends.ts";
@@ -133,6 +133,20 @@ export interface MachineDevice<D extends VirtioDriver> {
   readonly driver: D | null;
   /** Why no driver is bound, or `""`. */
   readonly error: string;
+  /**
+   * Recovers the device after it set DEVICE_NEEDS_RESET (a broken queue, a
+   * request it could not complete) or after the driver set FAILED: resets
+   * it, settles what it dropped (each request with a `"needs-reset"` or
+   * `"reset"` error), and brings it up again with the features negotiated
+   * before; the same {@linkcode driver} serves requests afterwards, and
+   * requests made meanwhile wait for it. See `MmioDriverTransport.recover`.
+   *
+   * @returns `true` once the device is live again; `false` if it needed no reset.
+   * @throws {Error} If no driver is bound (see {@linkcode error}), or the
+   *   reset or the new bring-up failed (the device is then FAILED and its
+   *   driver removed: every request settles).
+   */
+  recover(): Promise<boolean>;
 }
 
 /** One row of {@linkcode LabMachine.devices}: what the guest found in a window. */
@@ -446,6 +460,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
       driverTransport: blkBound.transport,
       driver: blkBound.driver instanceof VirtioBlockDriver ? blkBound.driver : null,
       error: blkBound.error,
+      recover: () => recoverBound(blkBound),
     },
     console: {
       window: con.window,
@@ -454,7 +469,20 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
       driverTransport: conBound.transport,
       driver: conBound.driver instanceof VirtioConsoleDriver ? conBound.driver : null,
       error: conBound.error,
+      recover: () => recoverBound(conBound),
     },
     backends: [consoleBackend, disk],
   });
+}
+
+/** Recovers a bound device (`MachineDevice.recover`); refuses one whose bring-up failed. */
+function recoverBound(bound: BoundDevice): Promise<boolean> {
+  if (!bound.driver) {
+    return Promise.reject(
+      new Error(
+        `${bound.transport.name}: no driver is bound${bound.error ? ` (${bound.error})` : ""}`,
+      ),
+    );
+  }
+  return bound.transport.recover();
 }

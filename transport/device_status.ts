@@ -190,3 +190,48 @@ export function checkDriverFeatures(
 function hex2(value: number): string {
   return `0x${value.toString(16).padStart(2, "0")}`;
 }
+
+/** What the device's status becomes when it asks for a reset, and whether to tell the driver. */
+export interface NeedsResetTransition {
+  /** The status byte afterwards: the one before with DEVICE_NEEDS_RESET (bit 6, 0x40) set, nothing else changed. */
+  readonly status: number;
+  /**
+   * Send a configuration change notification now: DEVICE_NEEDS_RESET was not
+   * set before and DRIVER_OK is (2.1.2/2). A device already asking for a
+   * reset, or not yet live, sends nothing.
+   */
+  readonly notify: boolean;
+}
+
+/**
+ * The device entered an error state that only a reset cures (a broken queue,
+ * a request it cannot complete, DRIVER_OK without FEATURES_OK): it sets
+ * DEVICE_NEEDS_RESET (2.1.2/3) and, if the driver had set DRIVER_OK, tells it
+ * with a configuration change notification (2.1.2/2), as QEMU's
+ * `virtio_error` does. The bit stays set until the driver resets the device
+ * (§2.4); asking again changes nothing and notifies nothing.
+ *
+ * The register file applies the verdict: it stores `status`, stops using the
+ * queues (2.1.2/1: no buffer is consumed and no used buffer notification sent
+ * until the device is initialized again), and raises the configuration
+ * change interrupt with `raiseInterrupt` when `notify` is true.
+ *
+ * @param status The device status byte now (0 to 0xff).
+ * @returns The new status and whether to notify.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { markNeedsReset } from "./device_status.ts";
+ * assert.deepEqual(markNeedsReset(0x0f), { status: 0x4f, notify: true }); // live: tell the driver
+ * assert.deepEqual(markNeedsReset(0x0b), { status: 0x4b, notify: false }); // before DRIVER_OK
+ * assert.deepEqual(markNeedsReset(0x4f), { status: 0x4f, notify: false }); // asked already
+ * ```
+ */
+export function markNeedsReset(status: number): NeedsResetTransition {
+  const before = status & 0xff;
+  if (before & VIRTIO_CONFIG_S_NEEDS_RESET) return { status: before, notify: false };
+  return {
+    status: before | VIRTIO_CONFIG_S_NEEDS_RESET,
+    notify: (before & VIRTIO_CONFIG_S_DRIVER_OK) !== 0,
+  };
+}

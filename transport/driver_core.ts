@@ -25,6 +25,7 @@ import {
   type failDevice,
   type negotiateFeatures,
   type ProbeResult,
+  resetDevice,
 } from "./driver_init.ts";
 import type { RegisterWindow } from "./types.ts";
 
@@ -197,4 +198,97 @@ export async function initializeDevice(
     }
     throw error;
   }
+}
+
+/** The steps {@linkcode recoverDevice} runs once the device is reset. */
+export interface RecoverySteps {
+  /**
+   * The device has let go of every queue (it was reset): take back the
+   * chains still on them and free their areas. Requests they carried are
+   * settled by the device-type driver, which was told before recovery began.
+   */
+  release(): void;
+  /**
+   * §3.1.1 again with `features` as the driver's supported set (the driver
+   * core's `initializeDevice` with the device-specific setup bound).
+   *
+   * @param features The features to offer to accept: the set negotiated before.
+   * @returns The features negotiated now.
+   */
+  reinitialize(features: bigint): Promise<bigint>;
+}
+
+/** What {@linkcode recoverDevice} did. */
+export type RecoveryOutcome =
+  | {
+    /** Nothing to recover from: neither DEVICE_NEEDS_RESET nor FAILED was set; nothing was touched. */
+    readonly recovered: false;
+    /** The status read. */
+    readonly status: number;
+  }
+  | {
+    /** The device was reset and initialized again. */
+    readonly recovered: true;
+    /** The status read before the reset (DEVICE_NEEDS_RESET or FAILED in it). */
+    readonly status: number;
+    /** The features negotiated by the new initialization. */
+    readonly features: bigint;
+  };
+
+/**
+ * Recovers a device that asked for a reset (virtio v1.2 §2.1.1, §2.1.2),
+ * or that the driver gave up on with FAILED:
+ *
+ * 1. read Status once: with neither DEVICE_NEEDS_RESET nor FAILED set, there
+ *    is nothing to recover from; return at once, writing nothing;
+ * 2. from here on nothing the device did is relied on (2.1.1/4): reset it,
+ *    writing 0 to Status and reading Status until it reads 0 (at most
+ *    `maxPolls` reads) — after FAILED the driver must reset before it
+ *    initializes again (2.1.1/3), and only a reset device has certainly let
+ *    go of its queues (4.2.2.1/5);
+ * 3. then, and only then, `steps.release()`: the old queues' memory is free
+ *    to reuse;
+ * 4. `steps.reinitialize(features)` with the features negotiated before: a
+ *    device that accepted a set once should accept it again (2.2.2/3).
+ *
+ * @param window The window's registers.
+ * @param features The features negotiated before the device broke.
+ * @param steps Releasing the old queues, initializing again.
+ * @param maxPolls Status reads to wait for the reset (default 1000).
+ * @returns Whether the device was recovered, the status read, the new features.
+ * @throws {DeviceResetError} If Status never reads 0 (then nothing was released).
+ * @throws {Error} What `steps.reinitialize` throws (the device is left FAILED by it).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recoverDevice } from "./driver_core.ts";
+ * import type { RegisterWindow } from "./types.ts";
+ * let status = 0x4f; // ACKNOWLEDGE|DRIVER|FEATURES_OK|DRIVER_OK|DEVICE_NEEDS_RESET
+ * const window = {
+ *   read32: () => status,
+ *   write32: (_offset: number, value: number) => void (status = value),
+ * } as RegisterWindow;
+ * const steps: string[] = [];
+ * const outcome = await recoverDevice(window, 1n << 32n, {
+ *   release: () => void steps.push(`release at status ${status}`),
+ *   reinitialize: (features) => (steps.push("init"), Promise.resolve(features)),
+ * });
+ * assert.deepEqual(steps, ["release at status 0", "init"]);
+ * assert.equal(outcome.recovered, true);
+ * ```
+ */
+export async function recoverDevice(
+  window: RegisterWindow,
+  features: bigint,
+  steps: RecoverySteps,
+  maxPolls = 1000,
+): Promise<RecoveryOutcome> {
+  const status = window.read32(VIRTIO_MMIO_STATUS);
+  if ((status & (VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED)) === 0) {
+    return { recovered: false, status };
+  }
+  resetDevice(window, maxPolls);
+  steps.release();
+  const negotiated = await steps.reinitialize(features);
+  return { recovered: true, status, features: negotiated };
 }

@@ -602,14 +602,37 @@ export class MmioDeviceTransport implements MmioRegion {
     this.#setInterruptStatus(0);
   }
 
+  /**
+   * The device asks for a reset, as a device model does when it cannot go on
+   * (a queue it finds broken, a request it cannot complete), or a test or
+   * fuzzer breaking the device on purpose: `markNeedsReset` decides the new
+   * status and whether to notify; the register file stops using every queue
+   * (2.1.2/1) and raises the configuration change interrupt when told to
+   * (2.1.2/2). Asking again before the driver resets the device changes
+   * nothing.
+   *
+   * @param reason Why, for {@linkcode needsResetReason}: a sentence, or the violation found.
+   */
+  markNeedsReset(reason: Violation | string): void {
+    this.#needsReset(reason);
+  }
+
   #needsReset(reason: Violation | string): void {
     // §2.1.2/3: an error only a reset cures is announced with DEVICE_NEEDS_RESET.
-    if (this.#status & VIRTIO_CONFIG_S_NEEDS_RESET) return;
-    this.#needsResetReason = typeof reason === "string"
-      ? reason
-      : `§${reason.id}: ${reason.message}`;
-    this.#status |= VIRTIO_CONFIG_S_NEEDS_RESET;
+    const transition = this.parts.markNeedsReset(this.#status);
+    const first = (this.#status & VIRTIO_CONFIG_S_NEEDS_RESET) === 0 &&
+      (transition.status & VIRTIO_CONFIG_S_NEEDS_RESET) !== 0;
+    this.#status = transition.status & 0xff;
+    if (first) {
+      this.#needsResetReason = typeof reason === "string"
+        ? reason
+        : `§${reason.id}: ${reason.message}`;
+    }
+    // Whatever the part decided, a device that asked for a reset (or was
+    // asked to, and did not set the bit) processes nothing more until the
+    // driver resets it.
     this.#active = false;
+    if (!transition.notify) return;
     // §2.1.2/2: tell an active driver through a configuration change
     // notification (raiseInterrupt sends nothing before DRIVER_OK). Device
     // models ask for a reset where nothing can take an error (a promise
@@ -628,8 +651,9 @@ export class MmioDeviceTransport implements MmioRegion {
 
   /**
    * A write to one of the selected queue's registers: `writeQueueRegister`
-   * decides, with `queueAreaProblem` as its check when QueueReady is set, and
-   * the register file applies the outcome. A queue the device does not have
+   * decides, with `queueAreaProblem` as its check when QueueReady is set
+   * (`resetQueue` decides a write to QueueReset), and the register file
+   * applies the outcome. A queue the device does not have
    * (QueueNumMax reads 0 there) changes nothing; QEMU ignores such writes too.
    */
   #writeQueueRegister(offset: number, value: number): void {
@@ -643,17 +667,14 @@ export class MmioDeviceTransport implements MmioRegion {
       ram: this.#memory,
       eventIdx: hasFeature(this.#negotiated, VIRTIO_F_EVENT_IDX),
     };
-    const outcome = this.parts.writeQueueRegister(
-      registers,
-      {
-        queue: index,
-        offset,
-        value,
-        max,
-        ringReset: hasFeature(this.#negotiated, VIRTIO_F_RING_RESET),
-      },
-      (r) => this.parts.queueAreaProblem(r, context),
-    );
+    const ringReset = hasFeature(this.#negotiated, VIRTIO_F_RING_RESET);
+    const outcome = offset === VIRTIO_MMIO_QUEUE_RESET
+      ? this.parts.resetQueue(registers, { queue: index, value, ringReset })
+      : this.parts.writeQueueRegister(
+        registers,
+        { queue: index, offset, value, max, ringReset },
+        (r) => this.parts.queueAreaProblem(r, context),
+      );
     for (const problem of outcome.problems) this.#report(problem);
     this.#queueRegisters[index] = outcome.registers;
     if (outcome.stopped || outcome.reset) {

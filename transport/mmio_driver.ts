@@ -147,11 +147,28 @@ export class MmioDriverTransport implements VirtioDriverContext {
   #state: DriverState = "probed";
   #failure = "";
   readonly #queues = new Map<number, LiveQueue>();
-  /** What `handleInterrupt` dispatches to: made once, not per interrupt. */
+  /**
+   * What `handleInterrupt` dispatches to: made once, not per interrupt. Each
+   * handler keeps what it threw in {@linkcode #handlerErrors} instead of
+   * throwing into the part.
+   */
   readonly #interruptHandlers: InterruptHandlers = {
-    configChanged: () => this.#configChanged(),
-    usedBuffers: () => this.#usedBuffers(),
+    configChanged: () => {
+      try {
+        this.#configChanged();
+      } catch (error) {
+        (this.#handlerErrors ??= []).push(error);
+      }
+    },
+    usedBuffers: () => {
+      try {
+        this.#usedBuffers();
+      } catch (error) {
+        (this.#handlerErrors ??= []).push(error);
+      }
+    },
   };
+  #handlerErrors: unknown[] | null = null;
   #interrupts = 0;
   #spuriousInterrupts = 0;
 
@@ -284,8 +301,10 @@ export class MmioDriverTransport implements VirtioDriverContext {
    * `initializeDevice` runs §3.1.1 (reset, ACKNOWLEDGE, DRIVER, feature
    * negotiation, `driver.probe` to set up queues and read configuration,
    * DRIVER_OK) over this transport's steps, then `driver.ready` runs. On
-   * failure the queues set up so far are stopped and freed, and FAILED is set
-   * where the spec asks for it.
+   * failure the queues set up so far are stopped and freed, FAILED is set
+   * where the spec asks for it, and `driver.remove` runs, so that a request
+   * made meanwhile settles instead of waiting for a device that never went
+   * live.
    *
    * @param driver The device-type driver.
    * @throws {Error} If the window holds no device or one of another type, or
@@ -308,9 +327,19 @@ export class MmioDriverTransport implements VirtioDriverContext {
       resetDevice(this.window);
       this.#releaseQueues();
     }
+    await this.#bringUp(driver, driver.supportedFeatures);
+  }
+
+  /**
+   * §3.1.1 through the core's `initializeDevice`, offering `supported`, then
+   * `driver.ready`. On failure the queues this attempt set up are stopped
+   * and freed, FAILED is set, and the driver is told to let go of its
+   * requests (`remove`), so that none waits for a device that will not run.
+   */
+  async #bringUp(driver: VirtioDriver, supported: bigint): Promise<bigint> {
     try {
       this.#features = await this.core.initializeDevice(this.window, {
-        supportedFeatures: driver.supportedFeatures,
+        supportedFeatures: supported,
         setup: async (features) => {
           this.#features = features;
           this.#checkOffered();
@@ -321,6 +350,7 @@ export class MmioDriverTransport implements VirtioDriverContext {
       this.#state = "live";
       this.#failure = "";
       await driver.ready?.();
+      return this.#features;
     } catch (error) {
       if (
         error instanceof FeatureNegotiationError && !hasFeature(error.offered, VIRTIO_F_VERSION_1)
@@ -339,8 +369,51 @@ export class MmioDriverTransport implements VirtioDriverContext {
       // Undo only what was done: the queues this attempt set up.
       this.#deleteQueues();
       this.fail(error instanceof Error ? error.message : String(error));
+      try {
+        driver.remove?.();
+      } catch {
+        // The bring-up's error is the one worth reporting.
+      }
       throw error;
     }
+  }
+
+  /**
+   * Recovers the device after it set DEVICE_NEEDS_RESET (or after FAILED):
+   * the core's `recoverDevice` part resets it, then the bound driver's
+   * `resetPrepare` settles what the device dropped and frees its buffers,
+   * the old queues are released, and §3.1.1 runs again offering the
+   * features negotiated before (2.2.2/3), `probe` and `ready` included.
+   * Requests made meanwhile wait for the new bring-up.
+   *
+   * Recovery is the caller's decision, never automatic: a device that breaks
+   * again at once would otherwise loop, and what broke stays observable
+   * until someone asks.
+   *
+   * @returns `true` if the device was reset and is live again; `false` if it
+   *   had asked for nothing (neither DEVICE_NEEDS_RESET nor FAILED set: nothing was touched).
+   * @throws {Error} If no driver is bound, or the driver has no `resetPrepare`
+   *   (nothing was touched); what the reset or the new bring-up threw (the
+   *   device is then FAILED, the driver removed and every request settled).
+   */
+  async recover(): Promise<boolean> {
+    const driver = this.#driver;
+    if (!driver) throw new Error(`${this.name}: no driver is bound to recover`);
+    const prepare = driver.resetPrepare;
+    if (typeof prepare !== "function") {
+      throw new Error(`${this.name}: driver ${driver.name} cannot be recovered (no resetPrepare)`);
+    }
+    const outcome = await this.core.recoverDevice(this.window, this.#features, {
+      release: () => {
+        try {
+          prepare.call(driver);
+        } finally {
+          this.#releaseQueues();
+        }
+      },
+      reinitialize: (features) => this.#bringUp(driver, features),
+    });
+    return outcome.recovered;
   }
 
   /**
@@ -514,7 +587,22 @@ export class MmioDriverTransport implements VirtioDriverContext {
    */
   handleInterrupt(): void {
     this.#interrupts++;
+    // The handlers never throw into the part: an exception in one event's
+    // handling must not keep another handler from running, whatever the
+    // part does with exceptions (a configuration change that throws would
+    // otherwise drop the used buffers of the same interrupt, leaving their
+    // requests waiting forever). Errors are thrown once the part returns.
+    this.#handlerErrors = null;
     const result = this.parts.handleInterrupt(this.window, this.#interruptHandlers);
+    this.#noteInterrupt(result);
+    const errors = this.#handlerErrors as unknown[] | null;
+    if (errors === null) return;
+    this.#handlerErrors = null;
+    if (errors.length === 1) throw errors[0];
+    throw new AggregateError(errors, `${this.name}: several interrupt handlers threw`);
+  }
+
+  #noteInterrupt(result: { status: number; acknowledged: number }): void {
     const undefinedBits = (result.status & ~VIRTIO_MMIO_INT_MASK) >>> 0;
     if (undefinedBits !== 0) {
       this.reporter.report(

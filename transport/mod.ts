@@ -66,6 +66,8 @@ export {
 export {
   checkDriverFeatures,
   type FeatureVerdict,
+  markNeedsReset,
+  type NeedsResetTransition,
   nextDeviceStatus,
   type RuleBreak,
   type StatusTransition,
@@ -81,6 +83,8 @@ export {
   type QueueRegisterOutcome,
   type QueueRegisters,
   type QueueRegisterWrite,
+  type QueueResetWrite,
+  resetQueue,
   writeQueueRegister,
 } from "./queue_registers.ts";
 export { type NotifyContext, type NotifyTarget, queueNotifyTarget } from "./queue_notify.ts";
@@ -146,6 +150,9 @@ export {
   type DriverBinding,
   type InitializationSteps,
   initializeDevice,
+  recoverDevice,
+  type RecoveryOutcome,
+  type RecoverySteps,
 } from "./driver_core.ts";
 export {
   type DriverState,

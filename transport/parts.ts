@@ -10,7 +10,8 @@
  * both in turn (a register write, then the area check it asks for) or passes
  * the other step in as an argument (`writeQueueRegister` receives the area
  * check, `setupQueue` the area allocation, `readConfig64` the consistent-read
- * loop, `initializeDevice` the bring-up steps).
+ * loop, `initializeDevice` the bring-up steps, `recoverDevice` the release
+ * and the new bring-up).
  *
  * In the registry of parts these are the layers `transport.device`,
  * `transport.driver` and `core.driver`.
@@ -19,8 +20,8 @@
  */
 
 import { checkRegisterAccess, readIdentification } from "./mmio_registers.ts";
-import { checkDriverFeatures, nextDeviceStatus } from "./device_status.ts";
-import { queueAreaProblem, writeQueueRegister } from "./queue_registers.ts";
+import { checkDriverFeatures, markNeedsReset, nextDeviceStatus } from "./device_status.ts";
+import { queueAreaProblem, resetQueue, writeQueueRegister } from "./queue_registers.ts";
 import { queueNotifyTarget } from "./queue_notify.ts";
 import { acknowledgeInterrupt, raiseInterrupt } from "./interrupt_status.ts";
 import { checkConfigAccess, configChanged } from "./config_space.ts";
@@ -28,7 +29,7 @@ import { beginInitialization, failDevice, negotiateFeatures, probeWindow } from 
 import { setupQueue, stopQueue } from "./driver_queues.ts";
 import { handleInterrupt } from "./driver_interrupt.ts";
 import { readConfig64, readConfigConsistent } from "./driver_config.ts";
-import { bindDriver, initializeDevice } from "./driver_core.ts";
+import { bindDriver, initializeDevice, recoverDevice } from "./driver_core.ts";
 
 /** The device side of the transport, step by step (registry layer `transport.device`). */
 export interface MmioDeviceParts {
@@ -54,6 +55,10 @@ export interface MmioDeviceParts {
   readonly checkConfigAccess: typeof checkConfigAccess;
   /** The configuration changed: new ConfigGeneration, notify? (§2.5, 4.2.2.1/6) */
   readonly configChanged: typeof configChanged;
+  /** The device asks for a reset: DEVICE_NEEDS_RESET, notify? (§2.1.2) */
+  readonly markNeedsReset: typeof markNeedsReset;
+  /** What a write to QueueReset does (§2.6.1, §4.2.2). */
+  readonly resetQueue: typeof resetQueue;
 }
 
 /** The reference implementations of {@linkcode MmioDeviceParts}. */
@@ -69,6 +74,8 @@ export const REFERENCE_MMIO_DEVICE_PARTS: MmioDeviceParts = Object.freeze({
   acknowledgeInterrupt,
   checkConfigAccess,
   configChanged,
+  markNeedsReset,
+  resetQueue,
 });
 
 /** The driver side of the transport, step by step (registry layer `transport.driver`). */
@@ -112,10 +119,13 @@ export interface DriverCoreParts {
   readonly initializeDevice: typeof initializeDevice;
   /** Which driver a window's device gets, by DeviceID (Linux `virtio_dev_match`). */
   readonly bindDriver: typeof bindDriver;
+  /** Reset a device that asked for it and initialize it again (§2.1.1, §2.1.2). */
+  readonly recoverDevice: typeof recoverDevice;
 }
 
 /** The reference implementations of {@linkcode DriverCoreParts}. */
 export const REFERENCE_DRIVER_CORE_PARTS: DriverCoreParts = Object.freeze({
   initializeDevice,
   bindDriver,
+  recoverDevice,
 });

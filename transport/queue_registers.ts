@@ -38,7 +38,6 @@ import {
   VIRTIO_MMIO_QUEUE_DESC_LOW,
   VIRTIO_MMIO_QUEUE_NUM,
   VIRTIO_MMIO_QUEUE_READY,
-  VIRTIO_MMIO_QUEUE_RESET,
   VIRTIO_MMIO_QUEUE_USED_HIGH,
   VIRTIO_MMIO_QUEUE_USED_LOW,
 } from "./mmio_registers.ts";
@@ -292,13 +291,23 @@ function camel(name: QueueArea["name"]): string {
 export interface QueueRegisterWrite {
   /** The selected queue (`QueueSel`), for messages. */
   readonly queue: number;
-  /** The register: `VIRTIO_MMIO_QUEUE_NUM`, one of the six address registers, `VIRTIO_MMIO_QUEUE_READY` or `VIRTIO_MMIO_QUEUE_RESET`. */
+  /** The register: `VIRTIO_MMIO_QUEUE_NUM`, one of the six address registers or `VIRTIO_MMIO_QUEUE_READY` (`QueueReset` goes to {@linkcode resetQueue}). */
   readonly offset: number;
   /** The value written (u32). */
   readonly value: number;
   /** The queue's `QueueNumMax`. */
   readonly max: number;
   /** Whether `VIRTIO_F_RING_RESET` was negotiated (`QueueReset` does nothing without it). */
+  readonly ringReset: boolean;
+}
+
+/** One driver write to `QueueReset`, with what the register file knows of the queue. */
+export interface QueueResetWrite {
+  /** The selected queue (`QueueSel`), for messages. */
+  readonly queue: number;
+  /** The value written (u32): 1 asks for a reset. */
+  readonly value: number;
+  /** Whether `VIRTIO_F_RING_RESET` was negotiated: without it the register does nothing. */
   readonly ringReset: boolean;
 }
 
@@ -337,10 +346,8 @@ export type QueueAreaCheck = (registers: QueueRegisters) => RuleProblem | null;
  * - `QueueReady` = 0 stops the queue and must be read back; `QueueReady` = 1
  *   (any nonzero value) enables it only if `checkAreas` finds no problem,
  *   otherwise `QueueReady` stays 0;
- * - `QueueReset` = 1 with `VIRTIO_F_RING_RESET` negotiated returns the queue
- *   to its reset state (4.2.2.1/10, 2.6.1.1.1/2) until the driver reads
- *   `QueueReset` back; without the feature, or with another value, it does
- *   nothing.
+ * - `QueueReset` is not decided here: the register file sends it to
+ *   {@linkcode resetQueue}.
  *
  * @param registers The selected queue's registers before the write.
  * @param write The register, the value and what the device knows of the queue.
@@ -374,20 +381,6 @@ export function writeQueueRegister(
     reset: false,
     problems,
   });
-
-  if (offset === VIRTIO_MMIO_QUEUE_RESET) {
-    if (value !== 1 || !write.ringReset) return unchanged();
-    // Back to the default state, available and used state included
-    // (2.6.1.1.1/2); re-enabling takes whatever the driver writes next
-    // (2.6.1.2.1/1), checked as at first setup (2.6.1.2.2/1).
-    return {
-      registers: { ...INITIAL_QUEUE_REGISTERS, resetUnconfirmed: true, wasReset: true },
-      enabled: false,
-      stopped: registers.ready,
-      reset: true,
-      problems,
-    };
-  }
 
   const field = ADDRESS_FIELDS[offset];
   if (
@@ -506,6 +499,56 @@ const ADDRESS_FIELDS: Readonly<Record<number, AddressField>> = {
   [VIRTIO_MMIO_QUEUE_USED_LOW]: "deviceLow",
   [VIRTIO_MMIO_QUEUE_USED_HIGH]: "deviceHigh",
 };
+
+/**
+ * Decides what a driver's write to `QueueReset` does (§2.6.1, §4.2.2; QEMU's
+ * `virtio_queue_reset`):
+ *
+ * | the write                                              | the queue afterwards                                     |
+ * | ------------------------------------------------------ | -------------------------------------------------------- |
+ * | 1, `VIRTIO_F_RING_RESET` negotiated                    | reset: `{ ...INITIAL_QUEUE_REGISTERS, resetUnconfirmed: true, wasReset: true }`; `reset: true`, `stopped` when it was `ready` |
+ * | 1 without `VIRTIO_F_RING_RESET`, or any other value    | unchanged (the same record), nothing reported            |
+ *
+ * A reset queue is back in its default state, its available and used state
+ * included (2.6.1.1.1/2: the register file drops the device half, and the
+ * device model its work on the queue, so nothing of the old queue is
+ * executed or notified, 2.6.1.1.1/1); `QueueReady` reads 0 at once
+ * (4.2.2.1/12). The reset is synchronous, so `QueueReset` reads 0 right away
+ * (4.2.2.1/11 never applies); `resetUnconfirmed` records that the driver has
+ * not yet read it back (4.2.2.2/14, which {@linkcode writeQueueRegister}
+ * reports if the driver reconfigures first), and `wasReset` that the next
+ * setup is a re-enable (2.6.1.2.2/1, checked as a first setup, sizes and
+ * addresses free to differ: 4.2.2.2/16, 2.6.1.2.1/1).
+ *
+ * @param registers The selected queue's registers before the write.
+ * @param write The queue, the value written and whether `VIRTIO_F_RING_RESET` was negotiated.
+ * @returns The outcome, as for the other queue registers: `enabled` is always false and `problems` empty.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { INITIAL_QUEUE_REGISTERS, resetQueue } from "./queue_registers.ts";
+ * const live = { ...INITIAL_QUEUE_REGISTERS, num: 256, descLow: 0x4000_0000, ready: true };
+ * const outcome = resetQueue(live, { queue: 0, value: 1, ringReset: true });
+ * assert.equal(outcome.reset && outcome.stopped, true);
+ * assert.equal(outcome.registers.ready || outcome.registers.num !== 0, false);
+ * assert.equal(resetQueue(live, { queue: 0, value: 1, ringReset: false }).registers, live);
+ * ```
+ */
+export function resetQueue(
+  registers: QueueRegisters,
+  write: QueueResetWrite,
+): QueueRegisterOutcome {
+  if (write.value !== 1 || !write.ringReset) {
+    return { registers, enabled: false, stopped: false, reset: false, problems: [] };
+  }
+  return {
+    registers: { ...INITIAL_QUEUE_REGISTERS, resetUnconfirmed: true, wasReset: true },
+    enabled: false,
+    stopped: registers.ready,
+    reset: true,
+    problems: [],
+  };
+}
 
 /**
  * Joins two u32 register halves into a 64-bit address.

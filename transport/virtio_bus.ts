@@ -29,7 +29,7 @@ export interface BoundDevice {
   readonly window: MmioWindowInfo;
   /** The driver-side transport for the window. */
   readonly transport: MmioDriverTransport;
-  /** The bound driver, or `null` (empty slot, no driver, or failure before binding). */
+  /** The bound driver, or `null` (empty slot, no driver, or a bring-up that failed: see `error`). */
   readonly driver: VirtioDriver | null;
   /** What went wrong, if anything. */
   readonly error: string;
@@ -129,6 +129,9 @@ export class VirtioBus {
         }
       } catch (e) {
         error = e instanceof Error ? e.message : String(e);
+        // A driver whose bring-up failed is not bound: the transport set
+        // FAILED and removed it, and no request of its can be served.
+        driver = null;
       }
       this.#devices.push({ window, transport, driver, error });
     }

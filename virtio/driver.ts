@@ -102,6 +102,15 @@ export interface VirtioDriver {
   configChanged?(): void;
   /** The device is being unbound or reset by the driver core. */
   remove?(): void;
+  /**
+   * The driver core has reset the device to recover it (after
+   * DEVICE_NEEDS_RESET or FAILED, §2.1.1) and will run `probe` and `ready`
+   * again on the same context (Linux: `reset_prepare`, then `reset_done`).
+   * Settle every request the device will never complete, with an error that
+   * says why, and free the queues' buffers: the device no longer touches
+   * them. A driver without it cannot be recovered.
+   */
+  resetPrepare?(): void;
 }
 
 /** A driver the core can bind, by device ID. */

@@ -157,7 +157,7 @@ export class BlockReadOnlyError extends Error {
 
 /** The driver cannot take requests. */
 export class BlockDriverError extends Error {
-  /** `"not-bound"`, `"removed"`, `"needs-reset"` or `"queue-broken"`. */
+  /** `"not-bound"`, `"removed"`, `"needs-reset"`, `"reset"` or `"queue-broken"`. */
   readonly code: string;
 
   /**
@@ -507,6 +507,33 @@ export class VirtioBlockDriver implements VirtioDriver {
     this.#live = false;
     this.#removed = new BlockDriverError("removed", "Block device was removed");
     this.#failAll(this.#removed);
+    this.#releaseBuffers();
+  }
+
+  /**
+   * The driver core has reset the device to recover it (after
+   * DEVICE_NEEDS_RESET, or FAILED) and will probe this driver again: every
+   * request in flight or waiting fails now with a {@linkcode BlockDriverError}
+   * that says why — `"needs-reset"` when the device asked for the reset (the
+   * error requests already got), else `"reset"` — since the device dropped
+   * them and a write may or may not have reached the disk; it is the caller's
+   * to retry. Guest buffers are freed; requests made from now on wait for the
+   * new bring-up (and fail with `"removed"` if it fails).
+   */
+  resetPrepare(): void {
+    this.#live = false;
+    const error = this.#failure ??
+      new BlockDriverError(
+        "reset",
+        "Block device was reset to recover; the request was not completed and may be retried",
+      );
+    this.#failAll(error);
+    this.#releaseBuffers();
+    this.#failure = null;
+  }
+
+  /** Gives back the queue's chains and every guest buffer of the slots (the device was reset). */
+  #releaseBuffers(): void {
     const vq = this.#vq;
     if (vq && typeof vq.detach === "function") vq.detach();
     this.#vq = null;

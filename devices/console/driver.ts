@@ -51,7 +51,7 @@ export interface VirtioConsoleDriverOptions {
 
 /** The console driver cannot do what was asked. */
 export class ConsoleDriverError extends Error {
-  /** `"not-bound"`, `"closed"`, `"removed"`, `"not-negotiated"` or `"queue-broken"`. */
+  /** `"not-bound"`, `"closed"`, `"removed"`, `"not-negotiated"`, `"queue-broken"`, `"needs-reset"` or `"reset"`. */
   readonly code: string;
 
   /**
@@ -139,6 +139,8 @@ export class VirtioConsoleDriver implements VirtioDriver {
   #live = false;
   #closed = false;
   #streamDone = false;
+  /** Why writes fail until the device is recovered (DEVICE_NEEDS_RESET), or `null`. */
+  #failure: ConsoleDriverError | null = null;
   #bytesReceived = 0;
   #bytesSent = 0;
 
@@ -220,10 +222,26 @@ export class VirtioConsoleDriver implements VirtioDriver {
     this.#pumpTransmit();
   }
 
-  /** A configuration change: read `cols` and `rows` again (§5.3.6) and tell the listeners. */
+  /**
+   * A configuration change. If the device set DEVICE_NEEDS_RESET, nothing
+   * sent will be used (2.1.1/4): every write in flight or waiting fails now
+   * with a `"needs-reset"` {@linkcode ConsoleDriverError}, and so does every
+   * write until the device is recovered. Otherwise read `cols` and `rows`
+   * again (§5.3.6) and tell the listeners.
+   */
   configChanged(): void {
     const ctx = this.#ctx;
-    if (!ctx || !hasFeature(ctx.features, VIRTIO_CONSOLE_F_SIZE)) return;
+    if (!ctx) return;
+    if (ctx.needsReset) {
+      this.#live = false;
+      this.#failure ??= new ConsoleDriverError(
+        "needs-reset",
+        "Console device set DEVICE_NEEDS_RESET; its transmit buffers will not be used",
+      );
+      this.#failTransmit(this.#failure);
+      return;
+    }
+    if (!hasFeature(ctx.features, VIRTIO_CONSOLE_F_SIZE)) return;
     const size = this.parts.readConsoleSize(ctx);
     const old = this.#size;
     this.#size = size;
@@ -265,7 +283,8 @@ export class VirtioConsoleDriver implements VirtioDriver {
         new ConsoleDriverError("closed", "Console driver is closed; write refused"),
       );
     }
-    if (!this.#txq) {
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (!this.#ctx) {
       return Promise.reject(
         new ConsoleDriverError("not-bound", "Console driver is not bound to a device"),
       );
@@ -330,6 +349,32 @@ export class VirtioConsoleDriver implements VirtioDriver {
     const error = new ConsoleDriverError("removed", "Console device was removed");
     this.#failTransmit(error);
     this.#endStream();
+    this.#releaseBuffers();
+  }
+
+  /**
+   * The driver core has reset the device to recover it and will probe this
+   * driver again: writes in flight or waiting fail now (`"needs-reset"` when
+   * the device asked for the reset, else `"reset"`: the device dropped them,
+   * and some of their bytes may have reached the terminal); receive buffers
+   * are freed. {@linkcode readable} stays open, and writes made from now on
+   * wait for the new bring-up.
+   */
+  resetPrepare(): void {
+    this.#live = false;
+    this.#failTransmit(
+      this.#failure ??
+        new ConsoleDriverError(
+          "reset",
+          "Console device was reset to recover; the write was not completed",
+        ),
+    );
+    this.#releaseBuffers();
+    this.#failure = null;
+  }
+
+  /** Takes back both queues' chains and frees the receive buffers (the device was reset). */
+  #releaseBuffers(): void {
     const allocator = this.#ctx?.allocator;
     for (const queue of [this.#rxq, this.#txq]) detach(queue);
     if (allocator) { for (const addr of this.#rxAll.splice(0)) allocator.free(addr); }

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { checkDriverFeatures, nextDeviceStatus } from "../../transport/device_status.ts";
+import {
+  checkDriverFeatures,
+  markNeedsReset,
+  nextDeviceStatus,
+} from "../../transport/device_status.ts";
 import {
   VIRTIO_CONFIG_S_ACKNOWLEDGE as ACK,
   VIRTIO_CONFIG_S_DRIVER as DRIVER,
@@ -111,4 +115,13 @@ Deno.test("checkDriverFeatures: unoffered bits are refused (2.2.1/1), VERSION_1 
   assert.ok(!noVersion.ok && noVersion.requirement === "6.1/1");
   // A legacy-only device (no VERSION_1 offered) is not held to 6.1/1.
   assert.equal(checkDriverFeatures(features(5), features(5)).ok, true);
+});
+
+Deno.test("markNeedsReset sets DEVICE_NEEDS_RESET and nothing else, and notifies once, only a live driver (2.1.2/2, 2.1.2/3)", () => {
+  for (let status = 0; status < 0x100; status++) {
+    const t = markNeedsReset(status);
+    assert.equal(t.status, status | NEEDS_RESET, `status ${status}`);
+    const asked = (status & NEEDS_RESET) !== 0;
+    assert.equal(t.notify, !asked && (status & DRIVER_OK) !== 0, `status ${status}`);
+  }
 });

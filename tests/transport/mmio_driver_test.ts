@@ -32,6 +32,7 @@ import {
   VIRTIO_CONFIG_S_FEATURES_OK as FEATURES_OK,
 } from "../../virtio/status.ts";
 import type { DriverQueue } from "../../virtqueue/types.ts";
+import type { MmioDriverParts } from "../../transport/parts.ts";
 
 Deno.test("probeWindow reads magic, version, device id, vendor id in that order", () => {
   const { window, accesses } = scriptedWindow({
@@ -282,6 +283,40 @@ Deno.test("a config change interrupt reaches the driver, and DEVICE_NEEDS_RESET 
   driverSide.handleInterrupt();
   assert.equal(driver.configChanges, 2);
   assert.equal(driverSide.state, "needs-reset");
+});
+
+Deno.test("an exception in the configuration change handler does not drop the used buffers of the same interrupt", async () => {
+  // A handleInterrupt part written the plain way, with no try: a throwing
+  // configChanged would skip usedBuffers if the transport's handlers threw.
+  const plain: MmioDriverParts["handleInterrupt"] = (window, handlers) => {
+    const status = window.read32(R.VIRTIO_MMIO_INTERRUPT_STATUS);
+    const handled = status & 3;
+    if (handled) window.write32(R.VIRTIO_MMIO_INTERRUPT_ACK, handled);
+    if (handled & R.VIRTIO_MMIO_INT_CONFIG) handlers.configChanged();
+    if (handled & R.VIRTIO_MMIO_INT_VRING) handlers.usedBuffers();
+    return { status, acknowledged: handled };
+  };
+  const { window, log, memory, allocator, device, transport } = setup();
+  const driverSide = new MmioDriverTransport({
+    window,
+    memory,
+    allocator,
+    log,
+    parts: { handleInterrupt: plain },
+  });
+  const driver = new EchoDriver();
+  driver.configChanged = () => {
+    throw new Error("configuration unreadable");
+  };
+  await driverSide.initialize(driver);
+  const buf = allocator.alloc(64, 8);
+  driver.queue.add([], [{ addr: buf, len: 64 }], "hello");
+  if (driver.queue.kickPrepare()) driverSide.notify(0);
+  device.change(0, 3);
+  assert.equal(transport.interruptStatus, R.VIRTIO_MMIO_INT_VRING | R.VIRTIO_MMIO_INT_CONFIG);
+  assert.throws(() => driverSide.handleInterrupt(), /configuration unreadable/);
+  assert.deepEqual(driver.used, [{ token: "hello", len: 64 }], "the used buffer was reaped");
+  assert.equal(transport.interruptStatus, 0);
 });
 
 Deno.test("initialize refuses a driver for another device type and sets FAILED when probe throws", async () => {

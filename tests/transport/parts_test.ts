@@ -51,6 +51,8 @@ Deno.test("the parts tables are frozen and name every step exactly once", () => 
     "acknowledgeInterrupt",
     "checkConfigAccess",
     "configChanged",
+    "markNeedsReset",
+    "resetQueue",
   ]);
   assert.deepEqual(Object.keys(REFERENCE_MMIO_DRIVER_PARTS), [
     "probeWindow",
@@ -63,7 +65,11 @@ Deno.test("the parts tables are frozen and name every step exactly once", () => 
     "readConfigConsistent",
     "readConfig64",
   ]);
-  assert.deepEqual(Object.keys(REFERENCE_DRIVER_CORE_PARTS), ["initializeDevice", "bindDriver"]);
+  assert.deepEqual(Object.keys(REFERENCE_DRIVER_CORE_PARTS), [
+    "initializeDevice",
+    "bindDriver",
+    "recoverDevice",
+  ]);
   const all = [
     REFERENCE_MMIO_DEVICE_PARTS,
     REFERENCE_MMIO_DRIVER_PARTS,

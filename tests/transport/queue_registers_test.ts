@@ -7,6 +7,7 @@ import {
   queueAreas,
   type QueueRegisters,
   type QueueRegisterWrite,
+  resetQueue,
   writeQueueRegister,
 } from "../../transport/queue_registers.ts";
 import * as R from "../../transport/mmio_registers.ts";
@@ -352,29 +353,40 @@ Deno.test("writeQueueRegister: the area check sees the registers with the read-b
   assert.equal(outcome.registers.ready, true);
 });
 
-Deno.test("writeQueueRegister: QueueReset with VIRTIO_F_RING_RESET resets the queue; using it before reading QueueReset back breaks 4.2.2.2/14", () => {
+Deno.test("resetQueue: QueueReset with VIRTIO_F_RING_RESET resets the queue; using it before reading QueueReset back breaks 4.2.2.2/14", () => {
   const ready = Object.freeze({ ...GOOD, ready: true });
-  const reset = writeQueueRegister(ready, write(R.VIRTIO_MMIO_QUEUE_RESET, 1), accept);
+  const reset = resetQueue(ready, { queue: 0, value: 1, ringReset: true });
   assert.equal(reset.reset, true);
   assert.equal(reset.stopped, true);
+  assert.equal(reset.enabled, false);
+  assert.deepEqual(reset.problems, []);
   assert.deepEqual(reset.registers, {
     ...INITIAL_QUEUE_REGISTERS,
     resetUnconfirmed: true,
     wasReset: true,
   });
+  // A queue that was not in use is reset too, but nothing was stopped.
+  const idle = resetQueue(GOOD, { queue: 0, value: 1, ringReset: true });
+  assert.deepEqual([idle.reset, idle.stopped], [true, false]);
   const early = writeQueueRegister(reset.registers, write(R.VIRTIO_MMIO_QUEUE_NUM, 8), accept);
   assert.deepEqual(ids(early.problems), ["4.2.2.2/14"]);
   assert.equal(early.registers.num, 8);
 
-  for (const [value, ringReset] of [[1, false], [2, true], [0, true]] as const) {
-    const none = writeQueueRegister(
-      ready,
-      write(R.VIRTIO_MMIO_QUEUE_RESET, value, { ringReset }),
-      accept,
-    );
+  for (
+    const [value, ringReset] of [[1, false], [2, true], [0, true], [0xffff_ffff, true]] as const
+  ) {
+    const none = resetQueue(ready, { queue: 0, value, ringReset });
     assert.equal(none.reset, false, `value ${value}, ringReset ${ringReset}`);
+    assert.equal(none.stopped, false);
     assert.equal(none.registers, ready);
   }
+});
+
+Deno.test("writeQueueRegister leaves QueueReset to resetQueue", () => {
+  assert.throws(
+    () => writeQueueRegister(GOOD, write(R.VIRTIO_MMIO_QUEUE_RESET, 1), accept),
+    (e: unknown) => e instanceof RangeError && /0x0c0/.test(e.message),
+  );
 });
 
 Deno.test("writeQueueRegister refuses offsets that are not queue registers", () => {

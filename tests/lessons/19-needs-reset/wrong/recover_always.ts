@@ -1,0 +1,27 @@
+// Mistake: the driver resets and re-initializes whenever it is asked to recover, even a device that is live and asked for nothing.
+// Source: none
+// Must fail: "a device that asked for nothing is left alone" [2.1.1/4]
+
+import type { RecoveryOutcome, RecoverySteps } from "../../../../transport/driver_core.ts";
+import { DeviceResetError } from "../../../../transport/driver_init.ts";
+import type { RegisterWindow } from "../../../../transport/types.ts";
+export { markNeedsReset, resetQueue } from "../correct/qemu_style.ts";
+
+export async function recoverDevice(
+  window: RegisterWindow,
+  features: bigint,
+  steps: RecoverySteps,
+  maxPolls = 1000,
+): Promise<RecoveryOutcome> {
+  const status = window.read32(0x070);
+  window.write32(0x070, 0);
+  let now = -1;
+  let polls = 0;
+  while (polls < maxPolls && now !== 0) {
+    now = window.read32(0x070);
+    polls++;
+  }
+  if (now !== 0) throw new DeviceResetError(now, polls);
+  steps.release();
+  return { recovered: true, status, features: await steps.reinitialize(features) };
+}

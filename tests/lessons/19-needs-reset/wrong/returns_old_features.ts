@@ -1,0 +1,29 @@
+// Mistake: the outcome reports the features negotiated before, not what the new bring-up negotiated: a device that offers less now goes unnoticed.
+// Source: none
+// Must fail: "the device is offered the same features again" [2.2.2/3]
+
+import type { RecoveryOutcome, RecoverySteps } from "../../../../transport/driver_core.ts";
+import { DeviceResetError } from "../../../../transport/driver_init.ts";
+import type { RegisterWindow } from "../../../../transport/types.ts";
+export { markNeedsReset, resetQueue } from "../correct/qemu_style.ts";
+
+export async function recoverDevice(
+  window: RegisterWindow,
+  features: bigint,
+  steps: RecoverySteps,
+  maxPolls = 1000,
+): Promise<RecoveryOutcome> {
+  const status = window.read32(0x070);
+  if ((status & 0xc0) === 0) return { recovered: false, status };
+  window.write32(0x070, 0);
+  let now = -1;
+  let polls = 0;
+  while (polls < maxPolls && now !== 0) {
+    now = window.read32(0x070);
+    polls++;
+  }
+  if (now !== 0) throw new DeviceResetError(now, polls);
+  steps.release();
+  await steps.reinitialize(features);
+  return { recovered: true, status, features };
+}
