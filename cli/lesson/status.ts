@@ -28,6 +28,57 @@ function statusCell(progress: LessonProgress, p: ReturnType<typeof painter>): st
   return p.dim("· not started");
 }
 
+/** What each layer of the parts registry is called in the table. */
+const LAYER_WORDS: Readonly<Record<string, string>> = {
+  transport: "mmio",
+  virtqueue: "rings",
+  blk: "blk",
+  console: "console",
+  core: "core",
+};
+
+/**
+ * What a lesson builds, by the layers of its parts, with the sides: e.g.
+ * `mmio dev+drv`, `rings drv`, `blk dev+drv`.
+ */
+export function buildsCell(lesson: Lesson): string {
+  const sides = new Map<string, Set<string>>();
+  for (const key of lesson.parts) {
+    const [layer, side] = key.split(".");
+    const set = sides.get(layer) ?? new Set<string>();
+    set.add(side === "device" ? "dev" : "drv");
+    sides.set(layer, set);
+  }
+  // A lesson with parts in every layer runs the whole machine on them.
+  if (Object.keys(LAYER_WORDS).every((layer) => sides.has(layer))) return "the whole machine";
+  const layers = Object.keys(LAYER_WORDS).filter((layer) => sides.has(layer));
+  if (layers.length === 0) return "";
+  const sideOf = (layer: string) =>
+    ["dev", "drv"].filter((x) => sides.get(layer)!.has(x)).join("+");
+  // "mmio rings dev+drv" when every layer has the same sides, else per layer.
+  if (layers.every((layer) => sideOf(layer) === sideOf(layers[0]))) {
+    return `${layers.map((layer) => LAYER_WORDS[layer]).join(" ")} ${sideOf(layers[0])}`;
+  }
+  return layers.map((layer) => `${LAYER_WORDS[layer]} ${sideOf(layer)}`).join(", ");
+}
+
+/**
+ * The chapters a lesson's sections belong to, two levels deep, in order and
+ * once each (`4.2.2.2` and `4.2.3.1.1` are both `§4.2`): one short line; the
+ * full list is in `lab show`.
+ */
+export function chaptersCell(sections: readonly string[]): string {
+  const seen: string[] = [];
+  for (const s of sections) {
+    const chapter = s.split(".").slice(0, 2).join(".");
+    // `§6` already covers `§6.1`.
+    if (!seen.includes(chapter) && !seen.includes(chapter.split(".")[0])) seen.push(chapter);
+  }
+  const key = (c: string) => c.split(".").map(Number);
+  seen.sort((a, b) => key(a)[0] - key(b)[0] || (key(a)[1] ?? 0) - (key(b)[1] ?? 0));
+  return seen.map((c) => `§${c}`).join(" ");
+}
+
 /**
  * The table of lessons with progress.
  *
@@ -45,31 +96,48 @@ export function progressTable(ctx: LabContext, color: boolean): string {
       statusCell(progress, p),
       `${progress.hintsSeen ?? 0}/${lesson.hints.length}`,
       `${lesson.minutes} min`,
-      lesson.sections.map((s) => `§${s}`).join(" "),
+      buildsCell(lesson),
+      chaptersCell(lesson.sections),
     ];
   });
   // The spec column takes what the terminal has left and wraps, so the table
-  // never runs past the right edge.
-  const head = ["#", "lesson", "id", "status", "hints", "time", "spec"];
-  const widths = head.map((h, i) =>
-    Math.max(h.length, ...rows.map((r) => stripAnsi(r[i]).length)) + 2
-  );
+  // never runs past the right edge; on a narrow terminal the columns a
+  // learner can do without go first (the id, the time, the hints, what it
+  // builds: `lab show N` has them all).
   const columns = terminalColumns();
-  const fixed = widths.slice(0, -1).reduce((a, b) => a + b, 0) + head.length + 1;
+  const all = ["#", "lesson", "id", "status", "hints", "time", "builds", "spec"];
+  const aligns = ["right", "left", "left", "left", "right", "right", "left", "left"] as const;
+  const droppable = ["id", "time", "hints", "builds"];
+  // No narrower than the longest chapter label ("§2.7") plus padding.
+  const minSpec = Math.max(...rows.flatMap((r) => r[7].split(" ").map((w) => w.length))) + 2;
+  let keep = all.map((_, i) => i);
+  const natural = (i: number) =>
+    Math.max(all[i].length, ...rows.map((r) => stripAnsi(r[i]).length)) + 2;
+  // The lesson titles wrap too, once nothing else can go.
+  let titleWidth = natural(1);
+  const widthOf = (i: number) => i === 1 ? titleWidth : natural(i);
+  const fixedOf = (cols: number[]) =>
+    cols.slice(0, -1).reduce((a, i) => a + widthOf(i), 0) + cols.length + 1;
+  const wanted = Math.min(natural(7), 18);
+  for (const name of droppable) {
+    if (fixedOf(keep) + wanted <= columns) break;
+    keep = keep.filter((i) => all[i] !== name);
+  }
+  if (fixedOf(keep) + minSpec > columns) {
+    titleWidth = Math.max(14, titleWidth - (fixedOf(keep) + minSpec - columns));
+  }
   const render = (spec: number) => {
     const table = new Table({
-      head,
-      colAligns: ["right", "left", "left", "left", "right", "right", "left"],
-      colWidths: [...widths.slice(0, -1), spec],
+      head: keep.map((i) => all[i]),
+      colAligns: keep.map((i) => aligns[i]),
+      colWidths: [...keep.slice(0, -1).map(widthOf), spec],
       wordWrap: true,
       style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true },
     });
-    table.push(...rows);
+    table.push(...rows.map((r) => keep.map((i) => r[i])));
     return table.toString();
   };
-  // No narrower than the longest section label ("§4.2.3.1.1") plus padding.
-  const minSpec = Math.max(...rows.flatMap((r) => r[6].split(" ").map((w) => w.length))) + 2;
-  let spec = Math.max(minSpec, Math.min(widths.at(-1)!, columns - fixed));
+  let spec = Math.max(minSpec, Math.min(widthOf(7), columns - fixedOf(keep)));
   let out = render(spec);
   // Measure what cli-table3 drew and take any overflow out of the spec column.
   const drawn = Math.max(...stripAnsi(out).split("\n").map((l) => l.length));
