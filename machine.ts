@@ -113,10 +113,60 @@ export interface MachineOptions {
   /** Map an empty slot (DeviceID 0) at {@linkcode EMPTY_WINDOW} (default true). */
   readonly emptySlot?: boolean;
   /**
-   * Called when an interrupt handler throws (default: `console.error`): the
-   * bus delivers interrupts in microtasks, where no caller can take the error.
+   * The machine's one error sink: called with every error thrown where no
+   * caller can take it (an interrupt handler or a strict log's storm report
+   * in the bus's delivery microtask, a device model's backend reaction or
+   * timer), and `where` it happened, e.g. `"virtio-console receive (backend
+   * input)"`. The device has already done what the spec asks (a broken queue,
+   * DEVICE_NEEDS_RESET) before the error arrives. Every error is also kept in
+   * {@linkcode LabMachine.errors}. Default: print one line to stderr.
    */
-  readonly onHandlerError?: (error: unknown, irq: number) => void;
+  readonly onError?: (error: unknown, where: string) => void;
+}
+
+/** One error the machine caught where no caller could ({@linkcode LabMachine.errors}). */
+export interface MachineError {
+  /** What was thrown: a `ConformanceError` from a strict log, or a part's own error. */
+  readonly error: unknown;
+  /** Where it was thrown, e.g. `"IRQ 43 storm detection"`. */
+  readonly where: string;
+}
+
+/** How many errors {@linkcode LabMachine.errors} keeps (the latest). */
+export const MACHINE_ERRORS_KEPT = 100;
+
+/** The one-line form of a machine error, as the default sink prints it. */
+export function formatMachineError(error: unknown, where: string): string {
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return `virtio-lab: ${where}: ${what}`.replace(/\s*\n\s*/g, " ");
+}
+
+/**
+ * The error sink of a machine: keeps the last {@linkcode MACHINE_ERRORS_KEPT}
+ * errors and hands each to `onError` (default: one line on stderr). A sink
+ * that throws is not allowed to escape either.
+ */
+class ErrorSink {
+  readonly errors: MachineError[] = [];
+  dropped = 0;
+  readonly #onError: (error: unknown, where: string) => void;
+
+  constructor(onError?: (error: unknown, where: string) => void) {
+    this.#onError = onError ?? ((error, where) => console.error(formatMachineError(error, where)));
+  }
+
+  readonly report = (error: unknown, where: string): void => {
+    this.errors.push(Object.freeze({ error, where }));
+    if (this.errors.length > MACHINE_ERRORS_KEPT) {
+      this.errors.shift();
+      this.dropped++;
+    }
+    try {
+      this.#onError(error, where);
+    } catch (thrown) {
+      console.error(formatMachineError(thrown, `the onError hook (for ${where})`));
+    }
+  };
 }
 
 /** One device of the machine, both sides of it. */
@@ -219,6 +269,7 @@ export class LabMachine {
   /** The virtio-console device and its driver. */
   readonly console: MachineDevice<VirtioConsoleDriver>;
   readonly #backends: { close(): Promise<void> }[];
+  readonly #sink: ErrorSink;
   #closed = false;
 
   /** Use {@linkcode createMachine}; this constructor expects a probed bus. */
@@ -231,6 +282,7 @@ export class LabMachine {
     blk: MachineDevice<VirtioBlockDriver>;
     console: MachineDevice<VirtioConsoleDriver>;
     backends: { close(): Promise<void> }[];
+    sink?: ErrorSink;
   }) {
     this.memory = init.memory;
     this.allocator = init.allocator;
@@ -240,6 +292,33 @@ export class LabMachine {
     this.blk = init.blk;
     this.console = init.console;
     this.#backends = init.backends;
+    this.#sink = init.sink ?? new ErrorSink();
+  }
+
+  /**
+   * Errors caught where no caller could take them (see
+   * {@linkcode MachineOptions.onError}), oldest first: the last
+   * {@linkcode MACHINE_ERRORS_KEPT}.
+   */
+  get errors(): readonly MachineError[] {
+    return this.#sink.errors;
+  }
+
+  /** How many errors {@linkcode errors} dropped because it was full. */
+  get errorsDropped(): number {
+    return this.#sink.dropped;
+  }
+
+  /**
+   * Hands an error to the machine's sink, as its devices and bus do: kept in
+   * {@linkcode errors} and passed to {@linkcode MachineOptions.onError}. For
+   * code that drives the machine from callbacks of its own. Never throws.
+   *
+   * @param error What was thrown.
+   * @param where Where, in words.
+   */
+  reportError(error: unknown, where: string): void {
+    this.#sink.report(error, where);
   }
 
   /** What the guest found in every window, in address order. */
@@ -390,15 +469,22 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     new GuestMemory(options.ramSize ?? MACHINE_RAM_SIZE, { base: MACHINE_RAM_BASE });
   const allocator = new GuestAllocator(memory);
   const log = options.log ?? new ConformanceLog({ strict: options.strict ?? false });
-  const bus = new MmioBus({ log, onHandlerError: options.onHandlerError });
+  const sink = new ErrorSink(options.onError);
+  const bus = new MmioBus({ log, onError: sink.report });
   const parts = options.parts;
   checkMachineParts(parts);
   const disk = options.disk ?? builtinDisk();
   const consoleBackend = options.console ?? new MemoryConsoleBackend();
   const blockDevice = options.blockDevice ??
-    new VirtioBlockDevice(disk, { parts: resolveParts(parts, "blk", "device") });
+    new VirtioBlockDevice(disk, {
+      parts: resolveParts(parts, "blk", "device"),
+      onError: sink.report,
+    });
   const consoleDevice = options.consoleDevice ??
-    new VirtioConsoleDevice(consoleBackend, { parts: resolveParts(parts, "console", "device") });
+    new VirtioConsoleDevice(consoleBackend, {
+      parts: resolveParts(parts, "console", "device"),
+      onError: sink.report,
+    });
   const transportDeviceParts = resolveParts(parts, "transport", "device");
   const deviceQueueFactory = createSplitQueueDeviceFactory(
     resolveParts(parts, "virtqueue", "device"),
@@ -472,6 +558,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
       recover: () => recoverBound(conBound),
     },
     backends: [consoleBackend, disk],
+    sink,
   });
 }
 

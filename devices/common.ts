@@ -148,3 +148,15 @@ export function mergeParts<P extends object>(reference: P, parts: Partial<P> = {
   }
   return Object.freeze(merged) as P;
 }
+
+/**
+ * The default error hook of a device model: one line on stderr, for an error
+ * thrown where no caller can take it (a backend reaction, a timer).
+ *
+ * @param error What was thrown.
+ * @param where The device and the step, e.g. `"virtio-blk request completion"`.
+ */
+export function printDeviceError(error: unknown, where: string): void {
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  console.error(`${where}: ${what}`.replace(/\s*\n\s*/g, " "));
+}

@@ -97,7 +97,15 @@ export interface MmioBusOptions {
    * masked as an interrupt storm (default 10 000).
    */
   readonly stormLimit?: number;
-  /** Called when a handler throws (default: `console.error`). */
+  /**
+   * Called with every error thrown in an interrupt delivery, where no caller
+   * can take it: a handler's, or a strict log's `ConformanceError` for a storm
+   * (the line is masked first). `where` says which line and step, e.g.
+   * `"IRQ 42 handler"`. Default: `console.error`. A lab machine passes its
+   * error sink.
+   */
+  readonly onError?: (error: unknown, where: string) => void;
+  /** Called when a handler throws, instead of {@linkcode onError}. */
   readonly onHandlerError?: (error: unknown, irq: number) => void;
 }
 
@@ -117,19 +125,23 @@ export class MmioBus {
   readonly #log: ConformanceLog | undefined;
   readonly #stormLimit: number;
   readonly #onHandlerError: (error: unknown, irq: number) => void;
+  readonly #onError: (error: unknown, where: string) => void;
   #pending = 0;
   #idleWaiters: (() => void)[] = [];
 
   /**
    * Creates a bus with no windows mapped.
    *
-   * @param options Log, storm limit, handler error hook.
+   * @param options Log, storm limit, error hooks.
    */
   constructor(options: MmioBusOptions = {}) {
     this.#log = options.log;
     this.#stormLimit = options.stormLimit ?? 10_000;
+    const onError = options.onError ??
+      ((error: unknown, where: string) => console.error(`${where} threw:`, error));
+    this.#onError = onError;
     this.#onHandlerError = options.onHandlerError ??
-      ((error, irq) => console.error(`Interrupt handler for IRQ ${irq} threw:`, error));
+      ((error, irq) => onError(error, `IRQ ${irq} handler`));
   }
 
   /** The mapped windows, in address order. */
@@ -392,12 +404,18 @@ export class MmioBus {
         // Level-triggered: still high after the handlers, so deliver again.
         if (++state.storm >= this.#stormLimit) {
           state.masked = true;
-          state.reporter?.report(
-            "4.2.3.4.1/3",
-            `Interrupt line ${irq} stayed high through ${state.storm} deliveries: the handler never acknowledged`,
-            { irq, deliveries: state.storm },
-            "line masked until it drops",
-          );
+          try {
+            state.reporter?.report(
+              "4.2.3.4.1/3",
+              `Interrupt line ${irq} stayed high through ${state.storm} deliveries: the handler never acknowledged`,
+              { irq, deliveries: state.storm },
+              "line masked until it drops",
+            );
+          } catch (error) {
+            // A strict log throws here, in the delivery microtask: nothing
+            // can take it but the error hook. The line is masked already.
+            this.#onError(error, `IRQ ${irq} storm detection`);
+          }
         } else {
           this.#schedule(state);
         }

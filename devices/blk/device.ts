@@ -20,7 +20,7 @@ import {
 } from "../../virtio/features.ts";
 import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../virtio/device.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/types.ts";
-import { ConfigSpace, mergeParts, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
+import { ConfigSpace, mergeParts, printDeviceError, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
 import type { BlockBackend } from "./backends.ts";
 import * as blk from "./constants.ts";
 import type { BlockIoOptions } from "./io.ts";
@@ -85,6 +85,14 @@ export interface VirtioBlockDeviceOptions {
   readonly name?: string;
   /** Replacements for some of the device-side parts (default: the reference ones). */
   readonly parts?: Partial<BlockDeviceParts>;
+  /**
+   * Where an error goes that is thrown where no caller can take it: in
+   * completing a request, which runs as the backend work's promise reaction
+   * (a strict log's `ConformanceError` included). The device has asked for a
+   * reset first (DEVICE_NEEDS_RESET). `where` names the device and the step.
+   * Default: one line on stderr. A lab machine passes its error sink.
+   */
+  readonly onError?: (error: unknown, where: string) => void;
 }
 
 /** Requests seen, by kind. */
@@ -228,6 +236,7 @@ export class VirtioBlockDevice implements VirtioDevice {
 
   readonly #config = new ConfigSpace(VIRTIO_BLK_CONFIG_SIZE);
   readonly #idBytes = new Uint8Array(VIRTIO_BLK_ID_BYTES);
+  readonly #onError: (error: unknown, where: string) => void;
   /** What parsing checks against: fixed at DRIVER_OK, with the limits negotiated. */
   #disk: BlockDisk;
   #host: DeviceHost | null = null;
@@ -254,7 +263,7 @@ export class VirtioBlockDevice implements VirtioDevice {
    * Creates the device; `capacity` is `backend.size` in whole 512-byte sectors.
    *
    * @param backend The storage.
-   * @param options Queue size, limits, ID string, name and parts.
+   * @param options Queue size, limits, ID string, name, parts and error hook.
    * @throws {RangeError} If the queue size is not a power of two from 1 to
    *   32768, `segMax` or `sizeMax` is not a positive 32-bit integer, or the ID
    *   is not ASCII of at most 20 bytes.
@@ -270,6 +279,7 @@ export class VirtioBlockDevice implements VirtioDevice {
       throw new RangeError(`Block queue size ${queueSize} is not a power of two from 1 to 32768`);
     }
     this.parts = mergeParts(REFERENCE_BLOCK_DEVICE_PARTS, options.parts);
+    this.#onError = options.onError ?? printDeviceError;
     this.segMax = u32(options.segMax ?? DEFAULT_SEG_MAX, "segMax");
     this.sizeMax = u32(options.sizeMax ?? DEFAULT_SIZE_MAX, "sizeMax");
     const id = options.id ?? backend.id ?? DEFAULT_BLK_ID;
@@ -541,13 +551,22 @@ export class VirtioBlockDevice implements VirtioDevice {
     } catch (e) {
       // This runs as a promise reaction: there is no caller to throw to. A
       // part that throws here (a broken replacement, a strict log) leaves the
-      // chain unanswered, so the device asks for a reset rather than let the
-      // error escape as an unhandled rejection.
-      host.needsReset(
-        e instanceof ConformanceError
-          ? e.violation
-          : `Completing a request failed: ${e instanceof Error ? e.message : String(e)}`,
-      );
+      // chain unanswered, so the device asks for a reset, then hands the
+      // error to the error hook rather than let it escape as an unhandled
+      // rejection (as it hands a reset that itself throws).
+      let resetError: unknown = null;
+      try {
+        host.needsReset(
+          e instanceof ConformanceError
+            ? e.violation
+            : `Completing a request failed: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      } catch (thrown) {
+        resetError = thrown;
+      }
+      const where = `${this.name} request completion`;
+      this.#onError(e, where);
+      if (resetError !== null) this.#onError(resetError, `${where}, asking for a reset`);
     }
   }
 

@@ -18,7 +18,7 @@ import {
 import type { AccessWidth, ConfigField, DeviceHost, VirtioDevice } from "../../virtio/device.ts";
 import { ConformanceError, type ConformanceReporter } from "../../conformance/log.ts";
 import type { DescriptorChain, DeviceQueue } from "../../virtqueue/types.ts";
-import { ConfigSpace, mergeParts, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
+import { ConfigSpace, mergeParts, printDeviceError, VIRTIO_LAB_VENDOR_ID } from "../common.ts";
 import type { ConsoleBackend, ConsoleSize } from "./backends.ts";
 import { type ConsoleDeviceParts, REFERENCE_CONSOLE_DEVICE_PARTS } from "./parts.ts";
 import type { TransmitCursor } from "./transmit.ts";
@@ -48,6 +48,15 @@ export interface VirtioConsoleDeviceOptions {
   readonly transmitChunkBytes?: number;
   /** Replacements for some of the device-side parts (default: the reference ones). */
   readonly parts?: Partial<ConsoleDeviceParts>;
+  /**
+   * Where an error goes that is thrown where no caller can take it: in the
+   * input pump run by a backend read's reaction or the receive retry timer,
+   * in transmit streaming, in a backend resize event. A strict log's
+   * `ConformanceError` included. The device has asked for a reset first
+   * (DEVICE_NEEDS_RESET). `where` names the device and the step. Default: one
+   * line on stderr. A lab machine passes its error sink.
+   */
+  readonly onError?: (error: unknown, where: string) => void;
 }
 
 const NO_BYTES = new Uint8Array(0);
@@ -160,6 +169,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
   #outputTail: Promise<void> = Promise.resolve();
   #unsubscribeResize: (() => void) | null = null;
   #closed = false;
+  readonly #onError: (error: unknown, where: string) => void;
 
   #bytesIn = 0;
   #bytesOut = 0;
@@ -174,7 +184,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
    * Creates the device; VIRTIO_CONSOLE_F_SIZE is offered if `backend.size()` reports a size now.
    *
    * @param backend The byte stream behind port 0.
-   * @param options Queue size, name, transmit chunk size and parts.
+   * @param options Queue size, name, transmit chunk size, parts and error hook.
    * @throws {RangeError} If `queueSize` is not a power of two from 1 to 32768,
    *   or `transmitChunkBytes` is not a positive integer.
    * @throws {TypeError} If a replacement part is not a function, or
@@ -196,6 +206,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
     this.parts = mergeParts(REFERENCE_CONSOLE_DEVICE_PARTS, options.parts);
     this.name = options.name ?? "virtio-console";
     this.backend = backend;
+    this.#onError = options.onError ?? printDeviceError;
     this.queueMaxSizes = Object.freeze([queueSize, queueSize]);
     const size = backend.size?.() ?? null;
     // VIRTIO_F_VERSION_1 always (6.2/1); no bit depends on a missing one (2.2.2/1).
@@ -343,11 +354,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
           this.#pumpInput();
         } catch (e) {
           // No caller to throw to, as in a backend read's reaction below.
-          host.needsReset(
-            e instanceof ConformanceError
-              ? e.violation
-              : `Receiving input failed: ${e instanceof Error ? e.message : String(e)}`,
-          );
+          this.#failedOffStack(host, e, "receive (retry timer)", "Receiving input");
         }
       }, 1);
     }
@@ -364,12 +371,9 @@ export class VirtioConsoleDevice implements VirtioDevice {
           } catch (e) {
             // A promise reaction has no caller to throw to: a part that
             // throws here (a strict log, a broken replacement) stops the
-            // device instead of escaping as an unhandled rejection.
-            host.needsReset(
-              e instanceof ConformanceError
-                ? e.violation
-                : `Receiving input failed: ${e instanceof Error ? e.message : String(e)}`,
-            );
+            // device and goes to the error hook instead of escaping as an
+            // unhandled rejection.
+            this.#failedOffStack(host, e, "receive (backend input)", "Receiving input");
           }
         },
         () => {
@@ -506,9 +510,7 @@ export class VirtioConsoleDevice implements VirtioDevice {
       }
     } catch (e) {
       this.#transmitQueue.length = 0;
-      host.needsReset(
-        e instanceof ConformanceError ? e.violation : `Transmit failed: ${(e as Error).message}`,
-      );
+      this.#failedOffStack(host, e, "transmit", "Transmit");
     } finally {
       this.#transmitting = false;
     }
@@ -545,10 +547,39 @@ export class VirtioConsoleDevice implements VirtioDevice {
     this.#config.bytes.set(bytes);
   }
 
+  /** A backend resize event: runs in the backend's callback, where nothing takes an error. */
   #resized(size: ConsoleSize): void {
-    this.#setSize(size);
-    // §5.3.6: a configuration change notification tells the driver to read
-    // cols and rows again; the transport bumps ConfigGeneration too.
-    this.#host?.configChanged();
+    try {
+      this.#setSize(size);
+      // §5.3.6: a configuration change notification tells the driver to read
+      // cols and rows again; the transport bumps ConfigGeneration too.
+      this.#host?.configChanged();
+    } catch (e) {
+      this.#onError(e, `${this.name} resize`);
+    }
+  }
+
+  // ------------------------------------------------------------ errors
+
+  /**
+   * An error thrown where no caller can take it (a promise reaction, a
+   * timer): the device asks for a reset first, as the spec has a device do
+   * when it cannot go on (§2.1.2), then hands the error to the error hook,
+   * with a reset that itself threw after it.
+   */
+  #failedOffStack(host: DeviceHost, error: unknown, step: string, doing: string): void {
+    let resetError: unknown = null;
+    try {
+      host.needsReset(
+        error instanceof ConformanceError
+          ? error.violation
+          : `${doing} failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    } catch (e) {
+      resetError = e;
+    }
+    const where = `${this.name} ${step}`;
+    this.#onError(error, where);
+    if (resetError !== null) this.#onError(resetError, `${where}, asking for a reset`);
   }
 }

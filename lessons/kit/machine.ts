@@ -24,6 +24,7 @@ import {
   createMachine,
   EMPTY_WINDOW,
   type LabMachine,
+  type MachineError,
   type MachineOptions,
 } from "../../machine.ts";
 import { findPart, type MachineParts, machineParts } from "../../parts.ts";
@@ -218,11 +219,15 @@ export async function bootLearnerMachine(
   const guarded = learnerParts(impl, keys);
   const featureMask = rest.featureMask ?? featuresThrough(lessonId);
   const log = rest.log ?? new ConformanceLog({ strict: rest.strict ?? false });
-  // What an interrupt handler throws is kept for the failure, not printed:
-  // the learner's own errors are the guard's already, the rest (a strict
-  // log's violations) are in the log.
-  const handlerErrors: unknown[] = [];
-  const onHandlerError = (error: unknown) => void handlerErrors.push(error);
+  // What the machine catches where no caller could (an interrupt handler, a
+  // device's completion, a strict log's storm report) is kept for the
+  // failure, not printed: the learner's own errors are the guard's already,
+  // a strict log's violations are in the log too.
+  const handlerErrors: MachineError[] = [];
+  const onError = (error: unknown, where: string) => {
+    handlerErrors.push({ error, where });
+    rest.onError?.(error, where);
+  };
   boots++;
   // A bring-up that waits for a completion that never comes (a kick never
   // sent, an interrupt never raised) has no timer of its own to end it.
@@ -231,7 +236,7 @@ export async function bootLearnerMachine(
   try {
     machine = await within(
       Promise.race([
-        createMachine({ ...rest, log, featureMask, onHandlerError, parts: guarded.parts }),
+        createMachine({ ...rest, log, featureMask, onError, parts: guarded.parts }),
         guarded.unwritten,
       ]),
       timeoutMs ?? 3000,
@@ -258,7 +263,7 @@ export async function bootLearnerMachine(
 }
 
 const guards = new WeakMap<LabMachine, GuardedParts>();
-const handlerErrorsOf = new WeakMap<LabMachine, readonly unknown[]>();
+const handlerErrorsOf = new WeakMap<LabMachine, readonly MachineError[]>();
 
 /**
  * The learner's parts a machine of {@linkcode bootLearnerMachine} runs on,
@@ -542,7 +547,7 @@ export function expectDevicesUp(machine: LabMachine, expected: string): void {
 function explainStall(
   log: ConformanceLog,
   guarded: GuardedParts | undefined,
-  handlerErrors: readonly unknown[],
+  handlerErrors: readonly MachineError[],
   stalled: PhaseTimeout,
   phase: string,
   expected: string,
@@ -554,7 +559,7 @@ function explainStall(
   const note = first
     ? `${where} your code threw ${thrown(first.error)}: the likely cause.`
     : handlerErrors.length > 0
-    ? `${where} an interrupt handler threw ${thrown(handlerErrors[0])}.`
+    ? `${where} ${thrown(handlerErrors[0].error)} was thrown in ${handlerErrors[0].where}.`
     : undefined;
   if (note) {
     fail({
