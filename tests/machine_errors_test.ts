@@ -42,7 +42,10 @@ function throwingMarkNeedsReset(): never {
   throw new TypeError("markNeedsReset is not written yet");
 }
 
-async function closed(machine: LabMachine, fn: (m: LabMachine) => Promise<void>): Promise<void> {
+async function closed(
+  machine: LabMachine,
+  fn: (m: LabMachine) => Promise<void> | void,
+): Promise<void> {
   try {
     await fn(machine);
   } finally {
@@ -224,7 +227,7 @@ Deno.test("machine errors: without onError an error is kept and printed as one l
 
 Deno.test("machine errors: machine.errors keeps the last MACHINE_ERRORS_KEPT", async () => {
   const machine = await createMachine({ onError: () => {} });
-  await closed(machine, async (m) => {
+  await closed(machine, (m) => {
     for (let i = 0; i < MACHINE_ERRORS_KEPT + 5; i++) m.reportError(new Error(`e${i}`), "test");
     assert.equal(m.errors.length, MACHINE_ERRORS_KEPT);
     assert.equal((m.errors.at(-1)!.error as Error).message, `e${MACHINE_ERRORS_KEPT + 4}`);
