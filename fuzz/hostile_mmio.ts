@@ -756,6 +756,8 @@ export async function runMmioDriverEpisode(o: MmioDriverEpisodeOptions): Promise
         await o.settle();
       } catch (error) {
         threw = error;
+        // Thrown while delivering the case: it reached the driver.
+        if (op[0] === "hostile" && !wasUnusable) delivered = true;
       }
       if (window.withhold > 0 && --window.withhold === 0) window.release();
       const reported = log.entries.slice(logMark).map((v) => v.id);
