@@ -1,8 +1,9 @@
 /**
- * `lab fuzz [--mine] [--seed N] [--ops N] [--target blk|console|driver|device|all] [--json]`:
+ * `lab fuzz [--mine] [--seed N] [--ops N] [--target blk|console|driver|blk-driver|console-driver|device|drivers|all] [--json]`:
  * runs the fuzz engine (`fuzz/engine.ts`): a hostile driver against the
  * block and console device models through their MMIO windows, a hostile
- * device against the driver half. With `--mine`, the parts of every lesson
+ * device against the driver half, and a hostile MMIO window against the block
+ * and console drivers. With `--mine`, the parts of every lesson
  * the learner passed replace the reference ones (with the lessons' feature
  * mask), and the report says, per hostile case class, what their code did.
  *
@@ -26,8 +27,11 @@ export const FUZZ_TARGET_CHOICES: Readonly<Record<string, readonly FuzzTarget[]>
   blk: ["blk"],
   console: ["console"],
   driver: ["driver"],
+  "blk-driver": ["blk-driver"],
+  "console-driver": ["console-driver"],
   device: ["blk", "console"],
-  all: ["blk", "console", "driver"],
+  drivers: ["blk-driver", "console-driver"],
+  all: ["blk", "console", "driver", "blk-driver", "console-driver"],
 });
 
 function parseCount(value: string): number {

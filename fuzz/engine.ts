@@ -1,6 +1,7 @@
 /**
- * The fuzz engine: runs the hostile driver against each device model and
- * the hostile device against the driver half, episode after episode, each
+ * The fuzz engine: runs the hostile driver against each device model, the
+ * hostile device against the driver half, and a hostile MMIO window against
+ * the block and console drivers, episode after episode, each
  * from its own seed, and gathers what they found into one
  * {@linkcode FuzzReport}: throughput, the rules the code under test
  * reported (by requirement id), every failure with the seed and step that
@@ -22,6 +23,7 @@ import type { RequirementId } from "../conformance/requirements.ts";
 import type { MachineParts } from "../machine.ts";
 import { type EpisodeSink, runDeviceEpisode } from "./hostile_driver.ts";
 import { runDriverEpisode } from "./hostile_device.ts";
+import { runMmioDriverEpisode } from "./hostile_mmio.ts";
 import { episodeSeed, FuzzRng } from "./rng.ts";
 import { KNOWN_ISSUES } from "./known.ts";
 import type {
@@ -40,13 +42,13 @@ export interface FuzzOptions {
   readonly seed?: number;
   /** Steps to run over all targets (default 10 000), shared evenly. */
   readonly ops?: number;
-  /** Targets (default: all three). */
+  /** Targets (default: all of {@linkcode FUZZ_TARGETS}). */
   readonly targets?: readonly FuzzTarget[];
   /** Replacement parts, e.g. the learner's; the rest is the reference. */
   readonly parts?: MachineParts;
   /** The feature bits the devices may offer (default: all). */
   readonly featureMask?: bigint;
-  /** Steps per episode (default 200 for a device, 120 for the driver half). */
+  /** Steps per episode (default 200 for a device, 120 for the driver half, 150 for a driver). */
   readonly stepsPerEpisode?: number;
   /** Resident set size above which the run fails with `memory` (default 2 GiB). */
   readonly memoryLimit?: number;
@@ -147,12 +149,14 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
           threw: 0,
           hung: 0,
           silent: 0,
+          settled: {},
         };
         classes.set(key, t);
       }
       t.runs++;
       for (const id of new Set(outcome.reported)) t.reported[id] = (t.reported[id] ?? 0) + 1;
       if (outcome.broke) t.broke++;
+      for (const code of outcome.settledWith ?? []) t.settled[code] = (t.settled[code] ?? 0) + 1;
       if (outcome.threw !== undefined) {
         t.threw++;
         t.firstThrown ??= outcome.threw;
@@ -223,7 +227,8 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
     const share = Math.floor(ops / targets.length);
     for (const [t, target] of targets.entries()) {
       const budget = t === targets.length - 1 ? ops - share * (targets.length - 1) : share;
-      const perEpisode = options.stepsPerEpisode ?? (target === "driver" ? 120 : 200);
+      const perEpisode = options.stepsPerEpisode ??
+        (target === "driver" ? 120 : target.endsWith("-driver") ? 150 : 200);
       const targetStart = performance.now();
       let targetOps = 0;
       let episodes = 0;
@@ -232,7 +237,18 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
         const steps = Math.min(perEpisode, budget - targetOps);
         where = { target, seed: s, step: 0, op: "", caseClass: undefined };
         const rng = new FuzzRng(s);
-        const ran = target === "driver"
+        const ran = target === "blk-driver" || target === "console-driver"
+          ? await runMmioDriverEpisode({
+            kind: target === "blk-driver" ? "blk" : "console",
+            rng,
+            steps,
+            parts: options.parts,
+            featureMask: options.featureMask,
+            sink,
+            violations,
+            settle,
+          })
+          : target === "driver"
           ? runDriverEpisode({
             rng,
             steps,

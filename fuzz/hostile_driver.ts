@@ -184,6 +184,8 @@ export interface CaseOutcome {
   readonly threw?: string;
   /** Whether the read budget stopped it. */
   readonly hung: boolean;
+  /** The error codes the requests that settled during the step were rejected with. */
+  readonly settledWith?: readonly string[];
 }
 
 /** A device-readable or device-writable buffer a posted chain names. */

@@ -30,6 +30,8 @@ export function describeTally(t: CaseClassTally): string {
   const ids = Object.entries(t.reported).map(([id, n]) => `${id} (${n})`);
   if (ids.length > 0) parts.push(`reported ${ids.join(", ")}`);
   if (t.broke > 0) parts.push(`broke the queue (${t.broke})`);
+  const codes = Object.entries(t.settled ?? {}).map(([code, n]) => `${code} (${n})`);
+  if (codes.length > 0) parts.push(`settled requests with ${codes.join(", ")}`);
   if (t.threw > 0) parts.push(`threw ${t.firstThrown} (${t.threw}): FAIL`);
   if (t.hung > 0) parts.push(`hung, stopped by the read budget (${t.hung}): FAIL`);
   if (t.silent > 0) {
@@ -72,7 +74,7 @@ export function formatFuzzReport(r: FuzzReport, options: { mine?: boolean } = {}
     lines.push("", "What your code did, per hostile case class:");
     for (const t of r.classes) {
       lines.push(
-        `  ${t.target.padEnd(7)} ${t.name}${t.rule ? ` [${t.rule}]` : ""}: ${t.runs} case(s); ${
+        `  ${t.target.padEnd(14)} ${t.name}${t.rule ? ` [${t.rule}]` : ""}: ${t.runs} case(s); ${
           describeTally(t)
         }`,
       );

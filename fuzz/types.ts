@@ -8,11 +8,22 @@
 
 import type { RequirementId } from "../conformance/requirements.ts";
 
-/** What one engine run drives: a hostile driver against a device model, or a hostile device against the driver half. */
-export type FuzzTarget = "blk" | "console" | "driver";
+/**
+ * What one engine run drives: a hostile driver against a device model
+ * (`blk`, `console`), a hostile device against the driver half of the ring
+ * (`driver`), or a hostile MMIO window against a real device driver bound
+ * through the real driver transport (`blk-driver`, `console-driver`).
+ */
+export type FuzzTarget = "blk" | "console" | "driver" | "blk-driver" | "console-driver";
 
 /** Every target, in the order `--target all` runs them. */
-export const FUZZ_TARGETS: readonly FuzzTarget[] = Object.freeze(["blk", "console", "driver"]);
+export const FUZZ_TARGETS: readonly FuzzTarget[] = Object.freeze([
+  "blk",
+  "console",
+  "driver",
+  "blk-driver",
+  "console-driver",
+]);
 
 /**
  * How a failure showed itself:
@@ -70,6 +81,8 @@ export interface CaseClassTally {
   hung: number;
   /** Cases it accepted without a word (a failure when `rule` is set). */
   silent: number;
+  /** Requests that settled with an error during the class's cases, by error code. */
+  readonly settled: Record<string, number>;
   /** The first thrown error's message, if any. */
   firstThrown?: string;
   /** The seed and step of the first failing case, if any. */

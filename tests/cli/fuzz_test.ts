@@ -25,7 +25,10 @@ Deno.test("lab fuzz --json gives the report as JSON", async () => {
 Deno.test("lab fuzz refuses a bad target or count in one line", async () => {
   const bad = await lab(["fuzz", "--target", "net"]);
   assert.notEqual(bad.code, 0);
-  assert.match(bad.stderr, /Allowed choices are blk, console, driver, device, all/);
+  assert.match(
+    bad.stderr,
+    /Allowed choices are blk, console, driver, blk-driver, console-driver, device, drivers, all/,
+  );
   const ops = await lab(["fuzz", "--ops", "-5"]);
   assert.notEqual(ops.code, 0);
 });

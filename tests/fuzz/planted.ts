@@ -7,6 +7,7 @@
  */
 
 import type { MachineParts } from "../../machine.ts";
+import type { GuestMemory } from "../../memory/guest_memory.ts";
 import type { DescriptorChain } from "../../virtqueue/types.ts";
 import type { SplitDeviceRing } from "../../virtqueue/device/ring.ts";
 import type { SplitDriverRing } from "../../virtqueue/driver/ring.ts";
@@ -70,3 +71,25 @@ export const TRUSTS_NEXT: MachineParts = {
 
 /** The planted driver-half bug. */
 export const TRUSTS_USED: MachineParts = { virtqueue: { driver: { getBuf: trustingGetBuf } } };
+
+/**
+ * A console `receivedBytes` that believes the used `len`: it hands the reader
+ * `len` bytes from the buffer, however large the buffer is.
+ */
+export function trustingReceivedBytes(
+  memory: GuestMemory,
+  buffer: number,
+  _size: number,
+  len: number,
+): Uint8Array {
+  return memory.bytes(buffer, Math.min(len, memory.base + memory.size - buffer)).slice();
+}
+
+/**
+ * The planted console-driver bug: the ring hands back any used entry as it
+ * is, and the driver copies out as many bytes as its `len` says.
+ */
+export const CONSOLE_TRUSTS_LEN: MachineParts = {
+  virtqueue: { driver: { getBuf: trustingGetBuf } },
+  console: { driver: { receivedBytes: trustingReceivedBytes } },
+};
