@@ -18,6 +18,7 @@
  */
 
 import { GuestOutOfMemoryError } from "../../memory/allocator.ts";
+import { ConfigGenerationError } from "../../transport/driver_config.ts";
 import { VIRTIO_ID_BLOCK } from "../../virtio/device_ids.ts";
 import {
   features,
@@ -482,8 +483,10 @@ export class VirtioBlockDriver implements VirtioDriver {
     try {
       config = this.parts.readBlockConfig(ctx);
     } catch (e) {
-      // An invalid blk_size: nothing of this configuration is trusted.
-      if (!(e instanceof RangeError)) throw e;
+      // An invalid blk_size, or a ConfigGeneration that never settled (no
+      // consistent snapshot to read): nothing of this configuration is
+      // trusted, and the last one read stays in use.
+      if (!(e instanceof RangeError) && !(e instanceof ConfigGenerationError)) throw e;
       return;
     }
     this.#setCapacity(config.capacity);

@@ -490,6 +490,10 @@ export class VirtioConsoleDriver implements VirtioDriver {
     if (!txq || !ctx) return;
     txq.drainUsed((used) => {
       const job = used.token;
+      // A write failed already (DEVICE_NEEDS_RESET, a broken queue) had its
+      // buffer freed and its promise rejected then; a completion the device
+      // wrote before it broke changes nothing.
+      if (job.addr < 0) return;
       this.#txInFlight.delete(job);
       ctx.allocator.free(job.addr);
       job.addr = -1;
