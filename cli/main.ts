@@ -14,6 +14,7 @@ import denoConfig from "../deno.json" with { type: "json" };
 import { UserError } from "./errors.ts";
 import { register as registerBoot } from "./boot.ts";
 import { register as registerDisk } from "./disk.ts";
+import { register as registerDoctor } from "./doctor.ts";
 import { register as registerFuzz } from "./fuzz.ts";
 import { register as registerLessons } from "./lessons.ts";
 
@@ -33,6 +34,7 @@ export function buildProgram(): Promise<Command> {
   const registrations: ((program: Command) => void)[] = [
     registerBoot,
     registerDisk,
+    registerDoctor,
     registerFuzz,
     registerLessons,
   ];
