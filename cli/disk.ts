@@ -14,6 +14,7 @@ import { hexDump } from "../memory/guest_memory.ts";
 import { formatSize } from "../guest/shell.ts";
 import { EXIT_FAILURE, UserError } from "./errors.ts";
 import { openImage, parseCountArg, parseSectorArg } from "./disk_image.ts";
+import { stderrProgress } from "./progress.ts";
 import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
 import type { MachineParts } from "../parts.ts";
 
@@ -74,7 +75,18 @@ export function register(program: Command): void {
         checkRange(file, blk, sector, count);
         if (opts.sha256) {
           const started = performance.now();
-          const digest = await hashRange(blk, sector, count);
+          const progress = stderrProgress((done, total, elapsed) =>
+            `hashing ${formatSize(done)} / ${formatSize(total)}` +
+            (elapsed > 0 ? ` (${(done / 1024 / 1024 / elapsed).toFixed(1)} MiB/s)` : "")
+          );
+          let digest: string;
+          try {
+            digest = await hashRange(blk, sector, count, (bytes) => {
+              progress.update(bytes, Number(count) * 512);
+            });
+          } finally {
+            progress.finish();
+          }
           const seconds = (performance.now() - started) / 1000;
           const bytes = Number(count) * 512;
           console.log(
@@ -179,8 +191,16 @@ function checkRange(file: string, blk: VirtioBlockDriver, sector: bigint, count:
   }
 }
 
-/** Reads `count` sectors from `sector` in 1 MiB chunks, several in flight, hashing in order. */
-async function hashRange(blk: VirtioBlockDriver, sector: bigint, count: bigint): Promise<string> {
+/**
+ * Reads `count` sectors from `sector` in 1 MiB chunks, several in flight, hashing in order;
+ * `onHashed` gets the bytes hashed so far after each chunk.
+ */
+async function hashRange(
+  blk: VirtioBlockDriver,
+  sector: bigint,
+  count: bigint,
+  onHashed: (bytes: number) => void,
+): Promise<string> {
   const hash = createHash("sha256");
   const perChunk = BigInt(HASH_CHUNK / 512);
   const end = sector + count;
@@ -192,8 +212,12 @@ async function hashRange(blk: VirtioBlockDriver, sector: bigint, count: bigint):
     next += n;
   };
   while (next < end && inFlight.length < HASH_DEPTH) issue();
+  let hashed = 0;
   while (inFlight.length > 0) {
-    hash.update(await inFlight.shift()!);
+    const chunk = await inFlight.shift()!;
+    hash.update(chunk);
+    hashed += chunk.length;
+    onHashed(hashed);
     if (next < end) issue();
   }
   return hash.digest("hex");

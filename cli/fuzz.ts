@@ -21,6 +21,7 @@ import type { FuzzTarget } from "../fuzz/types.ts";
 import type { MachineParts } from "../machine.ts";
 import { EXIT_FAILURE, UserError } from "./errors.ts";
 import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
+import { stderrProgress } from "./progress.ts";
 
 /** What `--target` accepts, and the targets each means. */
 export const FUZZ_TARGET_CHOICES: Readonly<Record<string, readonly FuzzTarget[]>> = Object.freeze({
@@ -122,7 +123,22 @@ export async function fuzz(options: FuzzCommandOptions): Promise<number> {
     note = describeLearnerParts(mine);
   }
   const seed = options.seed ?? (Date.now() >>> 0);
-  const report = await runFuzz({ seed, ops: options.ops, targets, parts, featureMask });
+  const progress = stderrProgress((done, total) =>
+    `fuzzing: ${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")} steps`
+  );
+  let report;
+  try {
+    report = await runFuzz({
+      seed,
+      ops: options.ops,
+      targets,
+      parts,
+      featureMask,
+      onProgress: (done, total) => progress.update(done, total),
+    });
+  } finally {
+    progress.finish();
+  }
   if (options.json) {
     print(JSON.stringify(report, null, 2));
   } else {

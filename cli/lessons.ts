@@ -1,6 +1,8 @@
 /**
- * The lesson commands of `lab`: `status` (the default), `list`, `show`,
- * `check`, `hint`, `watch`, `reset`, `solution`, `repl` and `notebook`. The
+ * The lesson commands of `lab`: `status` (the default), `next`, `list`,
+ * `show`, `check`, `hint`, `watch`, `reset`, `solution`, `repl` and
+ * `notebook`. A command that takes a lesson works on the current one (the
+ * first not passed) when none is named; `solution` on the one passed last. The
  * engine behind them is `course/`; these are thin wrappers that parse
  * arguments, open the course and the workspace, and print.
  *
@@ -8,9 +10,15 @@
  */
 
 import type { Command } from "@commander-js/extra-typings";
-import { UserError } from "./errors.ts";
-import { lessonArg, lessonOrCurrent, openLab, parseTimeout } from "./lesson/context.ts";
-import { pickFromMenu, printStatus, progressTable } from "./lesson/status.ts";
+import { EXIT_FAILURE, UserError } from "./errors.ts";
+import {
+  lastPassedLesson,
+  lessonArg,
+  lessonOrCurrent,
+  openLab,
+  parseTimeout,
+} from "./lesson/context.ts";
+import { pickFromMenu, printNext, printStatus, progressTable } from "./lesson/status.ts";
 import { showHint, showLesson, showSolution } from "./lesson/text.ts";
 import { check, watch } from "./lesson/grade.ts";
 import { reset } from "./lesson/reset.ts";
@@ -76,6 +84,13 @@ export function register(program: Command): void {
     });
 
   program
+    .command("next")
+    .description("the lesson to work on next (the first not passed) and how to start it")
+    .action(async () => {
+      printNext(await openLab());
+    });
+
+  program
     .command("list")
     .description("list the lessons with their progress")
     .option("--json", "print the lessons as JSON")
@@ -110,11 +125,14 @@ export function register(program: Command): void {
   program
     .command("show")
     .description("show a lesson's text in the terminal")
-    .argument("<lesson>", "lesson number, id or folder (e.g. 1, mmio-window)")
+    .argument(
+      "[lesson]",
+      "lesson number, id or folder, e.g. 1, mmio-window (default: the first one not passed)",
+    )
     .option("--raw", "print the Markdown source")
     .action(async (ref, options) => {
       const ctx = await openLab();
-      await showLesson(ctx, lessonArg(ctx.course, ref), options);
+      await showLesson(ctx, lessonOrCurrent(ctx, ref), options);
     });
 
   program
@@ -122,13 +140,15 @@ export function register(program: Command): void {
     .description(
       "grade one lesson (or all): deno check, then every check of its grader in a sandboxed subprocess",
     )
-    .argument("[lesson]", "lesson number, id or folder (default: every lesson)")
+    .argument("[lesson]", "lesson number, id or folder (default: the first one not passed)")
+    .option("--all", "grade every lesson")
     .option("--json", "print the GradeReport JSON instead of tables")
     .option("--timeout <seconds>", "time limit of the test stage (default 20)")
     .option("-v, --verbose", "show every failure in full")
     .action(async (ref, options) => {
+      if (options.all && ref !== undefined) throw new UserError("Give a lesson or --all, not both");
       const ctx = await openLab();
-      const lessons = ref === undefined ? ctx.course.lessons : [lessonArg(ctx.course, ref)];
+      const lessons = options.all ? ctx.course.lessons : [lessonOrCurrent(ctx, ref)];
       await check(ctx, lessons, {
         json: options.json,
         verbose: options.verbose,
@@ -139,12 +159,12 @@ export function register(program: Command): void {
   program
     .command("hint")
     .description("show the next hint of a lesson (a different one each time), or hint K")
-    .argument("<lesson>", "lesson number, id or folder")
-    .argument("[k]", "hint number")
+    .argument("[lesson]", "lesson number, id or folder (default: the first one not passed)")
+    .argument("[k]", "hint number (give the lesson too: hint 3 2)")
     .option("--all", "show every hint")
     .action(async (ref, k, options) => {
       const ctx = await openLab();
-      await showHint(ctx, lessonArg(ctx.course, ref), { k, all: options.all });
+      await showHint(ctx, lessonOrCurrent(ctx, ref), { k, all: options.all });
     });
 
   program
@@ -180,11 +200,30 @@ export function register(program: Command): void {
   program
     .command("solution")
     .description("show the reference code of a lesson (once it passes)")
-    .argument("<lesson>", "lesson number, id or folder")
+    .argument(
+      "[lesson]",
+      "lesson number, id or folder (default: the one you passed last; with --force, the " +
+        "first one not passed)",
+    )
     .option("--force", "show it even though the lesson does not pass yet")
     .action(async (ref, options) => {
       const ctx = await openLab();
-      await showSolution(ctx, lessonArg(ctx.course, ref), options);
+      let lesson;
+      if (ref !== undefined || options.force) {
+        lesson = lessonOrCurrent(ctx, ref);
+      } else {
+        lesson = lastPassedLesson(ctx);
+        if (!lesson) {
+          const current = lessonOrCurrent(ctx, undefined);
+          throw new UserError(
+            `No lesson passes yet, so no reference code is unlocked: finish lesson ` +
+              `${current.number} first (deno task lab check ${current.number}), or look anyway: ` +
+              `deno task lab solution --force`,
+            EXIT_FAILURE,
+          );
+        }
+      }
+      await showSolution(ctx, lesson, options);
     });
 
   program

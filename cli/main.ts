@@ -10,11 +10,16 @@
  */
 
 import { Command, CommanderError } from "@commander-js/extra-typings";
+import denoConfig from "../deno.json" with { type: "json" };
 import { UserError } from "./errors.ts";
 import { register as registerBoot } from "./boot.ts";
 import { register as registerDisk } from "./disk.ts";
+import { register as registerDoctor } from "./doctor.ts";
 import { register as registerFuzz } from "./fuzz.ts";
 import { register as registerLessons } from "./lessons.ts";
+
+/** The course's version: `version` in deno.json, what `lab --version` prints. */
+export const LAB_VERSION: string = denoConfig.version;
 
 /** Builds the `lab` program with every command registered. */
 export function buildProgram(): Promise<Command> {
@@ -23,11 +28,13 @@ export function buildProgram(): Promise<Command> {
     .description(
       "virtio-lab: learn virtio by building it (virtio-mmio, split virtqueues, console, block)",
     )
+    .version(LAB_VERSION, "-V, --version", "print the version of virtio-lab")
     .showHelpAfterError("(run `deno task lab --help` for usage)")
     .exitOverride();
   const registrations: ((program: Command) => void)[] = [
     registerBoot,
     registerDisk,
+    registerDoctor,
     registerFuzz,
     registerLessons,
   ];

@@ -89,6 +89,28 @@ export function lessonOrCurrent(ctx: LabContext, ref: string | undefined): Lesso
   return lesson;
 }
 
+/**
+ * The lesson whose reference code a learner most likely wants when they name
+ * none: the one passed most recently (latest `passedAt`; among lessons with no
+ * time recorded, the last in course order).
+ *
+ * @returns `null` when no lesson passes.
+ */
+export function lastPassedLesson(ctx: LabContext): Lesson | null {
+  let best: Lesson | null = null;
+  let bestAt = "";
+  for (const lesson of ctx.course.lessons) {
+    const progress = ctx.workspace.progress(lesson);
+    if (progress.status !== "passed") continue;
+    const at = progress.passedAt ?? "";
+    if (best === null || at >= bestAt) {
+      best = lesson;
+      bestAt = at;
+    }
+  }
+  return best;
+}
+
 /** Whether both stdin and stdout are terminals (menus and confirmations are allowed). */
 export function isInteractive(): boolean {
   try {

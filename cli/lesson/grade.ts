@@ -1,5 +1,5 @@
 /**
- * `lab check [N]` (grade one lesson or all) and `lab watch [N]` (re-grade on
+ * `lab check [N] [--all]` (grade one lesson or all) and `lab watch [N]` (re-grade on
  * every save).
  *
  * @module

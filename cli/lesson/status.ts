@@ -202,6 +202,35 @@ export function printStatus(ctx: LabContext): void {
   console.log(p.dim("All commands: deno task lab --help"));
 }
 
+/**
+ * `lab next`: the lesson to work on (the first not passed), its title, and the
+ * commands that start it; when every lesson passes, says so.
+ *
+ * @param ctx Course and workspace.
+ */
+export function printNext(ctx: LabContext): void {
+  const color = colorEnabled();
+  const p = painter(color);
+  const { course, workspace } = ctx;
+  if (course.lessons.length === 0) {
+    console.log("The course has no lessons yet (lessons/manifest.json lists none).");
+    return;
+  }
+  const passed = course.lessons.filter((l) => workspace.progress(l).status === "passed").length;
+  if (passed === course.lessons.length) {
+    console.log(
+      p.green(p.bold(`Every lesson passes (${passed} of ${passed}). Well done!`)) +
+        " Compare with the reference: deno task lab solution N",
+    );
+    return;
+  }
+  const next = currentLesson(ctx)!;
+  console.log(
+    nextSteps(ctx, next, color) + "\n" +
+      p.dim(`  (lesson ${next.number} of ${course.lessons.length}; ${passed} passed so far)`),
+  );
+}
+
 /** A menu action picked for a lesson. */
 export type MenuAction = "show" | "check" | "watch" | "hint" | "repl" | "notebook" | "solution";
 

@@ -151,10 +151,54 @@ Deno.test("lab check on the stub fails citing the spec; a correct solution passe
     assert.match(status.stdout, /1 of 2 lessons passed/);
     assert.match(status.stdout, /│ 1 │ Feature words +│ feature-words +│ ✔ passed/);
 
-    const all = await lab(ws, ["check"]);
+    const all = await lab(ws, ["check", "--all"]);
     assert.equal(all.code, 1);
     assert.match(all.stdout, /1 of 2 lessons pass/);
     assert.match(all.stderr, /lab: 1 of 2 lessons do not pass yet/);
+  }));
+
+Deno.test("with no lesson named, show, hint, check and next work on the first lesson not passed; solution on the last passed", () =>
+  withWorkspace(async (ws) => {
+    const next = await lab(ws, ["next"]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stdout, /^Next: lesson 1 · Feature words/);
+    assert.match(next.stdout, /deno task lab show 1 +read the lesson/);
+    assert.match(next.stdout, /deno task lab check 1 +grade it/);
+    assert.match(next.stdout, /\(lesson 1 of 2; 0 passed so far\)/);
+    assert.equal((await lab(ws, ["show"])).stdout, (await lab(ws, ["show", "1"])).stdout);
+    assert.match((await lab(ws, ["hint"])).stdout, /^Hint 1 of 3 · lesson 1 · Feature words/);
+    assertOneLineError(
+      await lab(ws, ["solution"]),
+      1,
+      /^lab: No lesson passes yet, so no reference code is unlocked: finish lesson 1 first/,
+    );
+    assert.match(
+      (await lab(ws, ["solution", "--force"])).stdout,
+      /^Reference for lesson 1 · Feature words/,
+    );
+    assertOneLineError(await lab(ws, ["check", "1", "--all"]), 2, /Give a lesson or --all/);
+    const stub = await lab(ws, ["check"]);
+    assert.equal(stub.code, 1);
+    assert.match(stub.stdout, /FAIL lesson 1: 5 of 5 checks failed/);
+    assert.doesNotMatch(stub.stdout, /lesson 2/, "only the current lesson is graded");
+
+    const course = loadCourse(FIXTURE_ROOT);
+    useVariant(new Workspace(course, ws), course.lessons[0], "correct");
+    const passing = await lab(ws, ["check"]);
+    assert.equal(passing.code, 0, passing.stdout + passing.stderr);
+    assert.match(passing.stdout, /PASS lesson 1: all 5 checks passed/);
+    // Lesson 1 passes: the current lesson moves on, the unlocked solution stays lesson 1's.
+    const after = await lab(ws, ["next"]);
+    assert.match(after.stdout, /^Next: lesson 2 · Naming the status byte/);
+    assert.match(after.stdout, /\(lesson 2 of 2; 1 passed so far\)/);
+    assert.match((await lab(ws, ["show"])).stdout, /Lesson 2 of 2 · Naming the status byte/);
+    assert.match((await lab(ws, ["hint"])).stdout, /^Hint 1 of \d+ · lesson 2 /);
+    const solution = await lab(ws, ["solution"]);
+    assert.equal(solution.code, 0, solution.stderr);
+    assert.match(solution.stdout, /^Reference for lesson 1 · Feature words/);
+    const second = await lab(ws, ["check"]);
+    assert.match(second.stdout, /FAIL lesson 2: /);
+    assert.doesNotMatch(second.stdout, /lesson 1:/);
   }));
 
 Deno.test("an exercise that exits at load fails every check, and lab solution stays locked", () =>
