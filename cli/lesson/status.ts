@@ -6,6 +6,7 @@
  */
 
 import Table from "cli-table3";
+import { wrapProse } from "../wrap.ts";
 import type { Lesson } from "../../course/manifest.ts";
 import type { LessonProgress } from "../../course/state.ts";
 import { colorEnabled, painter, stripAnsi } from "../../course/report.ts";
@@ -154,7 +155,9 @@ export function nextSteps(ctx: LabContext, lesson: Lesson, color: boolean): stri
   const progress = ctx.workspace.progress(lesson);
   const file = ctx.workspace.shown(ctx.workspace.exerciseFile(lesson));
   const n = lesson.number;
-  const lines = [p.bold(`Next: lesson ${n} · ${lesson.title}`) + p.dim(`  (${lesson.summary})`)];
+  const lines = [
+    wrapProse(p.bold(`Next: lesson ${n} · ${lesson.title}`) + p.dim(`  (${lesson.summary})`), 2),
+  ];
   const steps: [string, string][] = [];
   if (progress.status === undefined) steps.push([`deno task lab show ${n}`, "read the lesson"]);
   steps.push([`edit ${file}`, "write your code"]);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { wrapProse } from "../wrap.ts";
 import type { Lesson } from "../../course/manifest.ts";
 import { sectionTitle } from "../../course/manifest.ts";
 import { lessonTextForReading } from "../../course/notebooks.ts";
@@ -46,12 +47,20 @@ export async function showLesson(
   const p = painter(color);
   const rule = p.dim("─".repeat(Math.min(width(), 80)));
   const header = [
-    p.bold(`Lesson ${lesson.number} of ${ctx.course.lessons.length} · ${lesson.title}`) +
-    p.dim(`  (${lesson.id}, about ${lesson.minutes} min)`),
-    `${p.bold("Spec:")} ${lesson.sections.map((s) => `§${s} ${sectionTitle(s)}`).join("; ")}`,
-    `${p.bold("Requirements:")} ${lesson.requirements.join(", ")}`,
+    wrapProse(
+      p.bold(`Lesson ${lesson.number} of ${ctx.course.lessons.length} · ${lesson.title}`) +
+        p.dim(`  (${lesson.id}, about ${lesson.minutes} min)`),
+      2,
+      width(),
+    ),
+    wrapProse(
+      `${p.bold("Spec:")} ${lesson.sections.map((s) => `§${s} ${sectionTitle(s)}`).join("; ")}`,
+      2,
+      width(),
+    ),
+    wrapProse(`${p.bold("Requirements:")} ${lesson.requirements.join(", ")}`, 2, width()),
     p.bold("You will:"),
-    ...lesson.objectives.map((o) => `  • ${o}`),
+    ...lesson.objectives.map((o) => wrapProse(`  • ${o}`, 4, width())),
     rule,
   ];
   console.log(header.join("\n"));
