@@ -6,7 +6,7 @@
  */
 
 import Table from "cli-table3";
-import { wrapProse } from "../wrap.ts";
+import { terminalWidth, wrapProse } from "../wrap.ts";
 import type { Lesson } from "../../course/manifest.ts";
 import type { LessonProgress } from "../../course/state.ts";
 import { colorEnabled, painter, stripAnsi } from "../../course/report.ts";
@@ -105,7 +105,7 @@ export function progressTable(ctx: LabContext, color: boolean): string {
   // never runs past the right edge; on a narrow terminal the columns a
   // learner can do without go first (the id, the time, the hints, what it
   // builds: `lab show N` has them all).
-  const columns = terminalColumns();
+  const columns = terminalWidth();
   const all = ["#", "lesson", "id", "status", "hints", "time", "builds", "spec"];
   const aligns = ["right", "left", "left", "left", "right", "right", "left", "left"] as const;
   const droppable = ["id", "time", "hints", "builds"];
@@ -301,13 +301,4 @@ export async function pickFromMenu(
   if (isCancel(action)) return null;
   if (action === "") return await pickFromMenu(ctx);
   return { lesson, action };
-}
-
-/** The terminal's width in columns, or 100 when stdout is not a terminal. */
-function terminalColumns(): number {
-  try {
-    return Deno.stdout.isTerminal() ? Deno.consoleSize().columns : 100;
-  } catch {
-    return 100;
-  }
 }
