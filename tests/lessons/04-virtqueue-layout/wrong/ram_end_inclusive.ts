@@ -13,48 +13,6 @@ function isQueueSize(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= 32768 && (n & (n - 1)) === 0;
 }
 
-export function splitQueueLayout(size: number, eventIdx = true): SplitQueueLayout {
-  if (!isQueueSize(size)) throw new QueueSizeError(size);
-  const trailer = eventIdx ? 2 : 0;
-  return {
-    size,
-    eventIdx,
-    descTableSize: 16 * size,
-    descTableAlign: 16,
-    availRingSize: 4 + 2 * size + trailer, // flags, idx, ring[size], used_event
-    availRingAlign: 2,
-    usedRingSize: 4 + 8 * size + trailer, // flags, idx, ring[size] of { id, len }, avail_event
-    usedRingAlign: 4,
-    usedEventOffset: eventIdx ? 4 + 2 * size : null,
-    availEventOffset: eventIdx ? 4 + 8 * size : null,
-  };
-}
-
-export function allocateQueueAreas(
-  allocator: GuestAllocator,
-  size: number,
-  layout: (size: number, eventIdx?: boolean) => SplitQueueLayout,
-): SplitQueueAddresses {
-  const l = layout(size, true);
-  const descAddr = allocator.alloc(l.descTableSize, l.descTableAlign, { zero: true });
-  let availAddr: number;
-  try {
-    availAddr = allocator.alloc(l.availRingSize, l.availRingAlign, { zero: true });
-  } catch (error) {
-    allocator.free(descAddr);
-    throw error;
-  }
-  let usedAddr: number;
-  try {
-    usedAddr = allocator.alloc(l.usedRingSize, l.usedRingAlign, { zero: true });
-  } catch (error) {
-    allocator.free(availAddr);
-    allocator.free(descAddr);
-    throw error;
-  }
-  return { descAddr, availAddr, usedAddr };
-}
-
 const address = (low: number, high: number) => (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
 
 export function queueAreaProblem(
@@ -127,3 +85,6 @@ export function queueAreaProblem(
   }
   return null;
 }
+
+// The parts this mistake leaves alone: the correct solution's.
+export { allocateQueueAreas, splitQueueLayout } from "../correct/formulas.ts";

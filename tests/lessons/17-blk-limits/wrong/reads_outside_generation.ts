@@ -10,29 +10,7 @@ import type { BlockBackend } from "../../../../devices/blk/backends.ts";
 import type { BlockConfig, BlockConfigReader } from "../../../../devices/blk/config.ts";
 import type { BlockIoOptions } from "../../../../devices/blk/io.ts";
 import type { BlockRequest } from "../../../../devices/blk/request.ts";
-import type {
-  BlockTransferLimits,
-  MutableBufferSegment,
-} from "../../../../devices/blk/transfer.ts";
 import { hasFeature } from "../../../../virtio/features.ts";
-
-export function blockConfigSpace(config: BlockConfig): Uint8Array {
-  const bytes = new Uint8Array(72);
-  const view = new DataView(bytes.buffer);
-  if (config.capacity < 0n || config.capacity > 0xffff_ffff_ffff_ffffn) {
-    throw new RangeError(`capacity ${config.capacity} does not fit a le64`);
-  }
-  view.setBigUint64(0, config.capacity, true);
-  const put = (offset: number, v: number | null) => {
-    if (v === null) return;
-    if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) throw new RangeError(`${v} is no le32`);
-    view.setUint32(offset, v, true);
-  };
-  put(8, config.sizeMax);
-  put(12, config.segMax);
-  put(20, config.blkSize);
-  return bytes;
-}
 
 export async function executeBlockRequest(
   backend: BlockBackend,
@@ -100,32 +78,5 @@ export function readBlockConfig(device: BlockConfigReader): BlockConfig {
   return { capacity: raw.capacity, sizeMax: raw.sizeMax, segMax: raw.segMax, blkSize: b };
 }
 
-export function blockTransferLimits(
-  config: BlockConfig,
-  queueSize: number,
-  maxTransferBytes: number,
-): BlockTransferLimits {
-  if (queueSize < 3) throw new RangeError(`a queue of ${queueSize} holds no request`);
-  const segMax = Math.min(Math.max(config.segMax ?? 1, 1), queueSize - 2);
-  const sizeMax = config.sizeMax ? config.sizeMax : 0xffff_ffff;
-  const bytes = Math.min(segMax * sizeMax, maxTransferBytes);
-  const maxRequestBytes = bytes - (bytes % 512);
-  if (maxRequestBytes < 512) throw new RangeError("less than a sector per request");
-  return { segMax, sizeMax, maxRequestBytes };
-}
-
-export function splitTransfer(
-  limits: BlockTransferLimits,
-  data: number,
-  length: number,
-  segments: MutableBufferSegment[],
-): number {
-  if (!(length > 0) || length % 512 !== 0) throw new RangeError(`bad length ${length}`);
-  let take = Math.min(length, limits.maxRequestBytes, limits.segMax * limits.sizeMax);
-  take -= take % 512;
-  segments.length = 0;
-  for (let at = 0; at < take; at += limits.sizeMax) {
-    segments.push({ addr: data + at, len: Math.min(limits.sizeMax, take - at) });
-  }
-  return take;
-}
+// The parts this mistake leaves alone: the correct solution's.
+export { blockConfigSpace, blockTransferLimits, splitTransfer } from "../correct/straight_line.ts";
