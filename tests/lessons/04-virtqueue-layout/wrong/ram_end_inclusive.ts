@@ -3,9 +3,6 @@
 // Source: none; the inclusive/exclusive confusion behind Firecracker issue #1296, the other way round.
 // Must fail: "every area inside RAM, all 64 bits of its address counted" [2.7.5/D2]
 
-import { QueueSizeError, type SplitQueueLayout } from "../../../../virtqueue/layout.ts";
-import type { SplitQueueAddresses } from "../../../../virtqueue/types.ts";
-import type { GuestAllocator } from "../../../../memory/allocator.ts";
 import type { QueueAreaContext, QueueRegisters } from "../../../../transport/queue_registers.ts";
 import type { RuleProblem } from "../../../../transport/types.ts";
 

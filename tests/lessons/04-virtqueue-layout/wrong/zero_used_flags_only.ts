@@ -4,15 +4,9 @@
 // Source: none.
 // Must fail: "the areas come zeroed, whatever the memory held" [2.7.10.1/1]
 
-import { QueueSizeError, type SplitQueueLayout } from "../../../../virtqueue/layout.ts";
+import type { SplitQueueLayout } from "../../../../virtqueue/layout.ts";
 import type { SplitQueueAddresses } from "../../../../virtqueue/types.ts";
 import type { GuestAllocator } from "../../../../memory/allocator.ts";
-import type { QueueAreaContext, QueueRegisters } from "../../../../transport/queue_registers.ts";
-import type { RuleProblem } from "../../../../transport/types.ts";
-
-function isQueueSize(n: number): boolean {
-  return Number.isInteger(n) && n >= 1 && n <= 32768 && (n & (n - 1)) === 0;
-}
 
 export function allocateQueueAreas(
   allocator: GuestAllocator,
@@ -39,8 +33,6 @@ export function allocateQueueAreas(
   allocator.memory.writeU16(usedAddr, 0);
   return { descAddr, availAddr, usedAddr };
 }
-
-const address = (low: number, high: number) => (BigInt(high >>> 0) << 32n) | BigInt(low >>> 0);
 
 // The parts this mistake leaves alone: the correct solution's.
 export { queueAreaProblem, splitQueueLayout } from "../correct/formulas.ts";
