@@ -73,6 +73,33 @@ export class GuestMemoryError extends RangeError {
 const NO_VIEW = new DataView(new ArrayBuffer(0));
 const NO_BYTES = new Uint8Array(0);
 
+/**
+ * The `DataView` over the RAM of exactly a {@linkcode GuestMemory} (offset 0
+ * is `memory.base`), or `null` for a subclass, whose accessors may do more
+ * than load and store (observe stores, count reads) and must not be bypassed.
+ *
+ * For the fused fast paths of the split ring only (`virtqueue/driver/fast_path.ts`,
+ * `virtqueue/device/fast_path.ts`): code that reads or writes through this view
+ * must have checked, once, that every offset it uses lies inside RAM; the
+ * view gives none of {@linkcode GuestMemoryError}'s guarantees. Not exported
+ * from the package.
+ *
+ * @param memory The RAM.
+ * @returns Its view, or `null` when `memory` is an instance of a subclass.
+ */
+export function plainRamView(memory: GuestMemory): DataView | null {
+  return Object.getPrototypeOf(memory) === GuestMemory.prototype ? ramViewOf(memory) : null;
+}
+
+/**
+ * The current view of a memory (set by GuestMemory's static block). Read it
+ * again at every use: it is the view of the buffer the RAM lives in now.
+ *
+ * @param memory Any GuestMemory.
+ * @returns Its view.
+ */
+export let ramViewOf: (memory: GuestMemory) => DataView;
+
 /** Options for {@linkcode GuestMemory}. */
 export interface GuestMemoryOptions {
   /** Guest-physical address of the first byte (default 0). */
@@ -119,6 +146,10 @@ export class GuestMemory {
   readonly #last16: number = -1;
   readonly #last32: number = -1;
   readonly #last64: number = -1;
+
+  static {
+    ramViewOf = (memory) => memory.#view;
+  }
 
   /**
    * Allocates zeroed RAM of `size` bytes, or wraps an existing buffer (see

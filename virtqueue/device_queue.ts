@@ -20,12 +20,16 @@
 
 import type { Violation } from "../conformance/log.ts";
 import {
+  isReferenceParts,
   mergeParts,
   REFERENCE_SPLIT_RING_DEVICE_PARTS,
   type SplitRingDeviceParts,
 } from "./parts.ts";
 import { createSplitDeviceRing, ringAccessFailed, type SplitDeviceRing } from "./device/ring.ts";
 import { inspectRing, type SplitRingSnapshot } from "./inspect.ts";
+import { fusedNeedsInterrupt, fusedPop, fusedPush, NOT_HANDLED } from "./device/fast_path.ts";
+import { availRingSize, descTableSize, usedRingSize } from "./layout.ts";
+import { plainRamView } from "../memory/guest_memory.ts";
 import type {
   DescriptorChain,
   DeviceQueue,
@@ -95,6 +99,12 @@ export class SplitQueueDevice implements DeviceQueue {
    * holding a double costs the hot path more than an element does.
    */
   readonly #stats = new Float64Array(4);
+  /**
+   * Whether the fused reference steps (`device/fast_path.ts`) may run: every
+   * part is the reference one, the memory is a plain `GuestMemory`, and the
+   * three areas lie inside RAM.
+   */
+  readonly #fused: boolean = false;
 
   /**
    * Builds the device half over the parts the driver configured. Nothing is
@@ -118,6 +128,12 @@ export class SplitQueueDevice implements DeviceQueue {
     this.parts = mergeParts(REFERENCE_SPLIT_RING_DEVICE_PARTS, options.parts);
     this.index = config.index;
     this.size = config.size;
+    const { memory, size, eventIdx } = config;
+    this.#fused = isReferenceParts(this.parts, REFERENCE_SPLIT_RING_DEVICE_PARTS) &&
+      plainRamView(memory) !== null &&
+      memory.contains(config.descAddr, descTableSize(size)) &&
+      memory.contains(config.availAddr, availRingSize(size, eventIdx)) &&
+      memory.contains(config.usedAddr, usedRingSize(size, eventIdx));
   }
 
   /** The stream copies the device models use on this queue's chains: its `readChain` and `writeChain` parts. */
@@ -148,6 +164,16 @@ export class SplitQueueDevice implements DeviceQueue {
   /** The used `idx` as last written (16-bit). */
   get usedIdx(): number {
     return this.ring.usedIdx;
+  }
+
+  /**
+   * Whether this queue runs its common cases through the fused reference
+   * steps (`virtqueue/device/fast_path.ts`): `true` while every part is the
+   * reference one and the memory is a plain `GuestMemory`. It changes no
+   * behaviour, only speed.
+   */
+  get fastPath(): boolean {
+    return this.#fused;
   }
 
   /** Chains popped and not pushed yet. */
@@ -191,6 +217,13 @@ export class SplitQueueDevice implements DeviceQueue {
   pop(): DescriptorChain | null {
     const ring = this.ring;
     if (ring.broken !== null) return null;
+    if (this.#fused) {
+      const chain = fusedPop(ring);
+      if (chain !== NOT_HANDLED) {
+        if (chain !== null) this.#popped(chain);
+        return chain;
+      }
+    }
     const parts = this.parts;
     try {
       if (parts.availableCount(ring) === 0) return null;
@@ -200,17 +233,24 @@ export class SplitQueueDevice implements DeviceQueue {
       let chain = parts.walkChain(ring, head);
       if (chain !== null && chain.indirect) chain = parts.readIndirectTable(ring, chain);
       if (chain === null) return null;
-      ring.inUse[head] = 1;
-      ring.writable[head] = chain.writableLength;
-      ring.inFlight++;
-      const stats = this.#stats;
-      stats[STAT_CHAINS]++;
-      stats[STAT_BYTES_READ] += chain.readableLength;
+      this.#popped(chain);
       return chain;
     } catch (e) {
       ringAccessFailed(ring, e);
       return null;
     }
+  }
+
+  /** What {@linkcode pop} records of a chain it hands out. */
+  #popped(chain: DescriptorChain): void {
+    const ring = this.ring;
+    const head = chain.head;
+    ring.inUse[head] = 1;
+    ring.writable[head] = chain.writableLength;
+    ring.inFlight++;
+    const stats = this.#stats;
+    stats[STAT_CHAINS]++;
+    stats[STAT_BYTES_READ] += chain.readableLength;
   }
 
   /**
@@ -237,7 +277,8 @@ export class SplitQueueDevice implements DeviceQueue {
       badUsedLength(ring, head, len);
     }
     try {
-      this.parts.pushUsed(ring, head, len);
+      if (this.#fused) fusedPush(ring, head, len);
+      else this.parts.pushUsed(ring, head, len);
     } catch (e) {
       ringAccessFailed(ring, e);
       return;
@@ -262,6 +303,10 @@ export class SplitQueueDevice implements DeviceQueue {
   needsInterrupt(): boolean {
     const ring = this.ring;
     if (ring.broken !== null) return false;
+    if (this.#fused) {
+      const wanted = fusedNeedsInterrupt(ring);
+      if (wanted !== null) return wanted;
+    }
     try {
       return this.parts.needsInterrupt(ring);
     } catch (e) {

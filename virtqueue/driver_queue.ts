@@ -25,11 +25,14 @@ import type { Violation } from "../conformance/log.ts";
 import type { GuestAllocator } from "../memory/allocator.ts";
 import { VRING_DESC_ALIGN_SIZE } from "./constants.ts";
 import {
+  isReferenceParts,
   mergeParts,
   REFERENCE_SPLIT_RING_DRIVER_PARTS,
   type SplitRingDriverParts,
 } from "./parts.ts";
 import { allocateQueueAreas } from "./driver/areas.ts";
+import { fusedAddOne, fusedGetBuf, fusedKickPrepare, NOT_HANDLED } from "./driver/fast_path.ts";
+import { plainRamView } from "../memory/guest_memory.ts";
 import type { AddBufferSteps } from "./driver/add.ts";
 import { createSplitDriverRing, HEAD_FREE, type SplitDriverRing } from "./driver/ring.ts";
 import { inspectRing, type SplitRingSnapshot } from "./inspect.ts";
@@ -113,6 +116,12 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
   readonly #allocator: GuestAllocator | undefined;
   readonly #ownsParts: boolean;
   #freed = false;
+  /**
+   * Whether the fused reference steps (`driver/fast_path.ts`) may run: every
+   * part is the reference one and the memory is a plain `GuestMemory` (the
+   * ring's areas were checked to lie in RAM by the constructor).
+   */
+  readonly #fused: boolean = false;
   /** `allocTable` for `addIndirectChain`: 16-byte aligned tables from the allocator. */
   readonly #allocTable: (bytes: number) => number;
   /** `freeTable` for `detachChain`. */
@@ -170,6 +179,8 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
     const detachChain = this.parts.detachChain;
     const freeTable = this.#freeTable;
     this.#detach = (head) => detachChain(ring, head, freeTable);
+    this.#fused = isReferenceParts(this.parts, REFERENCE_SPLIT_RING_DRIVER_PARTS) &&
+      plainRamView(config.memory) !== null;
   }
 
   /**
@@ -210,6 +221,16 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
       config.allocator.free(addresses.usedAddr);
       throw e;
     }
+  }
+
+  /**
+   * Whether this queue runs its common cases through the fused reference
+   * steps (`virtqueue/driver/fast_path.ts`): `true` while every part is the
+   * reference one and the memory is a plain `GuestMemory`. It changes no
+   * behaviour, only speed.
+   */
+  get fastPath(): boolean {
+    return this.#fused;
   }
 
   /** Free descriptors in the table. */
@@ -273,6 +294,15 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
   ): void {
     const ring = this.ring;
     if (ring.broken !== null || this.#freed) this.#refuseAdd();
+    if (this.#fused && (options === undefined || options.indirect !== "always")) {
+      const nr = readable.length;
+      if (
+        nr + writable.length === 1 &&
+        fusedAddOne(ring, nr === 1 ? readable[0] : writable[0], nr === 0, token)
+      ) {
+        return;
+      }
+    }
     const parts = this.parts;
     const head = parts.addBuffers(
       ring,
@@ -307,6 +337,10 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
   kickPrepare(): boolean {
     const ring = this.ring;
     if (ring.broken !== null || this.#freed) return false;
+    if (this.#fused) {
+      const kick = fusedKickPrepare(ring);
+      if (kick !== null) return kick;
+    }
     const oldIdx = ring.availIdx;
     if (this.parts.publishAvail(ring) === 0) return false;
     return this.parts.needsKick(ring, oldIdx);
@@ -327,6 +361,10 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
   getBuf(): UsedBuffer<T> | null {
     const ring = this.ring;
     if (ring.broken !== null || this.#freed) return null;
+    if (this.#fused) {
+      const fused = fusedGetBuf(ring, this.#freeTable);
+      if (fused !== NOT_HANDLED) return fused;
+    }
     const used = this.parts.getBuf(ring, this.#detach);
     if (used !== null) this.parts.updateUsedEvent(ring);
     return used;

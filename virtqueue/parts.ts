@@ -174,3 +174,30 @@ export function mergeParts<P extends object>(reference: P, overrides?: Partial<P
   }
   return Object.freeze(merged);
 }
+
+/**
+ * Whether every part of `parts` is the one of `reference` (the same function
+ * objects): a table made by {@linkcode mergeParts} with no override, or with
+ * overrides that are the reference functions themselves. The queue classes
+ * take their fused fast paths only then.
+ *
+ * @param parts A complete parts table.
+ * @param reference The reference table of the same kind.
+ * @returns `true` when no part is replaced.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isReferenceParts, mergeParts, REFERENCE_SPLIT_RING_DRIVER_PARTS } from "./parts.ts";
+ * const same = mergeParts(REFERENCE_SPLIT_RING_DRIVER_PARTS, {});
+ * assert.ok(isReferenceParts(same, REFERENCE_SPLIT_RING_DRIVER_PARTS));
+ * const mine = mergeParts(REFERENCE_SPLIT_RING_DRIVER_PARTS, { publishAvail: () => 0 });
+ * assert.ok(!isReferenceParts(mine, REFERENCE_SPLIT_RING_DRIVER_PARTS));
+ * ```
+ */
+export function isReferenceParts<P extends object>(parts: P, reference: P): boolean {
+  for (const name of Object.keys(reference) as (keyof P)[]) {
+    if (parts[name] !== reference[name]) return false;
+  }
+  return true;
+}
