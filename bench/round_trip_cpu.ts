@@ -7,8 +7,9 @@
  * goes, not the benchmark the targets are judged by.
  *
  * Run `deno run bench/round_trip_cpu.ts` (add `--event-idx` after the file
- * for a queue with `VIRTIO_F_EVENT_IDX`; one queue per process, so that the
- * two do not share type feedback), and with
+ * for a queue with `VIRTIO_F_EVENT_IDX`, `--parts` for forwarding copies of
+ * the reference parts, which turn the fused fast paths off; one queue per
+ * process, so that the variants do not share type feedback), and with
  * `--v8-flags=--max-inlined-bytecode-size-cumulative=6000,--max-inlined-bytecode-size=3000`
  * to see what the same code costs when TurboFan may inline all of it
  * (docs/ARCHITECTURE.md, "Performance"). Process CPU time includes V8's
@@ -25,6 +26,19 @@ import { ConformanceLog } from "../conformance/log.ts";
 import { SplitQueueDriver } from "../virtqueue/driver_queue.ts";
 import { SplitQueueDevice } from "../virtqueue/device_queue.ts";
 import type { BufferSegment } from "../virtqueue/types.ts";
+import {
+  REFERENCE_SPLIT_RING_DEVICE_PARTS,
+  REFERENCE_SPLIT_RING_DRIVER_PARTS,
+} from "../virtqueue/parts.ts";
+
+/** Forwarding copies of a parts table: the reference behaviour without the fast paths. */
+function forwarding<P extends object>(reference: P): Partial<P> {
+  const out: Record<string, unknown> = {};
+  for (const [name, part] of Object.entries(reference)) {
+    out[name] = (...args: unknown[]) => (part as (...a: unknown[]) => unknown)(...args);
+  }
+  return out as Partial<P>;
+}
 
 /** Process CPU time (user + system), in milliseconds. */
 function cpuMs(): number {
@@ -100,7 +114,7 @@ function inline(): void {
 }
 
 /** The round trip through the classes and the reference parts, as the bench does it. */
-function roundTrip(eventIdx: boolean): () => void {
+function roundTrip(eventIdx: boolean, viaParts: boolean): () => void {
   const memory = new GuestMemory(4 << 20);
   const allocator = new GuestAllocator(memory);
   const log = new ConformanceLog();
@@ -109,12 +123,17 @@ function roundTrip(eventIdx: boolean): () => void {
     ...common,
     allocator,
     reporter: log.scoped("queue 0"),
+    parts: viaParts ? forwarding(REFERENCE_SPLIT_RING_DRIVER_PARTS) : undefined,
   });
-  const device = new SplitQueueDevice({
-    ...common,
-    ...driver.addresses,
-    reporter: log.scoped("queue 0"),
-  });
+  const device = new SplitQueueDevice(
+    {
+      ...common,
+      ...driver.addresses,
+      reporter: log.scoped("queue 0"),
+    },
+    undefined,
+    { parts: viaParts ? forwarding(REFERENCE_SPLIT_RING_DEVICE_PARTS) : undefined },
+  );
   const buf: BufferSegment[] = [{ addr: allocator.alloc(512), len: 512 }];
   const none: BufferSegment[] = [];
   let token = 0;
@@ -130,10 +149,12 @@ function roundTrip(eventIdx: boolean): () => void {
 }
 
 const eventIdx = Deno.args.includes("--event-idx");
+const viaParts = Deno.args.includes("--parts");
 const baseline = measure(inline);
-const t = measure(roundTrip(eventIdx));
+const t = measure(roundTrip(eventIdx, viaParts));
 console.log(`inline loop on one DataView: min ${baseline.min.toFixed(1)} ns`);
 console.log(
-  `SplitQueueDriver + SplitQueueDevice, event idx ${eventIdx}: min ${t.min.toFixed(1)} ns, ` +
+  `SplitQueueDriver + SplitQueueDevice${viaParts ? " (forwarding parts)" : ""}, ` +
+    `event idx ${eventIdx}: min ${t.min.toFixed(1)} ns, ` +
     `median ${t.median.toFixed(1)} ns, ratio (min) ${(baseline.min / t.min).toFixed(2)}`,
 );

@@ -10,6 +10,11 @@
  * times slower each real round trip is than that loop, measured in the same
  * run, so the ratio does not depend on the machine.
  *
+ * The classes take fused fast paths while every part is the reference one
+ * (`virtqueue/driver/fast_path.ts`, `virtqueue/device/fast_path.ts`); the
+ * "forwarding parts" benchmark runs the same loop through the parts table,
+ * the path a learner's parts take.
+ *
  * Run with `deno bench bench/virtqueue_bench.ts`.
  *
  * @module
@@ -28,6 +33,10 @@ import { availableCount, availHead } from "../virtqueue/device/avail.ts";
 import { walkChain } from "../virtqueue/device/walk.ts";
 import { needsInterrupt, pushUsed } from "../virtqueue/device/used.ts";
 import type { BufferSegment } from "../virtqueue/types.ts";
+import {
+  REFERENCE_SPLIT_RING_DEVICE_PARTS,
+  REFERENCE_SPLIT_RING_DRIVER_PARTS,
+} from "../virtqueue/parts.ts";
 
 interface Pair {
   driver: SplitQueueDriver<number>;
@@ -36,7 +45,16 @@ interface Pair {
   log: ConformanceLog;
 }
 
-function pair(size: number, eventIdx: boolean, indirect: boolean): Pair {
+/** Forwarding copies of a parts table: the reference behaviour on the path a learner's parts take. */
+function forwarding<P extends object>(reference: P): Partial<P> {
+  const out: Record<string, unknown> = {};
+  for (const [name, part] of Object.entries(reference)) {
+    out[name] = (...args: unknown[]) => (part as (...a: unknown[]) => unknown)(...args);
+  }
+  return out as Partial<P>;
+}
+
+function pair(size: number, eventIdx: boolean, indirect: boolean, viaParts = false): Pair {
   const memory = new GuestMemory(4 << 20);
   const allocator = new GuestAllocator(memory);
   const log = new ConformanceLog();
@@ -45,12 +63,17 @@ function pair(size: number, eventIdx: boolean, indirect: boolean): Pair {
     ...common,
     allocator,
     reporter: log.scoped("bench queue 0"),
+    parts: viaParts ? forwarding(REFERENCE_SPLIT_RING_DRIVER_PARTS) : undefined,
   });
-  const device = new SplitQueueDevice({
-    ...common,
-    ...driver.addresses,
-    reporter: log.scoped("bench queue 0"),
-  });
+  const device = new SplitQueueDevice(
+    {
+      ...common,
+      ...driver.addresses,
+      reporter: log.scoped("bench queue 0"),
+    },
+    undefined,
+    { parts: viaParts ? forwarding(REFERENCE_SPLIT_RING_DEVICE_PARTS) : undefined },
+  );
   return { driver, device, allocator, log };
 }
 
@@ -189,6 +212,29 @@ for (const eventIdx of [false, true]) {
       p.device.needsInterrupt();
       const used = p.driver.getBuf();
       check(used !== null && used.len === 512, "1-descriptor chain");
+    },
+  });
+}
+
+{
+  // The same round trip through the classes with every part a forwarding
+  // copy of the reference one: no fused fast path, every step called through
+  // the parts table, as when a learner's parts run.
+  const p = pair(256, false, false, true);
+  const buf: BufferSegment[] = [{ addr: p.allocator.alloc(512), len: 512 }];
+  const none: BufferSegment[] = [];
+  let token = 0;
+  Deno.bench({
+    name: "the same through the parts table (forwarding parts, no fast path), event idx false",
+    group: "round trip",
+    fn() {
+      p.driver.add(none, buf, token++);
+      p.driver.kickPrepare();
+      const chain = p.device.pop()!;
+      p.device.push(chain.head, 512);
+      p.device.needsInterrupt();
+      const used = p.driver.getBuf();
+      check(used !== null && used.len === 512, "forwarding parts: 1-descriptor chain");
     },
   });
 }
