@@ -458,9 +458,14 @@ export function builtinDisk(): MemoryBlockBackend {
  * @throws {PartError} If `parts` names a part the registry does not have, or
  *   gives something other than a function for one.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createMachine } from "./machine.ts";
  * const machine = await createMachine();
  * const bytes = await machine.blk.driver!.read(2, 1); // sector 2 of the built-in disk
+ * assert.equal(bytes.length, 512);
+ * const types = machine.devices().map((d) => d.type);
+ * assert.deepEqual(types, ["virtio-blk", "virtio-console", "empty slot"]);
  * await machine.close();
  * ```
  */

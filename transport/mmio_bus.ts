@@ -113,10 +113,23 @@ export interface MmioBusOptions {
  * Address decoding for MMIO windows plus an interrupt controller.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MmioBus } from "./mmio_bus.ts";
+ * import { MmioDeviceTransport } from "./mmio_device.ts";
+ * import { ConformanceLog } from "../conformance/log.ts";
+ * import { GuestMemory } from "../memory/guest_memory.ts";
+ * import { MemoryBlockBackend, VirtioBlockDevice } from "../devices/mod.ts";
+ * const log = new ConformanceLog();
+ * const memory = new GuestMemory(1 << 20);
+ * const device = new VirtioBlockDevice(new MemoryBlockBackend(64 * 512));
  * const bus = new MmioBus({ log });
- * bus.map(0x1e000, transport, { irq: 42, name: "virtio_block" });
- * bus.read32(0x1e000); // 0x74726976
+ * bus.map(0x1e000, new MmioDeviceTransport(device, { memory, log }), {
+ *   irq: 42,
+ *   name: "virtio_block",
+ * });
+ * assert.equal(bus.read(0x1e000, 4), 0x74726976); // MagicValue: "virt"
+ * assert.equal(bus.window(0x1e000).read32(0x008), 2); // DeviceID: block
  * ```
  */
 export class MmioBus {
