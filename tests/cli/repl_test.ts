@@ -25,6 +25,8 @@ Deno.test("lab repl: byte arrays, devices, hints and parts print readably", asyn
       "lab.parts()",
       "hex(bus.read(0x1e000, 4))",
       "lab.hint(2)",
+      "bus",
+      "machine.blk.window",
     ].join("\n");
     const r = await lab(["repl", "1"], {
       stdin: `${typed}\n`,
@@ -53,6 +55,9 @@ Deno.test("lab repl: byte arrays, devices, hints and parts print readably", asyn
     assert.match(out, /^Parts of this machine: \d+, all the reference implementation$/m);
     assert.match(out, /^ {2}probeWindow → transport\.driver\.probeWindow$/m);
     assert.match(out, /^"0x74726976"$/m, "MagicValue in hex");
+    // The bus and a window: addresses in hex.
+    assert.match(out, /^ {2}virtio_console +\[0x0001e200, 0x0001e400\) irq 43 /m);
+    assert.match(out, /^virtio_block window \[0x0001e000, 0x0001e200\) irq 42 /m);
     const progress = JSON.parse(Deno.readTextFileSync(`${workspace}/.lab/state.json`));
     assert.equal(progress.lessons["mmio-window"].hintsSeen, 2, "hints seen are remembered");
   } finally {
