@@ -284,10 +284,22 @@ function retargetHints(message: string, options: DisplayOptions): string {
     : message;
 }
 
+/** A failure the grader explained as an unwritten part (`course/grading/explain.ts`). */
+const NOT_WRITTEN = /^observed: \S+ is not written yet: /;
+
+/** Whether every check failed only because the exercise is not written yet (a pristine stub). */
+function notStartedYet(report: GradeReport): boolean {
+  const failures = detailedFailures(report);
+  return report.stage === "test" && report.passed === 0 && failures.length > 0 &&
+    failures.every((t) => NOT_WRITTEN.test(t.message));
+}
+
 const GREEN = "#1a7f37";
 const RED = "#cf222e";
 const GREY = "#6e7781";
 const PRE = "white-space:pre-wrap;margin:4px 0 8px 1.2em;text-align:left";
+/** Jupyter's stylesheets hide the disclosure triangle of `<summary>`: put it back. */
+const SUMMARY = "display:list-item;cursor:pointer";
 
 /**
  * Renders a report as an HTML fragment for a notebook: the verdict first, in
@@ -311,10 +323,20 @@ export function renderReportHtml(report: GradeReport, options: DisplayOptions = 
   ];
   if (report.stage === "compile") {
     parts.push(
-      `<details open><summary style="color:${RED}"><code>deno check</code> found type errors, ` +
+      `<details open><summary style="${SUMMARY};color:${RED}"><code>deno check</code> found type errors, ` +
         `so no check ran</summary><pre style="${PRE}">${
           escapeHtml(report.compileOutput ?? "")
         }</pre></details>`,
+    );
+  }
+  // A pristine stub: one line, not a wall of identical failures (folded below).
+  const notStarted = notStartedYet(report);
+  if (notStarted) {
+    parts.push(
+      `<p data-virtio-lab="not-written" style="margin:4px 0">Not written yet: replace the ` +
+        `<code>todo()</code> calls in <code>${escapeHtml(report.file)}</code> with your code, ` +
+        `then run this cell again.</p>`,
+      `<details><summary style="${SUMMARY}">the ${report.expected} checks waiting for it</summary>`,
     );
   }
   if (report.tests.length > 0) {
@@ -335,7 +357,9 @@ export function renderReportHtml(report: GradeReport, options: DisplayOptions = 
   const failures = detailedFailures(report);
   failures.forEach((t, i) => {
     parts.push(
-      `<details${i === 0 ? " open" : ""} data-virtio-lab="failure"><summary style="color:${RED}">` +
+      `<details${
+        i === 0 && !notStarted ? " open" : ""
+      } data-virtio-lab="failure"><summary style="${SUMMARY};color:${RED}">` +
         `✘ ${escapeHtml(t.name)}${
           t.requirement ? ` <code>${escapeHtml(t.requirement)}</code>` : ""
         }</summary><pre style="${PRE}">${
@@ -343,6 +367,7 @@ export function renderReportHtml(report: GradeReport, options: DisplayOptions = 
         }</pre></details>`,
     );
   });
+  if (notStarted) parts.push("</details>");
   const skipped = notRunLine(report);
   if (skipped) parts.push(`<p style="color:${GREY}">· ${escapeHtml(skipped)}</p>`);
   if (report.stage === "test" && report.message && !skipped) {
@@ -350,7 +375,7 @@ export function renderReportHtml(report: GradeReport, options: DisplayOptions = 
   }
   if (report.stage === "error" && report.message) {
     parts.push(
-      `<details open><summary>The grader could not run</summary><pre style="${PRE}">${
+      `<details open><summary style="${SUMMARY}">The grader could not run</summary><pre style="${PRE}">${
         escapeHtml(report.message)
       }</pre></details>`,
     );

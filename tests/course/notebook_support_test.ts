@@ -84,7 +84,11 @@ Deno.test("gradeLesson, showLesson and hint display themselves for Jupyter", asy
       /^<div [^>]*data-virtio-lab="grade-report">\n<p data-virtio-lab="verdict"[^>]*>✘ FAIL lesson 2/,
     );
     assert.match(html, /data-virtio-lab="grade-checks"/);
-    assert.match(html, /<details open data-virtio-lab="failure">/);
+    assert.match(
+      html,
+      /data-virtio-lab="not-written"[^>]*>Not written yet: replace the <code>todo\(\)<\/code> calls/,
+    );
+    assert.match(html, /<details data-virtio-lab="failure">/, "each failure folded");
     assert.match(html, /Stuck\? <code>hint\(LESSON\)<\/code>/);
     assert.doesNotMatch(
       html,

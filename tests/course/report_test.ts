@@ -111,6 +111,33 @@ Deno.test("with a hint call, the report names the call to type instead of the sh
   );
 });
 
+Deno.test("a pristine stub shows one not-written-yet line in the notebook, the checks folded", () => {
+  const todo = (name: string, requirement: string) => ({
+    ...failing.tests[1],
+    name,
+    requirement,
+    message:
+      `observed: readIdentification() is not written yet: it threw "TODO" (exercise.ts:68)\n` +
+      "replace the todo() or TODO in your exercise.ts with your code, then check again",
+  });
+  const pristine: GradeReport = {
+    ...failing,
+    passed: 0,
+    failed: 2,
+    tests: [todo("a", "4.2.2.1/1"), todo("b", "4.2.2.1/2")],
+  };
+  const html = renderReportHtml(pristine);
+  assert.match(
+    html,
+    /<p data-virtio-lab="not-written"[^>]*>Not written yet: replace the <code>todo\(\)<\/code> calls in <code>workspace\/01-mmio-window\/exercise\.ts<\/code>/,
+  );
+  assert.match(html, /<details><summary style="display:list-item[^"]*">the 2 checks waiting for it<\/summary>\n<table/);
+  assert.doesNotMatch(html, /<details open/, "nothing unfolded");
+  // One real failure among them: the usual report.
+  const mixed = renderReportHtml({ ...pristine, tests: [...pristine.tests, failing.tests[1]] });
+  assert.doesNotMatch(mixed, /not-written/);
+});
+
 Deno.test("verdicts for each stage, and the summary of several lessons", () => {
   assert.match(
     verdict({ ...failing, stage: "compile", tests: [], passed: 0, failed: 0 }),

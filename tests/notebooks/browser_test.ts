@@ -193,7 +193,14 @@ Deno.test({
         ".output_area [data-virtio-lab]",
         (els) => els.map((e) => e.getAttribute("data-virtio-lab")),
       );
-      for (const kind of ["register-window", "conformance-log", "grade-report", "grade-checks"]) {
+      const displays = [
+        "register-window",
+        "conformance-log",
+        "grade-report",
+        "grade-checks",
+        "not-written",
+      ];
+      for (const kind of displays) {
         assert.ok(kinds.includes(kind), `the ${kind} display is in the page (found: ${kinds})`);
       }
       // The register window is left-aligned as the browser lays it out.
