@@ -131,7 +131,10 @@ Deno.test("a pristine stub shows one not-written-yet line in the notebook, the c
     html,
     /<p data-virtio-lab="not-written"[^>]*>Not written yet: replace the <code>todo\(\)<\/code> calls in <code>workspace\/01-mmio-window\/exercise\.ts<\/code>/,
   );
-  assert.match(html, /<details><summary style="display:list-item[^"]*">the 2 checks waiting for it<\/summary>\n<table/);
+  assert.match(
+    html,
+    /<details><summary style="display:list-item[^"]*">the 2 checks waiting for it<\/summary>\n<table/,
+  );
   assert.doesNotMatch(html, /<details open/, "nothing unfolded");
   // One real failure among them: the usual report.
   const mixed = renderReportHtml({ ...pristine, tests: [...pristine.tests, failing.tests[1]] });
