@@ -36,7 +36,7 @@ import { type ConsoleBackend, MemoryConsoleBackend } from "./devices/console/bac
 import { VirtioConsoleDevice } from "./devices/console/device.ts";
 import { VirtioConsoleDriver } from "./devices/console/driver.ts";
 import { referenceDrivers } from "./devices/mod.ts";
-import { checkMachineParts, type MachineParts, resolveParts } from "./parts.ts";
+import { checkMachineParts, type MachineParts, replacedParts, resolveParts } from "./parts.ts";
 import { createSplitQueueDeviceFactory } from "./virtqueue/device_queue.ts";
 import { createSplitQueueDriverFactory } from "./virtqueue/driver_queue.ts";
 
@@ -268,6 +268,8 @@ export class LabMachine {
   readonly blk: MachineDevice<VirtioBlockDriver>;
   /** The virtio-console device and its driver. */
   readonly console: MachineDevice<VirtioConsoleDriver>;
+  /** The parts that replace the reference ones (`createMachine`'s `parts`; `{}`: none). */
+  readonly parts: MachineParts;
   readonly #backends: { close(): Promise<void> }[];
   readonly #sink: ErrorSink;
   #closed = false;
@@ -283,6 +285,7 @@ export class LabMachine {
     console: MachineDevice<VirtioConsoleDriver>;
     backends: { close(): Promise<void> }[];
     sink?: ErrorSink;
+    parts?: MachineParts;
   }) {
     this.memory = init.memory;
     this.allocator = init.allocator;
@@ -291,6 +294,7 @@ export class LabMachine {
     this.virtio = init.virtio;
     this.blk = init.blk;
     this.console = init.console;
+    this.parts = init.parts ?? {};
     this.#backends = init.backends;
     this.#sink = init.sink ?? new ErrorSink();
   }
@@ -419,6 +423,12 @@ export class LabMachine {
           (d.error ? `  (${d.error})` : ""),
       );
     }
+    const replaced = replacedParts(this.parts);
+    lines.push(
+      replaced.length === 0
+        ? "  parts: the reference implementation throughout"
+        : `  parts replaced (${replaced.length}): ${replaced.join(", ")}`,
+    );
     lines.push(`  ${this.log.entries.length} conformance violation(s) logged`);
     return lines.join("\n");
   }
@@ -458,9 +468,14 @@ export function builtinDisk(): MemoryBlockBackend {
  * @throws {PartError} If `parts` names a part the registry does not have, or
  *   gives something other than a function for one.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createMachine } from "./machine.ts";
  * const machine = await createMachine();
  * const bytes = await machine.blk.driver!.read(2, 1); // sector 2 of the built-in disk
+ * assert.equal(bytes.length, 512);
+ * const types = machine.devices().map((d) => d.type);
+ * assert.deepEqual(types, ["virtio-blk", "virtio-console", "empty slot"]);
  * await machine.close();
  * ```
  */
@@ -559,6 +574,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     },
     backends: [consoleBackend, disk],
     sink,
+    parts,
   });
 }
 

@@ -20,12 +20,13 @@
  *   learner can replace in it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { createMachine } from "./mod.ts";
  * const machine = await createMachine();
- * const sector2 = await machine.blk.driver!.read(2, 1);
- * console.log(new TextDecoder().decode(sector2));
- * console.log(machine.log.format()); // "Conformance log: no violations."
+ * const sector2 = await machine.blk.driver!.read(2, 1); // one 512-byte sector
+ * assert.match(new TextDecoder().decode(sector2), /^Hello from sector 2!/);
+ * assert.equal(machine.log.format(), "Conformance log: no violations.");
  * await machine.close();
  * ```
  *

@@ -238,10 +238,13 @@ export function register(program: Command): void {
 
   program
     .command("notebook")
-    .description("install Deno's Jupyter kernel if needed and say how to open a lesson's notebook")
+    .description(
+      "copy a lesson's notebook into your workspace (once) and open it in Jupyter",
+    )
     .argument("[lesson]", "lesson number, id or folder (default: the first one not passed)")
-    .action(async (ref) => {
+    .option("--no-open", "only prepare the copy and say how to open it")
+    .action(async (ref, options) => {
       const ctx = await openLab();
-      await notebook(ctx, lessonOrCurrent(ctx, ref));
+      await notebook(ctx, lessonOrCurrent(ctx, ref), { open: options.open ? undefined : false });
     });
 }

@@ -17,6 +17,8 @@ import { register as registerDisk } from "./disk.ts";
 import { register as registerDoctor } from "./doctor.ts";
 import { register as registerFuzz } from "./fuzz.ts";
 import { register as registerLessons } from "./lessons.ts";
+import { runFromLocalCopy } from "./remote.ts";
+import { LOADED_FROM_FILES } from "../course/paths.ts";
 
 /** The course's version: `version` in deno.json, what `lab --version` prints. */
 export const LAB_VERSION: string = denoConfig.version;
@@ -81,6 +83,16 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // Loaded from a URL: run the local copy of the course instead (cli/remote.ts).
+  if (!LOADED_FROM_FILES) {
+    try {
+      Deno.exit(await runFromLocalCopy(Deno.args));
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error;
+      console.error(`lab: ${error.message}`);
+      Deno.exit(error.exitCode);
+    }
+  }
   const code = await main(Deno.args);
   // Exit explicitly: a pending read of stdin (the terminal console backend's)
   // cannot be cancelled and would keep the process alive after `boot` is done.

@@ -14,3 +14,4 @@ const log = __lab.log;
 const ex = __lab.ex;
 const ref = __lab.ref;
 const lab = __lab.lab;
+const hex = __lab.hex;

@@ -18,7 +18,7 @@ import {
   type RequirementLevel,
   type Role,
 } from "./requirements.ts";
-import { escapeHtml } from "../format/html.ts";
+import { htmlTable } from "../format/html.ts";
 
 /** A value worth showing next to a violation: a register offset, an index, a length. */
 export type ViolationValue = number | bigint | string | boolean | null;
@@ -245,18 +245,23 @@ export class ConformanceLog {
 
   /** Rich form for Jupyter (Deno kernel). */
   [Symbol.for("Jupyter.display")](): Record<string, string> {
-    const rows = this.#entries.map((v) =>
-      `<tr><td>${v.seq}</td><td><code>${escapeHtml(v.id)}</code></td><td>${v.role}</td>` +
-      `<td>${v.level}</td><td>${escapeHtml(v.source)}</td><td>${escapeHtml(v.message)}</td>` +
-      `<td><code>${escapeHtml(formatValues(v.values))}</code></td><td>${
-        escapeHtml(v.action)
-      }</td></tr>`
-    );
     const html = this.#entries.length === 0
-      ? "<p><b>Conformance log</b>: no violations.</p>"
-      : `<table><caption>Conformance log: ${this.#entries.length} violation(s)</caption>` +
-        "<tr><th>#</th><th>rule</th><th>broken by</th><th>level</th><th>where</th>" +
-        "<th>what happened</th><th>values</th><th>action</th></tr>" + rows.join("") + "</table>";
+      ? '<p data-virtio-lab="conformance-log"><b>Conformance log</b>: no violations.</p>'
+      : htmlTable({
+        kind: "conformance-log",
+        caption: `Conformance log: ${this.#entries.length} violation(s)`,
+        head: ["#", "rule", "broken by", "level", "where", "what happened", "values", "action"],
+        rows: this.#entries.map((v) => [
+          String(v.seq),
+          { code: v.id },
+          v.role,
+          v.level,
+          v.source,
+          v.message,
+          { code: formatValues(v.values) },
+          v.action,
+        ]),
+      });
     return { "text/plain": this.format(), "text/html": html };
   }
 }

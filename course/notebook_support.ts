@@ -17,7 +17,8 @@
 import * as path from "node:path";
 import { type Course, findLesson, type Lesson, loadCourse } from "./manifest.ts";
 import { defaultCourseRoot, ENGINE_DIR, findDenoConfig } from "./paths.ts";
-import { type DisplayableReport, escapeHtml, withDisplay } from "./report.ts";
+import { type DisplayableReport, withDisplay } from "./report.ts";
+import { escapeHtml, htmlTable } from "../format/html.ts";
 import { gradeLesson as runGrade } from "./runner.ts";
 import { lessonTextForReading } from "./notebooks.ts";
 import { decodeValue, encodeValue } from "./wire.ts";
@@ -60,7 +61,12 @@ export async function gradeLesson(
     timeoutMs: options.timeoutSeconds ? options.timeoutSeconds * 1000 : undefined,
   });
   workspace.recordGrade(target, report);
-  return withDisplay(report);
+  return withDisplay(report, { hintCall: notebookHintCall });
+}
+
+/** The hint call as a notebook cell types it (`LESSON` is the setup cell's constant). */
+function notebookHintCall(n?: number): string {
+  return n === undefined ? "hint(LESSON)" : `hint(LESSON, ${n})`;
 }
 
 /** Something that shows itself as Markdown in Jupyter and as text elsewhere. */
@@ -324,16 +330,17 @@ export class ExerciseHandle {
 
   /** Rich form for Jupyter. */
   [Symbol.for("Jupyter.display")](): Record<string, string> {
-    const rows = this.exports.map((e) =>
-      `<tr><td><code>${escapeHtml(e.name)}</code></td><td>${e.kind}</td></tr>`
-    )
-      .join("");
     return {
       "text/plain": this.#text(),
       "text/html":
         `<p>Exercise of lesson ${this.lesson.number} (<code>${escapeHtml(this.file)}</code>), ` +
         `loaded fresh in a subprocess. Call <code>await ex.call("name", ...args)</code> or ` +
-        `<code>await ex.run((m) =&gt; ...)</code>.</p><table><tr><th>export</th><th>kind</th></tr>${rows}</table>`,
+        `<code>await ex.run((m) =&gt; ...)</code>.</p>` +
+        htmlTable({
+          kind: "exercise-exports",
+          head: ["export", "kind"],
+          rows: this.exports.map((e) => [{ code: e.name }, e.kind]),
+        }),
     };
   }
 }

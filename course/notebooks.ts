@@ -18,6 +18,7 @@
 
 import * as path from "node:path";
 import type { Course, Lesson } from "./manifest.ts";
+import type { Workspace } from "./workspace.ts";
 import { relativeSpecifier } from "./paths.ts";
 import { ENGINE_DIR } from "./paths.ts";
 
@@ -250,4 +251,123 @@ export function syncNotebooks(course: Course, options: { check?: boolean } = {})
     // no notebooks/ folder yet
   }
   return { stale, extra: extra.sort(), current };
+}
+
+/** Where the learner's copy of a lesson's notebook lives: next to their exercise. */
+export function workspaceNotebookFile(workspace: Workspace, lesson: Lesson): string {
+  return path.join(workspace.lessonDir(lesson), path.basename(lesson.paths.notebook));
+}
+
+/** What {@linkcode copyNotebookToWorkspace} did. */
+export interface NotebookCopy {
+  /** The learner's copy (absolute path). */
+  readonly file: string;
+  /** Whether it was created now (`false`: it existed and was left alone). */
+  readonly created: boolean;
+  /**
+   * Whether the course's notebook has changed since the copy was made (the
+   * copy records a SHA-256 of what it was copied from); `false` for a copy
+   * made now or one that records nothing.
+   */
+  readonly courseChanged: boolean;
+}
+
+/** Relative module specifiers in code: `from "./x"`, `import "../x"`, `import("../x")`. */
+const RELATIVE_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])(\.\.?\/[^"'\n]*)\2/g;
+
+/**
+ * Rewrites the relative imports of a notebook's code cells for a copy in
+ * another folder, so they still name the same modules.
+ *
+ * @param notebook The notebook, parsed.
+ * @param fromDir Folder the notebook was written for.
+ * @param toDir Folder of the copy.
+ * @returns A new notebook object (the input is not changed).
+ */
+export function relocateNotebook<
+  T extends { cells: { cell_type: string; source: string[] | string }[] },
+>(
+  notebook: T,
+  fromDir: string,
+  toDir: string,
+): T {
+  const rewrite = (line: string) =>
+    line.replace(RELATIVE_IMPORT, (_m, lead: string, quote: string, spec: string) => {
+      const moved = relativeSpecifier(toDir, path.resolve(fromDir, spec));
+      return `${lead}${quote}${moved}${quote}`;
+    });
+  return {
+    ...notebook,
+    cells: notebook.cells.map((cell) =>
+      cell.cell_type !== "code" ? cell : {
+        ...cell,
+        source: Array.isArray(cell.source) ? cell.source.map(rewrite) : rewrite(cell.source),
+      }
+    ),
+  };
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Copies a lesson's notebook into the learner's workspace, once: the copy is
+ * theirs (its outputs and edits never touch the course's tracked
+ * `notebooks/`), and a course update never overwrites it. Relative imports
+ * are rewritten for the copy's folder; its metadata records what it was
+ * copied from (`virtio_lab.copied_from`, `virtio_lab.copied_from_sha256`).
+ *
+ * @param course The course.
+ * @param workspace The learner's workspace.
+ * @param lesson The lesson.
+ * @returns Where the copy is, and whether it was made now.
+ * @throws {Deno.errors.NotFound} If the course has no notebook for the lesson.
+ */
+export async function copyNotebookToWorkspace(
+  course: Course,
+  workspace: Workspace,
+  lesson: Lesson,
+): Promise<NotebookCopy> {
+  const file = workspaceNotebookFile(workspace, lesson);
+  const original = Deno.readTextFileSync(lesson.paths.notebook);
+  const hash = await sha256(original);
+  try {
+    const mine = JSON.parse(Deno.readTextFileSync(file)) as {
+      metadata?: { virtio_lab?: { copied_from_sha256?: string } };
+    };
+    const recorded = mine.metadata?.virtio_lab?.copied_from_sha256;
+    return { file, created: false, courseChanged: recorded !== undefined && recorded !== hash };
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound) && !(error instanceof SyntaxError)) throw error;
+    if (error instanceof SyntaxError) {
+      // A copy the learner broke by hand is still theirs: leave it.
+      return { file, created: false, courseChanged: false };
+    }
+  }
+  const parsed = JSON.parse(original) as {
+    cells: { cell_type: string; source: string[] }[];
+    metadata: Record<string, unknown>;
+  };
+  const copy = relocateNotebook(parsed, course.notebooksDir, path.dirname(file));
+  copy.metadata = {
+    ...copy.metadata,
+    virtio_lab: {
+      ...(copy.metadata.virtio_lab as Record<string, unknown> | undefined),
+      copied_from: relativeSpecifier(course.root, lesson.paths.notebook).replace(/^\.\//, ""),
+      copied_from_sha256: hash,
+    },
+  };
+  Deno.mkdirSync(path.dirname(file), { recursive: true });
+  // createNew: never replace a copy made meanwhile (another `lab notebook`).
+  try {
+    Deno.writeTextFileSync(file, `${JSON.stringify(copy, null, 1)}\n`, { createNew: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) {
+      return { file, created: false, courseChanged: false };
+    }
+    throw error;
+  }
+  return { file, created: true, courseChanged: false };
 }

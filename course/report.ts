@@ -7,7 +7,7 @@
  * @module
  */
 
-import { escapeHtml } from "../format/html.ts";
+import { escapeHtml, htmlTable } from "../format/html.ts";
 import Table from "cli-table3";
 import type { GradeReport, GradeTest } from "./grade_report.ts";
 
@@ -234,8 +234,9 @@ function highlightMessage(message: string, p: ReturnType<typeof painter>): strin
  * REPL, Jupyter's `text/plain`).
  *
  * @param report The report.
+ * @param options How to name the hint call.
  */
-export function renderReportPlain(report: GradeReport): string {
+export function renderReportPlain(report: GradeReport, options: DisplayOptions = {}): string {
   const out = [`Lesson ${report.lesson.number} · ${report.lesson.title} (${report.file})`];
   if (report.stage === "compile") {
     out.push(
@@ -247,7 +248,7 @@ export function renderReportPlain(report: GradeReport): string {
     const how = t.run === "finished" ? "" : ` (${runCell(t)})`;
     out.push(`  ${mark(t)} ${t.name}${t.requirement ? ` [${t.requirement}]` : ""}${how}`);
     if (t.status === "failed" && t.run !== "not run" && t.message) {
-      out.push(indent(t.message, "      "));
+      out.push(indent(retargetHints(t.message, options), "      "));
     }
   }
   const skipped = notRunLine(report);
@@ -259,50 +260,134 @@ export function renderReportPlain(report: GradeReport): string {
   return out.join("\n");
 }
 
+/** Where a report is shown, so it can name the call that shows a hint there. */
+export interface DisplayOptions {
+  /**
+   * What the learner types where the report is shown to see hint `n`, or
+   * the next hint when `n` is omitted: in a notebook
+   * `` (n) => n ? `hint(LESSON, ${n})` : "hint(LESSON)" ``. The graders'
+   * messages end in `read hint N: deno task lab hint ...`; with this set,
+   * that command is replaced by the call, and a failing report ends by
+   * naming the call for the next hint. Default: the messages as the grader
+   * wrote them.
+   */
+  readonly hintCall?: (hint?: number) => string;
+}
+
+/** A grader's `read hint N: <command>` line. */
+const HINT_LINE = /^read hint (\d+): .*$/gm;
+
+function retargetHints(message: string, options: DisplayOptions): string {
+  const call = options.hintCall;
+  return call
+    ? message.replace(HINT_LINE, (_m, n: string) => `read hint ${n}: ${call(Number(n))}`)
+    : message;
+}
+
+/** A failure the grader explained as an unwritten part (`course/grading/explain.ts`). */
+const NOT_WRITTEN = /^observed: \S+ is not written yet: /;
+
+/** Whether every check failed only because the exercise is not written yet (a pristine stub). */
+function notStartedYet(report: GradeReport): boolean {
+  const failures = detailedFailures(report);
+  return report.stage === "test" && report.passed === 0 && failures.length > 0 &&
+    failures.every((t) => NOT_WRITTEN.test(t.message));
+}
+
+const GREEN = "#1a7f37";
+const RED = "#cf222e";
+const GREY = "#6e7781";
+const PRE = "white-space:pre-wrap;margin:4px 0 8px 1.2em;text-align:left";
+/** Jupyter's stylesheets hide the disclosure triangle of `<summary>`: put it back. */
+const SUMMARY = "display:list-item;cursor:pointer";
+
 /**
- * Renders a report as an HTML fragment (a table; failures in `<pre>`).
+ * Renders a report as an HTML fragment for a notebook: the verdict first, in
+ * colour; the lesson and file; a left-aligned table of the checks; then each
+ * failure folded in a `<details>` element (the first one open) with what was
+ * observed, what the spec requires, and which hint to read, named as the
+ * call to type (see {@linkcode DisplayOptions.hintCall}).
  *
  * @param report The report.
+ * @param options How to name the hint call.
+ * @returns An HTML fragment (a `<div data-virtio-lab="grade-report">`).
  */
-export function renderReportHtml(report: GradeReport): string {
+export function renderReportHtml(report: GradeReport, options: DisplayOptions = {}): string {
   const ok = report.ok;
-  const colour = ok ? "#1a7f37" : "#cf222e";
-  const rows = report.tests.map((t) => {
-    const c = t.status === "passed" ? "#1a7f37" : t.run === "not run" ? "#6e7781" : "#cf222e";
-    const message = t.message && t.run !== "not run"
-      ? `<pre style="white-space:pre-wrap;margin:0;text-align:left">${escapeHtml(t.message)}</pre>`
-      : "";
-    return `<tr><td style="color:${c};font-weight:bold">${mark(t)}</td>` +
-      `<td style="text-align:left">${escapeHtml(t.name)}</td>` +
-      `<td><code>${escapeHtml(t.requirement ?? "")}</code></td>` +
-      `<td style="text-align:right">${escapeHtml(runCell(t))}</td>` +
-      `<td style="text-align:left">${message}</td></tr>`;
-  }).join("");
   const parts = [
-    `<div class="virtio-lab-report">`,
-    `<p><b>Lesson ${report.lesson.number} · ${escapeHtml(report.lesson.title)}</b> ` +
-    `<span style="color:#6e7781">(${escapeHtml(report.file)})</span></p>`,
+    `<div class="virtio-lab-report" data-virtio-lab="grade-report">`,
+    `<p data-virtio-lab="verdict" style="color:${ok ? GREEN : RED};font-weight:bold;` +
+    `font-size:110%;margin:4px 0">${ok ? "✔" : "✘"} ${escapeHtml(verdict(report))}</p>`,
+    `<p style="margin:2px 0;color:${GREY}">Lesson ${report.lesson.number} · ` +
+    `${escapeHtml(report.lesson.title)} · <code>${escapeHtml(report.file)}</code></p>`,
   ];
   if (report.stage === "compile") {
     parts.push(
-      `<p style="color:#cf222e">Compile stage: <code>deno check</code> found type errors, so no check ran.</p>`,
-      `<pre style="white-space:pre-wrap">${escapeHtml(report.compileOutput ?? "")}</pre>`,
+      `<details open><summary style="${SUMMARY};color:${RED}"><code>deno check</code> found type errors, ` +
+        `so no check ran</summary><pre style="${PRE}">${
+          escapeHtml(report.compileOutput ?? "")
+        }</pre></details>`,
+    );
+  }
+  // A pristine stub: one line, not a wall of identical failures (folded below).
+  const notStarted = notStartedYet(report);
+  if (notStarted) {
+    parts.push(
+      `<p data-virtio-lab="not-written" style="margin:4px 0">Not written yet: replace the ` +
+        `<code>todo()</code> calls in <code>${escapeHtml(report.file)}</code> with your code, ` +
+        `then run this cell again.</p>`,
+      `<details><summary style="${SUMMARY}">the ${report.expected} checks waiting for it</summary>`,
     );
   }
   if (report.tests.length > 0) {
+    parts.push(htmlTable({
+      kind: "grade-checks",
+      head: ["", "check", "requirement", "time"],
+      rows: report.tests.map((t) => {
+        const c = t.status === "passed" ? GREEN : t.run === "not run" ? GREY : RED;
+        return [
+          { html: `<span style="color:${c};font-weight:bold">${mark(t)}</span>` },
+          t.name,
+          { code: t.requirement ?? "" },
+          runCell(t),
+        ];
+      }),
+    }));
+  }
+  const failures = detailedFailures(report);
+  failures.forEach((t, i) => {
     parts.push(
-      `<table><thead><tr><th></th><th style="text-align:left">check</th><th>requirement</th>` +
-        `<th>time</th><th style="text-align:left">message</th></tr></thead><tbody>${rows}</tbody></table>`,
+      `<details${
+        i === 0 && !notStarted ? " open" : ""
+      } data-virtio-lab="failure"><summary style="${SUMMARY};color:${RED}">` +
+        `✘ ${escapeHtml(t.name)}${
+          t.requirement ? ` <code>${escapeHtml(t.requirement)}</code>` : ""
+        }</summary><pre style="${PRE}">${
+          escapeHtml(retargetHints(t.message, options))
+        }</pre></details>`,
+    );
+  });
+  if (notStarted) parts.push("</details>");
+  const skipped = notRunLine(report);
+  if (skipped) parts.push(`<p style="color:${GREY}">· ${escapeHtml(skipped)}</p>`);
+  if (report.stage === "test" && report.message && !skipped) {
+    parts.push(`<p style="color:${GREY}">${escapeHtml(report.message)}</p>`);
+  }
+  if (report.stage === "error" && report.message) {
+    parts.push(
+      `<details open><summary style="${SUMMARY}">The grader could not run</summary><pre style="${PRE}">${
+        escapeHtml(report.message)
+      }</pre></details>`,
     );
   }
-  const skipped = notRunLine(report);
-  if (skipped) parts.push(`<p style="color:#6e7781">· ${escapeHtml(skipped)}</p>`);
-  if (report.stage === "error" && report.message) {
-    parts.push(`<pre style="white-space:pre-wrap">${escapeHtml(report.message)}</pre>`);
+  if (!ok && options.hintCall && report.stage !== "error") {
+    parts.push(
+      `<p style="margin:4px 0">Stuck? <code>${
+        escapeHtml(options.hintCall())
+      }</code> in a cell shows the next hint.</p>`,
+    );
   }
-  parts.push(
-    `<p style="color:${colour};font-weight:bold">${escapeHtml(verdict(report))}</p></div>`,
-  );
+  parts.push("</div>");
   return parts.join("\n");
 }
 
@@ -322,22 +407,23 @@ export type DisplayableReport = GradeReport & {
 
 /**
  * Returns the report with two non-enumerable methods: a rich display for
- * Jupyter (`Symbol.for("Jupyter.display")`: HTML table and plain text) and a
+ * Jupyter (`Symbol.for("Jupyter.display")`: HTML and plain text) and a
  * readable text form for the REPL and `console.log`
  * (`Symbol.for("Deno.customInspect")`). JSON output is unchanged.
  *
  * @param report The report.
+ * @param options How the place it is shown in names the hint call.
  */
-export function withDisplay(report: GradeReport): DisplayableReport {
+export function withDisplay(report: GradeReport, options: DisplayOptions = {}): DisplayableReport {
   const copy = { ...report };
   Object.defineProperty(copy, Symbol.for("Jupyter.display"), {
     value: () => ({
-      "text/plain": renderReportPlain(report),
-      "text/html": renderReportHtml(report),
+      "text/plain": renderReportPlain(report, options),
+      "text/html": renderReportHtml(report, options),
     }),
   });
   Object.defineProperty(copy, Symbol.for("Deno.customInspect"), {
-    value: () => renderReportPlain(report),
+    value: () => renderReportPlain(report, options),
   });
   return copy as DisplayableReport;
 }

@@ -47,10 +47,10 @@
  */
 
 import * as path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import type { Lesson } from "./manifest.ts";
 import type { Workspace } from "./workspace.ts";
-import { fileUrl, findDenoConfig, isInside, REPO_ROOT } from "./paths.ts";
+import { ENGINE_DIR, fileUrl, findDenoConfig, isInside, REPO_ROOT } from "./paths.ts";
 import { findRequirement } from "../conformance/requirements.ts";
 import type { Check, Grader } from "./grading/define.ts";
 import { DEPENDENCY_NOTE } from "./grading/explain.ts";
@@ -91,7 +91,7 @@ export const DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024 ** 3;
 export const DEFAULT_HEAP_LIMIT_BYTES = 512 * 1024 ** 2;
 
 /** The grading harness, run as the test stage's main module. */
-const HARNESS = fileURLToPath(new URL("./sandbox/harness.ts", import.meta.url));
+const HARNESS = path.join(ENGINE_DIR, "sandbox", "harness.ts");
 /** How often the resident size is polled when no rlimit applies, in milliseconds. */
 const RSS_POLL_MS = 50;
 /** Time limit of listing a module graph (`deno info`), in milliseconds. */

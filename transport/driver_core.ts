@@ -161,11 +161,36 @@ export class DeviceInitializationError extends Error {
  *   `FeatureNegotiationError`, what `setup` threw, or
  *   {@linkcode DeviceInitializationError}), after FAILED was set.
  * @example
- * ```ts ignore
- * const features = await initializeDevice(window, {
- *   supportedFeatures: driver.supportedFeatures,
- *   setup: () => driver.probe(context),
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { initializeDevice } from "./driver_core.ts";
+ * import { REFERENCE_MMIO_DRIVER_PARTS } from "./parts.ts";
+ * import { probeWindow } from "./driver_init.ts";
+ * import { MmioBus } from "./mmio_bus.ts";
+ * import { MmioDeviceTransport } from "./mmio_device.ts";
+ * import { ConformanceLog } from "../conformance/log.ts";
+ * import { GuestMemory } from "../memory/guest_memory.ts";
+ * import { MemoryBlockBackend, VirtioBlockDevice } from "../devices/mod.ts";
+ * import { features, VIRTIO_F_VERSION_1 } from "../virtio/features.ts";
+ * const log = new ConformanceLog({ strict: true }); // any violation throws
+ * const memory = new GuestMemory(1 << 20);
+ * const device = new VirtioBlockDevice(new MemoryBlockBackend(64 * 512));
+ * const bus = new MmioBus({ log });
+ * bus.map(0x1e000, new MmioDeviceTransport(device, { memory, log }), {
+ *   irq: 42,
+ *   name: "virtio_block",
+ * });
+ * const window = bus.window(0x1e000);
+ * assert.equal(probeWindow(window).kind, "device"); // MagicValue and Version first
+ * const order: string[] = [];
+ * const negotiated = await initializeDevice(window, {
+ *   supportedFeatures: features(VIRTIO_F_VERSION_1),
+ *   // A driver's probe: set up its virtqueues, read its configuration.
+ *   setup: () => void order.push(`setup at status 0x${window.read32(0x070).toString(16)}`),
  * }, REFERENCE_MMIO_DRIVER_PARTS);
+ * assert.equal(negotiated, features(VIRTIO_F_VERSION_1));
+ * assert.deepEqual(order, ["setup at status 0xb"]); // ACKNOWLEDGE|DRIVER|FEATURES_OK
+ * assert.equal(window.read32(0x070), 0xf); // ... |DRIVER_OK
  * ```
  */
 export async function initializeDevice(
@@ -264,10 +289,19 @@ export type RecoveryOutcome =
  * import { recoverDevice } from "./driver_core.ts";
  * import type { RegisterWindow } from "./types.ts";
  * let status = 0x4f; // ACKNOWLEDGE|DRIVER|FEATURES_OK|DRIVER_OK|DEVICE_NEEDS_RESET
- * const window = {
+ * const unused = (): never => {
+ *   throw new Error("only the Status register is used");
+ * };
+ * const window: RegisterWindow = {
+ *   base: 0x1000_0000,
+ *   size: 0x200,
  *   read32: () => status,
- *   write32: (_offset: number, value: number) => void (status = value),
- * } as RegisterWindow;
+ *   write32: (_offset, value) => void (status = value),
+ *   read16: unused,
+ *   write16: unused,
+ *   read8: unused,
+ *   write8: unused,
+ * };
  * const steps: string[] = [];
  * const outcome = await recoverDevice(window, 1n << 32n, {
  *   release: () => void steps.push(`release at status ${status}`),

@@ -78,9 +78,14 @@ export type ProbeResult =
  * @param window The window's registers.
  * @returns A device to initialize, an empty slot, or a rejected window.
  * @example
- * ```ts ignore
- * const found = probeWindow(bus.window(0x1e000));
- * if (found.kind === "device") console.log(found.deviceId); // 2 for a block device
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { probeWindow } from "./driver_init.ts";
+ * import { createMachine } from "../machine.ts";
+ * const machine = await createMachine();
+ * const found = probeWindow(machine.bus.window(0x1e000));
+ * assert.equal(found.kind === "device" && found.deviceId, 2); // a block device
+ * await machine.close();
  * ```
  */
 export function probeWindow(window: RegisterWindow): ProbeResult {

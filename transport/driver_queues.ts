@@ -124,10 +124,33 @@ export interface QueueSetup extends SplitQueueAddresses {
  *   read `QueueReady` back as 1. Only what was done is undone: areas are freed
  *   only if they were allocated.
  * @example
- * ```ts ignore
- * // Needs a device behind `window` (see MmioDeviceTransport).
- * const q = setupQueue(window, allocator, 0, { maxSize: 256 }, allocateQueueAreas);
- * q.size; // 64 when QueueNumMax reads 100
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { setupQueue } from "./driver_queues.ts";
+ * import { beginInitialization, negotiateFeatures, probeWindow } from "./driver_init.ts";
+ * import { allocateQueueAreas } from "../virtqueue/driver/areas.ts";
+ * import { GuestAllocator } from "../memory/allocator.ts";
+ * import { MmioBus } from "./mmio_bus.ts";
+ * import { MmioDeviceTransport } from "./mmio_device.ts";
+ * import { ConformanceLog } from "../conformance/log.ts";
+ * import { GuestMemory } from "../memory/guest_memory.ts";
+ * import { MemoryBlockBackend, VirtioBlockDevice } from "../devices/mod.ts";
+ * import { features, VIRTIO_F_VERSION_1 } from "../virtio/features.ts";
+ * const log = new ConformanceLog({ strict: true }); // any violation throws
+ * const memory = new GuestMemory(1 << 20);
+ * const device = new VirtioBlockDevice(new MemoryBlockBackend(64 * 512));
+ * const bus = new MmioBus({ log });
+ * bus.map(0x1e000, new MmioDeviceTransport(device, { memory, log }), {
+ *   irq: 42,
+ *   name: "virtio_block",
+ * });
+ * const window = bus.window(0x1e000);
+ * assert.equal(probeWindow(window).kind, "device"); // MagicValue and Version first
+ * beginInitialization(window);
+ * negotiateFeatures(window, features(VIRTIO_F_VERSION_1)); // queues come after FEATURES_OK
+ * const q = setupQueue(window, new GuestAllocator(memory), 0, { maxSize: 64 }, allocateQueueAreas);
+ * assert.equal(q.size, 64); // the largest size both sides allow
+ * assert.equal(window.read32(0x044), 1); // QueueReady
  * ```
  */
 export function setupQueue(

@@ -10,7 +10,7 @@
 import { formatStatus, STATUS_BITS } from "../virtio/status.ts";
 import { featureNames, formatFeatures, RESERVED_FEATURE_NAMES } from "../virtio/features.ts";
 import { deviceIdName } from "../virtio/device_ids.ts";
-import { escapeHtml } from "../format/html.ts";
+import { htmlTable } from "../format/html.ts";
 
 const INSPECT = Symbol.for("Deno.customInspect");
 const JUPYTER = Symbol.for("Jupyter.display");
@@ -117,21 +117,20 @@ export class FeatureSet {
 
   /** Rich form for Jupyter: a row per set bit, with selector and bit within the word. */
   [JUPYTER](): Record<string, string> {
-    const rows: string[] = [];
+    const rows: string[][] = [];
     for (let bit = 0; bit < 64; bit++) {
       if ((this.word & (1n << BigInt(bit))) === 0n) continue;
       const name = this.deviceNames[bit] ?? RESERVED_FEATURE_NAMES[bit] ?? `bit ${bit}`;
-      rows.push(
-        `<tr><td>${bit}</td><td>${bit >> 5}</td><td>${
-          bit & 31
-        }</td><td><code>${name}</code></td></tr>`,
-      );
+      rows.push([String(bit), String(bit >> 5), String(bit & 31), name]);
     }
     return {
       "text/plain": this.toString(),
-      "text/html": `<table><caption>features ${formatFeatures(this.word)}</caption>` +
-        "<tr><th>bit</th><th>*FeaturesSel</th><th>bit in word</th><th>name</th></tr>" +
-        rows.join("") + "</table>",
+      "text/html": htmlTable({
+        kind: "features",
+        caption: `features ${formatFeatures(this.word)}`,
+        head: ["bit", "*FeaturesSel", "bit in word", "name"],
+        rows: rows.map(([bit, sel, inWord, name]) => [bit, sel, inWord, { code: name }]),
+      }),
     };
   }
 }
@@ -287,27 +286,41 @@ export class MmioRegisterSnapshot implements MmioRegisterSnapshotData {
 
   /** Rich form for Jupyter. */
   [JUPYTER](): Record<string, string> {
-    const regs = this.#rows().map(([off, name, value]) =>
-      `<tr><td><code>${off}</code></td><td>${name}</td><td><code>${
-        escapeHtml(value)
-      }</code></td></tr>`
-    ).join("");
-    const queues = this.queues.map((q) =>
-      `<tr><td>${q.index}</td><td>${q.numMax}</td><td>${q.num}</td><td>${q.ready ? 1 : 0}</td>` +
-      `<td><code>${hexAddr(q.desc)}</code></td><td><code>${hexAddr(q.driver)}</code></td>` +
-      `<td><code>${
-        hexAddr(q.device)
-      }</code></td><td>${q.notifications}</td><td>${q.interrupts}</td>` +
-      `<td>${q.broken ? `broken (§${q.broken})` : q.live ? "live" : ""}</td></tr>`
-    ).join("");
-    return {
-      "text/plain": this.format(),
-      "text/html": `<table><caption>${escapeHtml(this.name)}: virtio-mmio registers</caption>` +
-        `<tr><th>offset</th><th>register</th><th>value</th></tr>${regs}</table>` +
-        "<table><caption>queues</caption><tr><th>#</th><th>QueueNumMax</th><th>QueueNum</th>" +
-        "<th>QueueReady</th><th>desc</th><th>driver</th><th>device</th><th>notifications</th>" +
-        `<th>interrupts</th><th></th></tr>${queues}</table>`,
-    };
+    const registers = htmlTable({
+      kind: "register-window",
+      caption: `${this.name}: virtio-mmio registers`,
+      head: ["offset", "register", "value"],
+      rows: this.#rows().map(([off, name, value]) => [{ code: off }, name, { code: value }]),
+    });
+    const queues = htmlTable({
+      kind: "queues",
+      caption: "queues",
+      head: [
+        "#",
+        "QueueNumMax",
+        "QueueNum",
+        "QueueReady",
+        "desc",
+        "driver",
+        "device",
+        "notifications",
+        "interrupts",
+        "state",
+      ],
+      rows: this.queues.map((q) => [
+        String(q.index),
+        String(q.numMax),
+        String(q.num),
+        q.ready ? "1" : "0",
+        { code: hexAddr(q.desc) },
+        { code: hexAddr(q.driver) },
+        { code: hexAddr(q.device) },
+        String(q.notifications),
+        String(q.interrupts),
+        q.broken ? `broken (§${q.broken})` : q.live ? "live" : "",
+      ]),
+    });
+    return { "text/plain": this.format(), "text/html": registers + queues };
   }
 }
 

@@ -16,6 +16,14 @@
 import type { ConformanceLog, ConformanceReporter } from "../conformance/log.ts";
 import type { AccessWidth, InterruptLine, MmioRegion, RegisterWindow } from "./types.ts";
 
+const INSPECT = Symbol.for("Deno.customInspect");
+
+/** `[0x0001e000, 0x0001e200)`: a window's addresses, end excluded. */
+function hexRange(base: number, size: number): string {
+  const h = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
+  return `[${h(base)}, ${h(base + size)})`;
+}
+
 /** A load or store that no window decodes (a bus fault), or of a width a CPU cannot make. */
 export class MmioBusError extends RangeError {
   /** Guest-physical address of the access. */
@@ -113,10 +121,23 @@ export interface MmioBusOptions {
  * Address decoding for MMIO windows plus an interrupt controller.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MmioBus } from "./mmio_bus.ts";
+ * import { MmioDeviceTransport } from "./mmio_device.ts";
+ * import { ConformanceLog } from "../conformance/log.ts";
+ * import { GuestMemory } from "../memory/guest_memory.ts";
+ * import { MemoryBlockBackend, VirtioBlockDevice } from "../devices/mod.ts";
+ * const log = new ConformanceLog();
+ * const memory = new GuestMemory(1 << 20);
+ * const device = new VirtioBlockDevice(new MemoryBlockBackend(64 * 512));
  * const bus = new MmioBus({ log });
- * bus.map(0x1e000, transport, { irq: 42, name: "virtio_block" });
- * bus.read32(0x1e000); // 0x74726976
+ * bus.map(0x1e000, new MmioDeviceTransport(device, { memory, log }), {
+ *   irq: 42,
+ *   name: "virtio_block",
+ * });
+ * assert.equal(bus.read(0x1e000, 4), 0x74726976); // MagicValue: "virt"
+ * assert.equal(bus.window(0x1e000).read32(0x008), 2); // DeviceID: block
  * ```
  */
 export class MmioBus {
@@ -174,13 +195,22 @@ export class MmioBus {
         }`,
       );
     }
-    const window: MmioWindowInfo = Object.freeze({
-      name: options.name,
-      base,
-      size: region.size,
-      irq: options.irq,
-      region,
-    });
+    const window: MmioWindowInfo = Object.freeze(Object.defineProperty(
+      {
+        name: options.name,
+        base,
+        size: region.size,
+        irq: options.irq,
+        region,
+      },
+      INSPECT,
+      {
+        // The REPL's view: the window in hex, not the register file's dump.
+        value: () =>
+          `${options.name} window ${hexRange(base, region.size)} irq ${options.irq} ` +
+          `(.region: its register file)`,
+      },
+    ));
     this.#windows.push(window);
     this.#windows.sort((a, b) => a.base - b.base);
     const irq = this.#irq(options.irq, `${options.name}@0x${base.toString(16)}`);
@@ -285,7 +315,7 @@ export class MmioBus {
   window(base: number): RegisterWindow {
     const info = this.#windows.find((w) => w.base === base);
     if (!info) throw new RangeError(`No window is mapped at 0x${base.toString(16)}`);
-    return {
+    const window: RegisterWindow = {
       base,
       size: info.size,
       read32: (offset) => this.read(base + offset, 4),
@@ -295,6 +325,11 @@ export class MmioBus {
       read8: (offset) => this.read(base + offset, 1),
       write8: (offset, value) => this.write(base + offset, 1, value),
     };
+    return Object.defineProperty(window, INSPECT, {
+      value: () =>
+        `RegisterWindow ${info.name} ${hexRange(base, info.size)}: read32/16/8(offset), ` +
+        `write32/16/8(offset, value)`,
+    });
   }
 
   // ------------------------------------------------------------ interrupts
@@ -427,6 +462,18 @@ export class MmioBus {
         for (const resolve of waiters) resolve();
       }
     }
+  }
+
+  /** Text form for the REPL: the windows, in hex, and their interrupt lines. */
+  [INSPECT](): string {
+    const lines = [`MmioBus: ${this.#windows.length} window(s)`];
+    for (const w of this.#windows) {
+      lines.push(
+        `  ${w.name.padEnd(16)} ${hexRange(w.base, w.size)} irq ${w.irq} ` +
+          `(${this.interruptCount(w.irq)} interrupt(s) delivered)`,
+      );
+    }
+    return lines.join("\n");
   }
 
   // ------------------------------------------------------------- device tree

@@ -134,9 +134,20 @@ const ALL_ONES_64 = 0xffff_ffff_ffff_ffffn;
  * device model.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MmioDeviceTransport } from "./mmio_device.ts";
+ * import { ConformanceLog } from "../conformance/log.ts";
+ * import { GuestMemory } from "../memory/guest_memory.ts";
+ * import { MemoryBlockBackend, VirtioBlockDevice } from "../devices/mod.ts";
+ * const log = new ConformanceLog();
+ * const blockDevice = new VirtioBlockDevice(new MemoryBlockBackend(64 * 512));
+ * const memory = new GuestMemory(1 << 20);
  * const transport = new MmioDeviceTransport(blockDevice, { memory, log });
- * bus.map(0x1e000, transport, { irq: 42, name: "virtio_block" });
+ * assert.equal(transport.read(0x000, 4), 0x74726976); // MagicValue
+ * assert.equal(transport.read(0x004, 4), 2); // Version 2: a modern device
+ * transport.write(0x070, 4, 1); // Status = ACKNOWLEDGE
+ * assert.equal(transport.read(0x070, 4), 1);
  * ```
  */
 export class MmioDeviceTransport implements MmioRegion {

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { escapeHtml } from "../format/html.ts";
+import { escapeHtml, htmlTable } from "../format/html.ts";
 import type { GuestMemory } from "../memory/guest_memory.ts";
 import {
   VIRTQ_AVAIL_F_NO_INTERRUPT,
@@ -311,7 +311,6 @@ export class SplitRingSnapshot implements SplitRingSnapshotData {
 
   /** The HTML form: the same tables, left-aligned. */
   html(): string {
-    const cell = 'style="text-align:left;padding:1px 8px"';
     const parts = [
       `<div><b>${escapeHtml(this.title)}</b><br>${escapeHtml(this.summary)}`,
       this.broken !== null
@@ -320,17 +319,12 @@ export class SplitRingSnapshot implements SplitRingSnapshotData {
       "</div>",
     ];
     for (const s of this.#sections()) {
-      const head = s.head.map((h) => `<th ${cell}>${escapeHtml(h)}</th>`).join("");
-      const rows = s.rows.length === 0
-        ? `<tr><td ${cell} colspan="${s.head.length}">(none)</td></tr>`
-        : s.rows.map((r) =>
-          `<tr>${r.map((x) => `<td ${cell}><code>${escapeHtml(x)}</code></td>`).join("")}</tr>`
-        ).join("");
-      parts.push(
-        `<table style="margin-top:6px"><caption style="text-align:left">${
-          escapeHtml(s.title)
-        }</caption><tr>${head}</tr>${rows}</table>`,
-      );
+      parts.push(htmlTable({
+        kind: "ring",
+        caption: s.title,
+        head: s.head,
+        rows: s.rows.map((r) => r.map((x) => ({ code: x }))),
+      }));
     }
     const free = this.#freeListLine();
     if (free !== null) parts.push(`<p>${escapeHtml(free)}</p>`);

@@ -1,13 +1,15 @@
 /**
- * `lab notebook [N]`: installs Deno's Jupyter kernel if it is missing and
- * says how to open the lesson's notebook.
+ * `lab notebook [N]`: installs Deno's Jupyter kernel if it is missing, copies
+ * the lesson's notebook into the workspace (once: the copy is the learner's,
+ * and course updates never overwrite it), and opens that copy in Jupyter on
+ * a terminal, or says how to open it.
  *
  * @module
  */
 
 import * as path from "node:path";
 import type { Lesson } from "../../course/manifest.ts";
-import { generateNotebook } from "../../course/notebooks.ts";
+import { copyNotebookToWorkspace, generateNotebook } from "../../course/notebooks.ts";
 import { colorEnabled, painter } from "../../course/report.ts";
 import { REPO_ROOT } from "../../course/paths.ts";
 import { UserError } from "../errors.ts";
@@ -46,15 +48,31 @@ interface KernelSpecs {
   >;
 }
 
+/** Options of {@linkcode notebook}. */
+export interface NotebookOptions {
+  /**
+   * Start Jupyter on the copy (default: when stdin and stdout are a
+   * terminal and Jupyter's notebook UI is installed); `false` only prints
+   * how to open it.
+   */
+  readonly open?: boolean;
+}
+
 /**
  * Makes sure the Deno kernel is installed (with `NO_COLOR=1` so values print
- * without escape codes) and prints how to open the notebook.
+ * without escape codes), copies the lesson's notebook into the workspace if
+ * it is not there yet, and opens the copy (or prints how to).
  *
  * @param ctx Course and workspace.
  * @param lesson The lesson.
+ * @param options Whether to start Jupyter.
  * @throws {UserError} When Jupyter is not installed (naming the packages to install).
  */
-export async function notebook(ctx: LabContext, lesson: Lesson): Promise<void> {
+export async function notebook(
+  ctx: LabContext,
+  lesson: Lesson,
+  options: NotebookOptions = {},
+): Promise<void> {
   const p = painter(colorEnabled());
   const listed = await output("jupyter", ["kernelspec", "list", "--json"]);
   if (!listed) {
@@ -96,7 +114,7 @@ export async function notebook(ctx: LabContext, lesson: Lesson): Promise<void> {
   }
   console.log(`${p.green("✔")} Deno kernel for Jupyter: ${deno ? deno.resource_dir : "installed"}`);
   const nb = lesson.paths.notebook;
-  const shown = path.relative(Deno.cwd(), nb) || nb;
+  const courseCopy = path.relative(Deno.cwd(), nb) || nb;
   let current = false;
   try {
     current = Deno.readTextFileSync(nb) === generateNotebook(ctx.course, lesson);
@@ -105,15 +123,48 @@ export async function notebook(ctx: LabContext, lesson: Lesson): Promise<void> {
   }
   if (!current) {
     console.log(
-      p.yellow(`${shown} is missing or out of date: run deno task notebooks to regenerate it.`),
+      p.yellow(
+        `${courseCopy} is missing or out of date: run deno task notebooks to regenerate it.`,
+      ),
+    );
+  }
+  const copy = await copyNotebookToWorkspace(ctx.course, ctx.workspace, lesson);
+  const shown = path.relative(Deno.cwd(), copy.file) || copy.file;
+  console.log(
+    copy.created
+      ? `${p.green("✔")} Your copy of the notebook: ${shown} (from ${courseCopy}; yours to run ` +
+        `and edit, course updates never overwrite it)`
+      : `${p.green("✔")} Your copy of the notebook: ${shown}`,
+  );
+  if (copy.courseChanged) {
+    console.log(
+      p.yellow(
+        `  The course's ${courseCopy} changed since you copied it. To start again from it, ` +
+          `move your copy away and run lab notebook ${lesson.number} again.`,
+      ),
     );
   }
   const hasLab = await output("jupyter", ["lab", "--version"]);
   const hasNotebook = await output("jupyter", ["notebook", "--version"]);
+  const ui = hasNotebook?.ok ? "notebook" : hasLab?.ok ? "lab" : null;
+  const interactive = Deno.stdin.isTerminal() && Deno.stdout.isTerminal();
+  if (ui && (options.open ?? interactive)) {
+    console.log(`Opening it: jupyter ${ui} ${shown} (ctrl+c twice stops the server)`);
+    const status = await new Deno.Command("jupyter", {
+      args: [ui, copy.file],
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+    if (!status.success && status.signal === null) {
+      throw new UserError(`jupyter ${ui} exited with status ${status.code}`, status.code);
+    }
+    return;
+  }
   console.log(`Open lesson ${lesson.number} (${lesson.title}):`);
   if (hasLab?.ok) console.log(`  jupyter lab ${shown}`);
   if (hasNotebook?.ok) console.log(`  jupyter notebook ${shown}`);
-  if (!hasLab?.ok && !hasNotebook?.ok) {
+  if (!ui) {
     console.log(
       `  Jupyter's notebook UI is not installed: sudo apt-get install jupyter-notebook, then`,
     );

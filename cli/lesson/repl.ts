@@ -5,8 +5,7 @@
  */
 
 import * as path from "node:path";
-import { fileURLToPath } from "node:url";
-import { WORKSPACE_ENV } from "../../course/paths.ts";
+import { REPO_ROOT, WORKSPACE_ENV } from "../../course/paths.ts";
 import { COURSE_ENV } from "../../course/paths.ts";
 import type { Lesson } from "../../course/manifest.ts";
 import type { LabContext } from "./context.ts";
@@ -15,7 +14,7 @@ import type { LabContext } from "./context.ts";
 export const REPL_LESSON_ENV = "VIRTIO_LAB_LESSON";
 
 /** The prelude file, evaluated when the REPL starts. */
-export const PRELUDE: string = fileURLToPath(new URL("../repl_prelude.ts", import.meta.url));
+export const PRELUDE: string = path.join(REPO_ROOT, "cli", "repl_prelude.ts");
 
 /**
  * The command line that starts the REPL.

@@ -1,7 +1,9 @@
 /**
  * What `lab repl` preloads (see `cli/repl_prelude.ts`): a ready machine, its
  * memory, the learner's exercise module, the lesson's reference, and a `lab`
- * object with helpers. Values print readably in the REPL.
+ * object with helpers. Values print readably in the REPL (see
+ * `repl_inspect.ts`): byte arrays as hex dumps, the devices with their
+ * windows in hex, hints as rendered Markdown.
  *
  * @module
  */
@@ -11,12 +13,24 @@ import { defaultCourseRoot } from "../../course/paths.ts";
 import { findLesson, type Lesson, loadCourse } from "../../course/manifest.ts";
 import { Workspace } from "../../course/workspace.ts";
 import { gradeLesson } from "../../course/runner.ts";
-import { type DisplayableReport, withDisplay } from "../../course/report.ts";
+import { colorEnabled, type DisplayableReport, withDisplay } from "../../course/report.ts";
 import { createMachine, type LabMachine } from "../../machine.ts";
 import type { MmioBus } from "../../transport/mmio_bus.ts";
 import type { ConformanceLog } from "../../conformance/log.ts";
 import { GuestMemory } from "../../memory/guest_memory.ts";
 import { REPL_LESSON_ENV } from "./repl.ts";
+import { renderMarkdown } from "./markdown.ts";
+import { terminalWidth } from "../wrap.ts";
+import {
+  describeMachineDevices,
+  formatParts,
+  hex,
+  showByteArraysAsHexDumps,
+  shown,
+} from "./repl_inspect.ts";
+
+/** What a REPL helper returns: the REPL prints its text, and nothing after it. */
+export type Shown = ReturnType<typeof shown>;
 
 /** The `lab` helper object of the REPL. */
 export interface ReplHelpers {
@@ -26,10 +40,17 @@ export interface ReplHelpers {
   check(): Promise<DisplayableReport>;
   /** Re-imports the learner's exercise fresh after an edit; `ex` then refers to the new code. */
   reload(): Promise<Record<string, unknown>>;
-  /** Prints the next hint. */
-  hint(): void;
-  /** Prints the help. */
-  help(): void;
+  /**
+   * The next hint not seen yet (or hint `n`), rendered from Markdown, and
+   * remembered in the progress.
+   */
+  hint(n?: number): Shown;
+  /** What the REPL binds and how to use it. */
+  help(): Shown;
+  /** Which parts `machine` runs (reference or replaced) and which exports of `ex` are parts. */
+  parts(): Shown;
+  /** A number as hex (`0x` and at least `width` digits, default 8). */
+  hex(value: number | bigint, width?: number): string;
 }
 
 /** Everything the prelude binds as REPL globals. */
@@ -48,6 +69,8 @@ export interface ReplBindings {
   readonly ref: Record<string, unknown>;
   /** Helpers. */
   readonly lab: ReplHelpers;
+  /** {@linkcode ReplHelpers.hex}, bound on its own for short expressions. */
+  readonly hex: (value: number | bigint, width?: number) => string;
 }
 
 /**
@@ -96,10 +119,16 @@ export async function startLabRepl(): Promise<ReplBindings> {
     machineNote = `createMachine() failed: ${(error as Error).message.split("\n")[0]}`;
   }
   const memory = machine?.memory ?? new GuestMemory(1024 * 1024);
+  showByteArraysAsHexDumps();
+  if (machine) describeMachineDevices(machine);
+  // Rendered once here, so lab.hint() can return its text without awaiting.
+  const color = colorEnabled();
+  const width = Math.min(terminalWidth(), 100);
+  const hints = await Promise.all(lesson.hints.map((h) => renderMarkdown(h, color, width)));
 
-  const help = () => {
+  const helpText = () => {
     const names = Object.keys(current).join(", ") || "(none yet)";
-    console.log([
+    return [
       `virtio-lab REPL · lesson ${lesson.number}: ${lesson.title}`,
       machine
         ? "  machine   a ready lab machine: machine.memory, machine.bus, machine.console, machine.blk, machine.log"
@@ -113,9 +142,10 @@ export async function startLabRepl(): Promise<ReplBindings> {
       `  ref       the reference (the library behind the same names): ${
         Object.keys(reference).join(", ")
       }`,
-      "  lab       await lab.check() grades out of process · lab.hint() · lab.help()",
+      "  lab       await lab.check() grades out of process · lab.hint() · lab.parts() · lab.help()",
+      "  hex(n)    a number in hex: hex(memory.readU32(addr)); byte arrays print as hex dumps",
       "Leave with ctrl+d or close().",
-    ].join("\n"));
+    ].join("\n");
   };
 
   const lab: ReplHelpers = {
@@ -123,22 +153,28 @@ export async function startLabRepl(): Promise<ReplBindings> {
     async check() {
       const report = await gradeLesson({ workspace, lesson });
       workspace.recordGrade(lesson, report);
-      return withDisplay(report);
+      return withDisplay(report, {
+        hintCall: (n) => (n === undefined ? "lab.hint()" : `lab.hint(${n})`),
+      });
     },
     reload,
-    hint() {
+    hint(n?: number) {
+      if (lesson.hints.length === 0) return shown(`Lesson ${lesson.number} has no hints.`);
       const seen = workspace.progress(lesson).hintsSeen ?? 0;
-      const k = Math.min(seen + 1, lesson.hints.length);
+      const k = Math.min(Math.max(1, Math.trunc(n ?? seen + 1)), lesson.hints.length);
       workspace.recordHint(lesson, k);
-      console.log(`Hint ${k} of ${lesson.hints.length}:\n${lesson.hints[k - 1]}`);
+      const more = k < lesson.hints.length ? `lab.hint() shows hint ${k + 1}` : "the last hint";
+      return shown(`Hint ${k} of ${lesson.hints.length} (${more}):\n\n${hints[k - 1]}`);
     },
-    help,
+    help: () => shown(helpText()),
+    parts: () => shown(formatParts(machine?.parts ?? {}, Object.keys(current))),
+    hex,
   };
   Object.defineProperty(lab, Symbol.for("Deno.customInspect"), {
     value: () =>
-      `lab helpers for lesson ${lesson.number} (${lesson.title}): check(), reload(), hint(), help()`,
+      `lab helpers for lesson ${lesson.number} (${lesson.title}): check(), reload(), hint(), parts(), help(), hex()`,
   });
-  help();
+  console.log(helpText());
   if (loadProblem) console.log(`(your exercise does not load yet: ${loadProblem})`);
   return {
     machine,
@@ -148,5 +184,6 @@ export async function startLabRepl(): Promise<ReplBindings> {
     ex,
     ref: reference,
     lab,
+    hex,
   };
 }

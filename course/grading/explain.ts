@@ -27,6 +27,7 @@
  */
 
 import * as path from "node:path";
+import { ENGINE_DIR as ENGINE_ON_DISK } from "../paths.ts";
 import { fileURLToPath } from "node:url";
 import { findRequirement } from "../../conformance/requirements.ts";
 import type { Check, Grader } from "./define.ts";
@@ -45,7 +46,7 @@ export const DEPENDENCY_NOTE = "grading uses only the packages the course alread
   "by relative paths, not packages of its own";
 
 /** The course engine folder (`course/`): frames from here are not the learner's. */
-const ENGINE_DIR = path.resolve(fileURLToPath(new URL("..", import.meta.url)));
+const ENGINE_DIR = ENGINE_ON_DISK;
 
 /**
  * The failure to report when the exercise module could not even be loaded

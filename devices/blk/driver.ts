@@ -284,14 +284,23 @@ interface WriteEpoch {
  * `finishBlockRequest`), so any of them can be replaced.
  *
  * @example
- * ```ts ignore
- * const disk = bus.find(VIRTIO_ID_BLOCK)!.driver as VirtioBlockDriver;
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { VirtioBlockDriver } from "./driver.ts";
+ * import { createMachine } from "../../machine.ts";
+ * import { VIRTIO_ID_BLOCK } from "../../virtio/device_ids.ts";
+ * const machine = await createMachine();
+ * const { virtio, allocator, memory } = machine;
+ * const disk = virtio.find(VIRTIO_ID_BLOCK)!.driver as VirtioBlockDriver;
  * const boot = await disk.read(0, 1); // the first 512 bytes
- * await disk.write(8, new Uint8Array(4096));
+ * assert.equal(boot.length, 512);
+ * await disk.write(8, new Uint8Array(4096).fill(0xab)); // sectors 8-15
  * await disk.flush();
  * // Zero-copy: read straight into guest memory the caller owns.
  * const page = allocator.alloc(4096, 4096);
  * await disk.readInto(8, memory.bytes(page, 4096));
+ * assert.equal(memory.readU8(page + 4095), 0xab);
+ * await machine.close();
  * ```
  */
 export class VirtioBlockDriver implements VirtioDriver {

@@ -115,9 +115,16 @@ export interface ConsoleDeviceStats {
  * `takeTransmitChain`, `emergencyWriteByte`, `consoleConfigSpace`).
  *
  * @example
- * ```ts ignore
- * const device = new VirtioConsoleDevice(new MemoryConsoleBackend());
- * bus.map(0x1e000, new MmioDeviceTransport(device, { memory, log }), { irq: 42, name: "virtio_console" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VirtioConsoleDevice } from "./device.ts";
+ * import { MemoryConsoleBackend } from "./backends.ts";
+ * import { createMachine } from "../../machine.ts";
+ * const backend = new MemoryConsoleBackend();
+ * const machine = await createMachine({ consoleDevice: new VirtioConsoleDevice(backend) });
+ * await machine.console.driver!.write("hello\n"); // through the transmitq
+ * assert.equal(backend.outputText, "hello\n");
+ * await machine.close();
  * ```
  */
 export class VirtioConsoleDevice implements VirtioDevice {

@@ -89,10 +89,23 @@ interface TransmitJob {
  * `receivedBytes`, `transmitChunks`, `postTransmitBuffer`, `readConsoleSize`).
  *
  * @example
- * ```ts ignore
- * const console = bus.find(VIRTIO_ID_CONSOLE)!.driver as VirtioConsoleDriver;
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { VirtioConsoleDriver } from "./driver.ts";
+ * import { MemoryConsoleBackend } from "./backends.ts";
+ * import { createMachine } from "../../machine.ts";
+ * import { VIRTIO_ID_CONSOLE } from "../../virtio/device_ids.ts";
+ * const backend = new MemoryConsoleBackend();
+ * const machine = await createMachine({ console: backend });
+ * const console = machine.virtio.find(VIRTIO_ID_CONSOLE)!.driver as VirtioConsoleDriver;
  * await console.write("hello\n");
- * for await (const chunk of console) Deno.stdout.writeSync(chunk);
+ * assert.equal(backend.outputText, "hello\n");
+ * backend.input("typed\n"); // what the host side types arrives on the receiveq
+ * for await (const chunk of console) {
+ *   assert.equal(new TextDecoder().decode(chunk), "typed\n");
+ *   break;
+ * }
+ * await machine.close();
  * ```
  */
 export class VirtioConsoleDriver implements VirtioDriver {

@@ -298,6 +298,9 @@ Deno.test("the Jupyter bundle has text/plain and escaped text/html", () => {
   assert.ok(html.includes("&lt;dev &amp; co&gt;"));
   assert.ok(html.includes("said &quot;no&quot;"));
   assert.ok(html.includes("big=0x10"));
-  assert.match(html, /^<table>.*<\/table>$/s);
+  assert.match(html, /^<table [^>]*data-virtio-lab="conformance-log".*<\/table>$/s);
   assert.equal((html.match(/<tr>/g) ?? []).length, 2, "a header row and one violation row");
+  const cells = html.match(/<t[dh] style="[^"]*"/g) ?? [];
+  assert.equal(cells.length, 2 * 8, "8 columns");
+  assert.ok(cells.every((c) => c.includes("text-align:left")), "every cell is left-aligned");
 });

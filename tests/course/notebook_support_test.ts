@@ -78,7 +78,23 @@ Deno.test("gradeLesson, showLesson and hint display themselves for Jupyter", asy
     const report = await gradeLesson(2, options);
     assert.equal(report.ok, false);
     const display = (report[Symbol.for("Jupyter.display")] as () => Record<string, string>)();
-    assert.match(display["text/html"], /<table>/);
+    const html = display["text/html"];
+    assert.match(
+      html,
+      /^<div [^>]*data-virtio-lab="grade-report">\n<p data-virtio-lab="verdict"[^>]*>✘ FAIL lesson 2/,
+    );
+    assert.match(html, /data-virtio-lab="grade-checks"/);
+    assert.match(
+      html,
+      /data-virtio-lab="not-written"[^>]*>Not written yet: replace the <code>todo\(\)<\/code> calls/,
+    );
+    assert.match(html, /<details data-virtio-lab="failure">/, "each failure folded");
+    assert.match(html, /Stuck\? <code>hint\(LESSON\)<\/code>/);
+    assert.doesNotMatch(
+      html,
+      /deno task lab hint/,
+      "the notebook names the call, not the shell command",
+    );
     const state = JSON.parse(Deno.readTextFileSync(ws.stateFile));
     assert.equal(
       state.lessons["status-names"].status,

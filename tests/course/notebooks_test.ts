@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import {
+  copyNotebookToWorkspace,
   generateNotebook,
   lessonTextForReading,
+  relocateNotebook,
   splitLesson,
   syncNotebooks,
 } from "../../course/notebooks.ts";
 import { loadCourse } from "../../course/manifest.ts";
-import { FIXTURE_ROOT, fixtureCourse, removeDir } from "./helpers.ts";
+import { FIXTURE_ROOT, fixtureCourse, removeDir, tempWorkspace } from "./helpers.ts";
 
 Deno.test("splitLesson: ```ts cell blocks become code, other fences stay in the text", () => {
   const md =
@@ -82,4 +84,73 @@ Deno.test("syncNotebooks --check reports stale and extra notebooks and writes no
   } finally {
     await removeDir(root);
   }
+});
+
+Deno.test("copyNotebookToWorkspace: a copy next to the exercise, imports rewritten, made once", async () => {
+  const course = fixtureCourse();
+  const workspace = await tempWorkspace(course);
+  const lesson = course.lessons[0];
+  try {
+    const first = await copyNotebookToWorkspace(course, workspace, lesson);
+    assert.deepEqual(first, {
+      file: path.join(workspace.lessonDir(lesson), path.basename(lesson.paths.notebook)),
+      created: true,
+      courseChanged: false,
+    });
+    const copy = JSON.parse(Deno.readTextFileSync(first.file));
+    const original = JSON.parse(Deno.readTextFileSync(lesson.paths.notebook));
+    assert.equal(copy.cells.length, original.cells.length);
+    assert.equal(
+      copy.metadata.virtio_lab.copied_from,
+      `notebooks/${path.basename(lesson.paths.notebook)}`,
+    );
+    assert.match(copy.metadata.virtio_lab.copied_from_sha256, /^[0-9a-f]{64}$/);
+    // Every relative import of the copy names the module the course's notebook named.
+    const imports = (nb: { cells: { cell_type: string; source: string[] }[] }, dir: string) =>
+      nb.cells.filter((c) => c.cell_type === "code").flatMap((c) =>
+        [...c.source.join("").matchAll(/from "(\.\.?\/[^"]+)"/g)].map((m) =>
+          path.resolve(dir, m[1])
+        )
+      );
+    const named = imports(original, course.notebooksDir);
+    assert.ok(named.length > 0, "the setup cell imports the notebook helpers");
+    assert.deepEqual(imports(copy, path.dirname(first.file)), named);
+    // Made once: the learner's edits survive, and a changed course notebook is only reported.
+    Deno.writeTextFileSync(
+      first.file,
+      Deno.readTextFileSync(first.file).replace('"cells"', '"cells" '),
+    );
+    const mine = Deno.readTextFileSync(first.file);
+    const again = await copyNotebookToWorkspace(course, workspace, lesson);
+    assert.deepEqual(again, { file: first.file, created: false, courseChanged: false });
+    assert.equal(Deno.readTextFileSync(first.file), mine);
+    copy.metadata.virtio_lab.copied_from_sha256 = "0".repeat(64);
+    Deno.writeTextFileSync(first.file, JSON.stringify(copy));
+    assert.equal((await copyNotebookToWorkspace(course, workspace, lesson)).courseChanged, true);
+  } finally {
+    await removeDir(workspace.dir);
+  }
+});
+
+Deno.test("relocateNotebook rewrites only relative specifiers of code cells", () => {
+  const nb = {
+    cells: [
+      { cell_type: "markdown", source: ['see "../machine.ts"'] },
+      {
+        cell_type: "code",
+        source: [
+          'import { a } from "../machine.ts";\n',
+          'const m = await import("./x.ts");\n',
+          'import "npm:chalk";\n',
+        ],
+      },
+    ],
+  };
+  const moved = relocateNotebook(nb, "/r/notebooks", "/w/01-x");
+  assert.deepEqual(moved.cells[0], nb.cells[0]);
+  assert.deepEqual(moved.cells[1].source, [
+    'import { a } from "../../r/machine.ts";\n',
+    'const m = await import("../../r/notebooks/x.ts");\n',
+    'import "npm:chalk";\n',
+  ]);
 });

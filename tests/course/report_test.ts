@@ -67,7 +67,17 @@ Deno.test("plain, HTML and JSON renderers", () => {
     / {2}✔ Version reads 2 \[4\.2\.2\.1\/2\]\n {2}✘ MagicValue reads "virt" \[4\.2\.2\.1\/1\]\n {6}observed:/,
   );
   const html = renderReportHtml(failing);
-  assert.match(html, /<table>/);
+  assert.match(
+    html,
+    /^<div [^>]*data-virtio-lab="grade-report">\n<p data-virtio-lab="verdict"[^>]*>✘ FAIL lesson 1: 1 of 2 checks failed/,
+  );
+  assert.match(html, /<table [^>]*data-virtio-lab="grade-checks">/);
+  assert.match(
+    html,
+    /<details open data-virtio-lab="failure"><summary[^>]*>✘ MagicValue reads &quot;virt&quot; <code>4\.2\.2\.1\/1<\/code><\/summary><pre[^>]*>observed: MagicValue read 0x0\n/,
+  );
+  assert.match(html, /read hint 1: deno task lab hint 1 1<\/pre>/, "the grader's words by default");
+  assert.doesNotMatch(html, /Stuck\?/, "no call to name without hintCall");
   assert.match(html, /The &lt;MMIO&gt; window/);
   assert.match(html, /MagicValue reads &quot;virt&quot;/);
   assert.ok(!html.includes("<MMIO>"));
@@ -80,6 +90,55 @@ Deno.test("withDisplay adds Jupyter and REPL forms without changing the JSON", (
   const display = (shown[Symbol.for("Jupyter.display")] as () => Record<string, string>)();
   assert.deepEqual(Object.keys(display).sort(), ["text/html", "text/plain"]);
   assert.match(Deno.inspect(shown), /FAIL lesson 1/);
+});
+
+Deno.test("with a hint call, the report names the call to type instead of the shell command", () => {
+  const call = (n?: number) => (n === undefined ? "hint(LESSON)" : `hint(LESSON, ${n})`);
+  const shown = withDisplay(failing, { hintCall: call });
+  const display = (shown[Symbol.for("Jupyter.display")] as () => Record<string, string>)();
+  assert.match(display["text/html"], /read hint 1: hint\(LESSON, 1\)<\/pre>/);
+  assert.match(
+    display["text/html"],
+    /Stuck\? <code>hint\(LESSON\)<\/code> in a cell shows the next hint/,
+  );
+  assert.doesNotMatch(display["text/html"], /deno task/);
+  assert.match(display["text/plain"], /read hint 1: hint\(LESSON, 1\)$/m);
+  assert.match(Deno.inspect(shown), /read hint 1: hint\(LESSON, 1\)/);
+  assert.match(
+    renderReportPlain(failing),
+    /read hint 1: deno task lab hint 1 1/,
+    "unchanged by default",
+  );
+});
+
+Deno.test("a pristine stub shows one not-written-yet line in the notebook, the checks folded", () => {
+  const todo = (name: string, requirement: string) => ({
+    ...failing.tests[1],
+    name,
+    requirement,
+    message:
+      `observed: readIdentification() is not written yet: it threw "TODO" (exercise.ts:68)\n` +
+      "replace the todo() or TODO in your exercise.ts with your code, then check again",
+  });
+  const pristine: GradeReport = {
+    ...failing,
+    passed: 0,
+    failed: 2,
+    tests: [todo("a", "4.2.2.1/1"), todo("b", "4.2.2.1/2")],
+  };
+  const html = renderReportHtml(pristine);
+  assert.match(
+    html,
+    /<p data-virtio-lab="not-written"[^>]*>Not written yet: replace the <code>todo\(\)<\/code> calls in <code>workspace\/01-mmio-window\/exercise\.ts<\/code>/,
+  );
+  assert.match(
+    html,
+    /<details><summary style="display:list-item[^"]*">the 2 checks waiting for it<\/summary>\n<table/,
+  );
+  assert.doesNotMatch(html, /<details open/, "nothing unfolded");
+  // One real failure among them: the usual report.
+  const mixed = renderReportHtml({ ...pristine, tests: [...pristine.tests, failing.tests[1]] });
+  assert.doesNotMatch(mixed, /not-written/);
 });
 
 Deno.test("verdicts for each stage, and the summary of several lessons", () => {

@@ -13,6 +13,7 @@ import * as path from "node:path";
 import { loadCourse } from "../../course/manifest.ts";
 import { main as notebooksTool } from "../../tools/notebooks.ts";
 import { FIXTURE_ROOT, removeDir, REPO, runCommand } from "../course/helpers.ts";
+import { lab } from "../cli/_run.ts";
 
 // VIRTIO_LAB_PYTHON overrides the interpreter (e.g. to check the skip path).
 const PYTHON = Deno.env.get("VIRTIO_LAB_PYTHON") ?? "/usr/bin/python3";
@@ -153,6 +154,57 @@ Deno.test({
       assert.match(result.problems[0].text, /boom/);
     } finally {
       await removeDir(dir);
+    }
+  },
+});
+
+Deno.test({
+  name: "lab notebook copies the lesson's notebook into the workspace once, and the copy executes",
+  ignore: problem !== null && !inCI,
+  async fn() {
+    if (problem) {
+      assert.fail(`CI must execute the notebooks, but Jupyter is unavailable: ${problem}; ${HOW}`);
+    }
+    const workspace = await Deno.makeTempDir({ prefix: "virtio-lab-nb-copy-" });
+    try {
+      const env = { VIRTIO_LAB_WORKSPACE: workspace };
+      const r = await lab(["notebook", "1", "--no-open"], { env });
+      assert.equal(r.code, 0, r.stderr);
+      const lesson = loadCourse(REPO).lessons[0];
+      const copy = path.join(workspace, lesson.dir, path.basename(lesson.paths.notebook));
+      assert.match(
+        r.stdout,
+        /Your copy of the notebook: .*01-mmio-window\.ipynb \(from notebooks\/01-mmio-window\.ipynb; yours/,
+      );
+      assert.match(
+        r.stdout,
+        new RegExp(`jupyter notebook ${path.relative(REPO, copy).replaceAll(".", "\\.")}`),
+      );
+      const before = Deno.readTextFileSync(lesson.paths.notebook);
+      const [result] = await execute([copy], env);
+      assert.deepEqual(result.problems, [], "the copy's imports resolve from the workspace");
+      assert.deepEqual(
+        result.outputs.at(-1),
+        ["execute_result"],
+        "its grading cell shows the report",
+      );
+      assert.equal(
+        Deno.readTextFileSync(lesson.paths.notebook),
+        before,
+        "the course's notebook is untouched",
+      );
+      // Executed, the copy now holds outputs; a second `lab notebook` keeps them.
+      const executed = JSON.parse(Deno.readTextFileSync(copy));
+      executed.cells[1].outputs = [{ output_type: "stream", name: "stdout", text: ["mine\n"] }];
+      Deno.writeTextFileSync(copy, JSON.stringify(executed));
+      const again = await lab(["notebook", "1", "--no-open"], { env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.doesNotMatch(again.stdout, /\(from notebooks/, "no new copy");
+      assert.deepEqual(JSON.parse(Deno.readTextFileSync(copy)).cells[1].outputs[0].text, [
+        "mine\n",
+      ]);
+    } finally {
+      await removeDir(workspace);
     }
   },
 });

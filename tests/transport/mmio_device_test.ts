@@ -409,7 +409,12 @@ Deno.test("inspect() describes the window without touching it", () => {
   assert.match(text, /MagicValue\s+0x74726976 \("virt"\)/);
   const html = (snap as unknown as Record<symbol, () => Record<string, string>>)
     [Symbol.for("Jupyter.display")]();
-  assert.match(html["text/html"], /<table>/);
+  const registers = /<table [^>]*data-virtio-lab="register-window".*?<\/table>/s.exec(
+    html["text/html"],
+  )?.[0] ?? "";
+  assert.match(registers, /<td style="text-align:left[^"]*"><code>0x070<\/code><\/td>/);
+  assert.match(registers, /<code>0x0b ACKNOWLEDGE\|DRIVER\|FEATURES_OK<\/code>/);
+  assert.match(html["text/html"], /data-virtio-lab="queues"/);
   assert.deepEqual(ids(log), []);
 });
 

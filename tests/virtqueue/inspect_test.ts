@@ -171,10 +171,13 @@ Deno.test("the HTML form has the same tables, left-aligned, with every text esca
   for (
     const caption of ["descriptor table at", "available ring at", "used ring at", "in flight (1)"]
   ) {
-    assert.ok(html.includes(`<caption style="text-align:left">${caption}`), caption);
+    const escaped = caption.replace(/[()]/g, "\\$&");
+    assert.match(html, new RegExp(`<caption style="[^"]*text-align:left[^"]*">${escaped}`));
   }
   assert.equal((html.match(/<table/g) ?? []).length, 4);
-  assert.ok(html.includes('<th style="text-align:left;padding:1px 8px">flags</th>'));
+  assert.match(html, /<th style="text-align:left[^"]*">flags<\/th>/);
+  const cells = html.match(/<t[dh] style="[^"]*"/g) ?? [];
+  assert.ok(cells.length > 0 && cells.every((c) => c.includes("text-align:left")));
   assert.ok(html.includes("<code>head 0 (placed)</code>"));
   assert.ok(html.includes("free list (3): 1 → 2 → 3"));
   // The ring record itself displays the same way.
