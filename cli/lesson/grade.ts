@@ -17,6 +17,29 @@ import {
 import { gradeLesson, type GradeReport } from "../../course/runner.ts";
 import { EXIT_FAILURE, UserError } from "../errors.ts";
 import type { LabContext } from "./context.ts";
+import { fileUrl } from "../../format/links.ts";
+import { hyperlinksEnabled } from "../terminal.ts";
+import { terminalWidth, wrapProse } from "../wrap.ts";
+
+/**
+ * How `lab check` and `lab watch` render a report on this terminal: its
+ * width, colour, and links (requirement ids to the spec, the exercise path
+ * to its file) where the terminal shows them.
+ */
+export function terminalReport(
+  ctx: LabContext,
+  report: GradeReport,
+  options: { verbose?: boolean } = {},
+): string {
+  const lesson = ctx.course.lessons.find((l) => l.id === report.lesson.id);
+  return renderReport(report, {
+    color: colorEnabled(),
+    verbose: options.verbose,
+    width: terminalWidth(),
+    links: hyperlinksEnabled(),
+    exerciseUrl: lesson ? fileUrl(ctx.workspace.exerciseFile(lesson)) : undefined,
+  });
+}
 
 /** Options of {@linkcode check}. */
 export interface CheckOptions {
@@ -68,7 +91,7 @@ export async function check(
     const report = await gradeAndRecord(ctx, lesson, options.timeoutMs);
     reports.push(report);
     if (!options.json) {
-      console.log(renderReport(report, { color, verbose: options.verbose }));
+      console.log(terminalReport(ctx, report, { verbose: options.verbose }));
       if (lessons.length > 1) console.log("");
     }
   }
@@ -86,13 +109,14 @@ export async function check(
   if (!options.json && lessons.length === 1) {
     const next = ctx.course.lessons[lessons[0].number];
     const p = painter(color);
-    console.log(
-      next ? p.dim(`Next: deno task lab show ${next.number}  (${next.title})`) : p.dim(
-        `That was the last lesson. Compare with the reference: deno task lab solution ${
+    console.log(p.dim(wrapProse(
+      next
+        ? `Next: deno task lab show ${next.number}  (${next.title})`
+        : `That was the last lesson. Compare with the reference: deno task lab solution ${
           lessons[0].number
         }`,
-      ),
-    );
+      2,
+    )));
   }
 }
 
@@ -140,7 +164,7 @@ export async function watch(ctx: LabContext, lesson: Lesson, options: WatchOptio
           p.dim(`[${started.toLocaleTimeString()}] ${reason}: grading lesson ${lesson.number}...`),
         );
         const report = await gradeAndRecord(ctx, lesson, options.timeoutMs);
-        console.log(renderReport(report, { color }));
+        console.log(terminalReport(ctx, report));
         console.log(
           p.dim(
             options.manual
