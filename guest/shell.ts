@@ -72,7 +72,11 @@ export async function runShell(
   const commands = shellCommands(machine);
   await out(banner(machine, options.diskLabel, options.partsNote));
   await out(prompt);
-  const tty = new LineDiscipline();
+  // Up and Down recall earlier lines; Tab completes command names ("di" → "disk ").
+  const tty = new LineDiscipline({
+    prompt,
+    complete: (line) => [...commands.keys()].filter((name) => name.startsWith(line)),
+  });
   const reader = console.input.getReader();
   try {
     while (true) {

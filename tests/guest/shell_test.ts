@@ -153,3 +153,23 @@ Deno.test("columns: the last column wraps at spaces to fit, the others keep thei
     "window   queues\n0x1e200  0:256 1:256 2:256\n         3:256 4:256 5:256",
   );
 });
+
+Deno.test("Tab completes command names and Up recalls the last command", async () => {
+  const { machine, backend, done, waitFor } = await boot();
+  backend.input("sta\t");
+  await waitFor("guest$ stats ");
+  backend.input("\r");
+  await waitFor("notifications");
+  const before = backend.outputText.length;
+  backend.input("\x1b[A\r");
+  await waitFor("\r\nguest$ ");
+  for (let i = 0; i < 200 && !backend.outputText.slice(before).includes("notifications"); i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.match(backend.outputText.slice(before), /^stats \r\nwindow +queue/, "Up ran stats again");
+  backend.input("di\t\t");
+  await waitFor("disk info  disk read\r\nguest$ disk ");
+  backend.input("\x15exit\r");
+  assert.equal(await done, "exit");
+  await machine.close();
+});
