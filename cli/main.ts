@@ -13,6 +13,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import denoConfig from "../deno.json" with { type: "json" };
 import { UserError } from "./errors.ts";
 import { register as registerBoot } from "./boot.ts";
+import { register as registerCompletions } from "./completions.ts";
 import { register as registerDisk } from "./disk.ts";
 import { register as registerDoctor } from "./doctor.ts";
 import { register as registerFuzz } from "./fuzz.ts";
@@ -37,6 +38,7 @@ export function buildProgram(): Promise<Command> {
     registerDoctor,
     registerFuzz,
     registerLessons,
+    (p) => registerCompletions(p, LAB_VERSION),
   ];
   for (const register of registrations) register(program);
   return Promise.resolve(program);
