@@ -18,6 +18,7 @@ import { gradeLesson, type GradeReport } from "../../course/runner.ts";
 import { EXIT_FAILURE, UserError } from "../errors.ts";
 import type { LabContext } from "./context.ts";
 import { showHint } from "./text.ts";
+import { stderrProgress } from "../progress.ts";
 import { fileUrl } from "../../format/links.ts";
 import { hyperlinksEnabled } from "../terminal.ts";
 import { terminalWidth, wrapProse } from "../wrap.ts";
@@ -88,13 +89,31 @@ export async function check(
   }
   const reports: GradeReport[] = [];
   const color = colorEnabled();
-  for (const lesson of lessons) {
-    const report = await gradeAndRecord(ctx, lesson, options.timeoutMs);
-    reports.push(report);
-    if (!options.json) {
-      console.log(terminalReport(ctx, report, { verbose: options.verbose }));
-      if (lessons.length > 1) console.log("");
+  // Grading the whole course takes a while: a progress line on stderr (on a terminal only),
+  // erased before each report is printed.
+  let current = lessons[0];
+  const progress = stderrProgress((done, total, elapsed) =>
+    `grading lesson ${current.number} (${done + 1} of ${total}) · ${current.title} · ` +
+    `${reports.filter((r) => r.ok).length} passed so far · ${elapsed.toFixed(0)} s`
+  );
+  const tick = lessons.length > 1 && progress.shown
+    ? setInterval(() => progress.update(reports.length, lessons.length), 500)
+    : undefined;
+  try {
+    for (const lesson of lessons) {
+      current = lesson;
+      if (lessons.length > 1) progress.update(reports.length, lessons.length);
+      const report = await gradeAndRecord(ctx, lesson, options.timeoutMs);
+      progress.finish();
+      reports.push(report);
+      if (!options.json) {
+        console.log(terminalReport(ctx, report, { verbose: options.verbose }));
+        if (lessons.length > 1) console.log("");
+      }
     }
+  } finally {
+    clearInterval(tick);
+    progress.finish();
   }
   if (options.json) console.log(renderReportJson(lessons.length === 1 ? reports[0] : reports));
   else if (lessons.length > 1) console.log(renderSummary(reports, { color }));
