@@ -8,6 +8,7 @@
 import Table from "cli-table3";
 import { terminalWidth, wrapProse } from "../wrap.ts";
 import { hyperlinksEnabled } from "../terminal.ts";
+import { labCommand } from "../invocation.ts";
 import { fileUrl, hyperlink } from "../../format/links.ts";
 import type { Lesson } from "../../course/manifest.ts";
 import type { LessonProgress } from "../../course/state.ts";
@@ -294,6 +295,7 @@ export async function pickFromMenu(
   });
   if (isCancel(picked) || picked === "") return null;
   const lesson = ctx.course.lessons.find((l) => l.id === picked)!;
+  const lab = labCommand();
   const passed = ctx.workspace.progress(lesson).status === "passed";
   const action = await select({
     message: `Lesson ${lesson.number} · ${lesson.title}`,
@@ -301,29 +303,33 @@ export async function pickFromMenu(
       | MenuAction
       | "",
     options: [
-      { value: "show" as const, label: "Read the lesson", hint: `lab show ${lesson.number}` },
-      { value: "check" as const, label: "Grade my exercise", hint: `lab check ${lesson.number}` },
+      { value: "show" as const, label: "Read the lesson", hint: `${lab} show ${lesson.number}` },
+      {
+        value: "check" as const,
+        label: "Grade my exercise",
+        hint: `${lab} check ${lesson.number}`,
+      },
       {
         value: "watch" as const,
         label: "Re-grade on every save",
-        hint: `lab watch ${lesson.number}`,
+        hint: `${lab} watch ${lesson.number}`,
       },
-      { value: "hint" as const, label: "Show the next hint", hint: `lab hint ${lesson.number}` },
+      { value: "hint" as const, label: "Show the next hint", hint: `${lab} hint ${lesson.number}` },
       {
         value: "repl" as const,
         label: "Open a REPL with the lab loaded",
-        hint: `lab repl ${lesson.number}`,
+        hint: `${lab} repl ${lesson.number}`,
       },
       {
         value: "notebook" as const,
         label: "Open the notebook",
-        hint: `lab notebook ${lesson.number}`,
+        hint: `${lab} notebook ${lesson.number}`,
       },
       ...(passed
         ? [{
           value: "solution" as const,
           label: "Compare with the reference",
-          hint: `lab solution ${lesson.number}`,
+          hint: `${lab} solution ${lesson.number}`,
         }]
         : []),
       { value: "" as const, label: "Back" },
