@@ -29,16 +29,9 @@ export async function renderMarkdown(
     import("marked-terminal"),
   ]);
   const marked = new Marked();
-  marked.use(
-    // deno-lint-ignore no-explicit-any
-    markedTerminal({
-      reflowText: true,
-      width,
-      tab: 2,
-      emoji: false,
-      showSectionPrefix: false,
-    }) as any,
-  );
+  const options = { reflowText: true, width, tab: 2, emoji: false, showSectionPrefix: false };
+  // deno-lint-ignore no-explicit-any
+  marked.use(markedTerminal(options) as any);
   marked.use({
     renderer: {
       // marked-terminal 7 prints a list item's text token verbatim, so
