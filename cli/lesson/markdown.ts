@@ -8,6 +8,7 @@
  */
 
 import type { Tokens } from "marked";
+import Table from "cli-table3";
 import { stripAnsi } from "../../course/report.ts";
 import { wrapProse } from "../../format/wrap.ts";
 
@@ -33,6 +34,13 @@ export async function renderMarkdown(
   // deno-lint-ignore no-explicit-any
   marked.use(markedTerminal(options) as any);
   marked.use({
+    // A fence's info string may say more than its language (the lessons' ```text output and
+    // ```ts cell): the highlighter gets the first word, so it neither fails nor warns.
+    walkTokens(token) {
+      if (token.type === "code" && typeof token.lang === "string") {
+        token.lang = token.lang.trim().split(/\s+/)[0];
+      }
+    },
     renderer: {
       // marked-terminal 7 prints a list item's text token verbatim, so
       // `code` and **bold** inside list items came out with their markers:
@@ -40,6 +48,15 @@ export async function renderMarkdown(
       text(token) {
         const inline = (token as Tokens.Text).tokens;
         return inline ? this.parser.parseInline(inline) : token.text;
+      },
+      // marked-terminal draws a table as wide as its longest cells: fit it to the width,
+      // wrapping cells at word boundaries.
+      table(token) {
+        const head = token.header.map((cell) => this.parser.parseInline(cell.tokens));
+        const rows = token.rows.map((row) =>
+          row.map((cell) => this.parser.parseInline(cell.tokens))
+        );
+        return `${fittedTable(head, rows, width, color)}\n\n`;
       },
     },
   });
@@ -96,4 +113,47 @@ export function reflowListItems(text: string, width: number): string {
     out.push(wrapProse(item.join(" "), hang, width));
   }
   return out.join("\n");
+}
+
+/**
+ * A table no wider than `width`: columns keep their natural width while the
+ * table fits; otherwise the widest column gives up a character at a time
+ * (never below its longest word) and its cells wrap at spaces.
+ *
+ * @param head Column titles (ANSI codes allowed).
+ * @param rows Cells.
+ * @param width Columns.
+ * @param color Whether to draw the header and borders in colour.
+ * @returns The drawn table.
+ */
+export function fittedTable(
+  head: readonly string[],
+  rows: readonly (readonly string[])[],
+  width: number,
+  color: boolean,
+): string {
+  const all = [head, ...rows];
+  const cellWidth = (text: string) => Math.max(...stripAnsi(text).split("\n").map((l) => l.length));
+  const natural = head.map((_, i) => Math.max(...all.map((r) => cellWidth(r[i] ?? ""))) + 2);
+  const floor = head.map((_, i) =>
+    Math.max(...all.flatMap((r) => stripAnsi(r[i] ?? "").split(/\s+/).map((w) => w.length))) + 2
+  );
+  const widths = [...natural];
+  const total = () => widths.reduce((a, w) => a + w, 0) + widths.length + 1;
+  while (total() > width) {
+    let widest = -1;
+    for (let i = 0; i < widths.length; i++) {
+      if (widths[i] > floor[i] && (widest < 0 || widths[i] > widths[widest])) widest = i;
+    }
+    if (widest < 0) break; // every column is down to its longest word
+    widths[widest]--;
+  }
+  const table = new Table({
+    head: [...head],
+    colWidths: widths,
+    wordWrap: true,
+    style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: false },
+  });
+  table.push(...rows.map((r) => [...r]));
+  return table.toString();
 }

@@ -213,11 +213,12 @@ export function printStatus(ctx: LabContext): void {
   const p = painter(color);
   const { course, workspace } = ctx;
   const passed = course.lessons.filter((l) => workspace.progress(l).status === "passed").length;
-  console.log(
+  console.log(wrapProse(
     p.bold("virtio-lab") +
       ` · learn virtio by building it · ${passed} of ${course.lessons.length} lessons passed` +
       p.dim(` · workspace: ${workspace.shown(workspace.dir)}/`),
-  );
+    2,
+  ));
   if (course.lessons.length === 0) {
     console.log(
       "The course has no lessons yet (lessons/manifest.json lists none). Authors: see lessons/README.md.",
@@ -227,14 +228,14 @@ export function printStatus(ctx: LabContext): void {
   console.log(progressTable(ctx, color));
   const next = currentLesson(ctx);
   if (passed === course.lessons.length) {
-    console.log(
+    console.log(wrapProse(
       p.green(p.bold("Every lesson passes. Well done!")) +
         " Compare with the reference: deno task lab solution N",
-    );
+    ));
   } else if (next) {
     console.log(nextSteps(ctx, next, color));
   }
-  console.log(p.dim("All commands: deno task lab --help"));
+  console.log(p.dim(`All commands: ${labCommand()} --help`));
 }
 
 /**
@@ -253,10 +254,10 @@ export function printNext(ctx: LabContext): void {
   }
   const passed = course.lessons.filter((l) => workspace.progress(l).status === "passed").length;
   if (passed === course.lessons.length) {
-    console.log(
+    console.log(wrapProse(
       p.green(p.bold(`Every lesson passes (${passed} of ${passed}). Well done!`)) +
         " Compare with the reference: deno task lab solution N",
-    );
+    ));
     return;
   }
   const next = currentLesson(ctx)!;
