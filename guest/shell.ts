@@ -70,7 +70,7 @@ export async function runShell(
   const prompt = options.prompt ?? "guest$ ";
   const out = (text: string) => console.write(toTerminal(text));
   const commands = shellCommands(machine);
-  await out(banner(machine, options.diskLabel, options.partsNote));
+  await out(banner(machine, options.diskLabel, options.partsNote, consoleWidth(machine)));
   await out(prompt);
   // Up and Down recall earlier lines; Tab completes command names ("di" → "disk ").
   const tty = new LineDiscipline({
@@ -126,19 +126,29 @@ async function handle(
   return null;
 }
 
-function banner(machine: LabMachine, diskLabel?: string, partsNote?: string): string {
+function banner(
+  machine: LabMachine,
+  diskLabel: string | undefined,
+  partsNote: string | undefined,
+  width: number,
+): string {
   const lines = [
     "",
     "virtio-lab guest: booted on a virtio-mmio machine",
     "",
   ];
-  for (const d of machine.devices()) {
-    const what = d.deviceId === 2 && diskLabel ? `${d.type} (${diskLabel})` : d.type;
-    const note = d.deviceId === 3 ? " <- this console" : "";
-    lines.push(
-      `  ${d.node.padEnd(22)} irq ${String(d.irq).padEnd(3)} ${what.padEnd(30)} ${d.state}${note}`,
-    );
-  }
+  // One line per window: the node, its interrupt, the driver's state, and what is there
+  // (last, so a long disk label wraps instead of running past the edge).
+  const rows = machine.devices().map((d) => {
+    const what = d.deviceId === 2 && diskLabel
+      ? `${d.type} (${diskLabel})`
+      : d.deviceId === 3
+      ? `${d.type} (this console)`
+      : d.type;
+    return [d.node, `irq ${d.irq}`, d.state, what];
+  });
+  const table = columns([], rows, width - 2).split("\n").map((line) => `  ${line}`);
+  lines.push(...table);
   if (partsNote) lines.push("", ...partsNote.split("\n"));
   lines.push("", "Type 'help' for commands, 'exit' to power off.", "");
   return lines.join("\n");
@@ -169,7 +179,7 @@ const NO_BORDERS = {
  * cell, except the last, which takes what is left and wraps at spaces (never
  * narrower than its longest word).
  *
- * @param head Column titles.
+ * @param head Column titles (none: no header line).
  * @param rows Cells, one array per row.
  * @param width The console's width in columns.
  * @param align `"right"` for the columns holding numbers (by index).
@@ -191,11 +201,14 @@ export function columns(
   width: number,
   align: Readonly<Record<number, "left" | "right">> = {},
 ): string {
-  const all = [head, ...rows];
-  const natural = head.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  const all = head.length > 0 ? [head, ...rows] : rows;
+  const count = Math.max(head.length, ...rows.map((r) => r.length));
+  const natural = Array.from(
+    { length: count },
+    (_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)),
+  );
   const longestWord = Math.max(
-    head.at(-1)!.length,
-    ...rows.flatMap((r) => (r.at(-1) ?? "").split(" ").map((w) => w.length)),
+    ...all.flatMap((r) => (r[count - 1] ?? "").split(" ").map((w) => w.length)),
   );
   const fixed = natural.slice(0, -1).reduce((a, w) => a + w + 2, 0);
   const last = Math.max(longestWord, Math.min(natural.at(-1)!, width - fixed));
@@ -203,7 +216,7 @@ export function columns(
     head: [...head],
     chars: NO_BORDERS,
     colWidths: [...natural.slice(0, -1), last],
-    colAligns: head.map((_, i) => align[i] ?? "left"),
+    colAligns: natural.map((_, i) => align[i] ?? "left"),
     wordWrap: true,
     style: { head: [], border: [], "padding-left": 0, "padding-right": 0, compact: true },
   });

@@ -37,9 +37,16 @@ async function boot() {
 
 Deno.test("the shell boots with a banner listing every window", async () => {
   const { machine, backend, run, done } = await boot();
-  assert.match(backend.outputText, /virtio_block@1e000 +irq 42 +virtio-blk \(built-in\)/);
-  assert.match(backend.outputText, /virtio_console@1e200 +irq 43 +virtio-console .*this console/);
-  assert.match(backend.outputText, /virtio_mmio@1e400 +irq 44 +empty slot/);
+  assert.match(
+    backend.outputText,
+    /^ {2}virtio_block@1e000 +irq 42 +live +virtio-blk \(built-in\)\r$/m,
+  );
+  assert.match(
+    backend.outputText,
+    /^ {2}virtio_console@1e200 +irq 43 +live +virtio-console \(this console\)\r$/m,
+  );
+  assert.match(backend.outputText, /^ {2}virtio_mmio@1e400 +irq 44 +empty +empty slot\r$/m);
+  for (const line of backend.outputText.split("\r\n")) assert.ok(line.length <= 80, line);
   await run("exit");
   assert.equal(await done, "exit");
   await machine.close();
