@@ -20,9 +20,9 @@ import type { MachineParts } from "../parts.ts";
 
 const MINE_HELP = "run the stack on your code: the parts of every lesson you passed";
 
-/** Bytes per read while hashing a whole disk. */
+/** Bytes per request while hashing a whole disk or writing `--from` a file. */
 const HASH_CHUNK = 1024 * 1024;
-/** Reads kept in flight while hashing. */
+/** Requests kept in flight while hashing or writing. */
 const HASH_DEPTH = 4;
 
 /** Registers `disk` and its subcommands. */
@@ -124,15 +124,21 @@ export function register(program: Command): void {
         const data = hex ?? await readSource(opts.from!, room > 1n << 40n ? 1 << 40 : Number(room));
         const sectors = BigInt(Math.ceil(data.length / 512));
         checkRange(file, blk, sector, sectors);
-        // virtio-blk writes whole sectors: read the sectors first so the
-        // bytes after the new data stay as they were.
-        const buffer = await blk.read(sector, Number(sectors));
-        buffer.set(data, 0);
-        await blk.write(sector, buffer);
-        await blk.flush();
+        const progress = stderrProgress((done, total, elapsed) =>
+          `writing ${formatSize(done)} / ${formatSize(total)}` +
+          (elapsed > 0 ? ` (${(done / 1024 / 1024 / elapsed).toFixed(1)} MiB/s)` : "")
+        );
+        try {
+          await writeRange(blk, sector, data, (bytes) => progress.update(bytes, data.length));
+          await blk.flush();
+        } finally {
+          progress.finish();
+        }
         console.log(
           `wrote ${data.length} byte(s) at sector ${sector} of ${file} ` +
-            `(${sectors} sector(s), read-modify-write) and flushed`,
+            `(${sectors} sector(s)${
+              data.length % 512 ? "; the last one read-modify-write" : ""
+            }) and flushed`,
         );
       });
     });
@@ -221,6 +227,50 @@ async function hashRange(
     if (next < end) issue();
   }
   return hash.digest("hex");
+}
+
+/**
+ * Writes `data` from `sector` on, in 1 MiB requests with several in flight;
+ * `onWritten` gets the bytes written so far after each. virtio-blk writes
+ * whole sectors, so a last partial sector is read first and only its start
+ * replaced (read-modify-write): the bytes after the data stay as they were.
+ */
+async function writeRange(
+  blk: VirtioBlockDriver,
+  sector: bigint,
+  data: Uint8Array,
+  onWritten: (bytes: number) => void,
+): Promise<void> {
+  const inFlight: Promise<number>[] = [];
+  let offset = 0;
+  const issue = () => {
+    const length = Math.min(HASH_CHUNK, data.length - offset);
+    const at = sector + BigInt(offset / 512);
+    const chunk = data.subarray(offset, offset + length);
+    offset += length;
+    inFlight.push((async () => {
+      let whole = chunk;
+      if (length % 512 !== 0) {
+        whole = await blk.read(at, Math.ceil(length / 512));
+        whole.set(chunk, 0);
+      }
+      await blk.write(at, whole);
+      return length;
+    })());
+  };
+  while (offset < data.length && inFlight.length < HASH_DEPTH) issue();
+  let written = 0;
+  try {
+    while (inFlight.length > 0) {
+      written += await inFlight.shift()!;
+      onWritten(written);
+      if (offset < data.length) issue();
+    }
+  } catch (error) {
+    // Let the requests still in flight settle before reporting the first failure.
+    await Promise.allSettled(inFlight);
+    throw error;
+  }
 }
 
 function parseHex(text: string): Uint8Array {

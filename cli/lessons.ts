@@ -130,6 +130,7 @@ export function register(program: Command): void {
       "lesson number, id or folder, e.g. 1, mmio-window (default: the first one not passed)",
     )
     .option("--raw", "print the Markdown source")
+    .option("--no-pager", "print a long lesson instead of paging it ($PAGER, else less)")
     .action(async (ref, options) => {
       const ctx = await openLab();
       await showLesson(ctx, lessonOrCurrent(ctx, ref), options);

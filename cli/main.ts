@@ -12,7 +12,10 @@
 import { Command, CommanderError } from "@commander-js/extra-typings";
 import denoConfig from "../deno.json" with { type: "json" };
 import { UserError } from "./errors.ts";
+import { labCommand } from "./invocation.ts";
+import { wrapProse } from "./wrap.ts";
 import { register as registerBoot } from "./boot.ts";
+import { register as registerCompletions } from "./completions.ts";
 import { register as registerDisk } from "./disk.ts";
 import { register as registerDoctor } from "./doctor.ts";
 import { register as registerFuzz } from "./fuzz.ts";
@@ -25,13 +28,21 @@ export const LAB_VERSION: string = denoConfig.version;
 
 /** Builds the `lab` program with every command registered. */
 export function buildProgram(): Promise<Command> {
+  // Usage lines show the command as the learner types it: `deno task lab` or `lab`.
+  const lab = labCommand();
   const program = new Command()
-    .name("lab")
+    .name(lab)
     .description(
       "virtio-lab: learn virtio by building it (virtio-mmio, split virtqueues, console, block)",
     )
     .version(LAB_VERSION, "-V, --version", "print the version of virtio-lab")
-    .showHelpAfterError("(run `deno task lab --help` for usage)")
+    .showHelpAfterError(`(run \`${lab} --help\` for usage)`)
+    .addHelpText("after", () =>
+      "\n" + [
+        `Start with \`${lab}\` (where you stand and what to do next), then \`${lab} show\`, ` +
+        `\`${lab} check\` and \`${lab} hint\`: each works on the current lesson unless given one.`,
+        `Details of a command: ${lab} help COMMAND. Tab completion: ${lab} completions bash|zsh|fish.`,
+      ].map((line) => wrapProse(line)).join("\n"))
     .exitOverride();
   const registrations: ((program: Command) => void)[] = [
     registerBoot,
@@ -39,6 +50,7 @@ export function buildProgram(): Promise<Command> {
     registerDoctor,
     registerFuzz,
     registerLessons,
+    (p) => registerCompletions(p, LAB_VERSION),
   ];
   for (const register of registrations) register(program);
   return Promise.resolve(program);

@@ -30,6 +30,12 @@ export interface ProgressOptions {
   readonly intervalMs?: number;
   /** The clock, in milliseconds (default `performance.now`). */
   readonly now?: () => number;
+  /**
+   * The terminal's width in columns (default: the console's, else 80): a
+   * longer line is cut to fit, since a line that wraps cannot be redrawn in
+   * place.
+   */
+  readonly columns?: () => number;
 }
 
 /** A progress line: report with {@linkcode update}, end with {@linkcode finish}. */
@@ -73,6 +79,7 @@ export function stderrProgress(
   const stream = options.stream ?? Deno.stderr;
   const now = options.now ?? (() => performance.now());
   const intervalMs = options.intervalMs ?? 100;
+  const columns = options.columns ?? consoleColumns;
   const shown = stream.isTerminal();
   const encoder = new TextEncoder();
   const started = now();
@@ -85,7 +92,8 @@ export function stderrProgress(
       const t = now();
       if (t - lastDraw < intervalMs && done < total) return;
       lastDraw = t;
-      stream.writeSync(encoder.encode(`\r\x1b[K${render(done, total, (t - started) / 1000)}`));
+      const text = fit(render(done, total, (t - started) / 1000), columns() - 1);
+      stream.writeSync(encoder.encode(`\r\x1b[K${text}`));
       drawn = true;
     },
     finish() {
@@ -94,4 +102,18 @@ export function stderrProgress(
       drawn = false;
     },
   };
+}
+
+/** The text cut to `width` characters, ending in `…` when cut. */
+function fit(text: string, width: number): string {
+  const chars = [...text];
+  return chars.length <= width ? text : `${chars.slice(0, Math.max(0, width - 1)).join("")}…`;
+}
+
+function consoleColumns(): number {
+  try {
+    return Deno.consoleSize().columns;
+  } catch {
+    return 80;
+  }
 }

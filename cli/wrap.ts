@@ -1,12 +1,12 @@
 /**
- * Fitting the `lab` command's prose to the terminal: one helper every
- * command uses, so no line breaks a word in two ("MagicV|alue") and colour
- * codes survive the wrap (`wrap-ansi`).
+ * Fitting the `lab` command's prose to the terminal: the shared wrapper of
+ * `format/wrap.ts` (words never broken, colour and links kept), with the
+ * terminal's width as the default.
  *
  * @module
  */
 
-import wrapAnsi from "wrap-ansi";
+import { wrapLines as wrapLinesTo, wrapProse as wrapProseTo } from "../format/wrap.ts";
 
 /**
  * The width to wrap prose to, in columns: the terminal's, when stdout is
@@ -23,7 +23,7 @@ export function terminalWidth(): number {
 /**
  * Wraps a paragraph at word boundaries to `width` columns; lines after the
  * first are indented by `indent` spaces (a hanging indent for labels such
- * as "Spec:"). Existing newlines are kept.
+ * as "Spec:"). The first line keeps the text's leading spaces.
  *
  * @param text The paragraph (ANSI colour codes allowed).
  * @param indent Spaces before every line but the first.
@@ -40,14 +40,19 @@ export function terminalWidth(): number {
  * );
  * ```
  */
-export function wrapProse(text: string, indent = 0, width = terminalWidth()): string {
-  const pad = " ".repeat(indent);
-  const first = wrapAnsi(text, width, { hard: false, trim: true }).split("\n");
-  if (indent === 0 || first.length === 1) return first.join("\n");
-  // Re-wrap what follows the first line to the narrower width the indent leaves.
-  const rest = wrapAnsi(first.slice(1).join(" "), Math.max(10, width - indent), {
-    hard: false,
-    trim: true,
-  }).split("\n");
-  return [first[0], ...rest.map((line) => pad + line)].join("\n");
+export function wrapProse(text: string, indent = 0, width: number = terminalWidth()): string {
+  return wrapProseTo(text, indent, width);
+}
+
+/**
+ * Wraps text line by line, each line under its own leading spaces plus
+ * `hang` (see `format/wrap.ts`).
+ *
+ * @param text Lines (ANSI colour codes allowed).
+ * @param width Columns (default {@linkcode terminalWidth}).
+ * @param hang Extra indent of continuation lines (default 2).
+ * @returns The wrapped text.
+ */
+export function wrapLines(text: string, width: number = terminalWidth(), hang = 2): string {
+  return wrapLinesTo(text, width, hang);
 }

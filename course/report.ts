@@ -8,6 +8,9 @@
  */
 
 import { escapeHtml, htmlTable } from "../format/html.ts";
+import { hyperlink, specSectionUrl } from "../format/links.ts";
+import { wrapLines } from "../format/wrap.ts";
+import { SECTION_TITLES } from "../conformance/requirements.ts";
 import Table from "cli-table3";
 import type { GradeReport, GradeTest } from "./grade_report.ts";
 
@@ -19,6 +22,14 @@ export interface RenderOptions {
   readonly verbose?: boolean;
   /** Terminal width in columns (default: the terminal's, or 100). */
   readonly width?: number;
+  /**
+   * Print OSC 8 hyperlinks: requirement ids and `§` sections to the virtio
+   * 1.2 HTML specification, the exercise path to {@linkcode exerciseUrl}
+   * (default false; the `lab` command decides from the terminal).
+   */
+  readonly links?: boolean;
+  /** The exercise file's `file://` URL, linked from its path when `links` is on. */
+  readonly exerciseUrl?: string;
 }
 
 const MAX_DETAILED_FAILURES = 3;
@@ -56,10 +67,10 @@ export function painter(
   };
 }
 
-/** Removes ANSI escape sequences. */
+/** Removes ANSI escape sequences: colours (CSI) and OSC 8 hyperlinks (their text stays). */
 export function stripAnsi(text: string): string {
   // deno-lint-ignore no-control-regex
-  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+  return text.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, "");
 }
 
 function terminalWidth(): number {
@@ -138,35 +149,84 @@ function notRunLine(report: GradeReport): string {
   return `${count} did not run${reason ? `: ${reason}` : ""}`;
 }
 
+/** The function a "not written yet" failure names (`todo()` still in it), or `null`. */
+export function unwrittenPart(test: GradeTest): string | null {
+  if (test.status !== "failed" || test.run !== "finished") return null;
+  return /^observed: ([\w$.#]+)\(\) is not written yet\b/.exec(test.message)?.[1] ?? null;
+}
+
+/**
+ * Whether the exercise is still the stub: the checks ran, none passed, and
+ * every one failed only because a function still calls `todo()`.
+ */
+export function notStarted(report: GradeReport): boolean {
+  return report.stage === "test" && report.passed === 0 && report.tests.length > 0 &&
+    report.tests.every((t) => t.run === "not run" || unwrittenPart(t) !== null) &&
+    report.tests.some((t) => unwrittenPart(t) !== null);
+}
+
+/** The functions named by "not written yet" failures, once each, in order. */
+function unwrittenParts(tests: readonly GradeTest[]): string[] {
+  return [...new Set(tests.map(unwrittenPart).filter((name): name is string => name !== null))];
+}
+
+/** `4.2.2.1/1` linked to its section of the spec (when links are on). */
+function requirementLink(id: string, section: string | null, links: boolean): string {
+  const s = section ?? id.split("/")[0];
+  return hyperlink(id, specSectionUrl(SECTION_TITLES[s]), links);
+}
+
 /**
  * Renders a report for a terminal: a table of checks, the failures in full
  * (what was observed, what the spec requires, which hint), and the verdict.
+ * Prose is wrapped at word boundaries to the width. An exercise that is
+ * still the stub (every check fails on a `todo()`) gets one line instead of
+ * a table of identical failures, unless `verbose`; a partly written one
+ * names the functions still to write in one line.
  *
  * @param report The report.
- * @param options Colour, verbosity, width.
+ * @param options Colour, verbosity, width, links.
  */
 export function renderReport(report: GradeReport, options: RenderOptions = {}): string {
   const color = options.color ?? colorEnabled();
+  const links = options.links ?? false;
   const p = painter(color);
-  const width = Math.max(60, Math.min(options.width ?? terminalWidth(), 140));
+  const width = Math.max(40, Math.min(options.width ?? terminalWidth(), 140));
+  const wrap = (text: string, hang = 2) => wrapLines(text, width, hang);
+  const file = options.exerciseUrl
+    ? hyperlink(report.file, options.exerciseUrl, links)
+    : report.file;
   const out: string[] = [
-    p.bold(`Lesson ${report.lesson.number} · ${report.lesson.title}`) + p.dim(`  (${report.file})`),
+    wrap(p.bold(`Lesson ${report.lesson.number} · ${report.lesson.title}`) + p.dim(`  (${file})`)),
   ];
+  if (notStarted(report) && !options.verbose) {
+    const names = unwrittenParts(report.tests).map((name) => `${name}()`);
+    out.push(
+      wrap(p.yellow(`· not written yet: replace the todo() calls in ${file}`)),
+      p.dim(wrap(`  still to write: ${names.join(", ")}`)),
+      "",
+      p.red(p.bold(wrap(verdict(report)))),
+    );
+    return out.join("\n");
+  }
   if (report.stage === "compile") {
-    out.push(p.red("compile stage: deno check found type errors, so no check ran."));
+    out.push(p.red(wrap("compile stage: deno check found type errors, so no check ran.")));
     out.push(indent(report.compileOutput ?? "", "  "));
     out.push(
-      p.dim(
-        "  Type errors are reported like a build failure. Keep the names and types the stub exports;",
-      ),
-      p.dim("  the grader relies on them."),
+      p.dim(wrap(
+        "  Type errors are reported like a build failure. Keep the names and types the stub " +
+          "exports; the grader relies on them.",
+      )),
     );
   }
   if (report.tests.length > 0) {
-    const nameWidth = Math.max(20, width - 4 - 13 - 13 - 10);
+    const reqWidth = Math.max(13, ...report.tests.map((t) => (t.requirement ?? "").length + 2));
+    const timeWidth = 13;
+    // 5 borders; the check names take what is left.
+    const nameWidth = Math.max(16, width - 4 - reqWidth - timeWidth - 5);
     const table = new Table({
       head: ["", "check", "requirement", "time"],
-      colWidths: [4, nameWidth, 13, 13],
+      colWidths: [4, nameWidth, reqWidth, timeWidth],
       colAligns: ["center", "left", "left", "right"],
       wordWrap: true,
       style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true },
@@ -177,49 +237,78 @@ export function renderReport(report: GradeReport, options: RenderOptions = {}): 
         : t.run === "not run"
         ? p.dim(mark(t))
         : p.red(mark(t));
-      table.push([m, t.name, t.requirement ?? "", runCell(t)]);
+      const requirement = t.requirement && links
+        ? { content: t.requirement, href: specSectionUrl(SECTION_TITLES[t.section ?? ""]) }
+        : t.requirement ?? "";
+      table.push([m, t.name, requirement, runCell(t)]);
     }
     out.push(color ? table.toString() : stripAnsi(table.toString()));
   }
-  const failures = detailedFailures(report);
+  const unwritten = options.verbose ? [] : report.tests.filter((t) => unwrittenPart(t) !== null);
+  const failures = detailedFailures(report).filter((t) => !unwritten.includes(t));
   const shown = options.verbose ? failures : failures.slice(0, MAX_DETAILED_FAILURES);
   for (const t of shown) {
-    out.push("", p.red(`✘ ${t.name}`) + (t.requirement ? p.dim(` [${t.requirement}]`) : ""));
-    out.push(indent(highlightMessage(t.message, p), "  "));
+    const id = t.requirement ? p.dim(` [${requirementLink(t.requirement, t.section, links)}]`) : "";
+    out.push("", wrap(p.red(`✘ ${t.name}`) + id));
+    out.push(wrap(indent(highlightMessage(t.message, p, links), "  ")));
   }
   if (failures.length > shown.length) {
     out.push(
       "",
-      p.dim(
+      p.dim(wrap(
         `... and ${
           failures.length - shown.length
         } more failure(s): run with --verbose to see them all`,
-      ),
+      )),
+    );
+  }
+  if (unwritten.length > 0) {
+    const names = unwrittenParts(unwritten).map((name) => `${name}()`);
+    const count = unwritten.length === 1 ? "1 check fails" : `${unwritten.length} checks fail`;
+    out.push(
+      "",
+      p.yellow(wrap(
+        `· ${count} only because ${names.join(", ")} ${
+          names.length === 1 ? "is" : "are"
+        } not written yet: replace the todo() calls with your code.`,
+      )),
     );
   }
   const skipped = notRunLine(report);
-  if (skipped) out.push("", p.yellow(`· ${skipped}`));
+  if (skipped) out.push("", p.yellow(wrap(`· ${skipped}`)));
   if (report.stage === "test" && report.message && !skipped) {
-    out.push("", p.yellow(report.message));
+    out.push("", p.yellow(wrap(report.message)));
   }
   if (report.stage === "error" && report.message) {
-    out.push("", p.red("The grader could not run:"), indent(report.message, "  "));
+    out.push("", p.red("The grader could not run:"), wrap(indent(report.message, "  ")));
   }
   if (report.stage === "timeout") {
     out.push(
       "",
-      p.yellow(`The run was stopped after ${report.timeoutMs / 1000} s.`) +
-        p.dim(
-          " Look for a loop whose exit condition never becomes true (a ring index that never advances?).",
-        ),
+      wrap(
+        p.yellow(`The run was stopped after ${report.timeoutMs / 1000} s.`) +
+          p.dim(
+            " Look for a loop whose exit condition never becomes true (a ring index that never advances?).",
+          ),
+      ),
     );
   }
-  out.push("", report.ok ? p.green(p.bold(verdict(report))) : p.red(p.bold(verdict(report))));
+  const line = wrap(verdict(report));
+  out.push("", report.ok ? p.green(p.bold(line)) : p.red(p.bold(line)));
   return out.join("\n");
 }
 
-function highlightMessage(message: string, p: ReturnType<typeof painter>): string {
-  return message.split("\n").map((line) => {
+function highlightMessage(message: string, p: ReturnType<typeof painter>, links = false): string {
+  const linked = links
+    ? message.replace(
+      /§(\d+(?:\.\d+)*)|(?<=requirement )(\d+(?:\.\d+)*\/[A-Za-z]*\d+)/g,
+      (whole, section: string | undefined, id: string | undefined) =>
+        section !== undefined
+          ? hyperlink(whole, specSectionUrl(SECTION_TITLES[section]), true)
+          : requirementLink(id!, null, true),
+    )
+    : message;
+  return linked.split("\n").map((line) => {
     if (line.startsWith("observed: ")) return `${p.bold("observed:")} ${line.slice(10)}`;
     if (line.startsWith("the spec requires: ")) {
       return `${p.bold("the spec requires:")} ${line.slice(19)}`;

@@ -9,8 +9,18 @@
  */
 
 import Table from "cli-table3";
+import { wrapProse } from "../format/wrap.ts";
 import { hexDump } from "../memory/guest_memory.ts";
 import { formatViolation } from "../conformance/log.ts";
+import {
+  formatStatus,
+  VIRTIO_CONFIG_S_ACKNOWLEDGE,
+  VIRTIO_CONFIG_S_DRIVER,
+  VIRTIO_CONFIG_S_DRIVER_OK,
+  VIRTIO_CONFIG_S_FAILED,
+  VIRTIO_CONFIG_S_FEATURES_OK,
+  VIRTIO_CONFIG_S_NEEDS_RESET,
+} from "../virtio/status.ts";
 import type { LabMachine } from "../machine.ts";
 import { LineDiscipline, type LineEvent, toTerminal } from "./line_discipline.ts";
 
@@ -60,9 +70,13 @@ export async function runShell(
   const prompt = options.prompt ?? "guest$ ";
   const out = (text: string) => console.write(toTerminal(text));
   const commands = shellCommands(machine);
-  await out(banner(machine, options.diskLabel, options.partsNote));
+  await out(banner(machine, options.diskLabel, options.partsNote, consoleWidth(machine)));
   await out(prompt);
-  const tty = new LineDiscipline();
+  // Up and Down recall earlier lines; Tab completes command names ("di" → "disk ").
+  const tty = new LineDiscipline({
+    prompt,
+    complete: (line) => [...commands.keys()].filter((name) => name.startsWith(line)),
+  });
   const reader = console.input.getReader();
   try {
     while (true) {
@@ -112,26 +126,153 @@ async function handle(
   return null;
 }
 
-function banner(machine: LabMachine, diskLabel?: string, partsNote?: string): string {
+function banner(
+  machine: LabMachine,
+  diskLabel: string | undefined,
+  partsNote: string | undefined,
+  width: number,
+): string {
   const lines = [
     "",
     "virtio-lab guest: booted on a virtio-mmio machine",
     "",
   ];
-  for (const d of machine.devices()) {
-    const what = d.deviceId === 2 && diskLabel ? `${d.type} (${diskLabel})` : d.type;
-    const note = d.deviceId === 3 ? " <- this console" : "";
-    lines.push(
-      `  ${d.node.padEnd(22)} irq ${String(d.irq).padEnd(3)} ${what.padEnd(30)} ${d.state}${note}`,
-    );
-  }
+  // One line per window: the node, its interrupt, the driver's state, and what is there
+  // (last, so a long disk label wraps instead of running past the edge).
+  const rows = machine.devices().map((d) => {
+    const what = d.deviceId === 2 && diskLabel
+      ? `${d.type} (${diskLabel})`
+      : d.deviceId === 3
+      ? `${d.type} (this console)`
+      : d.type;
+    return [d.node, `irq ${d.irq}`, d.state, what];
+  });
+  const table = columns([], rows, width - 2).split("\n").map((line) => `  ${line}`);
+  lines.push(...table);
   if (partsNote) lines.push("", ...partsNote.split("\n"));
   lines.push("", "Type 'help' for commands, 'exit' to power off.", "");
   return lines.join("\n");
 }
 
-function table(head: string[]): Table.Table {
-  return new Table({ head, style: { head: [], border: [], compact: true } });
+/** cli-table3 characters for a table without rules: columns two spaces apart. */
+const NO_BORDERS = {
+  top: "",
+  "top-mid": "",
+  "top-left": "",
+  "top-right": "",
+  bottom: "",
+  "bottom-mid": "",
+  "bottom-left": "",
+  "bottom-right": "",
+  left: "",
+  "left-mid": "",
+  mid: "",
+  "mid-mid": "",
+  right: "",
+  "right-mid": "",
+  middle: "  ",
+};
+
+/**
+ * A table with a header line and columns two spaces apart (like `ps` or
+ * `lsblk`), fitted to `width` columns: every column is as wide as its widest
+ * cell, except the last, which takes what is left and wraps at spaces (never
+ * narrower than its longest word).
+ *
+ * @param head Column titles (none: no header line).
+ * @param rows Cells, one array per row.
+ * @param width The console's width in columns.
+ * @param align `"right"` for the columns holding numbers (by index).
+ * @returns Lines joined with `\n`, no trailing spaces.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { columns } from "./shell.ts";
+ * assert.equal(
+ *   columns(["queue", "size"], [["0 requestq", "256"]], 80),
+ *   "queue       size\n0 requestq  256",
+ * );
+ * ```
+ */
+export function columns(
+  head: readonly string[],
+  rows: readonly (readonly string[])[],
+  width: number,
+  align: Readonly<Record<number, "left" | "right">> = {},
+): string {
+  const all = head.length > 0 ? [head, ...rows] : rows;
+  const count = Math.max(head.length, ...rows.map((r) => r.length));
+  const natural = Array.from(
+    { length: count },
+    (_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)),
+  );
+  const longestWord = Math.max(
+    ...all.flatMap((r) => (r[count - 1] ?? "").split(" ").map((w) => w.length)),
+  );
+  const fixed = natural.slice(0, -1).reduce((a, w) => a + w + 2, 0);
+  const last = Math.max(longestWord, Math.min(natural.at(-1)!, width - fixed));
+  const table = new Table({
+    head: [...head],
+    chars: NO_BORDERS,
+    colWidths: [...natural.slice(0, -1), last],
+    colAligns: natural.map((_, i) => align[i] ?? "left"),
+    wordWrap: true,
+    style: { head: [], border: [], "padding-left": 0, "padding-right": 0, compact: true },
+  });
+  table.push(...rows.map((r) => [...r]));
+  return table.toString().split("\n").map((line) => line.trimEnd()).join("\n");
+}
+
+/** The steps of the initialization sequence (§3.1.1) in the order a driver sets them. */
+const INIT_STEPS: readonly [number, string][] = [
+  [VIRTIO_CONFIG_S_ACKNOWLEDGE, "ACKNOWLEDGE"],
+  [VIRTIO_CONFIG_S_DRIVER, "DRIVER"],
+  [VIRTIO_CONFIG_S_FEATURES_OK, "FEATURES_OK"],
+  [VIRTIO_CONFIG_S_DRIVER_OK, "DRIVER_OK"],
+];
+
+/**
+ * A status byte in a few words: its value and the last step of the
+ * initialization sequence (§3.1.1) it reached, as `"0x0f DRIVER_OK"`, plus
+ * `DEVICE_NEEDS_RESET` or `FAILED` when set. A byte whose steps were not set
+ * in order (FEATURES_OK without DRIVER, say) names every bit instead, so a
+ * wrong bring-up stands out.
+ *
+ * @param status The 8-bit device status.
+ * @returns The words, separated by spaces.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shortStatus } from "./shell.ts";
+ * assert.equal(shortStatus(0x0f), "0x0f DRIVER_OK");
+ * assert.equal(shortStatus(0x4f), "0x0f DRIVER_OK DEVICE_NEEDS_RESET".replace("0x0f", "0x4f"));
+ * assert.equal(shortStatus(0x09), "0x09 ACKNOWLEDGE FEATURES_OK");
+ * assert.equal(shortStatus(0), "0x00 (reset)");
+ * ```
+ */
+export function shortStatus(status: number): string {
+  const hex = `0x${status.toString(16).padStart(2, "0")}`;
+  if (status === 0) return `${hex} (reset)`;
+  const steps = status & ~(VIRTIO_CONFIG_S_NEEDS_RESET | VIRTIO_CONFIG_S_FAILED);
+  let reached = "";
+  let mask = 0;
+  for (const [bit, name] of INIT_STEPS) {
+    if ((steps & bit) === 0) break;
+    mask |= bit;
+    reached = name;
+  }
+  if (mask !== steps) return `${hex} ${formatStatus(status).split("|").join(" ")}`;
+  const words = reached ? [hex, reached] : [hex];
+  if (status & VIRTIO_CONFIG_S_NEEDS_RESET) words.push("DEVICE_NEEDS_RESET");
+  if (status & VIRTIO_CONFIG_S_FAILED) words.push("FAILED");
+  return words.join(" ");
+}
+
+/** The console's width in columns: its config space's (VIRTIO_CONSOLE_F_SIZE), else 80. */
+function consoleWidth(machine: LabMachine): number {
+  return Math.max(40, machine.console.driver?.size?.cols ?? 80);
 }
 
 /** The shell's commands, by name. */
@@ -149,27 +290,42 @@ function shellCommands(machine: LabMachine): Map<string, Command> {
       help: "list the commands",
       run: () =>
         Promise.resolve(
-          [...commandsHelp()].map(([usage, help]) => `  ${usage.padEnd(26)} ${help}`).join("\n"),
+          [...commandsHelp()].map(([usage, help]) =>
+            wrapProse(`  ${usage.padEnd(26)} ${help}`, 29, consoleWidth(machine))
+          ).join("\n"),
         ),
     }],
     ["devices", {
       usage: "devices",
       help: "virtio-mmio windows, device ids, negotiated features, queues",
       run: () => {
-        const t = table(["window", "irq", "device", "driver", "status", "queues"]);
+        const width = consoleWidth(machine);
+        const rows: string[][] = [];
         const features: string[] = [];
         for (const d of machine.devices()) {
-          t.push([
-            d.node,
+          const status = /^0x[0-9a-f]+/i.exec(d.status)?.[0];
+          rows.push([
+            `0x${d.base.toString(16)}`,
             String(d.irq),
             d.deviceId ? `${d.deviceId} ${d.type}` : "0 (empty slot)",
             d.driver || "-",
-            d.status || d.state,
+            status ? shortStatus(Number(status)) : d.state,
             d.queues.map((q) => `${q.index}:${q.size}`).join(" ") || "-",
           ]);
-          if (d.features.length) features.push(`  ${d.node}: ${d.features.join(" ")}`);
+          if (d.features.length) {
+            features.push(wrapProse(`  ${d.node}: ${d.features.join(" ")}`, 4, width));
+          }
         }
-        return Promise.resolve(`${t.toString()}\nnegotiated features:\n${features.join("\n")}`);
+        const table = columns(
+          ["window", "irq", "device", "driver", "status", "queues"],
+          rows,
+          width,
+        );
+        return Promise.resolve(
+          `${table}\n(queues: index:size in descriptors)\nnegotiated features:\n${
+            features.join("\n")
+          }`,
+        );
       },
     }],
     ["disk info", {
@@ -235,29 +391,31 @@ function shellCommands(machine: LabMachine): Map<string, Command> {
       usage: "stats",
       help: "requests, bytes, notifications and interrupts per queue",
       run: () => {
-        const t = table([
-          "device",
-          "queue",
-          "requests",
-          "bytes in",
-          "bytes out",
-          "notifications",
-          "interrupts",
+        const rows = machine.traffic().map((r) => [
+          `0x${(machine.devices().find((d) => d.node === r.node)?.base ?? 0).toString(16)}`,
+          `${r.queue} ${r.role}`,
+          String(r.requests),
+          String(r.bytesRead),
+          String(r.bytesWritten),
+          String(r.notifications),
+          String(r.interrupts),
         ]);
-        for (const r of machine.traffic()) {
-          t.push([
-            r.node,
-            `${r.queue} ${r.role}`,
-            String(r.requests),
-            String(r.bytesRead),
-            String(r.bytesWritten),
-            String(r.notifications),
-            String(r.interrupts),
-          ]);
-        }
+        const width = consoleWidth(machine);
+        const table = columns(
+          ["window", "queue", "requests", "bytes in", "bytes out", "notifications", "interrupts"],
+          rows,
+          width,
+          { 2: "right", 3: "right", 4: "right", 5: "right", 6: "right" },
+        );
         return Promise.resolve(
-          `${t.toString()}\n(bytes in: read by the device from the driver's buffers; ` +
-            "bytes out: written by the device into them)",
+          `${table}\n${
+            wrapProse(
+              "(bytes in: read by the device from the driver's buffers; bytes out: written by " +
+                "the device into them)",
+              1,
+              width,
+            )
+          }`,
         );
       },
     }],

@@ -7,6 +7,9 @@
 
 import Table from "cli-table3";
 import { terminalWidth, wrapProse } from "../wrap.ts";
+import { hyperlinksEnabled } from "../terminal.ts";
+import { labCommand } from "../invocation.ts";
+import { fileUrl, hyperlink } from "../../format/links.ts";
 import type { Lesson } from "../../course/manifest.ts";
 import type { LessonProgress } from "../../course/state.ts";
 import { colorEnabled, painter, stripAnsi } from "../../course/report.ts";
@@ -149,25 +152,54 @@ export function progressTable(ctx: LabContext, color: boolean): string {
   return color ? out : stripAnsi(out);
 }
 
-/** The "what to do next" lines for a lesson. */
-export function nextSteps(ctx: LabContext, lesson: Lesson, color: boolean): string {
+/**
+ * The "what to do next" lines for a lesson: its title, then one command per
+ * line with what it does, wrapped at word boundaries to the terminal (the
+ * descriptions hang under their own column; on a terminal too narrow for
+ * two columns, each description goes under its command).
+ *
+ * @param ctx Course and workspace.
+ * @param lesson The lesson.
+ * @param color Whether to colour.
+ * @param width Columns (default: the terminal's).
+ * @param links Whether the exercise path is an OSC 8 link to its file.
+ */
+export function nextSteps(
+  ctx: LabContext,
+  lesson: Lesson,
+  color: boolean,
+  width: number = terminalWidth(),
+  links: boolean = hyperlinksEnabled(),
+): string {
   const p = painter(color);
   const progress = ctx.workspace.progress(lesson);
-  const file = ctx.workspace.shown(ctx.workspace.exerciseFile(lesson));
+  const exercise = ctx.workspace.exerciseFile(lesson);
+  const file = ctx.workspace.shown(exercise);
   const n = lesson.number;
   const lines = [
-    wrapProse(p.bold(`Next: lesson ${n} · ${lesson.title}`) + p.dim(`  (${lesson.summary})`), 2),
+    wrapProse(
+      p.bold(`Next: lesson ${n} · ${lesson.title}`) + p.dim(`  (${lesson.summary})`),
+      2,
+      width,
+    ),
   ];
-  const steps: [string, string][] = [];
-  if (progress.status === undefined) steps.push([`deno task lab show ${n}`, "read the lesson"]);
-  steps.push([`edit ${file}`, "write your code"]);
-  steps.push([
+  const steps: [string, string, string][] = [];
+  const step = (cmd: string, what: string, shown = cmd) => steps.push([cmd, what, shown]);
+  if (progress.status === undefined) step(`deno task lab show ${n}`, "read the lesson");
+  step(`edit ${file}`, "write your code", `edit ${hyperlink(file, fileUrl(exercise), links)}`);
+  step(
     `deno task lab check ${n}`,
     `grade it (or re-grade on every save: deno task lab watch ${n})`,
-  ]);
-  if (progress.status === "failed") steps.push([`deno task lab hint ${n}`, "stuck? the next hint"]);
+  );
+  if (progress.status === "failed") step(`deno task lab hint ${n}`, "stuck? the next hint");
   const pad = Math.max(...steps.map(([cmd]) => cmd.length)) + 2;
-  for (const [cmd, what] of steps) lines.push(`  ${p.cyan(cmd.padEnd(pad))}${what}`);
+  // Two columns only when the descriptions keep at least 24 columns.
+  const columns = 2 + pad + 24 <= width;
+  for (const [cmd, what, shown] of steps) {
+    const command = p.cyan(shown) + " ".repeat(pad - cmd.length);
+    if (columns) lines.push(wrapProse(`  ${command}${what}`, 2 + pad, width));
+    else lines.push(`  ${p.cyan(shown)}`, wrapProse(`      ${what}`, 6, width));
+  }
   return lines.join("\n");
 }
 
@@ -181,11 +213,12 @@ export function printStatus(ctx: LabContext): void {
   const p = painter(color);
   const { course, workspace } = ctx;
   const passed = course.lessons.filter((l) => workspace.progress(l).status === "passed").length;
-  console.log(
+  console.log(wrapProse(
     p.bold("virtio-lab") +
       ` · learn virtio by building it · ${passed} of ${course.lessons.length} lessons passed` +
       p.dim(` · workspace: ${workspace.shown(workspace.dir)}/`),
-  );
+    2,
+  ));
   if (course.lessons.length === 0) {
     console.log(
       "The course has no lessons yet (lessons/manifest.json lists none). Authors: see lessons/README.md.",
@@ -195,14 +228,14 @@ export function printStatus(ctx: LabContext): void {
   console.log(progressTable(ctx, color));
   const next = currentLesson(ctx);
   if (passed === course.lessons.length) {
-    console.log(
+    console.log(wrapProse(
       p.green(p.bold("Every lesson passes. Well done!")) +
         " Compare with the reference: deno task lab solution N",
-    );
+    ));
   } else if (next) {
     console.log(nextSteps(ctx, next, color));
   }
-  console.log(p.dim("All commands: deno task lab --help"));
+  console.log(p.dim(`All commands: ${labCommand()} --help`));
 }
 
 /**
@@ -221,10 +254,10 @@ export function printNext(ctx: LabContext): void {
   }
   const passed = course.lessons.filter((l) => workspace.progress(l).status === "passed").length;
   if (passed === course.lessons.length) {
-    console.log(
+    console.log(wrapProse(
       p.green(p.bold(`Every lesson passes (${passed} of ${passed}). Well done!`)) +
         " Compare with the reference: deno task lab solution N",
-    );
+    ));
     return;
   }
   const next = currentLesson(ctx)!;
@@ -263,6 +296,7 @@ export async function pickFromMenu(
   });
   if (isCancel(picked) || picked === "") return null;
   const lesson = ctx.course.lessons.find((l) => l.id === picked)!;
+  const lab = labCommand();
   const passed = ctx.workspace.progress(lesson).status === "passed";
   const action = await select({
     message: `Lesson ${lesson.number} · ${lesson.title}`,
@@ -270,29 +304,33 @@ export async function pickFromMenu(
       | MenuAction
       | "",
     options: [
-      { value: "show" as const, label: "Read the lesson", hint: `lab show ${lesson.number}` },
-      { value: "check" as const, label: "Grade my exercise", hint: `lab check ${lesson.number}` },
+      { value: "show" as const, label: "Read the lesson", hint: `${lab} show ${lesson.number}` },
+      {
+        value: "check" as const,
+        label: "Grade my exercise",
+        hint: `${lab} check ${lesson.number}`,
+      },
       {
         value: "watch" as const,
         label: "Re-grade on every save",
-        hint: `lab watch ${lesson.number}`,
+        hint: `${lab} watch ${lesson.number}`,
       },
-      { value: "hint" as const, label: "Show the next hint", hint: `lab hint ${lesson.number}` },
+      { value: "hint" as const, label: "Show the next hint", hint: `${lab} hint ${lesson.number}` },
       {
         value: "repl" as const,
         label: "Open a REPL with the lab loaded",
-        hint: `lab repl ${lesson.number}`,
+        hint: `${lab} repl ${lesson.number}`,
       },
       {
         value: "notebook" as const,
         label: "Open the notebook",
-        hint: `lab notebook ${lesson.number}`,
+        hint: `${lab} notebook ${lesson.number}`,
       },
       ...(passed
         ? [{
           value: "solution" as const,
           label: "Compare with the reference",
-          hint: `lab solution ${lesson.number}`,
+          hint: `${lab} solution ${lesson.number}`,
         }]
         : []),
       { value: "" as const, label: "Back" },

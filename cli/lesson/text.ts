@@ -17,6 +17,9 @@ import { EXIT_FAILURE, UserError } from "../errors.ts";
 import type { LabContext } from "./context.ts";
 import { userErrorsSync } from "./context.ts";
 import { renderMarkdown } from "./markdown.ts";
+import { page } from "../pager.ts";
+import { hyperlinksEnabled } from "../terminal.ts";
+import { fileUrl, hyperlink, specSectionUrl } from "../../format/links.ts";
 
 function width(): number {
   try {
@@ -31,12 +34,14 @@ function width(): number {
  *
  * @param ctx Course and workspace.
  * @param lesson The lesson.
- * @param options `raw`: print the Markdown source.
+ * @param options `raw`: print the Markdown source; `pager: false`: print even
+ *   when the text is taller than the terminal (by default a long lesson goes
+ *   through `$PAGER` or `less` on a terminal).
  */
 export async function showLesson(
   ctx: LabContext,
   lesson: Lesson,
-  options: { raw?: boolean } = {},
+  options: { raw?: boolean; pager?: boolean } = {},
 ): Promise<void> {
   const markdown = lessonTextForReading(Deno.readTextFileSync(lesson.paths.text));
   if (options.raw) {
@@ -44,36 +49,44 @@ export async function showLesson(
     return;
   }
   const color = colorEnabled();
+  const links = hyperlinksEnabled();
   const p = painter(color);
   const rule = p.dim("─".repeat(Math.min(width(), 80)));
-  const header = [
+  const section = (s: string) =>
+    hyperlink(`§${s}`, specSectionUrl(sectionTitle(s)), links) + ` ${sectionTitle(s)}`;
+  const requirement = (id: string) =>
+    hyperlink(id, specSectionUrl(sectionTitle(findRequirement(id)?.section ?? "")), links);
+  const exercise = ctx.workspace.exerciseFile(lesson);
+  const file = hyperlink(ctx.workspace.shown(exercise), fileUrl(exercise), links);
+  const text = [
     wrapProse(
       p.bold(`Lesson ${lesson.number} of ${ctx.course.lessons.length} · ${lesson.title}`) +
         p.dim(`  (${lesson.id}, about ${lesson.minutes} min)`),
       2,
       width(),
     ),
+    wrapProse(`${p.bold("Spec:")} ${lesson.sections.map(section).join("; ")}`, 2, width()),
     wrapProse(
-      `${p.bold("Spec:")} ${lesson.sections.map((s) => `§${s} ${sectionTitle(s)}`).join("; ")}`,
+      `${p.bold("Requirements:")} ${lesson.requirements.map(requirement).join(", ")}`,
       2,
       width(),
     ),
-    wrapProse(`${p.bold("Requirements:")} ${lesson.requirements.join(", ")}`, 2, width()),
     p.bold("You will:"),
     ...lesson.objectives.map((o) => wrapProse(`  • ${o}`, 4, width())),
     rule,
-  ];
-  console.log(header.join("\n"));
-  console.log(await renderMarkdown(markdown, color, width()));
-  const file = ctx.workspace.shown(ctx.workspace.exerciseFile(lesson));
-  console.log([
+    await renderMarkdown(markdown, color, width()),
     rule,
-    `${p.bold("Your exercise:")} ${file}`,
-    `${
-      p.bold("Grade it:")
-    } deno task lab check ${lesson.number}   (re-grade on every save: deno task lab watch ${lesson.number})`,
+    wrapProse(`${p.bold("Your exercise:")} ${file}`, 2, width()),
+    wrapProse(
+      `${p.bold("Grade it:")} deno task lab check ${lesson.number}   (re-grade on every save: ` +
+        `deno task lab watch ${lesson.number})`,
+      2,
+      width(),
+    ),
     `${p.bold("Stuck?")} deno task lab hint ${lesson.number}`,
-  ].join("\n"));
+  ].join("\n");
+  if (options.pager === false) console.log(text);
+  else await page(text);
 }
 
 /**
@@ -81,13 +94,14 @@ export async function showLesson(
  *
  * @param ctx Course and workspace.
  * @param lesson The lesson.
- * @param options `k`: a hint number; `all`: every hint.
+ * @param options `k`: a hint number; `all`: every hint; `again`: how to get
+ *   the next one (default "Run it again").
  * @throws {UserError} When `k` is not a hint number of the lesson.
  */
 export async function showHint(
   ctx: LabContext,
   lesson: Lesson,
-  options: { k?: string; all?: boolean },
+  options: { k?: string; all?: boolean; again?: string },
 ): Promise<void> {
   const color = colorEnabled();
   const p = painter(color);
@@ -122,7 +136,7 @@ export async function showHint(
           `Once the lesson passes, compare with the reference: deno task lab solution ${lesson.number}`,
       ));
     } else if (highest < total) {
-      console.log(p.dim(`Run it again for hint ${highest + 1}.`));
+      console.log(p.dim(`${options.again ?? "Run it again"} for hint ${highest + 1}.`));
     } else {
       console.log(p.dim("That was the last hint."));
     }

@@ -112,16 +112,26 @@ Deno.test("a bad lesson id is one line, a non-zero exit and no stack trace", () 
 
 Deno.test("lab check on the stub fails citing the spec; a correct solution passes; --json has the shape", () =>
   withWorkspace(async (ws) => {
-    const failing = await lab(ws, ["check", "1"]);
+    // The untouched stub: one line saying what to do, not five identical failures.
+    const stub = await lab(ws, ["check", "1"]);
+    assert.equal(stub.code, 1);
+    assert.match(
+      stub.stdout,
+      /^· not written yet: replace the todo\(\) calls in \S+\/01-feature-words\/exercise\.ts\n {2}still to write: featureWord\(\), withFeatureWord\(\)$/m,
+    );
+    assert.doesNotMatch(stub.stdout, /observed:|│/);
+    assert.match(stub.stdout, /FAIL lesson 1: 5 of 5 checks failed/);
+    assert.match(stub.stderr, /lab: lesson 1 does not pass yet/);
+    // --verbose shows every check in full, citing the spec.
+    const failing = await lab(ws, ["check", "1", "--verbose"]);
     assert.equal(failing.code, 1);
     assert.match(failing.stdout, /observed: featureWord\(\) is not written yet/);
     assert.match(
       failing.stdout,
-      /the spec requires: .+ \(§4\.2\.2\.2, requirement 4\.2\.2\.2\/7\)/,
+      /the spec requires: [\s\S]+? \(§4\.2\.2\.2,\s+requirement\s+4\.2\.2\.2\/7\)/,
     );
     assert.match(failing.stdout, /read hint 1: deno task lab hint 1 1/);
     assert.match(failing.stdout, /FAIL lesson 1: 5 of 5 checks failed/);
-    assert.match(failing.stderr, /lab: lesson 1 does not pass yet/);
 
     const course = loadCourse(FIXTURE_ROOT);
     const workspace = new Workspace(course, ws);

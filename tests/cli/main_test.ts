@@ -48,3 +48,13 @@ Deno.test("deno task lab runs the lab command with its arguments (the task's obj
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   assert.equal(new TextDecoder().decode(out.stdout), `${config.version}\n`);
 });
+
+Deno.test("help shows the command as typed: deno task lab under deno task", async () => {
+  const help = await lab(["check", "--help"], { env: { INIT_CWD: REPO } });
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: deno task lab check \[options\] \[lesson\]$/m);
+  const top = await lab(["--help"], { env: { INIT_CWD: REPO } });
+  assert.match(top.stdout, /Start with `deno task lab` \(where you stand/);
+  const bad = await lab(["frobnicate"], { env: { INIT_CWD: REPO } });
+  assert.match(bad.stderr, /run `deno task lab --help` for usage/);
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type ProgressStream, stderrProgress } from "../../cli/progress.ts";
 import { hasTool, lab, labCommandLine, REPO, requireTool } from "./_run.ts";
+import { FIXTURE_ROOT } from "../course/helpers.ts";
 
 /** A stream that records what was written, as text. */
 function recorder(terminal: boolean): ProgressStream & { text: () => string } {
@@ -49,6 +50,16 @@ Deno.test("stderrProgress redraws at most once per interval, always at the end, 
   );
 });
 
+Deno.test("a progress line longer than the terminal is cut to fit one row", () => {
+  const stream = recorder(true);
+  const progress = stderrProgress(() => "grading lesson 12 (12 of 19) · Indirect descriptors", {
+    stream,
+    columns: () => 30,
+  });
+  progress.update(1, 1);
+  assert.equal(stream.text(), "\r\x1b[Kgrading lesson 12 (12 of 19)…");
+});
+
 Deno.test("piped, disk read --sha256 and fuzz print no progress: stderr is today's summary only", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -61,6 +72,16 @@ Deno.test("piped, disk read --sha256 and fuzz print no progress: stderr is today
       /^read 8 MiB through virtio-blk in [0-9.]+ s \([0-9.]+ MiB\/s\)\n$/,
       "exactly the one summary line, no \\r and no escape sequences",
     );
+    const src = `${dir}/data.bin`;
+    await Deno.writeFile(src, new Uint8Array(3 * 1024 * 1024 + 100).fill(0xa5));
+    const write = await lab(["disk", "write", img, "--sector", "0", "--from", src]);
+    assert.equal(write.code, 0, write.stderr);
+    assert.equal(write.stderr, "", "no progress when stderr is piped");
+    const all = await lab(["check", "--all"], {
+      env: { VIRTIO_LAB_COURSE: FIXTURE_ROOT, VIRTIO_LAB_WORKSPACE: `${dir}/workspace` },
+    });
+    assert.equal(all.code, 1);
+    assert.doesNotMatch(all.stderr, /\r|grading lesson/);
     const fuzz = await lab(["fuzz", "--target", "driver", "--seed", "1", "--ops", "500"]);
     assert.equal(fuzz.code, 0, fuzz.stdout + fuzz.stderr);
     assert.equal(fuzz.stderr, "");
@@ -121,12 +142,39 @@ Deno.test({
       const fuzzed = await waitPane(/FUZZED \d+/);
       assert.match(fuzzed, /FUZZED 0/);
       assert.doesNotMatch(fuzzed, /fuzzing:/, "the progress line was erased");
+      const src = `${dir}/data.bin`;
+      await Deno.writeFile(src, new Uint8Array(16 * 1024 * 1024 + 100).fill(0xa5));
+      await sh(
+        "send-keys",
+        "-t",
+        session,
+        `${labCommandLine(["disk", "write", img, "--sector", "0", "--from", src])}; ` +
+          `echo "WROTE $?"`,
+        "Enter",
+      );
+      const wrote = await waitPane(/WROTE \d+/);
+      assert.match(wrote, /WROTE 0/);
+      assert.doesNotMatch(wrote, /writing/, "the progress line was erased");
+      await sh(
+        "send-keys",
+        "-t",
+        session,
+        `VIRTIO_LAB_COURSE='${FIXTURE_ROOT}' VIRTIO_LAB_WORKSPACE='${dir}/workspace' ` +
+          `${labCommandLine(["check", "--all"])}; echo "GRADED $?"`,
+        "Enter",
+      );
+      const graded = await waitPane(/GRADED \d+/);
+      assert.match(graded, /0 of 2 lessons pass/);
+      assert.doesNotMatch(graded, /grading lesson/, "the progress line was erased");
       // Each redraw starts with \r and erase-to-end-of-line (ESC [ K).
       const raw = (await Deno.readTextFile(log)).replaceAll("\r\x1b[K", "<redraw>");
       assert.match(raw, /<redraw>hashing [0-9.]+ [KM]i?B \/ 32 MiB/);
       assert.match(raw, /<redraw>hashing 32 MiB \/ 32 MiB \([0-9.]+ MiB\/s\)/);
       assert.match(raw, /<redraw>fuzzing: [0-9,]+ \/ 3,000 steps/);
       assert.match(raw, /<redraw>fuzzing: 3,000 \/ 3,000 steps/);
+      assert.match(raw, /<redraw>writing 16(?:\.0)? MiB \/ 16(?:\.0)? MiB \([0-9.]+ MiB\/s\)/);
+      assert.match(raw, /<redraw>grading lesson 1 \(1 of 2\) · Feature words · 0 passed so far/);
+      assert.match(raw, /<redraw>grading lesson 2 \(2 of 2\) · /);
     } finally {
       await sh("kill-session", "-t", session);
       await Deno.remove(dir, { recursive: true });

@@ -198,7 +198,7 @@ Deno.test("a check that did not run or was cut short is shown as such, not as a 
   assert.match(text, /│ · {2}│ MagicValue reads "virt" +│ 4\.2\.2\.1\/1 +│ did not run │/);
   assert.match(
     text,
-    /· 2 checks did not run: the test process exited with status 0 while the check "Version reads 2" was running/,
+    /· 2 checks did not run: the test process exited with status 0 while the check "Version reads 2" was\s+running/,
   );
   assert.equal(text.match(/observed:/g)?.length, 1, "only the check that ran is shown in full");
   assert.match(text, /FAIL lesson 1: 3 of 3 checks failed; 1 did not finish, 2 did not run/);
@@ -209,4 +209,113 @@ Deno.test("a check that did not run or was cut short is shown as such, not as a 
   assert.match(html, />did not run</);
   assert.match(html, /2 checks did not run/);
   assert.match(renderSummary([cutShort], { color: false }), /│ FAIL +│ +0\/3 │/);
+});
+
+/** A check that failed only because `name()` still calls todo(). */
+function unwritten(name: string, check: string): GradeReport["tests"][number] {
+  return {
+    ...failing.tests[1],
+    name: check,
+    message: `observed: ${name}() is not written yet: it threw "TODO: return the value" ` +
+      `(exercise.ts:12)\nthe spec requires: MagicValue to read 0x74726976 (§4.2.2.1, requirement ` +
+      `4.2.2.1/1)\nread hint 1: deno task lab hint 1 1`,
+  };
+}
+
+const stub: GradeReport = {
+  ...failing,
+  expected: 3,
+  passed: 0,
+  failed: 3,
+  tests: [
+    unwritten("readIdentification", "MagicValue reads virt"),
+    unwritten("readIdentification", "Version reads 2"),
+    unwritten("probeWindow", "probeWindow identifies a device"),
+  ],
+};
+
+Deno.test("an exercise still the stub gets one line naming the functions, not a wall of failures", () => {
+  const text = renderReport(stub, { color: false, width: 100 });
+  for (const line of renderReport(stub, { color: false, width: 60 }).split("\n")) {
+    assert.ok(line.length <= 60, line);
+  }
+  assert.equal(
+    text,
+    "Lesson 1 · The <MMIO> window  (workspace/01-mmio-window/exercise.ts)\n" +
+      "· not written yet: replace the todo() calls in workspace/01-mmio-window/exercise.ts\n" +
+      "  still to write: readIdentification(), probeWindow()\n" +
+      "\n" +
+      "FAIL lesson 1: 3 of 3 checks failed (0.41 s)",
+  );
+  // --verbose still shows every check in full.
+  const verbose = renderReport(stub, { color: false, width: 80, verbose: true });
+  assert.equal(verbose.match(/observed:/g)?.length, 3);
+  assert.match(verbose, /│ ✘ {2}│ MagicValue reads virt/);
+});
+
+Deno.test("a partly written exercise shows its real failures in full and the unwritten ones in one line", () => {
+  const partial: GradeReport = {
+    ...stub,
+    passed: 1,
+    failed: 2,
+    tests: [failing.tests[0], failing.tests[1], unwritten("probeWindow", "probeWindow works")],
+  };
+  const text = renderReport(partial, { color: false, width: 80 });
+  assert.equal(text.match(/observed:/g)?.length, 1, "only the real failure in full");
+  assert.match(
+    text,
+    /✘ MagicValue reads "virt" \[4\.2\.2\.1\/1\]\n {2}observed: MagicValue read 0x0/,
+  );
+  assert.match(
+    text,
+    /· 1 check fails only because probeWindow\(\) is not written yet: replace the\s+todo\(\) calls/,
+  );
+  assert.ok(!text.includes("not written yet: replace the todo() calls in"));
+});
+
+Deno.test("failure details wrap at word boundaries under their own indent at 60, 80 and 120 columns", () => {
+  const long: GradeReport = {
+    ...failing,
+    tests: [failing.tests[0], {
+      ...failing.tests[1],
+      message: "observed: probeWindow() read MagicValue, then wrote Status before reading " +
+        "Version, DeviceID and VendorID, which a driver may not do yet\n" +
+        "the spec requires: the driver to read MagicValue, Version, DeviceID and VendorID " +
+        "before anything else (§4.2.3.1.1, requirement 4.2.3.1.1/1)",
+    }],
+  };
+  const words = (s: string) => s.split(/\s+/).filter(Boolean);
+  for (const width of [60, 80, 120]) {
+    const text = renderReport(long, { color: false, width });
+    const lines = text.split("\n");
+    for (const line of lines) assert.ok(line.length <= width, `${line.length} > ${width}: ${line}`);
+    const at = lines.findIndex((l) => l.startsWith("  observed:"));
+    const end = lines.findIndex((l, i) => i > at && l === "");
+    const detail = lines.slice(at, end);
+    // Continuation lines hang under the text (4 spaces), and no word is cut.
+    for (const line of detail.slice(1)) assert.match(line, /^ {2}(the spec requires:| {2}\S)/);
+    assert.deepEqual(words(detail.join(" ")), words(long.tests[1].message));
+  }
+});
+
+Deno.test("with links on, requirement ids and sections are OSC 8 links to the spec, the path to its file", () => {
+  const text = renderReport(failing, {
+    color: true,
+    width: 100,
+    links: true,
+    exerciseUrl: "file:///home/me/workspace/01-mmio-window/exercise.ts",
+  });
+  const url = "https://docs.oasis-open.org/virtio/virtio/v1.2/csd01/virtio-v1.2-csd01.html" +
+    "#:~:text=Device%20Requirements%3A%20MMIO%20Device%20Register%20Layout";
+  assert.ok(text.includes(`\x1b]8;;${url}\x07§4.2.2.1\x1b]8;;\x07`), "§ in the message");
+  assert.ok(text.includes(`\x1b]8;;${url}\x074.2.2.1/1\x1b]8;;\x07`), "id in the detail");
+  assert.ok(
+    text.includes(
+      "\x1b]8;;file:///home/me/workspace/01-mmio-window/exercise.ts\x07" +
+        "workspace/01-mmio-window/exercise.ts\x1b]8;;\x07",
+    ),
+  );
+  // What the terminal shows is the same text as without links.
+  assert.equal(stripAnsi(text), renderReport(failing, { color: false, width: 100 }));
+  assert.ok(!renderReport(failing, { color: true, width: 100 }).includes("\x1b]8;;"));
 });

@@ -69,3 +69,41 @@ Deno.test("echo can be turned off", () => {
 Deno.test("toTerminal maps LF to CR LF once", () => {
   assert.equal(toTerminal("a\nb\r\nc"), "a\r\nb\r\nc");
 });
+
+Deno.test("Up and Down walk the history of entered lines and come back to the draft", () => {
+  const tty = new LineDiscipline();
+  tty.feed(enc("devices\rstats\r\rstats\r"));
+  assert.deepEqual(tty.history, ["devices", "stats"], "empty lines and repeats are not kept");
+  tty.feed(enc("dis"));
+  const up = tty.feed(enc("\x1b[A"));
+  assert.equal(up.echo, "\b \b".repeat(3) + "stats");
+  assert.equal(tty.pending, "stats");
+  assert.equal(tty.feed(enc("\x1bOA")).echo, "\b \b".repeat(5) + "devices", "ESC O A is Up too");
+  assert.equal(tty.feed(enc("\x1b[A")).echo, "", "nothing older: the line stays");
+  assert.equal(tty.pending, "devices");
+  tty.feed(enc("\x1b[B\x1b[B"));
+  assert.equal(tty.pending, "dis", "Down past the newest brings back what was being typed");
+  assert.equal(tty.feed(enc("\x1b[B")).echo, "");
+  // A recalled line can be edited before Enter.
+  assert.deepEqual(tty.feed(enc("\x1b[A\x7f\x7f\x7f\x7f\x7fdt\r")).events, [
+    { kind: "line", text: "dt" },
+  ]);
+  assert.equal(tty.feed(enc("\x1b[1;5A")).echo, "", "Ctrl+Up (with parameters) is swallowed");
+});
+
+Deno.test("Tab completes one candidate, extends several to their prefix, lists them on a second Tab", () => {
+  const commands = ["help", "devices", "disk info", "disk read", "dt", "stats"];
+  const tty = new LineDiscipline({
+    prompt: "guest$ ",
+    complete: (line) => commands.filter((c) => c.startsWith(line)),
+  });
+  assert.equal(tty.feed(enc("st\t")).echo, "st" + "ats ");
+  assert.equal(tty.pending, "stats ");
+  tty.feed(enc("\x15"));
+  assert.equal(tty.feed(enc("dis\t")).echo, "dis" + "k ", "the common prefix of disk info/read");
+  assert.equal(tty.feed(enc("\t")).echo, "\r\ndisk info  disk read\r\nguest$ disk ");
+  assert.equal(tty.feed(enc("r\t")).echo, "r" + "ead ");
+  assert.deepEqual(tty.feed(enc("2\r")).events, [{ kind: "line", text: "disk read 2" }]);
+  assert.equal(tty.feed(enc("x\t")).echo, "x\x07", "no candidate: the bell");
+  assert.equal(new LineDiscipline().feed(enc("st\t")).echo, "st", "no completer: Tab is ignored");
+});

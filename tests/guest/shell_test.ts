@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createMachine } from "../../machine.ts";
 import { MemoryConsoleBackend } from "../../devices/console/backends.ts";
-import { formatSize, runShell } from "../../guest/shell.ts";
+import { columns, formatSize, runShell, shortStatus } from "../../guest/shell.ts";
 
 /** Boots a machine on a memory console and runs the shell; returns a way to type and read. */
 async function boot() {
@@ -37,9 +37,16 @@ async function boot() {
 
 Deno.test("the shell boots with a banner listing every window", async () => {
   const { machine, backend, run, done } = await boot();
-  assert.match(backend.outputText, /virtio_block@1e000 +irq 42 +virtio-blk \(built-in\)/);
-  assert.match(backend.outputText, /virtio_console@1e200 +irq 43 +virtio-console .*this console/);
-  assert.match(backend.outputText, /virtio_mmio@1e400 +irq 44 +empty slot/);
+  assert.match(
+    backend.outputText,
+    /^ {2}virtio_block@1e000 +irq 42 +live +virtio-blk \(built-in\)\r$/m,
+  );
+  assert.match(
+    backend.outputText,
+    /^ {2}virtio_console@1e200 +irq 43 +live +virtio-console \(this console\)\r$/m,
+  );
+  assert.match(backend.outputText, /^ {2}virtio_mmio@1e400 +irq 44 +empty +empty slot\r$/m);
+  for (const line of backend.outputText.split("\r\n")) assert.ok(line.length <= 80, line);
   await run("exit");
   assert.equal(await done, "exit");
   await machine.close();
@@ -48,6 +55,7 @@ Deno.test("the shell boots with a banner listing every window", async () => {
 Deno.test("help, devices, disk info, disk read, stats, log, dt and console answer through the console", async () => {
   const { machine, run, done } = await boot();
   const help = await run("help");
+  for (const line of help.split("\r\n")) assert.ok(line.length <= 80, line);
   for (
     const c of [
       "devices",
@@ -63,9 +71,17 @@ Deno.test("help, devices, disk info, disk read, stats, log, dt and console answe
     assert.ok(help.includes(c), c);
   }
   const devices = await run("devices");
-  assert.match(devices, /virtio_block@1e000 .* 2 virtio-blk .* virtio_blk .*DRIVER_OK/);
-  assert.match(devices, /virtio_mmio@1e400 .* 0 \(empty slot\)/);
+  // One row per window: base, irq, DeviceID and name, driver, status, queue sizes.
+  assert.match(devices, /^window +irq +device +driver +status +queues\r$/m);
+  assert.match(devices, /^0x1e000 +42 +2 virtio-blk +virtio_blk +0x0f DRIVER_OK +0:256\r$/m);
+  assert.match(
+    devices,
+    /^0x1e200 +43 +3 virtio-console +virtio_console +0x0f DRIVER_OK +0:256 1:256\r$/m,
+  );
+  assert.match(devices, /^0x1e400 +44 +0 \(empty slot\) +- +empty +-\r$/m);
   assert.match(devices, /virtio_console@1e200: VIRTIO_CONSOLE_F_SIZE/);
+  // Everything fits the 80-column console the config space reports.
+  for (const line of devices.split("\r\n")) assert.ok(line.length <= 80, line);
   const info = await run("disk info");
   assert.match(info, /capacity: +8192 sectors of 512 bytes \(4194304 bytes, 4 MiB\)/);
   assert.match(info, /id: +virtio-lab-builtin/);
@@ -78,7 +94,8 @@ Deno.test("help, devices, disk info, disk read, stats, log, dt and console answe
   const two = await run("disk read 0x1 2");
   assert.match(two, /00000200 .*\|Sector 1: each s\|/);
   const stats = await run("stats");
-  assert.match(stats, /virtio_block@1e000 +│ 0 requestq +│ [1-9]/);
+  assert.match(stats, /^0x1e000 +0 requestq +[1-9]\d* +\d+ +\d+ +\d+ +\d+\r$/m);
+  for (const line of stats.split("\r\n")) assert.ok(line.length <= 80, line);
   assert.match(stats, /1 transmitq/);
   assert.match(await run("log"), /no violations/);
   assert.match(
@@ -123,4 +140,43 @@ Deno.test("formatSize uses binary units", () => {
   assert.equal(formatSize(4 * 1024 * 1024), "4 MiB");
   assert.equal(formatSize(1536), "1.5 KiB");
   assert.equal(formatSize(64n * 1024n * 1024n), "64 MiB");
+});
+
+Deno.test("shortStatus names the last init step reached, or every bit when steps were skipped", () => {
+  assert.equal(shortStatus(0x01), "0x01 ACKNOWLEDGE");
+  assert.equal(shortStatus(0x0b), "0x0b FEATURES_OK");
+  assert.equal(shortStatus(0x0f), "0x0f DRIVER_OK");
+  assert.equal(shortStatus(0x8f), "0x8f DRIVER_OK FAILED");
+  assert.equal(shortStatus(0x4f), "0x4f DRIVER_OK DEVICE_NEEDS_RESET");
+  // DRIVER_OK without FEATURES_OK is a broken bring-up: every bit is named.
+  assert.equal(shortStatus(0x07), "0x07 ACKNOWLEDGE DRIVER DRIVER_OK");
+  assert.equal(shortStatus(0x80), "0x80 FAILED");
+});
+
+Deno.test("columns: the last column wraps at spaces to fit, the others keep their width", () => {
+  const rows = [["0x1e200", "0:256 1:256 2:256 3:256 4:256 5:256"]];
+  assert.equal(
+    columns(["window", "queues"], rows, 26),
+    "window   queues\n0x1e200  0:256 1:256 2:256\n         3:256 4:256 5:256",
+  );
+});
+
+Deno.test("Tab completes command names and Up recalls the last command", async () => {
+  const { machine, backend, done, waitFor } = await boot();
+  backend.input("sta\t");
+  await waitFor("guest$ stats ");
+  backend.input("\r");
+  await waitFor("notifications");
+  const before = backend.outputText.length;
+  backend.input("\x1b[A\r");
+  await waitFor("\r\nguest$ ");
+  for (let i = 0; i < 200 && !backend.outputText.slice(before).includes("notifications"); i++) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.match(backend.outputText.slice(before), /^stats \r\nwindow +queue/, "Up ran stats again");
+  backend.input("di\t\t");
+  await waitFor("disk info  disk read\r\nguest$ disk ");
+  backend.input("\x15exit\r");
+  assert.equal(await done, "exit");
+  await machine.close();
 });
