@@ -1,9 +1,10 @@
 /**
- * `lab fuzz [--mine] [--seed N] [--ops N] [--target blk|console|driver|blk-driver|console-driver|device|drivers|all] [--json]`:
+ * `lab fuzz [--mine] [--seed N] [--ops N] [--target blk|console|driver|blk-driver|console-driver|blk-bringup|console-bringup|device|bringup|drivers|all] [--json]`:
  * runs the fuzz engine (`fuzz/engine.ts`): a hostile driver against the
  * block and console device models through their MMIO windows, a hostile
  * device against the driver half, and a hostile MMIO window against the block
- * and console drivers. With `--mine`, the parts of every lesson
+ * and console drivers, once they are up (`*-driver`) and while they bring the
+ * device up (`*-bringup`). With `--mine`, the parts of every lesson
  * the learner passed replace the reference ones (with the lessons' feature
  * mask), and the report says, per hostile case class, what their code did.
  *
@@ -30,9 +31,20 @@ export const FUZZ_TARGET_CHOICES: Readonly<Record<string, readonly FuzzTarget[]>
   driver: ["driver"],
   "blk-driver": ["blk-driver"],
   "console-driver": ["console-driver"],
+  "blk-bringup": ["blk-bringup"],
+  "console-bringup": ["console-bringup"],
   device: ["blk", "console"],
-  drivers: ["blk-driver", "console-driver"],
-  all: ["blk", "console", "driver", "blk-driver", "console-driver"],
+  bringup: ["blk-bringup", "console-bringup"],
+  drivers: ["blk-driver", "console-driver", "blk-bringup", "console-bringup"],
+  all: [
+    "blk",
+    "console",
+    "driver",
+    "blk-driver",
+    "console-driver",
+    "blk-bringup",
+    "console-bringup",
+  ],
 });
 
 function parseCount(value: string): number {

@@ -1,7 +1,8 @@
 /**
  * The fuzz engine: runs the hostile driver against each device model, the
  * hostile device against the driver half, and a hostile MMIO window against
- * the block and console drivers, episode after episode, each
+ * the block and console drivers (once they are up, and while they bring the
+ * device up), episode after episode, each
  * from its own seed, and gathers what they found into one
  * {@linkcode FuzzReport}: throughput, the rules the code under test
  * reported (by requirement id), every failure with the seed and step that
@@ -48,7 +49,10 @@ export interface FuzzOptions {
   readonly parts?: MachineParts;
   /** The feature bits the devices may offer (default: all). */
   readonly featureMask?: bigint;
-  /** Steps per episode (default 200 for a device, 120 for the driver half, 150 for a driver). */
+  /**
+   * Steps per episode (default 200 for a device, 120 for the driver half, 150 for a driver, 20
+   * for a driver's hostile bring-up and what follows it).
+   */
   readonly stepsPerEpisode?: number;
   /** Resident set size above which the run fails with `memory` (default 2 GiB). */
   readonly memoryLimit?: number;
@@ -228,7 +232,13 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
     for (const [t, target] of targets.entries()) {
       const budget = t === targets.length - 1 ? ops - share * (targets.length - 1) : share;
       const perEpisode = options.stepsPerEpisode ??
-        (target === "driver" ? 120 : target.endsWith("-driver") ? 150 : 200);
+        (target === "driver"
+          ? 120
+          : target.endsWith("-driver")
+          ? 150
+          : target.endsWith("-bringup")
+          ? 20
+          : 200);
       const targetStart = performance.now();
       let targetOps = 0;
       let episodes = 0;
@@ -237,13 +247,15 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
         const steps = Math.min(perEpisode, budget - targetOps);
         where = { target, seed: s, step: 0, op: "", caseClass: undefined };
         const rng = new FuzzRng(s);
-        const ran = target === "blk-driver" || target === "console-driver"
+        const ran = target === "blk-driver" || target === "console-driver" ||
+            target === "blk-bringup" || target === "console-bringup"
           ? await runMmioDriverEpisode({
-            kind: target === "blk-driver" ? "blk" : "console",
+            kind: target.startsWith("blk") ? "blk" : "console",
             rng,
             steps,
             parts: options.parts,
             featureMask: options.featureMask,
+            bringUp: target.endsWith("-bringup"),
             sink,
             violations,
             settle,

@@ -27,7 +27,7 @@ Deno.test("lab fuzz refuses a bad target or count in one line", async () => {
   assert.notEqual(bad.code, 0);
   assert.match(
     bad.stderr,
-    /Allowed choices are blk, console, driver, blk-driver, console-driver, device, drivers, all/,
+    /Allowed choices are blk, console, driver, blk-driver, console-driver, blk-bringup, console-bringup, device, bringup, drivers, all/,
   );
   const ops = await lab(["fuzz", "--ops", "-5"]);
   assert.notEqual(ops.code, 0);
