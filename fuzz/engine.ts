@@ -50,8 +50,9 @@ export interface FuzzOptions {
   /** The feature bits the devices may offer (default: all). */
   readonly featureMask?: bigint;
   /**
-   * Steps per episode (default 200 for a device, 120 for the driver half, 150 for a driver, 20
-   * for a driver's hostile bring-up and what follows it).
+   * Steps per episode (default 200 for a device, 120 for the driver half, 150 for a driver, 10
+   * for a driver's hostile bring-up and what follows it). An episode cut short (the code threw,
+   * looped, broke its queue or refused the device) counts the steps it was given.
    */
   readonly stepsPerEpisode?: number;
   /** Resident set size above which the run fails with `memory` (default 2 GiB). */
@@ -309,7 +310,7 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
           : target.endsWith("-driver")
           ? 150
           : target.endsWith("-bringup")
-          ? 20
+          ? 10
           : 200);
       const targetStart = performance.now();
       const resumed = resume && t === first;
