@@ -31,7 +31,7 @@ import type { VirtioDevice } from "./virtio/device.ts";
 import type { VirtioDriver } from "./virtio/driver.ts";
 import { type BlockBackend, MemoryBlockBackend } from "./devices/blk/backends.ts";
 import { VirtioBlockDevice } from "./devices/blk/device.ts";
-import { VirtioBlockDriver } from "./devices/blk/driver.ts";
+import { checkRequestTimeout, VirtioBlockDriver } from "./devices/blk/driver.ts";
 import { type ConsoleBackend, MemoryConsoleBackend } from "./devices/console/backends.ts";
 import { VirtioConsoleDevice } from "./devices/console/device.ts";
 import { VirtioConsoleDriver } from "./devices/console/driver.ts";
@@ -110,6 +110,13 @@ export interface MachineOptions {
    * earlier lesson never meets them.
    */
   readonly featureMask?: bigint;
+  /**
+   * How long the block driver waits for the device to complete a request
+   * before it gives up on the device, in milliseconds (default 30 000,
+   * `Infinity`: forever); see `VirtioBlockDriverOptions.requestTimeoutMs`.
+   * Only for the reference drivers (not with `drivers`).
+   */
+  readonly blockRequestTimeoutMs?: number;
   /** Map an empty slot (DeviceID 0) at {@linkcode EMPTY_WINDOW} (default true). */
   readonly emptySlot?: boolean;
   /**
@@ -464,7 +471,7 @@ export function builtinDisk(): MemoryBlockBackend {
  *
  * @param options What to replace; everything defaults to the reference parts.
  * @returns The machine.
- * @throws {RangeError} If the RAM options are invalid.
+ * @throws {RangeError} If the RAM options or `blockRequestTimeoutMs` are invalid.
  * @throws {PartError} If `parts` names a part the registry does not have, or
  *   gives something other than a function for one.
  * @example
@@ -484,6 +491,9 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     new GuestMemory(options.ramSize ?? MACHINE_RAM_SIZE, { base: MACHINE_RAM_BASE });
   const allocator = new GuestAllocator(memory);
   const log = options.log ?? new ConformanceLog({ strict: options.strict ?? false });
+  if (options.blockRequestTimeoutMs !== undefined) {
+    checkRequestTimeout(options.blockRequestTimeoutMs);
+  }
   const sink = new ErrorSink(options.onError);
   const bus = new MmioBus({ log, onError: sink.report });
   const parts = options.parts;
@@ -537,7 +547,10 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
       ringDriverParts.allocateQueueAreas(allocator, size, ringDriverParts.splitQueueLayout),
   });
   const drivers = options.drivers ?? referenceDrivers({
-    blk: { parts: resolveParts(parts, "blk", "driver") },
+    blk: {
+      parts: resolveParts(parts, "blk", "driver"),
+      requestTimeoutMs: options.blockRequestTimeoutMs,
+    },
     console: { parts: resolveParts(parts, "console", "driver") },
   });
   for (const registration of drivers) virtio.register(registration);

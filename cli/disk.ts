@@ -9,7 +9,7 @@
 import type { Command } from "@commander-js/extra-typings";
 import { createHash } from "node:crypto";
 import { createMachine, type LabMachine } from "../machine.ts";
-import type { VirtioBlockDriver } from "../devices/blk/driver.ts";
+import { BlockDriverError, BlockIoError, type VirtioBlockDriver } from "../devices/blk/driver.ts";
 import { hexDump } from "../memory/guest_memory.ts";
 import { formatSize } from "../guest/shell.ts";
 import { EXIT_FAILURE, UserError } from "./errors.ts";
@@ -181,10 +181,31 @@ async function withDisk(
         EXIT_FAILURE,
       );
     }
-    await run(blk, machine);
+    try {
+      await run(blk, machine);
+    } catch (error) {
+      throw diskError(file, error);
+    }
   } finally {
     await machine.close();
   }
+}
+
+/**
+ * What a request that failed in the stack says to the user, in one line: the
+ * device's error status (`BlockIoError`), or why the driver gave up
+ * (`BlockDriverError`: DEVICE_NEEDS_RESET, a broken queue, a device that
+ * stopped answering within the request timeout). Other errors pass through.
+ *
+ * @param file The image, for the message.
+ * @param error What the request threw.
+ * @returns A {@linkcode UserError} with exit status 1, or `error` itself.
+ */
+export function diskError(file: string, error: unknown): unknown {
+  if (error instanceof BlockIoError || error instanceof BlockDriverError) {
+    return new UserError(`${file}: ${error.message.split("\n")[0]}`, EXIT_FAILURE);
+  }
+  return error;
 }
 
 function checkRange(file: string, blk: VirtioBlockDriver, sector: bigint, count: bigint): void {

@@ -1,11 +1,17 @@
 /**
- * `lab fuzz [--mine] [--seed N] [--ops N] [--target blk|console|driver|blk-driver|console-driver|device|drivers|all] [--json]`:
+ * `lab fuzz [--mine] [--seed N] [--ops N] [--target blk|console|driver|blk-driver|console-driver|blk-bringup|console-bringup|device|bringup|drivers|all] [--json]`:
  * runs the fuzz engine (`fuzz/engine.ts`): a hostile driver against the
  * block and console device models through their MMIO windows, a hostile
  * device against the driver half, and a hostile MMIO window against the block
- * and console drivers. With `--mine`, the parts of every lesson
+ * and console drivers, once they are up (`*-driver`) and while they bring the
+ * device up (`*-bringup`). With `--mine`, the parts of every lesson
  * the learner passed replace the reference ones (with the lessons' feature
  * mask), and the report says, per hostile case class, what their code did.
+ *
+ * With `--mine` the run goes on in workers under a watchdog
+ * (`fuzz/supervisor.ts`): a step of the learner's code that has not finished
+ * after `--step-timeout` seconds (default 10) is stopped and reported hung
+ * for its class, and the run goes on from the next episode.
  *
  * Exits 1 when a failure that is not a known bug of the reference was found
  * (the code threw, hung, broke an invariant, or accepted what the spec
@@ -16,6 +22,7 @@
 
 import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { DEFAULT_FUZZ_OPS, runFuzz } from "../fuzz/engine.ts";
+import { DEFAULT_STEP_TIMEOUT_MS, runFuzzSupervised } from "../fuzz/supervisor.ts";
 import { formatFuzzReport } from "../fuzz/report.ts";
 import type { FuzzTarget } from "../fuzz/types.ts";
 import type { MachineParts } from "../machine.ts";
@@ -30,9 +37,20 @@ export const FUZZ_TARGET_CHOICES: Readonly<Record<string, readonly FuzzTarget[]>
   driver: ["driver"],
   "blk-driver": ["blk-driver"],
   "console-driver": ["console-driver"],
+  "blk-bringup": ["blk-bringup"],
+  "console-bringup": ["console-bringup"],
   device: ["blk", "console"],
-  drivers: ["blk-driver", "console-driver"],
-  all: ["blk", "console", "driver", "blk-driver", "console-driver"],
+  bringup: ["blk-bringup", "console-bringup"],
+  drivers: ["blk-driver", "console-driver", "blk-bringup", "console-bringup"],
+  all: [
+    "blk",
+    "console",
+    "driver",
+    "blk-driver",
+    "console-driver",
+    "blk-bringup",
+    "console-bringup",
+  ],
 });
 
 function parseCount(value: string): number {
@@ -66,6 +84,13 @@ export function register(program: Command): void {
         Object.keys(FUZZ_TARGET_CHOICES) as [string, ...string[]],
       ).default("all"),
     )
+    .option(
+      "--step-timeout <seconds>",
+      `with --mine: seconds a step may take before it is stopped and reported hung (default ${
+        DEFAULT_STEP_TIMEOUT_MS / 1000
+      })`,
+      parseCount,
+    )
     .option("--json", "print the report as JSON")
     .action(async (opts) => {
       const code = await fuzz({
@@ -74,6 +99,7 @@ export function register(program: Command): void {
         ops: opts.ops,
         target: opts.target,
         json: opts.json ?? false,
+        stepTimeoutMs: opts.stepTimeout === undefined ? undefined : opts.stepTimeout * 1000,
       });
       if (code !== 0) Deno.exitCode = code;
     });
@@ -93,8 +119,15 @@ export interface FuzzCommandOptions {
   readonly json?: boolean;
   /** Where lines go (default `console.log`). */
   readonly print?: (line: string) => void;
-  /** Replacement parts to fuzz instead of the learner's (tests). */
+  /** Replacement parts to fuzz instead of the learner's, in this process (tests). */
   readonly parts?: MachineParts;
+  /**
+   * A module exporting `loadFuzzParts()` to fuzz instead of the learner's
+   * parts, in workers under the step watchdog (tests).
+   */
+  readonly partsModule?: string;
+  /** With `--mine` (or `partsModule`): milliseconds a step may take before it counts as hung. */
+  readonly stepTimeoutMs?: number;
 }
 
 /**
@@ -126,16 +159,26 @@ export async function fuzz(options: FuzzCommandOptions): Promise<number> {
   const progress = stderrProgress((done, total) =>
     `fuzzing: ${done.toLocaleString("en-US")} / ${total.toLocaleString("en-US")} steps`
   );
+  // The learner's code may loop without reading guest memory, which no read
+  // budget stops: it runs in workers under a watchdog, each step timed.
+  const partsModule = options.partsModule ??
+    (options.mine && options.parts === undefined
+      ? new URL("./fuzz_parts.ts", import.meta.url).href
+      : undefined);
   let report;
   try {
-    report = await runFuzz({
-      seed,
-      ops: options.ops,
-      targets,
-      parts,
-      featureMask,
-      onProgress: (done, total) => progress.update(done, total),
-    });
+    const onProgress = (done: number, total: number) => progress.update(done, total);
+    report = partsModule !== undefined
+      ? await runFuzzSupervised({
+        seed,
+        ops: options.ops,
+        targets,
+        featureMask,
+        partsModule,
+        stepTimeoutMs: options.stepTimeoutMs,
+        onProgress,
+      })
+      : await runFuzz({ seed, ops: options.ops, targets, parts, featureMask, onProgress });
   } finally {
     progress.finish();
   }

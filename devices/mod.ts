@@ -190,6 +190,8 @@ export {
   type BlockDriverStats,
   BlockRangeError,
   BlockReadOnlyError,
+  BlockTimeoutError,
+  DEFAULT_BLOCK_REQUEST_TIMEOUT_MS,
   VirtioBlockDriver,
   type VirtioBlockDriverOptions,
 } from "./blk/driver.ts";

@@ -1,7 +1,8 @@
 /**
  * The fuzz engine: runs the hostile driver against each device model, the
  * hostile device against the driver half, and a hostile MMIO window against
- * the block and console drivers, episode after episode, each
+ * the block and console drivers (once they are up, and while they bring the
+ * device up), episode after episode, each
  * from its own seed, and gathers what they found into one
  * {@linkcode FuzzReport}: throughput, the rules the code under test
  * reported (by requirement id), every failure with the seed and step that
@@ -48,12 +49,50 @@ export interface FuzzOptions {
   readonly parts?: MachineParts;
   /** The feature bits the devices may offer (default: all). */
   readonly featureMask?: bigint;
-  /** Steps per episode (default 200 for a device, 120 for the driver half, 150 for a driver). */
+  /**
+   * Steps per episode (default 200 for a device, 120 for the driver half, 150 for a driver, 10
+   * for a driver's hostile bring-up and what follows it). An episode cut short (the code threw,
+   * looped, broke its queue or refused the device) counts the steps it was given.
+   */
   readonly stepsPerEpisode?: number;
   /** Resident set size above which the run fails with `memory` (default 2 GiB). */
   readonly memoryLimit?: number;
   /** Called after each episode with the steps done so far and the total. */
   readonly onProgress?: (done: number, total: number, target: FuzzTarget) => void;
+  /**
+   * Called as each step begins, with where it is: what a supervisor needs
+   * to name the step that never ended (`fuzz/supervisor.ts`).
+   */
+  readonly onStep?: (where: FuzzWhere) => void;
+  /** Called after each episode with the report so far (a supervisor keeps the last). */
+  readonly onEpisode?: (report: FuzzReport) => void;
+  /**
+   * Start part-way: skip the targets before `target`, and begin `target` at
+   * episode `episode` with `targetOps` of its steps counted as done (the
+   * steps of earlier episodes, run elsewhere). The shares of the targets are
+   * those of the whole run.
+   */
+  readonly resume?: {
+    readonly target: FuzzTarget;
+    readonly episode: number;
+    readonly targetOps: number;
+  };
+}
+
+/** Where a run is: the step that is running. */
+export interface FuzzWhere {
+  readonly target: FuzzTarget;
+  /** The episode's index in its target, and its seed. */
+  readonly episode: number;
+  readonly seed: number;
+  /** The step in the episode, from 0. */
+  readonly step: number;
+  /** What the step does, and the hostile class it delivers, if any. */
+  readonly op: string;
+  readonly caseClass?: string;
+  /** Steps of the target done before this episode, and steps this episode was given. */
+  readonly targetOps: number;
+  readonly episodeSteps: number;
 }
 
 /** Steps of the default run: what `deno task fuzz` runs. */
@@ -108,6 +147,8 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
     op: "",
     caseClass: undefined as string | undefined,
   };
+  let episodeAt = { episode: 0, targetOps: 0, episodeSteps: 0 };
+  const onStep = options.onStep;
 
   const fail: EpisodeSink["fail"] = (kind, message, extra = {}) => {
     failureCounts[kind]++;
@@ -134,6 +175,7 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
     fail,
     step(index, op, caseClass) {
       where = { ...where, step: index, op, caseClass };
+      onStep?.({ ...where, ...episodeAt });
     },
     tally(cls, rule, outcome) {
       const key = `${where.target}|${cls}`;
@@ -220,30 +262,76 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
     return true;
   };
 
+  const started = performance.now();
+  const report = (): FuzzReport => {
+    const elapsedMs = performance.now() - started;
+    return {
+      seed,
+      ops: done - skipped,
+      elapsedMs,
+      opsPerSecond: (done - skipped) / (elapsedMs / 1000),
+      targets: targetReports.slice(),
+      violations: { ...violations },
+      failures: failures.slice(),
+      failureCounts: { ...failureCounts },
+      classes: [...classes.values()].map((c) => ({
+        ...c,
+        reported: { ...c.reported },
+        settled: { ...c.settled },
+      })),
+      peakRss,
+      peakHeapUsed,
+      passed: failures.every((f) => f.known !== undefined),
+    };
+  };
+  const share = Math.floor(ops / targets.length);
+  const budgetOf = (t: number) =>
+    t === targets.length - 1 ? ops - share * (targets.length - 1) : share;
+  const resume = options.resume;
+  const first = resume ? targets.indexOf(resume.target) : 0;
+  if (first < 0) {
+    throw new RangeError(`Fuzz resume target ${resume!.target} is not a target of the run`);
+  }
+  // Steps counted as done elsewhere (a resumed run reports only its own).
+  let skipped = 0;
+  for (let t = 0; t < first; t++) skipped += budgetOf(t);
+  skipped += resume?.targetOps ?? 0;
+  done = skipped;
+
   globalThis.addEventListener("unhandledrejection", onRejection);
   globalThis.addEventListener("error", onError);
-  const started = performance.now();
   try {
-    const share = Math.floor(ops / targets.length);
     for (const [t, target] of targets.entries()) {
-      const budget = t === targets.length - 1 ? ops - share * (targets.length - 1) : share;
+      if (t < first) continue;
+      const budget = budgetOf(t);
       const perEpisode = options.stepsPerEpisode ??
-        (target === "driver" ? 120 : target.endsWith("-driver") ? 150 : 200);
+        (target === "driver"
+          ? 120
+          : target.endsWith("-driver")
+          ? 150
+          : target.endsWith("-bringup")
+          ? 10
+          : 200);
       const targetStart = performance.now();
-      let targetOps = 0;
-      let episodes = 0;
+      const resumed = resume && t === first;
+      let targetOps = resumed ? resume.targetOps : 0;
+      let episodes = resumed ? resume.episode : 0;
+      const firstEpisode = episodes;
       while (targetOps < budget) {
         const s = episodeSeed(seed, episodes);
         const steps = Math.min(perEpisode, budget - targetOps);
         where = { target, seed: s, step: 0, op: "", caseClass: undefined };
+        episodeAt = { episode: episodes, targetOps, episodeSteps: steps };
         const rng = new FuzzRng(s);
-        const ran = target === "blk-driver" || target === "console-driver"
+        const ran = target === "blk-driver" || target === "console-driver" ||
+            target === "blk-bringup" || target === "console-bringup"
           ? await runMmioDriverEpisode({
-            kind: target === "blk-driver" ? "blk" : "console",
+            kind: target.startsWith("blk") ? "blk" : "console",
             rng,
             steps,
             parts: options.parts,
             featureMask: options.featureMask,
+            bringUp: target.endsWith("-bringup"),
             sink,
             violations,
             settle,
@@ -274,13 +362,25 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
         targetOps += steps;
         done += steps;
         episodes++;
-        if (!sample()) break;
+        const within = sample();
         options.onProgress?.(done, ops, target);
+        if (options.onEpisode) {
+          options.onEpisode({
+            ...report(),
+            targets: [...targetReports, {
+              target,
+              ops: targetOps - (resumed ? resume.targetOps : 0),
+              episodes: episodes - firstEpisode,
+              elapsedMs: performance.now() - targetStart,
+            }],
+          });
+        }
+        if (!within) break;
       }
       targetReports.push({
         target,
-        ops: targetOps,
-        episodes,
+        ops: targetOps - (resumed ? resume.targetOps : 0),
+        episodes: episodes - firstEpisode,
         elapsedMs: performance.now() - targetStart,
       });
     }
@@ -291,20 +391,6 @@ export async function runFuzz(options: FuzzOptions = {}): Promise<FuzzReport> {
     globalThis.removeEventListener("unhandledrejection", onRejection);
     globalThis.removeEventListener("error", onError);
   }
-  const elapsedMs = performance.now() - started;
   sample();
-  return {
-    seed,
-    ops: done,
-    elapsedMs,
-    opsPerSecond: done / (elapsedMs / 1000),
-    targets: targetReports,
-    violations,
-    failures,
-    failureCounts,
-    classes: [...classes.values()],
-    peakRss,
-    peakHeapUsed,
-    passed: failures.every((f) => f.known !== undefined),
-  };
+  return report();
 }

@@ -38,14 +38,23 @@ import type { InterruptLine, RegisterWindow } from "../transport/types.ts";
 import {
   VIRTIO_MMIO_CONFIG,
   VIRTIO_MMIO_CONFIG_GENERATION,
+  VIRTIO_MMIO_DEVICE_FEATURES,
+  VIRTIO_MMIO_DEVICE_ID,
   VIRTIO_MMIO_INTERRUPT_STATUS,
+  VIRTIO_MMIO_MAGIC,
+  VIRTIO_MMIO_MAGIC_VALUE,
   VIRTIO_MMIO_QUEUE_NOTIFY,
   VIRTIO_MMIO_QUEUE_NUM,
+  VIRTIO_MMIO_QUEUE_NUM_MAX,
+  VIRTIO_MMIO_QUEUE_READY,
   VIRTIO_MMIO_QUEUE_SEL,
   VIRTIO_MMIO_QUEUE_USED_HIGH,
   VIRTIO_MMIO_QUEUE_USED_LOW,
+  VIRTIO_MMIO_STATUS,
+  VIRTIO_MMIO_VERSION,
   VIRTIO_MMIO_WINDOW_SIZE,
 } from "../transport/mmio_registers.ts";
+import { VIRTIO_CONFIG_S_FAILED, VIRTIO_CONFIG_S_FEATURES_OK } from "../virtio/status.ts";
 import { VIRTIO_MMIO_INT_CONFIG, VIRTIO_MMIO_INT_VRING } from "../transport/mmio_registers.ts";
 import { createSplitQueueDeviceFactory } from "../virtqueue/device_queue.ts";
 import { createSplitQueueDriverFactory, SplitQueueDriver } from "../virtqueue/driver_queue.ts";
@@ -78,6 +87,13 @@ export const MMIO_STEP_READ_BUDGET = 200_000;
  */
 export const SETTLE_STEPS = 3;
 
+/**
+ * Register reads the driver may make while it brings the device up: far
+ * more than the reference's bounded polls (1000 reads of Status for a reset,
+ * 1000 of QueueReady to stop a queue), so more is a loop that never ends.
+ */
+export const BRINGUP_REGISTER_BUDGET = 50_000;
+
 /** The drivers this module fuzzes. */
 export type MmioDriverKind = "blk" | "console";
 
@@ -101,6 +117,35 @@ export const HOSTILE_WINDOW_CLASSES: readonly HostileWindowClass[] = Object.free
     { name: "a ConfigGeneration that never settles", rule: null },
     { name: "configuration fields that change between reads", rule: null },
     { name: "DEVICE_NEEDS_RESET", rule: null },
+  ] satisfies HostileWindowClass[],
+);
+
+/**
+ * The hostile classes of a bring-up (§4.2.3.1, §3.1.1, §4.2.3.2): the
+ * window lies while the driver probes, negotiates and sets up its queues,
+ * then answers truthfully. With a `rule`, the driver must refuse the device
+ * (the bring-up fails: the rule is then the one that makes it unusable) or
+ * report the rule; with `null` it may go on or give up, but must not throw
+ * anything but an `Error` that says why out of `initialize`, loop, or leave a
+ * request of a failed bring-up waiting.
+ */
+export const HOSTILE_BRINGUP_CLASSES: readonly HostileWindowClass[] = Object.freeze(
+  [
+    { name: 'a MagicValue that is not "virt"', rule: "4.2.2.1/1" },
+    { name: "a Version other than 2", rule: "4.2.2.1/2" },
+    { name: "MagicValue and Version that change between reads", rule: null },
+    { name: "a DeviceID that changes between reads", rule: null },
+    { name: "DeviceFeatures that change between reads", rule: null },
+    { name: "FEATURES_OK that does not stick", rule: "2.2.2/2" },
+    { name: "a reset that never completes", rule: "2.4.1/1" },
+    { name: "Status reads that lie", rule: null },
+    { name: "QueueNumMax 0", rule: "3.1.1/5" },
+    { name: "a QueueNumMax that is not a power of two", rule: null },
+    { name: "a huge QueueNumMax", rule: null },
+    { name: "QueueReady that does not read back 1", rule: "3.1.1/5" },
+    { name: "QueueReady already 1 after the reset", rule: "4.2.2.1/5" },
+    { name: "a ConfigGeneration that churns during probe", rule: null },
+    { name: "configuration fields that change between reads during probe", rule: null },
   ] satisfies HostileWindowClass[],
 );
 
@@ -174,6 +219,28 @@ interface QueueSeen {
   reaped: number;
 }
 
+/** The driver read registers without end while bringing the device up. */
+export class RunawayRegisterReadsError extends Error {
+  /** Register reads allowed. */
+  readonly budget: number;
+  /** Offset of the read that went over. */
+  readonly offset: number;
+
+  /**
+   * @param budget Register reads allowed.
+   * @param offset The offset of the read that went over.
+   */
+  constructor(budget: number, offset: number) {
+    super(
+      `More than ${budget.toLocaleString("en")} register reads in one bring-up (the last at ` +
+        `offset 0x${offset.toString(16).padStart(3, "0")}): a loop that never ends`,
+    );
+    this.name = "RunawayRegisterReadsError";
+    this.budget = budget;
+    this.offset = offset;
+  }
+}
+
 /**
  * The hostile layer: a {@linkcode RegisterWindow} over a device register
  * file that passes accesses through, except where a hostile mode is on.
@@ -202,6 +269,14 @@ class HostileWindow implements RegisterWindow {
   readonly dropped = new Set<number>();
   /** Queues by index, from the driver's register writes. */
   readonly queues = new Map<number, QueueSeen>();
+  /** The hostile bring-up class in force ({@linkcode HOSTILE_BRINGUP_CLASSES}), or `null`. */
+  bringUp: string | null = null;
+  /** Register reads left before the driver counts as looping (during a bring-up). */
+  registerBudget = Infinity;
+  /** Whether the driver went over {@linkcode registerBudget}. */
+  runaway = false;
+  /** Reads of each register during the bring-up. */
+  readonly #bringUpReads = new Map<number, number>();
   #sel = 0;
 
   constructor(device: MmioDeviceTransport, rng: FuzzRng, memory: FuzzMemory) {
@@ -258,7 +333,80 @@ class HostileWindow implements RegisterWindow {
         0;
   }
 
+  /** Counts a register read against the bring-up budget. */
+  #count(offset: number): void {
+    if (--this.registerBudget < 0) {
+      this.runaway = true;
+      throw new RunawayRegisterReadsError(BRINGUP_REGISTER_BUDGET, offset);
+    }
+  }
+
+  /** What the register reads under the hostile bring-up class, or `undefined` for the truth. */
+  #lie(offset: number, width: 1 | 2 | 4): number | undefined {
+    const rng = this.rng;
+    const n = (this.#bringUpReads.get(offset) ?? 0) + 1;
+    this.#bringUpReads.set(offset, n);
+    const truth = () => this.#read(offset, width);
+    switch (this.bringUp) {
+      case 'a MagicValue that is not "virt"':
+        if (offset !== VIRTIO_MMIO_MAGIC_VALUE) return undefined;
+        return rng.pick([
+          0,
+          0xffff_ffff,
+          0x76697274,
+          (VIRTIO_MMIO_MAGIC ^ (1 << rng.below(32))) >>> 0,
+        ]);
+      case "a Version other than 2":
+        if (offset !== VIRTIO_MMIO_VERSION) return undefined;
+        return rng.pick([0, 3, 0xffff_ffff, 0x200]);
+      case "MagicValue and Version that change between reads":
+        if (offset !== VIRTIO_MMIO_MAGIC_VALUE && offset !== VIRTIO_MMIO_VERSION) return undefined;
+        return n % 2 === 1 ? truth() : rng.u32();
+      case "a DeviceID that changes between reads":
+        if (offset !== VIRTIO_MMIO_DEVICE_ID) return undefined;
+        return n === 1 ? truth() : rng.pick([0, 1, 2, 3, 0x1234, rng.u32()]);
+      case "DeviceFeatures that change between reads":
+        if (offset !== VIRTIO_MMIO_DEVICE_FEATURES) return undefined;
+        return (truth() ^ (rng.u32() & rng.u32())) >>> 0;
+      case "FEATURES_OK that does not stick":
+        if (offset !== VIRTIO_MMIO_STATUS) return undefined;
+        return truth() & ~VIRTIO_CONFIG_S_FEATURES_OK;
+      case "a reset that never completes":
+        if (offset !== VIRTIO_MMIO_STATUS) return undefined;
+        // Stuck with bits set, never FAILED: whether the driver sets FAILED stays observable.
+        return truth() | rng.pick([1, 3, 0x40]);
+      case "Status reads that lie":
+        if (offset !== VIRTIO_MMIO_STATUS || rng.chance(0.5)) return undefined;
+        return rng.below(256);
+      case "QueueNumMax 0":
+        return offset === VIRTIO_MMIO_QUEUE_NUM_MAX ? 0 : undefined;
+      case "a QueueNumMax that is not a power of two":
+        return offset === VIRTIO_MMIO_QUEUE_NUM_MAX ? rng.pick([3, 5, 6, 7, 100, 255]) : undefined;
+      case "a huge QueueNumMax":
+        return offset === VIRTIO_MMIO_QUEUE_NUM_MAX
+          ? rng.pick([0x8000, 0x1_0000, 0xffff_ffff])
+          : undefined;
+      case "QueueReady that does not read back 1":
+        return offset === VIRTIO_MMIO_QUEUE_READY ? rng.pick([0, 0, 2, 0xffff_ffff]) : undefined;
+      case "QueueReady already 1 after the reset":
+        return offset === VIRTIO_MMIO_QUEUE_READY ? 1 : undefined;
+      case "a ConfigGeneration that churns during probe":
+        if (offset !== VIRTIO_MMIO_CONFIG_GENERATION) return undefined;
+        return this.generation = (this.generation + 1 + rng.below(7)) >>> 0;
+      case "configuration fields that change between reads during probe":
+        if (offset < VIRTIO_MMIO_CONFIG || n > 40) return undefined;
+        this.generation = (this.generation + 1) >>> 0;
+        return rng.u32() & (width === 4 ? 0xffff_ffff : width === 2 ? 0xffff : 0xff);
+    }
+    return undefined;
+  }
+
   read32(offset: number): number {
+    if (this.bringUp !== null) {
+      this.#count(offset);
+      const lie = this.#lie(offset, 4);
+      if (lie !== undefined) return lie >>> 0;
+    }
     if (offset === VIRTIO_MMIO_INTERRUPT_STATUS) {
       const forced = this.forced;
       this.forced = 0;
@@ -287,6 +435,11 @@ class HostileWindow implements RegisterWindow {
     this.#write(offset, 4, value);
   }
   read16(offset: number): number {
+    if (this.bringUp !== null) {
+      this.#count(offset);
+      const lie = this.#lie(offset, 2);
+      if (lie !== undefined) return lie & 0xffff;
+    }
     if (offset >= VIRTIO_MMIO_CONFIG && this.junkConfig > 0) {
       this.junkConfig--;
       return this.rng.u32() & 0xffff;
@@ -297,6 +450,11 @@ class HostileWindow implements RegisterWindow {
     this.#write(offset, 2, value);
   }
   read8(offset: number): number {
+    if (this.bringUp !== null) {
+      this.#count(offset);
+      const lie = this.#lie(offset, 1);
+      if (lie !== undefined) return lie & 0xff;
+    }
     if (offset >= VIRTIO_MMIO_CONFIG && this.junkConfig > 0) {
       this.junkConfig--;
       return this.rng.u32() & 0xff;
@@ -320,6 +478,12 @@ export interface MmioDriverEpisodeOptions {
   readonly parts?: MachineParts;
   /** Features the device may offer. */
   readonly featureMask?: bigint;
+  /**
+   * Make the bring-up hostile: one of {@linkcode HOSTILE_BRINGUP_CLASSES},
+   * picked by the PRNG, during `initialize` (default `false`: the window
+   * answers the bring-up truthfully).
+   */
+  readonly bringUp?: boolean;
   /** Where failures and case outcomes go. */
   readonly sink: EpisodeSink;
   /** Ids reported, counted into this record. */
@@ -343,6 +507,113 @@ function errorCode(error: unknown): string {
     return error.code;
   }
   return error instanceof Error ? error.name : typeof error;
+}
+
+/** What {@linkcode checkBringUp} judges. */
+interface BringUpRun {
+  /** The hostile class the window played. */
+  readonly cls: HostileWindowClass;
+  /** What `initialize` rejected with, or `null` when the device came up. */
+  readonly error: unknown;
+  /** Whether the driver went over the register budget. */
+  readonly runaway: boolean;
+  readonly transport: MmioDriverTransport;
+  /** The device's real Status register. */
+  readonly deviceStatus: () => number;
+  /** Makes one request of the driver. */
+  readonly request: () => Promise<unknown>;
+  /** The driver's log (every entry was reported during the bring-up). */
+  readonly log: ConformanceLog;
+}
+
+/**
+ * Judges a hostile bring-up. Whatever the window did, `initialize` comes
+ * back, within {@linkcode BRINGUP_REGISTER_BUDGET} register reads, either
+ * with the device live or rejecting with an `Error` that says why (a
+ * `TypeError` or `ReferenceError` is a bug of the driver, not a refusal). A
+ * failed bring-up leaves the transport not live and the device FAILED once
+ * the driver has touched Status (3.1.1/4; except when Status reads lie, so
+ * that FAILED looked set already), and a request made of the driver then
+ * settles at once, with an error.
+ *
+ * @returns Whether the episode is over (the bring-up failed or looped).
+ */
+async function checkBringUp(o: MmioDriverEpisodeOptions, b: BringUpRun): Promise<boolean> {
+  const { sink } = o;
+  const reported = b.log.entries.map((v) => v.id);
+  for (const id of reported) o.violations[id] = (o.violations[id] ?? 0) + 1;
+  const failed = b.error !== null;
+  const error = b.error;
+  let threw: string | undefined;
+  const settledWith: string[] = [];
+  if (b.runaway) {
+    sink.fail(
+      "hung",
+      `The ${o.kind} driver was stopped by the register budget while bringing up a device ` +
+        `with ${b.cls.name}`,
+    );
+  } else if (
+    failed &&
+    (!(error instanceof Error) || error.message.length === 0 || error instanceof TypeError ||
+      error instanceof ReferenceError)
+  ) {
+    threw = describe(error);
+    sink.fail(
+      "threw",
+      `The ${o.kind} driver's bring-up against ${b.cls.name} threw ${threw}: a bug, not a ` +
+        "refusal that says why",
+    );
+  } else if (failed) {
+    const state = b.transport.state;
+    if (state === "live") {
+      sink.fail(
+        "invariant",
+        `The ${o.kind} driver's bring-up failed (${describe(error)}) but its transport is live`,
+        { invariant: "failed-bringup-left-live" },
+      );
+    }
+    if (
+      state === "failed" && b.cls.name !== "Status reads that lie" &&
+      (b.deviceStatus() & VIRTIO_CONFIG_S_FAILED) === 0
+    ) {
+      sink.fail(
+        "invariant",
+        `The ${o.kind} driver gave up on the device (${describe(error)}) without setting FAILED`,
+        { invariant: "failed-bringup-without-FAILED", requirement: "3.1.1/4" },
+      );
+    }
+    const request = { outcome: "waiting" as "waiting" | "served" | "refused" };
+    try {
+      b.request().then(
+        () => (request.outcome = "served"),
+        (e) => {
+          request.outcome = "refused";
+          settledWith.push(errorCode(e));
+        },
+      );
+    } catch (e) {
+      sink.fail("threw", `A request of a driver whose bring-up failed threw ${describe(e)}`);
+      request.outcome = "refused";
+    }
+    await o.settle();
+    const outcome = request.outcome;
+    if (outcome !== "refused") {
+      sink.fail(
+        "invariant",
+        `After a failed bring-up (${describe(error)}), a request of the ${o.kind} driver ` +
+          (outcome === "served" ? "was served" : "did not settle"),
+        { invariant: "request-after-failed-bringup-not-refused" },
+      );
+    }
+  }
+  sink.tally(b.cls.name, b.cls.rule, {
+    reported,
+    broke: failed,
+    threw,
+    hung: b.runaway,
+    settledWith,
+  });
+  return failed || b.runaway;
 }
 
 /**
@@ -484,9 +755,43 @@ export async function runMmioDriverEpisode(o: MmioDriverEpisodeOptions): Promise
     }, () => {});
   };
 
+  const bringUp = o.bringUp ? rng.pick(HOSTILE_BRINGUP_CLASSES) : null;
+  if (bringUp) {
+    sink.step(0, `bring-up with ${bringUp.name}`, bringUp.name);
+    window.bringUp = bringUp.name;
+    window.registerBudget = BRINGUP_REGISTER_BUDGET;
+  }
+  let initError: unknown = null;
   try {
     await memory.quietly(() => transport.initialize((blk ?? con)!));
-  } catch {
+  } catch (error) {
+    initError = error;
+  }
+  window.bringUp = null;
+  window.registerBudget = Infinity;
+  await o.settle();
+  if (bringUp) {
+    const done = await checkBringUp(o, {
+      cls: bringUp,
+      error: initError,
+      runaway: window.runaway,
+      transport,
+      deviceStatus: () => memory.quietly(() => deviceTransport.read(VIRTIO_MMIO_STATUS, 4)),
+      request: blk ? () => blk.read(0, 1) : () => con!.write(new Uint8Array([0x6f, 0x6b, 0x0a])),
+      log,
+    });
+    logSeen = log.entries.length;
+    if (done) {
+      try {
+        memory.quietly(() => transport.shutdown());
+      } catch {
+        // A device left FAILED may refuse the way down too; the episode is over.
+      }
+      await backend?.close();
+      await o.settle();
+      return 1;
+    }
+  } else if (initError !== null) {
     await o.settle();
     return 1; // the reference device always comes up: a replaced part refused it
   }
@@ -688,15 +993,17 @@ export async function runMmioDriverEpisode(o: MmioDriverEpisodeOptions): Promise
           )
         );
         break;
-      case "a used idx that moves back":
-        if (u.unreaped() !== 0) return false;
+      case "a used idx that moves back": {
+        // Back behind entries the driver has reaped (`lastUsed`): a console
+        // driver whose reader holds input back leaves published entries
+        // unread, and taking back one of those is a change it cannot see.
+        const last = queue.ring.lastUsed;
+        if (u.unreaped() !== 0 || ((u.idx() - last) & 0xffff) !== 0) return false;
         memory.quietly(() =>
-          memory.writeU16(
-            seen.usedAddr + VIRTQ_USED_IDX_OFFSET,
-            (seen.reaped - rng.int(1, 3)) & 0xffff,
-          )
+          memory.writeU16(seen.usedAddr + VIRTQ_USED_IDX_OFFSET, (last - rng.int(1, 3)) & 0xffff)
         );
         break;
+      }
       case "junk used flags":
         memory.quietly(() =>
           memory.writeU16(seen.usedAddr + VIRTQ_USED_FLAGS_OFFSET, rng.u32() & 0xffff)

@@ -33,7 +33,9 @@ export function describeTally(t: CaseClassTally): string {
   const codes = Object.entries(t.settled ?? {}).map(([code, n]) => `${code} (${n})`);
   if (codes.length > 0) parts.push(`settled requests with ${codes.join(", ")}`);
   if (t.threw > 0) parts.push(`threw ${t.firstThrown} (${t.threw}): FAIL`);
-  if (t.hung > 0) parts.push(`hung, stopped by the read budget (${t.hung}): FAIL`);
+  if (t.hung > 0) {
+    parts.push(`hung, stopped by a read budget or the step watchdog (${t.hung}): FAIL`);
+  }
   if (t.silent > 0) {
     parts.push(
       t.rule === null

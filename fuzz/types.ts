@@ -14,7 +14,14 @@ import type { RequirementId } from "../conformance/requirements.ts";
  * (`driver`), or a hostile MMIO window against a real device driver bound
  * through the real driver transport (`blk-driver`, `console-driver`).
  */
-export type FuzzTarget = "blk" | "console" | "driver" | "blk-driver" | "console-driver";
+export type FuzzTarget =
+  | "blk"
+  | "console"
+  | "driver"
+  | "blk-driver"
+  | "console-driver"
+  | "blk-bringup"
+  | "console-bringup";
 
 /** Every target, in the order `--target all` runs them. */
 export const FUZZ_TARGETS: readonly FuzzTarget[] = Object.freeze([
@@ -23,6 +30,8 @@ export const FUZZ_TARGETS: readonly FuzzTarget[] = Object.freeze([
   "driver",
   "blk-driver",
   "console-driver",
+  "blk-bringup",
+  "console-bringup",
 ]);
 
 /**

@@ -35,12 +35,13 @@ import type { AccessWidth, RegisterWindow } from "./types.ts";
 import type { QueueSetupOptions, VirtioDriver, VirtioDriverContext } from "../virtio/driver.ts";
 import { FeatureSet, StatusByte } from "./inspect.ts";
 import {
+  DeviceResetError,
   FeatureNegotiationError,
   type ProbeResult,
   readDeviceFeatures,
   resetDevice,
 } from "./driver_init.ts";
-import type { QueueAreaAllocator } from "./driver_queues.ts";
+import { type QueueAreaAllocator, QueueSetupError } from "./driver_queues.ts";
 import type { InterruptHandlers } from "./driver_interrupt.ts";
 import { allocateQueueAreas } from "../virtqueue/driver/areas.ts";
 import { readConfigField, writeConfigField } from "./driver_config.ts";
@@ -366,6 +367,7 @@ export class MmioDriverTransport implements VirtioDriverContext {
           "set FAILED",
         );
       }
+      this.#reportBringUpFailure(error);
       // Undo only what was done: the queues this attempt set up.
       this.#deleteQueues();
       this.fail(error instanceof Error ? error.message : String(error));
@@ -375,6 +377,33 @@ export class MmioDriverTransport implements VirtioDriverContext {
         // The bring-up's error is the one worth reporting.
       }
       throw error;
+    }
+  }
+
+  /**
+   * Reports the rule a device broke when that is why the bring-up failed: a
+   * reset that never read back 0 (2.4.1/1), or a queue whose QueueReady
+   * still read 1 after the reset (4.2.2.1/5). Other failures are refusals
+   * the spec allows (features not accepted, a queue the device does not
+   * have or will not take) or the driver's own, and the error says why.
+   */
+  #reportBringUpFailure(error: unknown): void {
+    if (error instanceof DeviceResetError) {
+      this.reporter.report(
+        "2.4.1/1",
+        `Device reset did not complete: Status still reads 0x${
+          error.status.toString(16).padStart(2, "0")
+        } after ${error.polls} reads`,
+        { status: error.status, polls: error.polls },
+        "set FAILED",
+      );
+    } else if (error instanceof QueueSetupError && error.step === "QueueReady") {
+      this.reporter.report(
+        "4.2.2.1/5",
+        `Queue ${error.queue} reads QueueReady ${error.value} after the device was reset`,
+        { queue: error.queue, ready: error.value },
+        "set FAILED",
+      );
     }
   }
 

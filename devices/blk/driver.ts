@@ -80,6 +80,21 @@ const MAX_TRANSFER_BYTES = 1024 * 1024 * 1024;
 const DIRECT_CHAIN_MAX = 3;
 const DIRECT: AddOptions = Object.freeze({ indirect: "never" });
 const AUTO: AddOptions = Object.freeze({ indirect: "auto" });
+/**
+ * How long a request may stay with the device by default before the driver
+ * gives up on it, in milliseconds: 30 s, the request timeout Linux's blk-mq
+ * gives a queue whose driver sets none (`30 * HZ` in
+ * `blk_mq_init_allocated_queue`).
+ */
+export const DEFAULT_BLOCK_REQUEST_TIMEOUT_MS = 30_000;
+/** Largest finite request timeout, in milliseconds (a `setTimeout` delay is a signed 32-bit count). */
+const MAX_REQUEST_TIMEOUT_MS = 2 ** 31 - 1;
+/**
+ * The watchdog looks at the requests in flight this many times per timeout,
+ * and gives up on one that was in flight for this many looks and one more:
+ * a request settles between 1 and 1.25 timeouts after it was sent.
+ */
+const WATCHDOG_TICKS = 4;
 /** Smallest bounce buffer a slot keeps, in bytes. */
 const MIN_BOUNCE_BYTES = 4096;
 const NO_DATA = new Uint8Array(0);
@@ -103,6 +118,19 @@ export interface VirtioBlockDriverOptions {
    * requests complete.
    */
   readonly bounceCacheBytes?: number;
+  /**
+   * How long a request may stay with the device before the driver decides
+   * the device stopped, in milliseconds (default
+   * {@linkcode DEFAULT_BLOCK_REQUEST_TIMEOUT_MS}, 30 s; `Infinity`: wait
+   * forever). A device that neither completes a request nor sets
+   * DEVICE_NEEDS_RESET within it is given up: that request, every other one
+   * in flight or waiting, and every later one fail with a
+   * {@linkcode BlockTimeoutError} until the driver is bound again (after a
+   * reset). One watchdog timer, checking every quarter of this, runs while
+   * requests are in flight, so a request settles 1 to 1.25 times this after
+   * it was sent.
+   */
+  readonly requestTimeoutMs?: number;
   /** Replacements for some of the driver-side parts (default: the reference ones). */
   readonly parts?: Partial<BlockDriverParts>;
 }
@@ -174,6 +202,86 @@ export class BlockDriverError extends Error {
   }
 }
 
+/**
+ * Checks a block request timeout (`VirtioBlockDriverOptions.requestTimeoutMs`).
+ *
+ * @param ms The timeout, in milliseconds.
+ * @returns `ms`.
+ * @throws {RangeError} If `ms` is neither from 1 to 2^31 - 1 nor `Infinity`.
+ */
+export function checkRequestTimeout(ms: number): number {
+  if (ms !== Infinity && (typeof ms !== "number" || !(ms >= 1 && ms <= MAX_REQUEST_TIMEOUT_MS))) {
+    throw new RangeError(
+      `Block request timeout ${ms} is not from 1 to ${MAX_REQUEST_TIMEOUT_MS} milliseconds, ` +
+        "or Infinity",
+    );
+  }
+  return ms;
+}
+
+/** The names of request types in messages: `"read"`, `"write"`, `"flush"`, `"GET_ID"`. */
+function requestName(type: number): string {
+  switch (type) {
+    case VIRTIO_BLK_T_IN:
+      return "read";
+    case VIRTIO_BLK_T_OUT:
+      return "write";
+    case VIRTIO_BLK_T_FLUSH:
+      return "flush";
+    case VIRTIO_BLK_T_GET_ID:
+      return "GET_ID";
+    default:
+      return `type ${type}`;
+  }
+}
+
+/**
+ * The device kept a request longer than the driver's request timeout
+ * without completing it or setting DEVICE_NEEDS_RESET: the driver gave up on
+ * the device (`code` `"timeout"`). Every request then in flight or waiting
+ * fails with this error, and so does every later one until the driver is
+ * bound again. Whether a write that timed out reached the disk is unknown.
+ */
+export class BlockTimeoutError extends BlockDriverError {
+  /** The timeout, in milliseconds. */
+  readonly timeoutMs: number;
+  /** What the oldest request was: `"read"`, `"write"`, `"flush"` or `"GET_ID"`. */
+  readonly request: string;
+  /** Its first sector (0 for a flush or GET_ID). */
+  readonly sector: bigint;
+  /** Its data bytes. */
+  readonly bytes: number;
+
+  /**
+   * Records the request the device kept too long.
+   *
+   * @param timeoutMs The timeout, in milliseconds.
+   * @param request The request's kind, as in messages.
+   * @param sector Its first sector.
+   * @param bytes Its data bytes.
+   */
+  constructor(timeoutMs: number, request: string, sector: bigint, bytes: number) {
+    const data = request === "read" || request === "write"
+      ? ` of ${bytes / SECTOR_SIZE} sector(s) at sector ${sector}`
+      : "";
+    super(
+      "timeout",
+      `Block device stopped answering: a ${request}${data} was not completed within ` +
+        `${formatTimeout(timeoutMs)}; no request on it will complete until it is reset`,
+    );
+    this.name = "BlockTimeoutError";
+    this.timeoutMs = timeoutMs;
+    this.request = request;
+    this.sector = sector;
+    this.bytes = bytes;
+  }
+}
+
+/** `30 s`, `1.5 s`, `250 ms`. */
+function formatTimeout(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
+}
+
 /** Counters of a {@linkcode VirtioBlockDriver} (a fresh snapshot on every read). */
 export interface BlockDriverStats {
   /** Requests sent to the device. */
@@ -217,6 +325,8 @@ interface Slot {
   /** Data bytes in the request. */
   length: number;
   state: SlotState;
+  /** The watchdog tick at which the request was given to the device. */
+  tick: number;
   /** The slot's bounce buffer (guest address, or -1) and its size in bytes. */
   bounce: number;
   bounceSize: number;
@@ -316,6 +426,11 @@ export class VirtioBlockDriver implements VirtioDriver {
   readonly #maxTransferBytes: number;
   readonly #queueSize: number | undefined;
   readonly #bounceCacheBytes: number;
+  readonly #timeoutMs: number;
+  /** The watchdog's timer while requests are in flight, else `null`. */
+  #watchdog: ReturnType<typeof setTimeout> | null = null;
+  /** Watchdog rounds so far. */
+  #tick = 0;
   #ctx: VirtioDriverContext | null = null;
   #vq: DriverQueue<Slot> | null = null;
   #capacity = 0n;
@@ -355,7 +470,8 @@ export class VirtioBlockDriver implements VirtioDriver {
   /**
    * Creates an unbound driver; the driver core binds it with `probe`.
    *
-   * @param options Transfer size cap, flush negotiation, queue size, bounce cache, parts.
+   * @param options Transfer size cap, flush negotiation, queue size, bounce cache, request
+   *   timeout, parts.
    * @throws {RangeError} If an option is out of range.
    * @throws {TypeError} If a replacement part is not a function.
    */
@@ -371,6 +487,9 @@ export class VirtioBlockDriver implements VirtioDriver {
     if (!Number.isSafeInteger(cache) || cache < 0) {
       throw new RangeError(`Block driver bounceCacheBytes ${cache} is not a non-negative integer`);
     }
+    this.#timeoutMs = checkRequestTimeout(
+      options.requestTimeoutMs ?? DEFAULT_BLOCK_REQUEST_TIMEOUT_MS,
+    );
     this.parts = mergeParts(REFERENCE_BLOCK_DRIVER_PARTS, options.parts);
     this.#maxTransferBytes = max - (max % SECTOR_SIZE);
     this.#queueSize = options.queueSize;
@@ -517,6 +636,7 @@ export class VirtioBlockDriver implements VirtioDriver {
    */
   remove(): void {
     this.#live = false;
+    this.#stopWatchdog();
     this.#removed = new BlockDriverError("removed", "Block device was removed");
     this.#failAll(this.#removed);
     this.#releaseBuffers();
@@ -534,6 +654,7 @@ export class VirtioBlockDriver implements VirtioDriver {
    */
   resetPrepare(): void {
     this.#live = false;
+    this.#stopWatchdog();
     const error = this.#failure ??
       new BlockDriverError(
         "reset",
@@ -698,6 +819,7 @@ export class VirtioBlockDriver implements VirtioDriver {
         chain: { readable: [], writable: [] },
         length: 0,
         state: "free",
+        tick: 0,
         bounce: -1,
         bounceSize: 0,
         host: null,
@@ -968,6 +1090,8 @@ export class VirtioBlockDriver implements VirtioDriver {
       return "failed";
     }
     slot.state = "in-flight";
+    slot.tick = this.#tick;
+    if (this.#watchdog === null && this.#timeoutMs !== Infinity) this.#startWatchdog();
     this.#requests++;
     this.#inFlight++;
     if (this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
@@ -999,8 +1123,48 @@ export class VirtioBlockDriver implements VirtioDriver {
   /** The device cannot be used any more: fail everything now and every request from now on. */
   #fail(error: Error): void {
     this.#live = false;
+    this.#stopWatchdog();
     this.#failure ??= error;
     this.#failAll(error);
+  }
+
+  /**
+   * Starts the watchdog: a timer every quarter of the request timeout that
+   * gives up on the device when a request has been in flight for a whole
+   * timeout. It stops itself at a round with nothing in flight (so a busy
+   * driver sets one timer per round, not one per request), and when the
+   * driver fails, is removed or is reset.
+   */
+  #startWatchdog(): void {
+    const period = Math.max(1, Math.floor(this.#timeoutMs / WATCHDOG_TICKS));
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = null;
+      this.#tick++;
+      if (this.#inFlight === 0) return;
+      let oldest: Slot | null = null;
+      for (const slot of this.#slots) {
+        if (slot.state === "in-flight" && (oldest === null || slot.tick < oldest.tick)) {
+          oldest = slot;
+        }
+      }
+      if (oldest !== null && this.#tick - oldest.tick > WATCHDOG_TICKS) {
+        this.#fail(
+          new BlockTimeoutError(
+            this.#timeoutMs,
+            requestName(oldest.type),
+            BigInt(oldest.sector),
+            oldest.length,
+          ),
+        );
+        return;
+      }
+      this.#startWatchdog();
+    }, period);
+  }
+
+  #stopWatchdog(): void {
+    if (this.#watchdog !== null) clearTimeout(this.#watchdog);
+    this.#watchdog = null;
   }
 
   /** Sends stalled slots, then waiting transfers, while the ring and the slots allow. */

@@ -86,7 +86,7 @@ import type { BufferSegment, DescriptorChain } from "../../virtqueue/types.ts";
  * | `2.7.5.3.1/1` | `ring.indirect` is false: VIRTIO_F_INDIRECT_DESC was not negotiated              |
  * | `2.7.5.3.1/4` | the indirect descriptor's flags also have `VIRTQ_DESC_F_NEXT`                    |
  * | `2.7.5.3/D1`  | its `len` is 0 or not a multiple of 16                                           |
- * | `2.7.5.3.1/3` | the table has more than Queue Size (`ring.size`) entries, or its walk would take more entries than it has (a loop) |
+ * | `2.7.5.3.1/3` | the table has more than Queue Size (`ring.size`) entries; its walk would take more entries than it has (a loop); or the whole chain is longer than Queue Size: the direct buffers (`descriptorCount - 1`, the indirect descriptor stands for its table) plus the entries walked |
  * | `2.7.5/D2`    | the table, or a buffer an entry names, is not inside RAM (`ring.memory.contains`) |
  * | `2.7.5.3.1/2` | an entry has `VIRTQ_DESC_F_INDIRECT` (a table inside a table)                    |
  * | `2.7.5/D1`    | an entry with `VIRTQ_DESC_F_NEXT` has a `next` of the table's entries or more     |

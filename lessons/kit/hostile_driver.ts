@@ -558,6 +558,43 @@ export const HOSTILE_CHAINS: readonly HostileChain[] = Object.freeze(
       build: (f) => viaTable(f, [], tableOf(f, linked(f, 8)), 8 * VIRTQ_DESC_SIZE),
     },
     {
+      name: "seven direct descriptors, then a table of eight entries, on a queue of 8",
+      topic: "indirect",
+      rule: "2.7.5.3.1/3",
+      source: "virtio-lab issue 9: the reference bounded each part by Queue Size, not their sum",
+      fixture: { indirect: true },
+      build: (f) => viaTable(f, linked(f, 7), tableOf(f, linked(f, 8)), 8 * VIRTQ_DESC_SIZE),
+    },
+    {
+      name: "three direct descriptors, then a table of six entries (nine in all)",
+      topic: "indirect",
+      rule: "2.7.5.3.1/3",
+      fixture: { indirect: true },
+      build: (f) => viaTable(f, linked(f, 3), tableOf(f, linked(f, 6)), 6 * VIRTQ_DESC_SIZE),
+    },
+    {
+      name: "three direct descriptors, then a table of five entries (exactly Queue Size in all)",
+      topic: "indirect",
+      rule: "2.7.5.3.1/3",
+      accepted: true,
+      fixture: { indirect: true },
+      build: (f) => viaTable(f, linked(f, 3), tableOf(f, linked(f, 5)), 5 * VIRTQ_DESC_SIZE),
+    },
+    {
+      name: "three direct descriptors, then a table of eight whose chain ends at entry 4",
+      topic: "indirect",
+      rule: "2.7.5.3.1/3",
+      accepted: true,
+      fixture: { indirect: true },
+      build: (f) =>
+        viaTable(
+          f,
+          linked(f, 3),
+          tableOf(f, [...linked(f, 5), ...linked(f, 3)]),
+          8 * VIRTQ_DESC_SIZE,
+        ),
+    },
+    {
       name: "an indirect table of 0xfffffff0 bytes",
       topic: "indirect",
       rule: "2.7.5.3.1/3",

@@ -27,7 +27,7 @@ Deno.test("lab fuzz refuses a bad target or count in one line", async () => {
   assert.notEqual(bad.code, 0);
   assert.match(
     bad.stderr,
-    /Allowed choices are blk, console, driver, blk-driver, console-driver, device, drivers, all/,
+    /Allowed choices are blk, console, driver, blk-driver, console-driver, blk-bringup, console-bringup, device, bringup, drivers, all/,
   );
   const ops = await lab(["fuzz", "--ops", "-5"]);
   assert.notEqual(ops.code, 0);
@@ -75,7 +75,7 @@ Deno.test("lab fuzz on a device half that trusts next: FAIL, each class's verdic
   assert.equal(code, 1);
   assert.match(
     text,
-    /a chain that loops \[2\.7\.5\.3\.1\/3\]: \d+ case\(s\);.*hung, stopped by the read budget \(\d+\): FAIL/,
+    /a chain that loops \[2\.7\.5\.3\.1\/3\]: \d+ case\(s\);.*hung, stopped by a read budget or the step watchdog \(\d+\): FAIL/,
   );
   assert.match(text, /accepted silently \(\d+\): FAIL/);
   assert.match(
@@ -102,4 +102,22 @@ Deno.test("lab fuzz on a driver half that trusts the used id and len: FAIL with 
     /driver +a used id beyond Queue Size \[2\.7\.8\/D1\]: \d+ case\(s\); accepted silently/,
   );
   assert.match(text, /driver silent \(2\.7\.8\/D1\) at seed \d+ step \d+/);
+});
+
+Deno.test("lab fuzz with parts that loop without reading guest memory reports hung and goes on", async () => {
+  const lines: string[] = [];
+  const code = await fuzz({
+    seed: 1,
+    ops: 400,
+    target: "blk",
+    partsModule: new URL("../fuzz/_looping_parts.ts", import.meta.url).href,
+    stepTimeoutMs: 800,
+    print: (line) => lines.push(line),
+  });
+  const out = lines.join("\n");
+  assert.equal(code, 1, out);
+  assert.match(out, /^Fuzzed 400 steps from seed 1/m);
+  assert.match(out, /hangs: [1-9]/);
+  assert.match(out, /did not finish within 800 ms and was stopped/);
+  assert.match(out, /FAIL/);
 });

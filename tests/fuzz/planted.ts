@@ -1,12 +1,21 @@
 /**
- * Planted bugs the fuzz engine must find: a device half that trusts `next`
- * and a driver half that trusts the used `id` and `len`. Shared by the engine
+ * Planted bugs the fuzz engine must find: a device half that trusts `next`,
+ * a driver half that trusts the used `id` and `len`, and bring-up steps that
+ * trust the device. Shared by the engine
  * tests and the CLI tests.
  *
  * @module
  */
 
 import type { MachineParts } from "../../machine.ts";
+import type { RegisterWindow } from "../../transport/types.ts";
+import { VIRTIO_MMIO_STATUS } from "../../transport/mmio_registers.ts";
+import { addStatus, readDeviceFeatures, writeDriverFeatures } from "../../transport/driver_init.ts";
+import {
+  VIRTIO_CONFIG_S_ACKNOWLEDGE,
+  VIRTIO_CONFIG_S_DRIVER,
+  VIRTIO_CONFIG_S_FEATURES_OK,
+} from "../../virtio/status.ts";
 import type { GuestMemory } from "../../memory/guest_memory.ts";
 import type { DescriptorChain } from "../../virtqueue/types.ts";
 import type { SplitDeviceRing } from "../../virtqueue/device/ring.ts";
@@ -92,4 +101,38 @@ export function trustingReceivedBytes(
 export const CONSOLE_TRUSTS_LEN: MachineParts = {
   virtqueue: { driver: { getBuf: trustingGetBuf } },
   console: { driver: { receivedBytes: trustingReceivedBytes } },
+};
+
+/**
+ * A `beginInitialization` that waits for the reset without a bound: it
+ * polls Status until it reads 0, however long that takes (2.4.2/1 asks for
+ * the wait, not for giving up).
+ */
+export function unboundedBeginInitialization(window: RegisterWindow): void {
+  window.write32(VIRTIO_MMIO_STATUS, 0);
+  while (window.read32(VIRTIO_MMIO_STATUS) !== 0) {
+    // The device will get there.
+  }
+  window.write32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+  window.write32(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+}
+
+/**
+ * A `negotiateFeatures` that sets FEATURES_OK and never reads Status back
+ * (§3.1.1 step 6): a device that refused the subset is driven anyway.
+ */
+export function trustingNegotiateFeatures(window: RegisterWindow, supported: bigint): bigint {
+  const accepted = readDeviceFeatures(window) & (supported | (1n << 32n));
+  writeDriverFeatures(window, accepted);
+  addStatus(window, VIRTIO_CONFIG_S_FEATURES_OK);
+  return accepted;
+}
+
+/** The planted bring-up bugs: a reset waited for without bound, FEATURES_OK never re-read. */
+export const UNBOUNDED_RESET: MachineParts = {
+  transport: { driver: { beginInitialization: unboundedBeginInitialization } },
+};
+/** See {@linkcode trustingNegotiateFeatures}. */
+export const FEATURES_OK_NOT_REREAD: MachineParts = {
+  transport: { driver: { negotiateFeatures: trustingNegotiateFeatures } },
 };

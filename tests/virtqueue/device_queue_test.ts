@@ -158,6 +158,21 @@ Deno.test("pop flattens an indirect table and ignores the WRITE flag of its desc
   assert.equal(r.log.entries.length, 0);
 });
 
+Deno.test("pop takes direct descriptors and a table of exactly Queue Size descriptors together (2.7.5.3.1/3)", () => {
+  const r = new Rig();
+  for (let k = 0; k < r.size - 2; k++) r.setDesc(k, r.data(k), 8, NEXT, k + 1);
+  r.setDesc(r.size - 2, r.table(0), 48, INDIRECT);
+  r.setDesc(0, r.data(r.size), 8, NEXT, 1, r.table(0));
+  r.setDesc(1, r.data(r.size + 1), 8, 0, 0, r.table(0));
+  r.setDesc(2, r.data(r.size + 2), 8, NEXT, 0, r.table(0)); // unused: the chain ends at entry 1
+  r.publish(0);
+  const chain = popOk(r);
+  assert.equal(chain.readable.length, r.size);
+  assert.equal(chain.descriptorCount, r.size + 1);
+  assert.equal(r.device.broken, null);
+  assert.deepEqual(r.log.entries, []);
+});
+
 Deno.test("pop handles direct descriptors followed by one indirect descriptor (2.7.5.3.2/2)", () => {
   const r = new Rig();
   const t = r.table(1);
@@ -297,6 +312,18 @@ const BAD: BadCase[] = [
     id: "2.7.5.3.1/3",
     setup: (r) => {
       r.setDesc(0, r.table(0), 16 * (r.size + 1), INDIRECT);
+      r.publish(0);
+    },
+  },
+  {
+    // 2.7.5.3.1/3 bounds the whole chain: Queue Size - 1 direct buffers leave room for one entry.
+    name: "direct descriptors and an indirect table longer than Queue Size together",
+    id: "2.7.5.3.1/3",
+    setup: (r) => {
+      for (let k = 0; k < r.size - 1; k++) r.setDesc(k, r.data(k), 8, NEXT, k + 1);
+      r.setDesc(r.size - 1, r.table(0), 32, INDIRECT);
+      r.setDesc(0, r.data(0), 8, NEXT, 1, r.table(0));
+      r.setDesc(1, r.data(1), 8, 0, 0, r.table(0));
       r.publish(0);
     },
   },

@@ -155,7 +155,7 @@ export function walkChain(ring: SplitDeviceRing, head: number): DescriptorChain 
  * | 2.7.5.3.1/1 | `VIRTIO_F_INDIRECT_DESC` was not negotiated |
  * | 2.7.5.3.1/4 | the descriptor also has `VIRTQ_DESC_F_NEXT` |
  * | 2.7.5.3/D1 | its `len` is 0 or not a multiple of 16 |
- * | 2.7.5.3.1/3 | the table holds more than Queue Size entries, or its walk loops |
+ * | 2.7.5.3.1/3 | the table holds more than Queue Size entries, its walk loops, or the direct buffers and the entries walked are more than Queue Size descriptors together |
  * | 2.7.5/D2 | the table or one of its buffers is not inside guest RAM |
  * | 2.7.5.3.1/2 | an entry of the table is itself indirect |
  * | 2.7.5/D1 | an entry's `next` is beyond the table |
@@ -183,13 +183,14 @@ export function readIndirectTable(
   const { index: desc, addr: table, len: tableLen, flags: descFlags } = ring.indirectDesc;
   const head = chain.head;
   const memory = ring.memory;
+  const size = ring.size;
   if (!ring.indirect) return indirectNotNegotiated(ring, head, desc, descFlags);
   if ((descFlags & VIRTQ_DESC_F_NEXT) !== 0) return indirectWithNext(ring, head, desc, descFlags);
   if (tableLen === 0 || tableLen % VIRTQ_DESC_SIZE !== 0) {
     return badTableLength(ring, head, desc, tableLen);
   }
   const entries = tableLen / VIRTQ_DESC_SIZE;
-  if (entries > ring.size) return tableTooLarge(ring, head, desc, entries);
+  if (entries > size) return tableTooLarge(ring, head, desc, entries);
   if (!memory.contains(table, tableLen)) return tableOutsideRam(ring, head, desc, table, tableLen);
 
   const record = chainRecord(ring, head);
@@ -206,10 +207,21 @@ export function readIndirectTable(
   let total = chain.readableLength + chain.writableLength;
   let writableLength = chain.writableLength;
   let inRam = true;
+  // 2.7.5.3.1/3 bounds the whole chain: the direct buffers before the
+  // indirect descriptor (which stands for its table and is not counted) and
+  // the entries walked together hold at most Queue Size descriptors. The
+  // walk stops at the first entry past that bound, or, when the table is
+  // smaller than it, at an entry met twice (a loop).
+  const direct = chain.descriptorCount - 1;
+  const limit = Math.max(0, Math.min(entries, size - direct));
   let walked = 0;
   let i = 0;
   for (;;) {
-    if (walked === entries) return chainLoops(ring, head, walked, true);
+    if (walked === limit) {
+      return walked === entries
+        ? chainLoops(ring, head, walked, true)
+        : chainTooLong(ring, head, direct, size);
+    }
     walked++;
     const at = table + descOffset(i);
     const addr = memory.readU64Number(at + VIRTQ_DESC_ADDR_OFFSET);
@@ -299,6 +311,21 @@ function chainLoops(ring: SplitDeviceRing, head: number, count: number, indirect
       `Chain at head ${head} is longer than the queue size ${count}: it loops`,
       { head, descriptors: count, limit: count, indirect: false },
     );
+}
+
+/**
+ * Breaks the ring for a chain whose `direct` buffers before its indirect
+ * descriptor and the entries of its table are more than Queue Size `size`
+ * descriptors together (2.7.5.3.1/3).
+ */
+function chainTooLong(ring: SplitDeviceRing, head: number, direct: number, size: number): null {
+  return breakDeviceRing(
+    ring,
+    "2.7.5.3.1/3",
+    `Chain at head ${head} is longer than the queue size ${size}: ${direct} direct ` +
+      `descriptor(s) and more than ${size - direct} entries of its indirect table`,
+    { head, direct, entries: size - direct + 1, limit: size, indirect: true },
+  );
 }
 
 /**

@@ -50,10 +50,12 @@ export function readIndirectTable(
   let inBytes = chain.readableLength;
   let outBytes = chain.writableLength;
   let left = size;
+  let room = ring.size - (chain.descriptorCount - 1);
   let walked = 0;
   let i = 0;
   while (true) {
     if (left-- === 0) return no("2.7.5.3.1/3", "A loop in an indirect table");
+    if (room-- === 0) return no("2.7.5.3.1/3", "A chain longer than the queue");
     walked++;
     const at = base + descOffset(i);
     const addr = m.readU64Number(at + VIRTQ_DESC_ADDR_OFFSET);

@@ -68,6 +68,11 @@ export function readIndirectTable(
         head,
       });
     }
+    if (chain.descriptorCount - 1 + walked === ring.size) {
+      return breakDeviceRing(ring, "2.7.5.3.1/3", `Chain ${head} is longer than Queue Size`, {
+        head,
+      });
+    }
     walked++;
     const at = table + VIRTQ_DESC_SIZE * i;
     const addr = m.readU64Number(at);

@@ -47,6 +47,9 @@ export function readIndirectTable(
   const seen = new Set<number>();
   for (let i = 0;;) {
     if (seen.has(i)) return refuse("2.7.5.3.1/3", `entry ${i} is met twice`);
+    if (chain.descriptorCount - 1 + seen.size === ring.size) {
+      return refuse("2.7.5.3.1/3", "the chain is longer than the queue");
+    }
     seen.add(i);
     const e = readEntry(ring.memory, d.addr + 16 * i);
     if (e.flags & INDIRECT) return refuse("2.7.5.3.1/2", `entry ${i} is indirect`);
