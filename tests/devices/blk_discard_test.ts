@@ -49,7 +49,6 @@ import { pattern } from "./_stack.ts";
 // ------------------------------------------------------------- fixtures
 
 const HEADER = 0x100;
-const STATUS = 0x80;
 
 /** A discard/write zeroes chain: header + segments in `cuts` readable buffers, then the status. */
 function chainOf(
@@ -438,7 +437,7 @@ Deno.test("splitDiscard covers exactly the ranges, in order, within the limits (
 async function withMachine(
   disk: MemoryBlockBackend | FileBlockBackend,
   options: ConstructorParameters<typeof VirtioBlockDevice>[1],
-  run: (machine: LabMachine) => Promise<void>,
+  run: (machine: LabMachine) => void | Promise<void>,
 ): Promise<void> {
   const machine = await createMachine({
     disk,
@@ -453,7 +452,7 @@ async function withMachine(
 
 Deno.test("machine: DISCARD and WRITE_ZEROES are negotiated and the limits read as the device offers them", async () => {
   const disk = new MemoryBlockBackend(1 << 20);
-  await withMachine(disk, { maxDiscardSeg: 3, maxDiscardSectors: 64 }, async (machine) => {
+  await withMachine(disk, { maxDiscardSeg: 3, maxDiscardSectors: 64 }, (machine) => {
     const negotiated = machine.blk.driverTransport.features;
     assert.ok(hasFeature(negotiated, VIRTIO_BLK_F_DISCARD));
     assert.ok(hasFeature(negotiated, VIRTIO_BLK_F_WRITE_ZEROES));
