@@ -173,7 +173,7 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 34 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 35 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
   | "2.7/D2"
@@ -204,6 +204,7 @@ export type DerivedId =
   | "4.2.4/D1"
   | "5.2.3/D1"
   | "5.2.4/D1"
+  | "5.2.5/D1"
   | "5.2.6/D1"
   | "5.2.6/D2"
   | "5.2.6/D3"

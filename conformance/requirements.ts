@@ -116,6 +116,7 @@ export const SECTION_TITLES: Readonly<Record<string, string>> = Object.fromEntri
   ["5.2", "Block Device"],
   ["5.2.3", "Feature bits"],
   ["5.2.4", "Device configuration layout"],
+  ["5.2.5", "Device Initialization"],
   ["5.2.5.1", "Driver Requirements: Device Initialization"],
   ["5.2.5.2", "Device Requirements: Device Initialization"],
   ["5.2.6", "Device Operation"],
@@ -1212,6 +1213,12 @@ const DERIVED = [
     "device",
     "derived",
     "A device offering VIRTIO_BLK_F_DISCARD or _WRITE_ZEROES sets that command's max sectors and max segments to at least 1.",
+  ],
+  [
+    "5.2.5/D1",
+    "driver",
+    "derived",
+    "A driver that cuts a discard inside a range cuts on a multiple of discard_sector_alignment when that leaves a piece.",
   ],
   [
     "5.2.6/D1",

@@ -541,7 +541,7 @@ export interface DiscardSplitLimits {
  * sectors is skipped. When the request's sector budget ends inside a range,
  * the cut lands on a multiple of `alignment` if that leaves the piece at
  * least one sector (as Linux's `bio_split_discard` cuts at the discard
- * granularity), so the next request starts aligned.
+ * granularity), so the next request starts aligned (5.2.5/D1).
  *
  * @param limits Sectors and segments per request, and the alignment.
  * @param ranges The ranges, each inside the capacity.
