@@ -1,7 +1,7 @@
 /**
- * `lab disk info|read|write FILE`: disk image tools that go through the whole
- * stack (block driver → split virtqueue → virtio-mmio → block device →
- * image file), never straight to the file.
+ * `lab disk info|read|write|discard|zero FILE`: disk image tools that go
+ * through the whole stack (block driver → split virtqueue → virtio-mmio →
+ * block device → image file), never straight to the file.
  *
  * @module
  */
@@ -10,6 +10,7 @@ import type { Command } from "@commander-js/extra-typings";
 import { createHash } from "node:crypto";
 import { createMachine, type LabMachine } from "../machine.ts";
 import { BlockDriverError, BlockIoError, type VirtioBlockDriver } from "../devices/blk/driver.ts";
+import type { FileBlockBackend } from "../devices/blk/backends.ts";
 import { hexDump } from "../memory/guest_memory.ts";
 import { formatSize } from "../guest/shell.ts";
 import { EXIT_FAILURE, UserError } from "./errors.ts";
@@ -49,6 +50,8 @@ export function register(program: Command): void {
             `seg_max:    ${blk.segMax} segments per request`,
             `size_max:   ${blk.sizeMax} bytes per segment`,
             `flush:      ${blk.canFlush ? "yes" : "no"}`,
+            `discard:    ${describeDiscard(blk)}`,
+            `zeroes:     ${describeWriteZeroes(blk)}`,
             `id:         ${id}`,
           ].join("\n"),
         );
@@ -142,12 +145,116 @@ export function register(program: Command): void {
         );
       });
     });
+
+  disk
+    .command("discard")
+    .description(
+      "discard sectors (VIRTIO_BLK_T_DISCARD): the image gets holes where its file system can " +
+        "punch them, and the sectors read back as zeroes",
+    )
+    .argument("<file>", "raw disk image")
+    .requiredOption("--sector <n>", "first sector (512-byte units)")
+    .requiredOption("--count <c>", "number of sectors")
+    .option("--mine", MINE_HELP)
+    .action(async (file, opts) => {
+      await rangeCommand(file, opts, "discard", false);
+    });
+
+  disk
+    .command("zero")
+    .description(
+      "zero sectors (VIRTIO_BLK_T_WRITE_ZEROES); with --unmap the device may punch holes instead " +
+        "of writing",
+    )
+    .argument("<file>", "raw disk image")
+    .requiredOption("--sector <n>", "first sector (512-byte units)")
+    .requiredOption("--count <c>", "number of sectors")
+    .option("--unmap", "let the device deallocate the sectors (VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)")
+    .option("--mine", MINE_HELP)
+    .action(async (file, opts) => {
+      await rangeCommand(file, opts, "zero", opts.unmap ?? false);
+    });
+}
+
+function describeDiscard(blk: VirtioBlockDriver): string {
+  const d = blk.discardConfig.discard;
+  if (!d) return notNegotiated(blk, "VIRTIO_BLK_F_DISCARD");
+  return `up to ${d.maxSegments} segment(s) of ${d.maxSectors} sectors, alignment ` +
+    `${d.alignment} sector(s)`;
+}
+
+function notNegotiated(blk: VirtioBlockDriver, feature: string): string {
+  return blk.readOnly
+    ? `not offered on a read-only disk (info opens the image read-only; discard and zero ` +
+      "open it read-write)"
+    : `no (${feature} not negotiated)`;
+}
+
+function describeWriteZeroes(blk: VirtioBlockDriver): string {
+  const z = blk.discardConfig.writeZeroes;
+  if (!z) return notNegotiated(blk, "VIRTIO_BLK_F_WRITE_ZEROES");
+  return `up to ${z.maxSegments} segment(s) of ${z.maxSectors} sectors, ` +
+    (z.mayUnmap ? "may unmap (holes)" : "writes zeroes (no unmap)");
+}
+
+/** `disk discard` and `disk zero`: one range, then a flush; the image's allocation before and after. */
+async function rangeCommand(
+  file: string,
+  opts: { sector: string; count: string; mine?: boolean },
+  what: "discard" | "zero",
+  unmap: boolean,
+): Promise<void> {
+  const sector = parseSectorArg(opts.sector, "--sector");
+  const count = parseCountArg(opts.count, "--count");
+  await withDisk(
+    file,
+    { readOnly: false, mine: opts.mine ?? false },
+    async (blk, _machine, backend) => {
+      checkRange(file, blk, sector, BigInt(count));
+      const usable = what === "discard" ? blk.canDiscard : blk.canWriteZeroes;
+      if (!usable) {
+        const feature = what === "discard" ? "VIRTIO_BLK_F_DISCARD" : "VIRTIO_BLK_F_WRITE_ZEROES";
+        throw new UserError(
+          `the disk cannot ${
+            what === "discard" ? "discard" : "write zeroes"
+          }: ${feature} was not ` +
+            "negotiated" + (opts.mine ? " (it is withheld until lesson 24 passes)" : "") +
+            "; nothing was changed",
+          EXIT_FAILURE,
+        );
+      }
+      const before = await backend.allocatedBytes();
+      const requests = blk.stats.requests;
+      const range = { sector: Number(sector), count };
+      if (what === "discard") await blk.discard(range);
+      else await blk.writeZeroes(range, { unmap });
+      const sent = blk.stats.requests - requests;
+      await blk.flush();
+      const after = await backend.allocatedBytes();
+      const verb = what === "discard" ? "discarded" : `zeroed${unmap ? " (unmap allowed)" : ""}`;
+      console.log(
+        `${verb} ${count} sector(s) at sector ${sector} of ${file} in ${sent} request(s), and flushed`,
+      );
+      if (before !== null && after !== null) {
+        const change = after < before
+          ? `: ${formatSize(BigInt(before - after))} deallocated`
+          : after === before
+          ? ": nothing deallocated"
+          : "";
+        console.log(
+          `allocated on disk: ${formatSize(BigInt(before))} before, ${formatSize(BigInt(after))} ` +
+            `after${change}` +
+            (backend.canDeallocate ? "" : " (this image's file system cannot punch holes)"),
+        );
+      }
+    },
+  );
 }
 
 async function withDisk(
   file: string,
   options: { readOnly: boolean; mine: boolean },
-  run: (blk: VirtioBlockDriver, machine: LabMachine) => Promise<void>,
+  run: (blk: VirtioBlockDriver, machine: LabMachine, image: FileBlockBackend) => Promise<void>,
 ): Promise<void> {
   let parts: MachineParts | undefined;
   let featureMask: bigint | undefined;
@@ -182,7 +289,7 @@ async function withDisk(
       );
     }
     try {
-      await run(blk, machine);
+      await run(blk, machine, backend);
     } catch (error) {
       throw diskError(file, error);
     }

@@ -116,6 +116,7 @@ export const SECTION_TITLES: Readonly<Record<string, string>> = Object.fromEntri
   ["5.2", "Block Device"],
   ["5.2.3", "Feature bits"],
   ["5.2.4", "Device configuration layout"],
+  ["5.2.5", "Device Initialization"],
   ["5.2.5.1", "Driver Requirements: Device Initialization"],
   ["5.2.5.2", "Device Requirements: Device Initialization"],
   ["5.2.6", "Device Operation"],
@@ -1208,6 +1209,18 @@ const DERIVED = [
     "With VIRTIO_BLK_F_SEG_MAX or _SIZE_MAX negotiated, a request has at most seg_max data segments, each at most size_max bytes.",
   ],
   [
+    "5.2.4/D1",
+    "device",
+    "derived",
+    "A device offering VIRTIO_BLK_F_DISCARD or _WRITE_ZEROES sets that command's max sectors and max segments to at least 1.",
+  ],
+  [
+    "5.2.5/D1",
+    "driver",
+    "derived",
+    "A driver that cuts a discard inside a range cuts on a multiple of discard_sector_alignment when that leaves a piece.",
+  ],
+  [
     "5.2.6/D1",
     "driver",
     "derived",
@@ -1223,7 +1236,19 @@ const DERIVED = [
     "5.2.6/D3",
     "driver",
     "derived",
-    "Data is device-writable for VIRTIO_BLK_T_IN and VIRTIO_BLK_T_GET_ID, device-readable for VIRTIO_BLK_T_OUT, and absent for a flush (request types of §5.2.6).",
+    "Data is device-writable for IN and GET_ID, device-readable for OUT and the segments of DISCARD and WRITE_ZEROES, absent for FLUSH (§5.2.6).",
+  ],
+  [
+    "5.2.6/D4",
+    "driver",
+    "derived",
+    "Each discard or write zeroes segment lies inside capacity: sector + num_sectors does not pass it, computed without wrap-around.",
+  ],
+  [
+    "5.2.6/D5",
+    "driver",
+    "derived",
+    "A discard segment covers at most max_discard_sectors sectors, a write zeroes segment at most max_write_zeroes_sectors.",
   ],
 ] as const satisfies readonly Row[];
 

@@ -29,6 +29,7 @@
  */
 
 import { featureMask, RESERVED_FEATURE_NAMES } from "../virtio/features.ts";
+import { VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_WRITE_ZEROES } from "../devices/blk/constants.ts";
 
 /** Every feature bit: the mask of a machine that withholds nothing. */
 export const ALL_FEATURES: bigint = (1n << 64n) - 1n;
@@ -49,9 +50,21 @@ export interface ManifestFeatures {
   readonly lessons: readonly { readonly id: string }[];
 }
 
-const BITS: ReadonlyMap<string, number> = new Map(
-  Object.entries(RESERVED_FEATURE_NAMES).map(([bit, name]) => [name, Number(bit)]),
-);
+/**
+ * Device-type feature bits the manifest may withhold too. A device-type bit
+ * number means something else on another device type, and the mask applies
+ * to every device of the machine: a bit belongs here only when no other
+ * device of the lab defines it (the console's bits are 0 to 2).
+ */
+const DEVICE_BITS: readonly (readonly [string, number])[] = [
+  ["VIRTIO_BLK_F_DISCARD", VIRTIO_BLK_F_DISCARD],
+  ["VIRTIO_BLK_F_WRITE_ZEROES", VIRTIO_BLK_F_WRITE_ZEROES],
+];
+
+const BITS: ReadonlyMap<string, number> = new Map([
+  ...Object.entries(RESERVED_FEATURE_NAMES).map(([bit, name]) => [name, Number(bit)] as const),
+  ...DEVICE_BITS,
+]);
 
 /**
  * The bit number of a feature the manifest may withhold.

@@ -206,7 +206,7 @@ function parseFeatures(
     if (featureBit(f.name) === undefined) {
       throw new CourseFormatError(
         file,
-        `${where}: "${f.name}" is not a transport feature bit name such as "VIRTIO_F_EVENT_IDX"`,
+        `${where}: "${f.name}" is not a feature bit name the course can withhold, such as "VIRTIO_F_EVENT_IDX"`,
       );
     }
     if (seen.has(f.name)) throw new CourseFormatError(file, `${where}: "${f.name}" twice`);

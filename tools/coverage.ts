@@ -193,6 +193,7 @@ export const DRIVER_SIDE_FILES: readonly string[] = Object.freeze([
 export const BOTH_SIDES_FILES: readonly string[] = Object.freeze([
   "devices/*/request.ts",
   "devices/*/config.ts",
+  "devices/*/discard.ts",
   "devices/*/receive.ts",
   "devices/*/transmit.ts",
 ]);

@@ -13,6 +13,7 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { abortError } from "../common.ts";
 import * as blk from "./constants.ts";
+import { type HolePuncher, openHolePuncher } from "./punch_hole.ts";
 
 // The constants the hot paths use, as module-local constants: V8 folds a
 // module's own constants into optimized code, but reads an imported binding
@@ -62,6 +63,41 @@ export interface BlockBackend {
   flush(): Promise<void>;
   /** Releases the storage; later calls fail. Calling it twice does nothing. */
   close(): Promise<void>;
+  /**
+   * Whether {@linkcode discard} and an unmapping {@linkcode writeZeroes} can
+   * deallocate storage (the device's `write_zeroes_may_unmap`, 5.2.6.2/7).
+   */
+  readonly canDeallocate?: boolean;
+  /**
+   * Discards a range: deallocates it when the storage can, else writes
+   * zeroes over it; either way it reads back as zeroes. Optional: a backend
+   * without it makes the device not offer VIRTIO_BLK_F_DISCARD.
+   *
+   * @param offset Byte offset, with `offset + length <= size`.
+   * @param length Bytes, a multiple of 512.
+   * @param signal Aborted when the request became stale (a reset).
+   * @returns Whether the range was deallocated (`false`: zeroes were written).
+   * @throws {BlockBackendError} On an I/O error, an out-of-range access or a read-only backend.
+   */
+  discard?(offset: number, length: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Writes zeroes over a range; with `unmap`, deallocates it instead when
+   * the storage can. The range reads back as zeroes afterwards. Optional: a
+   * backend without it makes the device not offer VIRTIO_BLK_F_WRITE_ZEROES.
+   *
+   * @param offset Byte offset, with `offset + length <= size`.
+   * @param length Bytes, a multiple of 512.
+   * @param unmap Whether deallocating is allowed.
+   * @param signal Aborted when the request became stale (a reset).
+   * @returns Whether the range was deallocated.
+   * @throws {BlockBackendError} On an I/O error, an out-of-range access or a read-only backend.
+   */
+  writeZeroes?(
+    offset: number,
+    length: number,
+    unmap: boolean,
+    signal?: AbortSignal,
+  ): Promise<boolean>;
 }
 
 /** A backend operation failed. */
@@ -183,6 +219,34 @@ export class MemoryBlockBackend implements BlockBackend {
     }
   }
 
+  /** Memory has nothing to deallocate: discards and write zeroes write zeroes. */
+  readonly canDeallocate = false;
+
+  /** Zeroes the range (memory has nothing to deallocate); resolves `false`. */
+  discard(offset: number, length: number, signal?: AbortSignal): Promise<boolean> {
+    return this.writeZeroes(offset, length, true, signal);
+  }
+
+  /** Zeroes the range; resolves `false` (nothing deallocated). */
+  writeZeroes(
+    offset: number,
+    length: number,
+    _unmap: boolean,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    try {
+      this.#check(signal, "Write zeroes");
+      if (this.readOnly) {
+        throw new BlockBackendError("read-only", "Disk is read-only", offset, length);
+      }
+      checkRange(this.size, offset, length);
+      this.data.fill(0, offset, offset + length);
+      return Promise.resolve(false);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   /** Nothing to make durable; counts the call. */
   flush(): Promise<void> {
     if (this.#closed) return Promise.reject(closedError());
@@ -280,8 +344,16 @@ export interface FileBlockBackendOptions {
  * read-modify-write cycles on a shared sector; a process that ignores
  * advisory locks is not stopped.
  *
+ * Discard and write zeroes punch holes (`fallocate` with
+ * `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`, through FFI: see
+ * `punch_hole.ts`), so the file's allocated size shrinks and the range reads
+ * back as zeroes; where holes cannot be punched (not Linux, no
+ * `--allow-ffi`, a file system without them) they write zeroes instead.
+ * Whether the file system punches holes is asked once at open (`fstatfs`,
+ * which changes nothing): {@linkcode canDeallocate}.
+ *
  * Permissions: `--allow-read` for the path, and `--allow-write` unless it is
- * opened read-only.
+ * opened read-only; `--allow-ffi` to punch holes.
  */
 export class FileBlockBackend implements BlockBackend {
   /** The path as given. */
@@ -300,6 +372,7 @@ export class FileBlockBackend implements BlockBackend {
   readonly #lock: Deno.FsFile | null;
   #closed = false;
   #flushes = 0;
+  #puncher: HolePuncher | null;
 
   private constructor(
     path: string,
@@ -316,6 +389,25 @@ export class FileBlockBackend implements BlockBackend {
     this.size = fileSize - this.tailBytes;
     this.readOnly = options.readOnly ?? false;
     if (options.id !== undefined) this.id = options.id;
+    this.#puncher = this.readOnly ? null : probePuncher(handle.fd);
+  }
+
+  /**
+   * Whether discards and unmapping write zeroes punch holes (else they write
+   * zeroes). Can turn `false` while open, if the file system refuses a punch.
+   */
+  get canDeallocate(): boolean {
+    return this.#puncher !== null;
+  }
+
+  /**
+   * Bytes the file occupies on its file system now (`st_blocks × 512`), or
+   * `null` where the platform does not say: smaller than {@linkcode fileSize}
+   * for a sparse image.
+   */
+  async allocatedBytes(): Promise<number | null> {
+    const info = await Deno.stat(this.path);
+    return info.blocks === null ? null : info.blocks * 512;
   }
 
   /**
@@ -433,6 +525,57 @@ export class FileBlockBackend implements BlockBackend {
     }
   }
 
+  /** Punches a hole over the range, or writes zeroes where that cannot be done. */
+  discard(offset: number, length: number, signal?: AbortSignal): Promise<boolean> {
+    return this.writeZeroes(offset, length, true, signal);
+  }
+
+  /**
+   * Zeroes the range: punches a hole when `unmap` allows it and the file
+   * system can, else writes zeroes, 1 MiB at a time (stopping between
+   * chunks if `signal` is aborted).
+   */
+  async writeZeroes(
+    offset: number,
+    length: number,
+    unmap: boolean,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    this.#check(signal, "Write zeroes");
+    if (this.readOnly) {
+      throw new BlockBackendError(
+        "read-only",
+        `Disk image ${this.path} is open read-only`,
+        offset,
+        length,
+      );
+    }
+    checkRange(this.size, offset, length);
+    if (length === 0) return false;
+    if (unmap && this.#puncher) {
+      let punched: boolean;
+      try {
+        punched = this.#puncher.punch(this.#handle.fd, offset, length);
+      } catch (e) {
+        throw ioError("Hole punch", offset, length, e);
+      }
+      if (punched) return true;
+      this.#puncher = null; // the file system said no: write zeroes from now on
+    }
+    let done = 0;
+    while (done < length) {
+      this.#check(signal, "Write zeroes");
+      const n = Math.min(ZEROES.length, length - done);
+      try {
+        const { bytesWritten } = await this.#handle.write(ZEROES, 0, n, offset + done);
+        done += bytesWritten;
+      } catch (e) {
+        throw ioError("Write zeroes", offset, length, e);
+      }
+    }
+    return false;
+  }
+
   /** `fsync`: completed writes reach stable storage before this resolves. */
   async flush(): Promise<void> {
     this.#check(undefined, "Flush");
@@ -459,6 +602,19 @@ export class FileBlockBackend implements BlockBackend {
     if (this.#closed) throw closedError();
     if (signal?.aborted) throw abortError(what);
   }
+}
+
+/** The zeroes a file backend writes where it cannot punch (never written to). */
+const ZEROES = new Uint8Array(1024 * 1024);
+
+/**
+ * The process's hole puncher if this file's file system punches holes
+ * (asked with `fstatfs`, which changes nothing: opening never modifies the
+ * image, not even its times).
+ */
+function probePuncher(fd: number): HolePuncher | null {
+  const puncher = openHolePuncher();
+  return puncher !== null && puncher.canPunch(fd) ? puncher : null;
 }
 
 /**

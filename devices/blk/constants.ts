@@ -162,6 +162,12 @@ export const VIRTIO_BLK_REQ_STATUS_SIZE = 1;
 
 /** Size of struct virtio_blk_discard_write_zeroes (sector le64, num_sectors le32, flags le32). */
 export const VIRTIO_BLK_DISCARD_WRITE_ZEROES_SIZE = 16;
+/** Offset of `sector` (le64, 512-byte units) in a discard/write zeroes segment. */
+export const VIRTIO_BLK_DWZ_SECTOR_OFFSET = 0;
+/** Offset of `num_sectors` (le32) in a discard/write zeroes segment. */
+export const VIRTIO_BLK_DWZ_NUM_SECTORS_OFFSET = 8;
+/** Offset of `flags` (le32: `unmap` in bit 0, 31 reserved bits) in a discard/write zeroes segment. */
+export const VIRTIO_BLK_DWZ_FLAGS_OFFSET = 12;
 /** The `unmap` flag of a write zeroes segment. */
 export const VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP = 0x1;
 /** Size of struct virtio_blk_lifetime (three le16), in bytes. */

@@ -26,6 +26,13 @@ import * as blk from "./constants.ts";
 import type { BlockIoOptions } from "./io.ts";
 import { type BlockDeviceParts, REFERENCE_BLOCK_DEVICE_PARTS } from "./parts.ts";
 import { type BlockDisk, type BlockRequest, emptyBlockRequest } from "./request.ts";
+import type {
+  BlockDiscardConfig,
+  DiscardDisk,
+  DiscardLimits,
+  DiscardSegment,
+  WriteZeroesLimits,
+} from "./discard.ts";
 
 // The constants the hot paths use, as module-local constants: V8 folds a
 // module's own constants into optimized code, but reads an imported binding
@@ -36,19 +43,23 @@ const {
   VIRTIO_BLK_CONFIG_LAYOUT,
   VIRTIO_BLK_CONFIG_SIZE,
   VIRTIO_BLK_F_BLK_SIZE,
+  VIRTIO_BLK_F_DISCARD,
   VIRTIO_BLK_F_FLUSH,
   VIRTIO_BLK_F_RO,
   VIRTIO_BLK_F_SEG_MAX,
   VIRTIO_BLK_F_SIZE_MAX,
+  VIRTIO_BLK_F_WRITE_ZEROES,
   VIRTIO_BLK_FEATURE_NAMES,
   VIRTIO_BLK_ID_BYTES,
   VIRTIO_BLK_S_IOERR,
   VIRTIO_BLK_S_OK,
   VIRTIO_BLK_S_UNSUPP,
+  VIRTIO_BLK_T_DISCARD,
   VIRTIO_BLK_T_FLUSH,
   VIRTIO_BLK_T_GET_ID,
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_WRITE_ZEROES,
 } = blk;
 
 /** The only queue: requestq1 (§5.2.2). */
@@ -70,6 +81,20 @@ export const DEFAULT_SEG_MAX = 126;
 export const DEFAULT_SIZE_MAX = 64 * 1024;
 /** Default device ID string for VIRTIO_BLK_T_GET_ID when the backend has none. */
 export const DEFAULT_BLK_ID = "virtio-lab-blk";
+/**
+ * Default `max_discard_sectors` and `max_write_zeroes_sectors`: 4194303
+ * sectors (2 GiB less one sector) per segment, QEMU's default
+ * (`BDRV_REQUEST_MAX_SECTORS`), so a segment's byte length fits an `int`.
+ */
+export const DEFAULT_MAX_DISCARD_SECTORS = 0x3f_ffff;
+/** Default `max_discard_seg` and `max_write_zeroes_seg`: 16 segments per request. */
+export const DEFAULT_MAX_DISCARD_SEG = 16;
+/**
+ * Default `discard_sector_alignment`: 8 sectors, 4 KiB, the block size of
+ * the file systems images live on: a hole is punched in whole blocks, and a
+ * discard of part of one only zeroes it.
+ */
+export const DEFAULT_DISCARD_SECTOR_ALIGNMENT = 8;
 
 /** Options for {@linkcode VirtioBlockDevice}. */
 export interface VirtioBlockDeviceOptions {
@@ -83,6 +108,22 @@ export interface VirtioBlockDeviceOptions {
   readonly id?: string;
   /** Name shown by the transport (default `"virtio-blk"`). */
   readonly name?: string;
+  /**
+   * Offer VIRTIO_BLK_F_DISCARD and VIRTIO_BLK_F_WRITE_ZEROES (default
+   * `true`; they are offered only when the backend can discard and write
+   * zeroes and is writable).
+   */
+  readonly discard?: boolean;
+  /** `max_discard_sectors` (default {@linkcode DEFAULT_MAX_DISCARD_SECTORS}). */
+  readonly maxDiscardSectors?: number;
+  /** `max_discard_seg` (default {@linkcode DEFAULT_MAX_DISCARD_SEG}). */
+  readonly maxDiscardSeg?: number;
+  /** `discard_sector_alignment`, in sectors (default {@linkcode DEFAULT_DISCARD_SECTOR_ALIGNMENT}). */
+  readonly discardSectorAlignment?: number;
+  /** `max_write_zeroes_sectors` (default {@linkcode DEFAULT_MAX_DISCARD_SECTORS}). */
+  readonly maxWriteZeroesSectors?: number;
+  /** `max_write_zeroes_seg` (default {@linkcode DEFAULT_MAX_DISCARD_SEG}). */
+  readonly maxWriteZeroesSeg?: number;
   /** Replacements for some of the device-side parts (default: the reference ones). */
   readonly parts?: Partial<BlockDeviceParts>;
   /**
@@ -105,6 +146,10 @@ export interface BlockRequestCounts {
   readonly flush: number;
   /** VIRTIO_BLK_T_GET_ID. */
   readonly getId: number;
+  /** VIRTIO_BLK_T_DISCARD. */
+  readonly discard: number;
+  /** VIRTIO_BLK_T_WRITE_ZEROES. */
+  readonly writeZeroes: number;
   /** Any other type (answered VIRTIO_BLK_S_UNSUPP). */
   readonly other: number;
 }
@@ -117,6 +162,12 @@ export interface BlockDeviceStats {
   readonly bytesRead: number;
   /** Bytes written from guest memory to the backend. */
   readonly bytesWritten: number;
+  /** Sectors discarded by requests that completed with VIRTIO_BLK_S_OK. */
+  readonly sectorsDiscarded: number;
+  /** Sectors zeroed by write zeroes requests that completed with VIRTIO_BLK_S_OK. */
+  readonly sectorsZeroed: number;
+  /** Of those, sectors the backend deallocated (holes punched) instead of writing zeroes. */
+  readonly sectorsDeallocated: number;
   /** Requests completed with VIRTIO_BLK_S_IOERR (driver errors and backend errors). */
   readonly errors: number;
   /** Requests completed with VIRTIO_BLK_S_UNSUPP. */
@@ -145,9 +196,17 @@ interface HeadSlot {
   generation: number;
   /** Backend work started and not settled yet. */
   busy: boolean;
+  /** The discard or write zeroes segments of this head's request, reused. */
+  readonly segments: DiscardSegment[];
+  /** VIRTIO_BLK_T_DISCARD or _WRITE_ZEROES while one is in flight here, else -1. */
+  discardType: number;
+  /** Sectors that discard or write zeroes request covers. */
+  discardSectors: number;
   /** Completion callbacks, made once per slot. */
   readonly done: () => void;
   readonly fail: (error: unknown) => void;
+  /** Completion of a discard or write zeroes: the sectors the backend deallocated. */
+  readonly discarded: (deallocated: number) => void;
 }
 
 /**
@@ -155,13 +214,20 @@ interface HeadSlot {
  *
  * Features offered: VIRTIO_F_VERSION_1, VIRTIO_F_EVENT_IDX,
  * VIRTIO_F_INDIRECT_DESC, VIRTIO_F_RING_RESET, VIRTIO_BLK_F_SIZE_MAX,
- * VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_BLK_SIZE (512), VIRTIO_BLK_F_FLUSH, and
- * VIRTIO_BLK_F_RO for a read-only backend. `capacity` is the backend size in
- * 512-byte sectors.
+ * VIRTIO_BLK_F_SEG_MAX, VIRTIO_BLK_F_BLK_SIZE (512), VIRTIO_BLK_F_FLUSH,
+ * VIRTIO_BLK_F_RO for a read-only backend, and VIRTIO_BLK_F_DISCARD with
+ * VIRTIO_BLK_F_WRITE_ZEROES for a writable backend that can discard and
+ * write zeroes (`write_zeroes_may_unmap` is the backend's
+ * `canDeallocate`, 5.2.6.2/7). `capacity` is the backend size in 512-byte
+ * sectors.
  *
- * Requests: VIRTIO_BLK_T_IN, _OUT, _FLUSH and _GET_ID; any other type is
- * answered VIRTIO_BLK_S_UNSUPP. Checks, each reported with its rule and
- * answered VIRTIO_BLK_S_IOERR unless noted:
+ * Requests: VIRTIO_BLK_T_IN, _OUT, _FLUSH and _GET_ID through
+ * `parseBlockRequest`; VIRTIO_BLK_T_DISCARD and _WRITE_ZEROES, when
+ * negotiated, through `parseDiscardRequest` (which `parseBlockRequest`
+ * leaves them to, answering their type UNSUPP once it checked the
+ * framing) and `executeDiscardRequest`; any other type is answered
+ * VIRTIO_BLK_S_UNSUPP. Checks, each reported with its rule and answered
+ * VIRTIO_BLK_S_IOERR unless noted:
  *
  * - a 16-byte device-readable header (5.2.6/D1), split across descriptors
  *   any way the driver likes (2.7.4.1/1);
@@ -231,6 +297,8 @@ export class VirtioBlockDevice implements VirtioDevice {
   readonly sizeMax: number;
   /** The GET_ID string. */
   readonly id: string;
+  /** The discard and write zeroes limits offered (both `null` when the features are not offered). */
+  readonly discardConfig: BlockDiscardConfig;
   /** The steps this device runs: the reference parts, with any replacements given. */
   readonly parts: BlockDeviceParts;
 
@@ -239,6 +307,8 @@ export class VirtioBlockDevice implements VirtioDevice {
   readonly #onError: (error: unknown, where: string) => void;
   /** What parsing checks against: fixed at DRIVER_OK, with the limits negotiated. */
   #disk: BlockDisk;
+  /** What discard parsing checks against: fixed at DRIVER_OK, the commands negotiated. */
+  #discardDisk: DiscardDisk;
   #host: DeviceHost | null = null;
   #reporter: ConformanceReporter | null = null;
   #generation = 0;
@@ -248,9 +318,12 @@ export class VirtioBlockDevice implements VirtioDevice {
   /** Per descriptor head: the request in flight on it. */
   #slots: (HeadSlot | undefined)[] = [];
 
-  #counts = { in: 0, out: 0, flush: 0, getId: 0, other: 0 };
+  #counts = { in: 0, out: 0, flush: 0, getId: 0, discard: 0, writeZeroes: 0, other: 0 };
   #bytesRead = 0;
   #bytesWritten = 0;
+  #sectorsDiscarded = 0;
+  #sectorsZeroed = 0;
+  #sectorsDeallocated = 0;
   #errors = 0;
   #unsupported = 0;
   #invalid = 0;
@@ -265,8 +338,9 @@ export class VirtioBlockDevice implements VirtioDevice {
    * @param backend The storage.
    * @param options Queue size, limits, ID string, name, parts and error hook.
    * @throws {RangeError} If the queue size is not a power of two from 1 to
-   *   32768, `segMax` or `sizeMax` is not a positive 32-bit integer, or the ID
-   *   is not ASCII of at most 20 bytes.
+   *   32768, `segMax`, `sizeMax` or a discard or write zeroes maximum is not
+   *   a positive 32-bit integer, the discard alignment not a 32-bit integer,
+   *   or the ID is not ASCII of at most 20 bytes.
    * @throws {TypeError} If a replacement part is not a function, or
    *   `blockConfigSpace` does not return the 72 configuration bytes.
    */
@@ -298,6 +372,30 @@ export class VirtioBlockDevice implements VirtioDevice {
     const sectors = Math.floor(backend.size / SECTOR_SIZE);
     this.capacity = BigInt(sectors);
     this.#disk = Object.freeze({ capacity: sectors, readOnly: backend.readOnly });
+    const discards = (options.discard ?? true) && !backend.readOnly &&
+      typeof backend.discard === "function" && typeof backend.writeZeroes === "function";
+    const discard: DiscardLimits | null = discards
+      ? Object.freeze({
+        maxSectors: u32(
+          options.maxDiscardSectors ?? DEFAULT_MAX_DISCARD_SECTORS,
+          "maxDiscardSectors",
+        ),
+        maxSegments: u32(options.maxDiscardSeg ?? DEFAULT_MAX_DISCARD_SEG, "maxDiscardSeg"),
+        alignment: alignment(options.discardSectorAlignment ?? DEFAULT_DISCARD_SECTOR_ALIGNMENT),
+      })
+      : null;
+    const writeZeroes: WriteZeroesLimits | null = discards
+      ? Object.freeze({
+        maxSectors: u32(
+          options.maxWriteZeroesSectors ?? DEFAULT_MAX_DISCARD_SECTORS,
+          "maxWriteZeroesSectors",
+        ),
+        maxSegments: u32(options.maxWriteZeroesSeg ?? DEFAULT_MAX_DISCARD_SEG, "maxWriteZeroesSeg"),
+        mayUnmap: backend.canDeallocate === true,
+      })
+      : null;
+    this.discardConfig = Object.freeze({ discard, writeZeroes });
+    this.#discardDisk = Object.freeze({ capacity: sectors, discard: null, writeZeroes: null });
     this.#io = this.#ioOptions(true);
     // A modern device always offers VIRTIO_F_VERSION_1 (6.2/1) and should
     // always offer VIRTIO_BLK_F_FLUSH (5.2.5.2/1); none of these bits needs
@@ -313,6 +411,8 @@ export class VirtioBlockDevice implements VirtioDevice {
       VIRTIO_BLK_F_FLUSH,
     ];
     if (backend.readOnly) bits.push(VIRTIO_BLK_F_RO);
+    if (discard) bits.push(VIRTIO_BLK_F_DISCARD);
+    if (writeZeroes) bits.push(VIRTIO_BLK_F_WRITE_ZEROES);
     this.deviceFeatures = features(...bits);
     // Everything but these four fields, unused0 and unused1 included, reads
     // 0 (5.2.5.2/3).
@@ -330,6 +430,11 @@ export class VirtioBlockDevice implements VirtioDevice {
       );
     }
     this.#config.bytes.set(config);
+    // The discard and write zeroes limits: every field of an offered
+    // command at least 1 (5.2.4/D1), the rest left 0.
+    if (discard || writeZeroes) {
+      this.parts.layoutDiscardConfig(this.discardConfig, this.#config.bytes);
+    }
   }
 
   /** Whether the device refuses writes (VIRTIO_BLK_F_RO offered). */
@@ -343,6 +448,9 @@ export class VirtioBlockDevice implements VirtioDevice {
       requests: { ...this.#counts },
       bytesRead: this.#bytesRead,
       bytesWritten: this.#bytesWritten,
+      sectorsDiscarded: this.#sectorsDiscarded,
+      sectorsZeroed: this.#sectorsZeroed,
+      sectorsDeallocated: this.#sectorsDeallocated,
       errors: this.#errors,
       unsupported: this.#unsupported,
       invalid: this.#invalid,
@@ -378,6 +486,13 @@ export class VirtioBlockDevice implements VirtioDevice {
       readOnly: this.#disk.readOnly,
       segMax: hasFeature(negotiated, VIRTIO_BLK_F_SEG_MAX) ? this.segMax : null,
       sizeMax: hasFeature(negotiated, VIRTIO_BLK_F_SIZE_MAX) ? this.sizeMax : null,
+    });
+    this.#discardDisk = Object.freeze({
+      capacity: this.#disk.capacity,
+      discard: hasFeature(negotiated, VIRTIO_BLK_F_DISCARD) ? this.discardConfig.discard : null,
+      writeZeroes: hasFeature(negotiated, VIRTIO_BLK_F_WRITE_ZEROES)
+        ? this.discardConfig.writeZeroes
+        : null,
     });
     this.queueNotify(REQUESTQ);
   }
@@ -438,6 +553,12 @@ export class VirtioBlockDevice implements VirtioDevice {
       queue.streams.readChain,
     );
     this.#count(parsed.type);
+    if (
+      parsed.op === "reject" && parsed.status === VIRTIO_BLK_S_UNSUPP &&
+      (parsed.type === VIRTIO_BLK_T_DISCARD || parsed.type === VIRTIO_BLK_T_WRITE_ZEROES)
+    ) {
+      return this.#startDiscard(host, queue, chain, slot, parsed.type);
+    }
     if (parsed.op === "reject") {
       if (parsed.violation) this.#invalid++;
       if (!parsed.complete) {
@@ -476,6 +597,54 @@ export class VirtioBlockDevice implements VirtioDevice {
     return false;
   }
 
+  /**
+   * A discard or write zeroes whose framing `parseBlockRequest` checked:
+   * check its segments, then complete it at once (returns `true`) or start
+   * its backend work (returns `false`).
+   */
+  #startDiscard(
+    host: DeviceHost,
+    queue: DeviceQueue,
+    chain: DescriptorChain,
+    slot: HeadSlot,
+    type: number,
+  ): boolean {
+    const count = this.parts.parseDiscardRequest(
+      host.memory,
+      chain,
+      type,
+      this.#discardDisk,
+      this.#reporter!,
+      slot.segments,
+      queue.streams.readChain,
+    );
+    if (typeof count !== "number") {
+      if (count.violation) this.#invalid++;
+      this.#finish(host, queue, chain, count.status, 0);
+      return true;
+    }
+    let sectors = 0;
+    for (let i = 0; i < count; i++) sectors += slot.segments[i].sectors;
+    slot.discardType = type;
+    slot.discardSectors = sectors;
+    slot.chain = chain;
+    slot.queue = queue;
+    slot.generation = this.#generation;
+    slot.busy = true;
+    this.#inFlight++;
+    if (this.#inFlight > this.#maxInFlight) this.#maxInFlight = this.#inFlight;
+    let work: Promise<number>;
+    try {
+      work = this.parts.executeDiscardRequest(this.backend, type, slot.segments, count, {
+        signal: this.#abort.signal,
+      });
+    } catch (e) {
+      work = Promise.reject(e);
+    }
+    work.then(slot.discarded, slot.fail);
+    return false;
+  }
+
   /** The slot of a head, a fresh one if stale work still holds the old one. */
   #slotFor(head: number): HeadSlot {
     const existing = this.#slots[head];
@@ -488,7 +657,16 @@ export class VirtioBlockDevice implements VirtioDevice {
       queue: null,
       generation: 0,
       busy: false,
+      segments: [],
+      discardType: -1,
+      discardSectors: 0,
       done: () => this.#complete(slot, VIRTIO_BLK_S_OK),
+      discarded: (deallocated) => {
+        if (slot.generation === this.#generation && Number.isSafeInteger(deallocated)) {
+          this.#sectorsDeallocated += deallocated;
+        }
+        this.#complete(slot, VIRTIO_BLK_S_OK);
+      },
       fail: () => {
         if (slot.generation === this.#generation) this.#backendErrors++;
         this.#complete(slot, VIRTIO_BLK_S_IOERR);
@@ -514,6 +692,12 @@ export class VirtioBlockDevice implements VirtioDevice {
       case VIRTIO_BLK_T_GET_ID:
         this.#counts.getId++;
         return;
+      case VIRTIO_BLK_T_DISCARD:
+        this.#counts.discard++;
+        return;
+      case VIRTIO_BLK_T_WRITE_ZEROES:
+        this.#counts.writeZeroes++;
+        return;
       default:
         this.#counts.other++;
     }
@@ -522,6 +706,8 @@ export class VirtioBlockDevice implements VirtioDevice {
   /** Backend work settled: complete the request, unless a reset made it stale. */
   #complete(slot: HeadSlot, status: number): void {
     const { chain, queue, request } = slot;
+    const discardType = slot.discardType;
+    slot.discardType = -1;
     slot.busy = false;
     slot.chain = null;
     slot.queue = null;
@@ -535,7 +721,12 @@ export class VirtioBlockDevice implements VirtioDevice {
       return;
     }
     let filled = 0;
-    if (status === VIRTIO_BLK_S_OK) {
+    if (discardType >= 0) {
+      if (status === VIRTIO_BLK_S_OK) {
+        if (discardType === VIRTIO_BLK_T_DISCARD) this.#sectorsDiscarded += slot.discardSectors;
+        else this.#sectorsZeroed += slot.discardSectors;
+      }
+    } else if (status === VIRTIO_BLK_S_OK) {
       if (request.op === "read") {
         filled = request.length;
         this.#bytesRead += request.length;
@@ -587,6 +778,15 @@ export class VirtioBlockDevice implements VirtioDevice {
   #ioOptions(writeThrough: boolean): BlockIoOptions {
     return Object.freeze({ writeThrough, id: this.#idBytes, signal: this.#abort.signal });
   }
+}
+
+function alignment(value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff_ffff) {
+    throw new RangeError(
+      `Block device option discardSectorAlignment is ${value}, not an integer from 0 to 2^32 - 1`,
+    );
+  }
+  return value;
 }
 
 function u32(value: number, name: string): number {

@@ -39,6 +39,13 @@ import * as blk from "./constants.ts";
 import { type BlockDriverParts, REFERENCE_BLOCK_DRIVER_PARTS } from "./parts.ts";
 import type { BlockRequestChain } from "./request.ts";
 import type { BlockTransferLimits, MutableBufferSegment } from "./transfer.ts";
+import type {
+  BlockDiscardConfig,
+  DiscardCursor,
+  DiscardRange,
+  DiscardSegment,
+  DiscardSplitLimits,
+} from "./discard.ts";
 
 export { BlockIoError } from "./request.ts";
 
@@ -48,18 +55,23 @@ export { BlockIoError } from "./request.ts";
 // "Performance").
 const {
   SECTOR_SIZE,
+  VIRTIO_BLK_DISCARD_WRITE_ZEROES_SIZE,
   VIRTIO_BLK_F_BLK_SIZE,
+  VIRTIO_BLK_F_DISCARD,
   VIRTIO_BLK_F_FLUSH,
   VIRTIO_BLK_F_RO,
   VIRTIO_BLK_F_SEG_MAX,
   VIRTIO_BLK_F_SIZE_MAX,
+  VIRTIO_BLK_F_WRITE_ZEROES,
   VIRTIO_BLK_ID_BYTES,
   VIRTIO_BLK_REQ_HEADER_SIZE,
   VIRTIO_BLK_REQ_STATUS_SIZE,
+  VIRTIO_BLK_T_DISCARD,
   VIRTIO_BLK_T_FLUSH,
   VIRTIO_BLK_T_GET_ID,
   VIRTIO_BLK_T_IN,
   VIRTIO_BLK_T_OUT,
+  VIRTIO_BLK_T_WRITE_ZEROES,
 } = blk;
 
 /** The only queue: requestq1 (§5.2.2). */
@@ -98,6 +110,12 @@ const WATCHDOG_TICKS = 4;
 /** Smallest bounce buffer a slot keeps, in bytes. */
 const MIN_BOUNCE_BYTES = 4096;
 const NO_DATA = new Uint8Array(0);
+/**
+ * Most segments the driver puts in one discard or write zeroes request,
+ * whatever `max_discard_seg` allows (Linux's `MAX_DISCARD_SEGMENTS`): the
+ * segment table is one guest buffer of 16 bytes per segment.
+ */
+export const MAX_DISCARD_SEGMENTS = 256;
 
 /** Options for {@linkcode VirtioBlockDriver}. */
 export interface VirtioBlockDriverOptions {
@@ -109,6 +127,8 @@ export interface VirtioBlockDriverOptions {
   readonly maxTransferBytes?: number;
   /** Negotiate VIRTIO_BLK_F_FLUSH (default `true`); without it the device writes through. */
   readonly flush?: boolean;
+  /** Negotiate VIRTIO_BLK_F_DISCARD and VIRTIO_BLK_F_WRITE_ZEROES when offered (default `true`). */
+  readonly discard?: boolean;
   /** Queue size to ask for, in descriptors (default: `QueueNumMax`, capped by the transport). */
   readonly queueSize?: number;
   /**
@@ -181,6 +201,24 @@ export class BlockReadOnlyError extends Error {
     this.name = "BlockReadOnlyError";
     this.sector = sector;
     this.count = count;
+  }
+}
+
+/** A command the device did not offer (or offered with unusable limits); nothing is sent. */
+export class BlockUnsupportedError extends Error {
+  /** The request type, such as VIRTIO_BLK_T_DISCARD. */
+  readonly type: number;
+
+  /**
+   * Records the refused command.
+   *
+   * @param type Request type.
+   * @param message One sentence naming the feature.
+   */
+  constructor(type: number, message: string) {
+    super(message);
+    this.name = "BlockUnsupportedError";
+    this.type = type;
   }
 }
 
@@ -292,6 +330,10 @@ export interface BlockDriverStats {
   readonly bytesRead: number;
   /** Data bytes written. */
   readonly bytesWritten: number;
+  /** Sectors discarded (VIRTIO_BLK_T_DISCARD requests that succeeded). */
+  readonly sectorsDiscarded: number;
+  /** Sectors zeroed (VIRTIO_BLK_T_WRITE_ZEROES requests that succeeded). */
+  readonly sectorsZeroed: number;
   /** Requests in flight now. */
   readonly inFlight: number;
   /** Largest number of requests in flight at once. */
@@ -316,8 +358,10 @@ interface Slot {
   sector: number | bigint;
   readonly header: BufferSegment;
   readonly status: BufferSegment;
-  /** The data segments of the request, filled by `splitTransfer`. */
+  /** The data segments of the request, filled by `splitTransfer` (empty for a discard). */
   readonly data: MutableBufferSegment[];
+  /** The segments of a discard or write zeroes request, filled by `splitDiscard`. */
+  readonly segments: DiscardSegment[];
   /** The arrays the chain is listed in (handed to `buildBlockRequest`). */
   readonly lists: BlockRequestChain;
   /** The chain as `buildBlockRequest` returned it. */
@@ -349,8 +393,16 @@ interface Job {
   readonly type: number;
   /** First sector of the transfer. */
   readonly start: number | bigint;
-  /** The caller's buffer. */
+  /** The caller's buffer (empty for a discard or write zeroes). */
   readonly buffer: Uint8Array;
+  /** Units the transfer covers: bytes of `buffer`, or sectors of `ranges`. */
+  readonly total: number;
+  /** The ranges of a discard or write zeroes, else `null`. */
+  readonly ranges: readonly DiscardRange[] | null;
+  /** How far the requests sent so far reached into `ranges`. */
+  readonly cursor: DiscardCursor;
+  /** The `unmap` flag of a write zeroes. */
+  readonly unmap: boolean;
   /** Its guest address when it is guest memory, else -1. */
   readonly guest: number;
   /** Bytes of the transfer handed to requests so far. */
@@ -438,6 +490,9 @@ export class VirtioBlockDriver implements VirtioDriver {
   #capacityNumber = 0;
   #blockSize = SECTOR_SIZE;
   #limits: BlockTransferLimits = { segMax: 1, sizeMax: SECTOR_SIZE, maxRequestBytes: SECTOR_SIZE };
+  #discardConfig: BlockDiscardConfig = { discard: null, writeZeroes: null };
+  #discardLimits: DiscardSplitLimits | null = null;
+  #writeZeroesLimits: DiscardSplitLimits | null = null;
   #live = false;
   #removed: BlockDriverError | null = null;
   /** Why the device cannot be used until it is bound again (DEVICE_NEEDS_RESET, a broken queue...). */
@@ -463,6 +518,8 @@ export class VirtioBlockDriver implements VirtioDriver {
   #errors = 0;
   #bytesRead = 0;
   #bytesWritten = 0;
+  #sectorsDiscarded = 0;
+  #sectorsZeroed = 0;
   #maxInFlight = 0;
   #bounced = 0;
   #bounceAllocations = 0;
@@ -504,6 +561,7 @@ export class VirtioBlockDriver implements VirtioDriver {
       VIRTIO_BLK_F_RO,
     ];
     if (options.flush ?? true) bits.push(VIRTIO_BLK_F_FLUSH);
+    if (options.discard ?? true) bits.push(VIRTIO_BLK_F_DISCARD, VIRTIO_BLK_F_WRITE_ZEROES);
     this.supportedFeatures = features(...bits);
   }
 
@@ -542,6 +600,24 @@ export class VirtioBlockDriver implements VirtioDriver {
     return this.#ctx !== null && hasFeature(this.#ctx.features, VIRTIO_BLK_F_FLUSH);
   }
 
+  /**
+   * The discard and write zeroes limits as read (a command is `null` when
+   * its feature was not negotiated or its limits read 0).
+   */
+  get discardConfig(): BlockDiscardConfig {
+    return this.#discardConfig;
+  }
+
+  /** Whether VIRTIO_BLK_T_DISCARD can be sent (negotiated, with usable limits). */
+  get canDiscard(): boolean {
+    return this.#discardLimits !== null;
+  }
+
+  /** Whether VIRTIO_BLK_T_WRITE_ZEROES can be sent (negotiated, with usable limits). */
+  get canWriteZeroes(): boolean {
+    return this.#writeZeroesLimits !== null;
+  }
+
   /** Counters since probe. */
   get stats(): BlockDriverStats {
     return {
@@ -549,6 +625,8 @@ export class VirtioBlockDriver implements VirtioDriver {
       errors: this.#errors,
       bytesRead: this.#bytesRead,
       bytesWritten: this.#bytesWritten,
+      sectorsDiscarded: this.#sectorsDiscarded,
+      sectorsZeroed: this.#sectorsZeroed,
       inFlight: this.#inFlight,
       maxInFlight: this.#maxInFlight,
       bounced: this.#bounced,
@@ -578,6 +656,7 @@ export class VirtioBlockDriver implements VirtioDriver {
     // descriptors, and the chain fits the queue (2.7.5.3.1/3): see
     // blockTransferLimits.
     this.#limits = this.parts.blockTransferLimits(config, vq.size, this.#maxTransferBytes);
+    this.#setDiscardConfig(this.parts.readDiscardConfig(ctx));
     this.#makeSlots(ctx, vq.size);
   }
 
@@ -627,6 +706,41 @@ export class VirtioBlockDriver implements VirtioDriver {
         if (!(e instanceof RangeError)) throw e;
       }
     }
+    try {
+      this.#setDiscardConfig(this.parts.readDiscardConfig(ctx));
+    } catch (e) {
+      if (!(e instanceof ConfigGenerationError)) throw e;
+    }
+  }
+
+  /**
+   * The per-request limits the discard and write zeroes requests are cut by:
+   * `max_*_sectors` for the whole request (what passes both readings of
+   * the limit), at most {@linkcode MAX_DISCARD_SEGMENTS} segments, cuts on
+   * `discard_sector_alignment` (write zeroes has none).
+   */
+  #setDiscardConfig(config: BlockDiscardConfig): void {
+    this.#discardConfig = config;
+    const limits = (
+      maxSectors: number,
+      maxSegments: number,
+      alignment: number,
+    ): DiscardSplitLimits | null =>
+      Number.isSafeInteger(maxSectors) && maxSectors >= 1 && Number.isSafeInteger(maxSegments) &&
+        maxSegments >= 1
+        ? {
+          maxSectors,
+          maxSegments: Math.min(maxSegments, MAX_DISCARD_SEGMENTS),
+          alignment: Number.isSafeInteger(alignment) && alignment > 1 ? alignment : 1,
+        }
+        : null;
+    const { discard, writeZeroes } = config;
+    this.#discardLimits = discard
+      ? limits(discard.maxSectors, discard.maxSegments, discard.alignment)
+      : null;
+    this.#writeZeroesLimits = writeZeroes
+      ? limits(writeZeroes.maxSectors, writeZeroes.maxSegments, 1)
+      : null;
   }
 
   /**
@@ -790,6 +904,107 @@ export class VirtioBlockDriver implements VirtioDriver {
     return String.fromCharCode(...bytes.subarray(0, end < 0 ? bytes.length : end));
   }
 
+  /**
+   * Discards sectors (VIRTIO_BLK_T_DISCARD): the device may deallocate
+   * them, and what reading them returns afterwards is the device's to say
+   * (5.2.6.1/14). The ranges are cut into requests of at most
+   * `max_discard_seg` segments and `max_discard_sectors` sectors, cut on
+   * `discard_sector_alignment` (see `splitDiscard`). A later
+   * {@linkcode flush} waits for them, as for writes.
+   *
+   * @param ranges One range or several (of whole sectors, each inside the capacity).
+   * @throws {BlockUnsupportedError} Without VIRTIO_BLK_F_DISCARD (nothing is sent).
+   * @throws {BlockReadOnlyError} On a read-only disk.
+   * @throws {BlockRangeError} If a range reaches past {@linkcode capacity} (5.2.6/D4).
+   * @throws {BlockIoError} If the device reports an error: then nothing may be
+   *   assumed about which of the failed request's segments were done (5.2.6.1/15).
+   * @throws {BlockDriverError} If the driver is not bound or was removed.
+   */
+  discard(ranges: DiscardRange | readonly DiscardRange[]): Promise<void> {
+    return this.#command(VIRTIO_BLK_T_DISCARD, ranges, false);
+  }
+
+  /**
+   * Zeroes sectors (VIRTIO_BLK_T_WRITE_ZEROES): once it resolves they read
+   * back as zeroes (5.2.6.2/6). With `unmap` the device may deallocate them
+   * instead of writing (useful only when `write_zeroes_may_unmap` says it
+   * can). Cut into requests by `max_write_zeroes_seg` and
+   * `max_write_zeroes_sectors`.
+   *
+   * @param ranges One range or several.
+   * @param options `unmap`: let the device deallocate (default `false`).
+   * @throws {BlockUnsupportedError} Without VIRTIO_BLK_F_WRITE_ZEROES (nothing is sent).
+   * @throws {BlockReadOnlyError} On a read-only disk.
+   * @throws {BlockRangeError} If a range reaches past {@linkcode capacity} (5.2.6/D4).
+   * @throws {BlockIoError} If the device reports an error (5.2.6.1/15, as for discard).
+   * @throws {BlockDriverError} If the driver is not bound or was removed.
+   */
+  writeZeroes(
+    ranges: DiscardRange | readonly DiscardRange[],
+    options: { readonly unmap?: boolean } = {},
+  ): Promise<void> {
+    return this.#command(VIRTIO_BLK_T_WRITE_ZEROES, ranges, options.unmap ?? false);
+  }
+
+  #command(
+    type: number,
+    ranges: DiscardRange | readonly DiscardRange[],
+    unmap: boolean,
+  ): Promise<void> {
+    let list: readonly DiscardRange[];
+    let total = 0;
+    try {
+      this.#checkBound();
+      const isDiscard = type === VIRTIO_BLK_T_DISCARD;
+      if ((isDiscard ? this.#discardLimits : this.#writeZeroesLimits) === null) {
+        const feature = isDiscard ? "VIRTIO_BLK_F_DISCARD" : "VIRTIO_BLK_F_WRITE_ZEROES";
+        throw new BlockUnsupportedError(
+          type,
+          `The block device cannot ${isDiscard ? "discard" : "write zeroes"}: ${feature} was not ` +
+            "negotiated, or its limits read 0",
+        );
+      }
+      list = Array.isArray(ranges)
+        ? (ranges as readonly DiscardRange[]).map((r) => ({ sector: r.sector, count: r.count }))
+        : [{ sector: (ranges as DiscardRange).sector, count: (ranges as DiscardRange).count }];
+      for (const range of list) {
+        if (!Number.isSafeInteger(range.count) || range.count < 0) {
+          throw new RangeError(`Sector count ${range.count} is not a non-negative integer`);
+        }
+        this.#checkTransfer(range.sector, range.count * SECTOR_SIZE);
+        total += range.count;
+      }
+      if (this.readOnly) {
+        throw new BlockReadOnlyError(BigInt(list[0]?.sector ?? 0), total);
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (total === 0) return Promise.resolve();
+    const epoch = this.#writeEpoch;
+    epoch.pending++;
+    const promise = new Promise<void>((resolve, reject) => {
+      this.#waiting.push({
+        type,
+        start: 0,
+        buffer: NO_DATA,
+        guest: -1,
+        total,
+        ranges: list,
+        cursor: { range: 0, done: 0 },
+        unmap,
+        next: 0,
+        outstanding: 0,
+        error: null,
+        epoch,
+        resolve,
+        reject,
+      });
+    });
+    this.#pump();
+    return promise;
+  }
+
   // ------------------------------------------------------------- setup
 
   #setCapacity(capacity: bigint): void {
@@ -815,6 +1030,7 @@ export class VirtioBlockDriver implements VirtioDriver {
         }),
         status: Object.freeze({ addr: area + headers + index, len: VIRTIO_BLK_REQ_STATUS_SIZE }),
         data: [],
+        segments: [],
         lists: { readable: [], writable: [] },
         chain: { readable: [], writable: [] },
         length: 0,
@@ -958,6 +1174,10 @@ export class VirtioBlockDriver implements VirtioDriver {
         start,
         buffer,
         guest,
+        total: buffer.length,
+        ranges: null,
+        cursor: NO_CURSOR,
+        unmap: false,
         next,
         outstanding: 0,
         error: null,
@@ -1024,6 +1244,62 @@ export class VirtioBlockDriver implements VirtioDriver {
     slot.length = n;
     slot.chain = this.parts.buildBlockRequest(memory, slot, slot.lists);
     return n;
+  }
+
+  /**
+   * Fills a slot with the next discard or write zeroes request of a job:
+   * segments (`splitDiscard`) into the slot's bounce buffer as the segment
+   * table, then the header and the chain (`buildDiscardRequest`).
+   *
+   * @returns The sectors the request covers.
+   */
+  #prepareDiscard(slot: Slot, job: Job): number {
+    const memory = this.#ctx!.memory;
+    const limits = job.type === VIRTIO_BLK_T_DISCARD
+      ? this.#discardLimits
+      : this.#writeZeroesLimits;
+    if (limits === null) {
+      throw new BlockUnsupportedError(
+        job.type,
+        "The device's limits for this command became unusable",
+      );
+    }
+    const count = this.parts.splitDiscard(
+      limits,
+      job.ranges!,
+      job.cursor,
+      slot.segments,
+      job.unmap,
+    );
+    if (!Number.isInteger(count) || count < 1 || count > limits.maxSegments) {
+      throw new RangeError(
+        `splitDiscard cut a request of ${count} segment(s); it must be from 1 to ${limits.maxSegments}`,
+      );
+    }
+    let sectors = 0;
+    for (let i = 0; i < count; i++) sectors += slot.segments[i].sectors;
+    if (sectors < 1 || sectors > limits.maxSectors) {
+      throw new RangeError(
+        `splitDiscard cut a request of ${sectors} sector(s); it must be from 1 to ${limits.maxSectors}`,
+      );
+    }
+    const bytes = count * VIRTIO_BLK_DISCARD_WRITE_ZEROES_SIZE;
+    const table = this.#bounceFor(slot, bytes);
+    slot.type = job.type;
+    slot.sector = 0;
+    slot.host = null;
+    slot.hostOffset = 0;
+    if (slot.data.length !== 0) slot.data.length = 0;
+    slot.length = sectors * SECTOR_SIZE;
+    slot.chain = this.parts.buildDiscardRequest(memory, {
+      type: job.type,
+      header: slot.header,
+      status: slot.status,
+      table: { addr: table, len: bytes },
+      segments: slot.segments,
+      count,
+    }, slot.lists);
+    return sectors;
   }
 
   /** The slot's bounce buffer, grown to at least `bytes`. */
@@ -1186,13 +1462,15 @@ export class VirtioBlockDriver implements VirtioDriver {
       const slot = this.#slots[this.#free.pop()!];
       let n: number;
       try {
-        n = this.#prepare(slot, job.type, job.start, job.buffer, job.guest, job.next);
+        n = job.ranges
+          ? this.#prepareDiscard(slot, job)
+          : this.#prepare(slot, job.type, job.start, job.buffer, job.guest, job.next);
       } catch (e) {
         this.#release(slot);
         if (e instanceof GuestOutOfMemoryError && this.#inFlight > 0) break;
         // The transfer cannot go on: what was sent finishes, the rest is not sent.
         job.error ??= e as Error;
-        job.next = job.buffer.length;
+        job.next = job.total;
         this.#dequeue();
         if (job.outstanding === 0) this.#settleJob(job);
         continue;
@@ -1201,7 +1479,7 @@ export class VirtioBlockDriver implements VirtioDriver {
       job.outstanding++;
       slot.job = job;
       slot.epoch = null;
-      if (job.next >= job.buffer.length) this.#dequeue();
+      if (job.next >= job.total) this.#dequeue();
       const result = this.#post(slot);
       if (result === "posted") added = true;
       else if (result === "full") {
@@ -1261,6 +1539,10 @@ export class VirtioBlockDriver implements VirtioDriver {
         if (type === VIRTIO_BLK_T_IN) this.#bytesRead += slot.length;
       } else if (type === VIRTIO_BLK_T_OUT) {
         this.#bytesWritten += slot.length;
+      } else if (type === VIRTIO_BLK_T_DISCARD) {
+        this.#sectorsDiscarded += slot.length / SECTOR_SIZE;
+      } else if (type === VIRTIO_BLK_T_WRITE_ZEROES) {
+        this.#sectorsZeroed += slot.length / SECTOR_SIZE;
       }
     } else {
       this.#errors++;
@@ -1298,7 +1580,7 @@ export class VirtioBlockDriver implements VirtioDriver {
     }
     job.outstanding--;
     if (error) job.error ??= error;
-    if (job.outstanding === 0 && job.next >= job.buffer.length) this.#settleJob(job);
+    if (job.outstanding === 0 && job.next >= job.total) this.#settleJob(job);
   }
 
   #settleJob(job: Job): void {
@@ -1326,11 +1608,14 @@ export class VirtioBlockDriver implements VirtioDriver {
     for (let i = first; i < waiting.length; i++) {
       const job = waiting[i];
       job.error ??= error;
-      job.next = job.buffer.length;
+      job.next = job.total;
       if (job.outstanding === 0) this.#settleJob(job);
     }
   }
 }
+
+/** The cursor of a data transfer, which has no ranges (never advanced). */
+const NO_CURSOR: DiscardCursor = Object.freeze({ range: 0, done: 0 }) as DiscardCursor;
 
 /** `start + sectors`, as a `number` while it is one. */
 function addSectors(start: number | bigint, sectors: number): number | bigint {

@@ -6,14 +6,24 @@
  * one of them while the rest stay the reference.
  *
  * Device side (`blk.device.*`): parse a popped chain, do its backend I/O,
- * complete it, lay out the configuration space. Driver side (`blk.driver.*`):
- * read the configuration, derive the request limits, split a transfer into
- * requests, build a request chain, finish a request from its status.
+ * complete it, lay out the configuration space; check and do discard and
+ * write zeroes segments. Driver side (`blk.driver.*`): read the
+ * configuration, derive the request limits, split a transfer into requests,
+ * build a request chain, finish a request from its status; read the discard
+ * limits, cut ranges into discard requests and build them.
  *
  * @module
  */
 
 import { blockConfigSpace, readBlockConfig } from "./config.ts";
+import {
+  buildDiscardRequest,
+  executeDiscardRequest,
+  layoutDiscardConfig,
+  parseDiscardRequest,
+  readDiscardConfig,
+  splitDiscard,
+} from "./discard.ts";
 import { executeBlockRequest } from "./io.ts";
 import {
   buildBlockRequest,
@@ -33,6 +43,12 @@ export interface BlockDeviceParts {
   readonly completeBlockRequest: typeof completeBlockRequest;
   /** Lays out `struct virtio_blk_config` (§5.2.4). */
   readonly blockConfigSpace: typeof blockConfigSpace;
+  /** Writes the discard and write zeroes limits into the configuration bytes (§5.2.4). */
+  readonly layoutDiscardConfig: typeof layoutDiscardConfig;
+  /** Checks a discard or write zeroes request's segments and reads them (§5.2.6). */
+  readonly parseDiscardRequest: typeof parseDiscardRequest;
+  /** Discards or zeroes an accepted request's segments on the backend (5.2.6.2/4-6). */
+  readonly executeDiscardRequest: typeof executeDiscardRequest;
 }
 
 /** The reference device-side parts. */
@@ -41,6 +57,9 @@ export const REFERENCE_BLOCK_DEVICE_PARTS: BlockDeviceParts = Object.freeze({
   executeBlockRequest,
   completeBlockRequest,
   blockConfigSpace,
+  layoutDiscardConfig,
+  parseDiscardRequest,
+  executeDiscardRequest,
 });
 
 /** The driver-side parts of virtio-blk. */
@@ -55,6 +74,12 @@ export interface BlockDriverParts {
   readonly buildBlockRequest: typeof buildBlockRequest;
   /** Turns a completed request's status byte into a result. */
   readonly finishBlockRequest: typeof finishBlockRequest;
+  /** Reads the discard and write zeroes limits under the generation loop (§5.2.4). */
+  readonly readDiscardConfig: typeof readDiscardConfig;
+  /** Cuts the next discard or write zeroes request off a list of ranges. */
+  readonly splitDiscard: typeof splitDiscard;
+  /** Writes a discard or write zeroes request's header and segments and lists its chain (§5.2.6). */
+  readonly buildDiscardRequest: typeof buildDiscardRequest;
 }
 
 /** The reference driver-side parts. */
@@ -64,4 +89,7 @@ export const REFERENCE_BLOCK_DRIVER_PARTS: BlockDriverParts = Object.freeze({
   splitTransfer,
   buildBlockRequest,
   finishBlockRequest,
+  readDiscardConfig,
+  splitDiscard,
+  buildDiscardRequest,
 });

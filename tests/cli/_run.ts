@@ -12,6 +12,7 @@ const LAB_FLAGS = [
   "--allow-run",
   "--allow-net",
   "--allow-sys=hostname",
+  "--allow-ffi",
 ];
 
 export interface LabResult {

@@ -268,3 +268,42 @@ Deno.test("disk write --from reads only what fits, from a regular file or standa
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("disk discard punches a hole and disk zero zeroes, changing exactly their sectors; info shows the limits", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const img = `${dir}/disk.img`;
+    const content = crypto.getRandomValues(new Uint8Array(65536)); // getRandomValues caps at 64 KiB
+    const image = new Uint8Array(4 * 1024 * 1024);
+    for (let at = 0; at < image.length; at += content.length) image.set(content, at);
+    await Deno.writeFile(img, image);
+    const blocks = async () => (await Deno.stat(img)).blocks! * 512;
+    const before = await blocks();
+    const d = await lab(["disk", "discard", img, "--sector", "2048", "--count", "2048"]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stdout, /^discarded 2048 sector\(s\) at sector 2048 of .* in 1 request\(s\)/);
+    assert.match(d.stdout, /allocated on disk: 4 MiB before, 3 MiB after: 1 MiB deallocated/);
+    assert.ok(before - await blocks() >= 1024 * 1024, "the file system got the blocks back");
+    const z = await lab(["disk", "zero", img, "--sector", "5", "--count", "3"]);
+    assert.equal(z.code, 0, z.stderr);
+    assert.match(
+      z.stdout,
+      /^zeroed 3 sector\(s\) at sector 5 .*\nallocated on disk: .*nothing deallocated/,
+    );
+    const u = await lab(["disk", "zero", img, "--sector", "6144", "--count", "2048", "--unmap"]);
+    assert.match(u.stdout, /zeroed \(unmap allowed\) 2048 sector\(s\).*\n.*1 MiB deallocated/);
+    const expected = image.slice();
+    expected.fill(0, 2048 * 512, 4096 * 512);
+    expected.fill(0, 5 * 512, 8 * 512);
+    expected.fill(0, 6144 * 512, 8192 * 512);
+    const after = await Deno.readFile(img);
+    assert.equal(after.length, image.length, "the image keeps its size");
+    assert.equal(sha256(after), sha256(expected), "exactly those sectors changed, to zeroes");
+    const info = await lab(["disk", "info", img]);
+    assert.match(info.stdout, /^discard: +not offered on a read-only disk/m);
+    const past = await lab(["disk", "discard", img, "--sector", "8190", "--count", "3"]);
+    assert.match(assertOneLineError(past), /past the end .*nothing was read or written/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -178,7 +178,7 @@ Deno.test("manifest features: withheld feature names and the lessons that unlock
     [{ version: 1, features: {}, lessons }, /"features" must be an array/],
     [
       { version: 1, features: [{ name: "VIRTIO_F_NOPE", unlockedBy: null }], lessons },
-      /"VIRTIO_F_NOPE" is not a transport feature bit name/,
+      /"VIRTIO_F_NOPE" is not a feature bit name/,
     ],
     [
       { version: 1, features: [{ name: "VIRTIO_F_EVENT_IDX", unlockedBy: "event-idx" }], lessons },

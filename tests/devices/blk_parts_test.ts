@@ -58,13 +58,19 @@ Deno.test("block parts: the tables hold the reference functions; mergeParts keep
     "blockConfigSpace",
     "completeBlockRequest",
     "executeBlockRequest",
+    "executeDiscardRequest",
+    "layoutDiscardConfig",
     "parseBlockRequest",
+    "parseDiscardRequest",
   ]);
   assert.deepEqual(Object.keys(REFERENCE_BLOCK_DRIVER_PARTS).sort(), [
     "blockTransferLimits",
     "buildBlockRequest",
+    "buildDiscardRequest",
     "finishBlockRequest",
     "readBlockConfig",
+    "readDiscardConfig",
+    "splitDiscard",
     "splitTransfer",
   ]);
   assert.ok(Object.isFrozen(REFERENCE_BLOCK_DEVICE_PARTS));

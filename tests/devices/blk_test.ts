@@ -12,10 +12,12 @@ import {
   VIRTIO_BLK_CONFIG_CAPACITY,
   VIRTIO_BLK_CONFIG_UNUSED0,
   VIRTIO_BLK_F_BLK_SIZE,
+  VIRTIO_BLK_F_DISCARD,
   VIRTIO_BLK_F_FLUSH,
   VIRTIO_BLK_F_RO,
   VIRTIO_BLK_F_SEG_MAX,
   VIRTIO_BLK_F_SIZE_MAX,
+  VIRTIO_BLK_F_WRITE_ZEROES,
   VIRTIO_BLK_S_IOERR,
   VIRTIO_BLK_T_IN,
   VirtioBlockDevice,
@@ -121,6 +123,8 @@ Deno.test("block: features offered and negotiated, limits read from configuratio
       VIRTIO_BLK_F_SEG_MAX,
       VIRTIO_BLK_F_BLK_SIZE,
       VIRTIO_BLK_F_FLUSH,
+      VIRTIO_BLK_F_DISCARD,
+      VIRTIO_BLK_F_WRITE_ZEROES,
     ),
   );
   assert.equal(
@@ -133,6 +137,8 @@ Deno.test("block: features offered and negotiated, limits read from configuratio
       VIRTIO_BLK_F_SEG_MAX,
       VIRTIO_BLK_F_BLK_SIZE,
       VIRTIO_BLK_F_FLUSH,
+      VIRTIO_BLK_F_DISCARD,
+      VIRTIO_BLK_F_WRITE_ZEROES,
     ),
   );
   assert.equal(driver.capacity, 16384n);
@@ -165,7 +171,15 @@ Deno.test("block: write, read back, flush and GET_ID round trips", async () => {
   await driver.flush();
   assert.equal(backend.flushes, 1);
   assert.equal(await driver.getId(), "virtio-lab-blk");
-  assert.deepEqual(device.stats.requests, { in: 3, out: 1, flush: 1, getId: 1, other: 0 });
+  assert.deepEqual(device.stats.requests, {
+    in: 3,
+    out: 1,
+    flush: 1,
+    getId: 1,
+    discard: 0,
+    writeZeroes: 0,
+    other: 0,
+  });
   assert.equal(device.stats.bytesWritten, data.length);
   assert.equal(device.stats.bytesRead, data.length + 1024 + 512);
   assert.equal(driver.stats.bytesRead, data.length + 1024 + 512);
@@ -435,7 +449,15 @@ Deno.test("block: transfers past the capacity are refused before anything is sen
   await assert.rejects(driver.read(1.5, 1), RangeError);
   await assert.rejects(driver.write(0, new Uint8Array(100)), RangeError);
   assert.deepEqual(await driver.read(64, 0), new Uint8Array(0), "an empty read at the end is fine");
-  assert.deepEqual(device.stats.requests, { in: 0, out: 0, flush: 0, getId: 0, other: 0 });
+  assert.deepEqual(device.stats.requests, {
+    in: 0,
+    out: 0,
+    flush: 0,
+    getId: 0,
+    discard: 0,
+    writeZeroes: 0,
+    other: 0,
+  });
   shutdown();
 });
 
