@@ -173,7 +173,7 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 31 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 36 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
   | "2.7/D2"
@@ -205,7 +205,12 @@ export type DerivedId =
   | "5.2.3/D1"
   | "5.2.6/D1"
   | "5.2.6/D2"
-  | "5.2.6/D3";
+  | "5.2.6/D3"
+  | "5.3.6.2/D1"
+  | "5.3.6.2/D2"
+  | "5.3.6.2/D3"
+  | "5.3.6.2/D4"
+  | "5.3.6.2/D5";
 
 /** Any id of the requirement table. */
 export type RequirementId = NormativeId | DerivedId;

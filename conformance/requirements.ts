@@ -127,6 +127,7 @@ export const SECTION_TITLES: Readonly<Record<string, string>> = Object.fromEntri
   ["5.3.5.1", "Device Requirements: Device Initialization"],
   ["5.3.6", "Device Operation"],
   ["5.3.6.1", "Driver Requirements: Device Operation"],
+  ["5.3.6.2", "Multiport Device Operation"],
   ["5.3.6.2.1", "Device Requirements: Multiport Device Operation"],
   ["5.3.6.2.2", "Driver Requirements: Multiport Device Operation"],
   ["6", "Reserved Feature Bits"],
@@ -1224,6 +1225,36 @@ const DERIVED = [
     "driver",
     "derived",
     "Data is device-writable for VIRTIO_BLK_T_IN and VIRTIO_BLK_T_GET_ID, device-readable for VIRTIO_BLK_T_OUT, and absent for a flush (request types of §5.2.6).",
+  ],
+  [
+    "5.3.6.2/D1",
+    "driver",
+    "derived",
+    "Each buffer on the control transmitq holds a whole struct virtio_console_control (8 bytes) with an event a driver sends: DEVICE_READY, PORT_READY or PORT_OPEN.",
+  ],
+  [
+    "5.3.6.2/D2",
+    "driver",
+    "derived",
+    "PORT_READY answers, once, a DEVICE_ADD the device sent; PORT_OPEN names a port the driver has made ready.",
+  ],
+  [
+    "5.3.6.2/D3",
+    "device",
+    "derived",
+    "Each control message the device sends is a whole struct virtio_console_control with an event a device sends, and a RESIZE carries its struct virtio_console_resize.",
+  ],
+  [
+    "5.3.6.2/D4",
+    "device",
+    "derived",
+    "CONSOLE_PORT, RESIZE, PORT_OPEN and PORT_NAME name a port the device added and has not removed.",
+  ],
+  [
+    "5.3.6.2/D5",
+    "device",
+    "derived",
+    "The device sends no control message before the driver's VIRTIO_CONSOLE_DEVICE_READY: the ports are announced in answer to it.",
   ],
 ] as const satisfies readonly Row[];
 
