@@ -1230,7 +1230,7 @@ const DERIVED = [
     "5.3.6.2/D1",
     "driver",
     "derived",
-    "Each buffer on the control transmitq holds a whole struct virtio_console_control (8 bytes) with an event a driver sends: DEVICE_READY, PORT_READY or PORT_OPEN.",
+    "A control transmitq buffer holds a whole 8-byte struct virtio_console_control with DEVICE_READY, PORT_READY or PORT_OPEN.",
   ],
   [
     "5.3.6.2/D2",
@@ -1242,7 +1242,7 @@ const DERIVED = [
     "5.3.6.2/D3",
     "device",
     "derived",
-    "Each control message the device sends is a whole struct virtio_console_control with an event a device sends, and a RESIZE carries its struct virtio_console_resize.",
+    "A control message from the device is a whole struct virtio_console_control with a device event; a RESIZE carries its cols and rows.",
   ],
   [
     "5.3.6.2/D4",
@@ -1254,7 +1254,7 @@ const DERIVED = [
     "5.3.6.2/D5",
     "device",
     "derived",
-    "The device sends no control message before the driver's VIRTIO_CONSOLE_DEVICE_READY: the ports are announced in answer to it.",
+    "The device sends no control message before the driver's DEVICE_READY: the ports are announced in answer to it.",
   ],
 ] as const satisfies readonly Row[];
 

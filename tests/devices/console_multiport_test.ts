@@ -35,6 +35,7 @@ function logged(): { log: ConformanceLog; reporter: ConformanceReporter } {
   return { log, reporter: new ConformanceReporter(log, "test") };
 }
 import { features, hasFeature, VIRTIO_F_VERSION_1 } from "../../virtio/features.ts";
+import { createMachine } from "../../machine.ts";
 import { buildStack, readBytes, registration } from "./_stack.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -509,4 +510,26 @@ Deno.test("EchoConsoleBackend: writes wait while the echoed bytes are unread pas
   await echo.close();
   assert.equal(await echo.read(), null);
   await assert.rejects(() => echo.write(utf8("x")));
+});
+
+Deno.test("createMachine({ consolePorts }): named queue roles, and close() closes every port's backend", async () => {
+  const echo = new EchoConsoleBackend();
+  const machine = await createMachine({ consolePorts: [{ name: "org.lab.echo", backend: echo }] });
+  try {
+    const roles = machine.traffic().filter((r) => r.node.startsWith("virtio_console")).map((r) =>
+      `${r.queue} ${r.role}`
+    );
+    assert.deepEqual(roles, [
+      "0 receiveq",
+      "1 transmitq",
+      "2 control receiveq",
+      "3 control transmitq",
+      "4 port 1 receiveq",
+      "5 port 1 transmitq",
+    ]);
+    assert.deepEqual(machine.console.driver!.ports.map((p) => p.name), [null, "org.lab.echo"]);
+  } finally {
+    await machine.close();
+  }
+  assert.equal(await echo.read(), null, "the machine closed the port's backend");
 });
