@@ -389,7 +389,9 @@ export function deviceReadyMessage(state: DriverControlState): Uint8Array {
  *   with PORT_OPEN(port, 1) (5.3.6.2.2/2);
  * - RESIZE(port): the port's size is the `struct virtio_console_resize` after the header;
  * - PORT_OPEN(port, v): the host side connected (1) or went away (0);
- * - PORT_NAME(port): the port's name is the UTF-8 text after the header.
+ * - PORT_NAME(port): the port's name is the UTF-8 text after the header, up
+ *   to a NUL if there is one (the spec sends none; QEMU sends one after the
+ *   name), invalid UTF-8 decoded as U+FFFD.
  *
  * What it refuses, reported and answered with nothing: a message before
  * DEVICE_READY was sent (5.3.6.2/D5); a message shorter than 8 bytes, an
@@ -529,8 +531,13 @@ export function handleControlMessage(
     case VIRTIO_CONSOLE_PORT_OPEN:
       port.hostOpen = c.value === 1;
       return [];
-    default: // VIRTIO_CONSOLE_PORT_NAME
-      port.name = new TextDecoder().decode(message.subarray(VIRTIO_CONSOLE_CONTROL_SIZE));
+    default: { // VIRTIO_CONSOLE_PORT_NAME
+      // The spec sends the name without a NUL; QEMU sends one after it.
+      // Like Linux's strncpy, the name stops at the first NUL.
+      const tail = message.subarray(VIRTIO_CONSOLE_CONTROL_SIZE);
+      const nul = tail.indexOf(0);
+      port.name = new TextDecoder().decode(nul < 0 ? tail : tail.subarray(0, nul));
       return [];
+    }
   }
 }

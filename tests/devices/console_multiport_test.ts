@@ -218,6 +218,9 @@ Deno.test("handleControlMessage: ports come and go, CONSOLE_PORT is answered wit
   assert.equal(state.ports[0].guestOpen, true);
   handleControlMessage(state, encodeControl(2, 7, 0, utf8("org.lab.échø")), reporter);
   assert.equal(state.ports[1].name, "org.lab.échø");
+  // QEMU's PORT_NAME ends with a NUL (hw/char/virtio-serial-bus.c); the name stops there.
+  handleControlMessage(state, encodeControl(2, 7, 1, utf8("org.qemu.guest_agent.0\0")), reporter);
+  assert.equal(state.ports[1].name, "org.qemu.guest_agent.0");
   handleControlMessage(state, encodeControl(2, 6, 1), reporter);
   assert.equal(state.ports[1].hostOpen, true);
   handleControlMessage(state, encodeControl(2, 6, 0), reporter);
