@@ -93,7 +93,9 @@ const ready = ruleFor<Impl, [number], { bytes: string; sent: string; thrown: str
 function observeReady(step: Impl["deviceReadyMessage"]) {
   const state: DriverControlState = { maxNrPorts: 2, deviceReadySent: false, ports: [] };
   const o = attempt(() => step(state));
-  if (!("returned" in o)) return { bytes: "", sent: String(state.deviceReadySent), thrown: "threw" };
+  if (!("returned" in o)) {
+    return { bytes: "", sent: String(state.deviceReadySent), thrown: "threw" };
+  }
   const bytes = o.returned;
   const c = bytes instanceof Uint8Array ? decodeControl(bytes) : null;
   return {
@@ -132,6 +134,7 @@ export const grader = defineGrader<Impl>({
       verdict: (r) => ({ answers: r.answers, table: r.table, reported: r.reported }),
       why: "CONSOLE_PORT for a console, PORT_NAME for a name, PORT_OPEN(port, 1) for an open " +
         "host side, all naming that port, and the port ready; nothing for PORT_READY(0)",
+      note: (got) => got.answers.some((a) => a.includes("\\u0000")) ? QEMU_NUL : undefined,
     }),
     device({
       name: "PORT_NAME carries the name in UTF-8, without a NUL",
@@ -230,7 +233,8 @@ export const grader = defineGrader<Impl>({
       cases: driverTopic("name"),
       verdict: (r) => ({ answers: r.answers, table: r.table, reported: r.reported }),
       why: "the bytes after the 8-byte header, decoded as UTF-8, cut at a NUL",
-      note: (got, want) => got.table !== want.table && got.table.includes("\\u0000") ? QEMU_NUL : undefined,
+      note: (got, want) =>
+        got.table !== want.table && got.table.includes("\\u0000") ? QEMU_NUL : undefined,
     }),
     driver({
       name: "PORT_OPEN's value says whether the host side is open",

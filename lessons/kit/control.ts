@@ -94,19 +94,46 @@ const CONSOLE = { console: true } as const;
 export const DEVICE_CASES: readonly [DeviceCase][] = ([
   // DEVICE_READY(1): announce what is not announced yet.
   ["DEVICE_READY(1) on a fresh console of 1 port", "announce", false, [CONSOLE], msg(0, 0, 1)],
-  ["DEVICE_READY(1) on a fresh console of 3 ports", "announce", false, [CONSOLE, {}, {}], msg(0, 0, 1)],
-  ["DEVICE_READY(1) with id 0xffffffff (NetBSD's)", "announce", false, [CONSOLE, {}], msg(-1, 0, 1)],
+  [
+    "DEVICE_READY(1) on a fresh console of 3 ports",
+    "announce",
+    false,
+    [CONSOLE, {}, {}],
+    msg(0, 0, 1),
+  ],
+  [
+    "DEVICE_READY(1) with id 0xffffffff (NetBSD's)",
+    "announce",
+    false,
+    [CONSOLE, {}],
+    msg(-1, 0, 1),
+  ],
   ["DEVICE_READY(1) when ports 0 and 2 are added", "announce", true, [
     { ...CONSOLE, ...READY },
     {},
     ADDED,
     {},
   ], msg(0, 0, 1)],
-  ["DEVICE_READY(1) again, every port added", "announce", true, [{ ...CONSOLE, ...READY }, READY], msg(0, 0, 1)],
+  [
+    "DEVICE_READY(1) again, every port added",
+    "announce",
+    true,
+    [{ ...CONSOLE, ...READY }, READY],
+    msg(0, 0, 1),
+  ],
   ["DEVICE_READY(0): the driver failed", "announce", false, [CONSOLE, {}], msg(0, 0, 0)],
   // PORT_READY(1): tell the port what it is.
-  ["PORT_READY(0, 1) for the console port", "answer", true, [{ ...CONSOLE, ...ADDED }, ADDED], msg(0, 3, 1)],
-  ["PORT_READY(1, 1) for a named port", "answer", true, [CONSOLE, { name: "org.lab.echo", ...ADDED }], msg(1, 3, 1)],
+  [
+    "PORT_READY(0, 1) for the console port",
+    "answer",
+    true,
+    [{ ...CONSOLE, ...ADDED }, ADDED],
+    msg(0, 3, 1),
+  ],
+  ["PORT_READY(1, 1) for a named port", "answer", true, [CONSOLE, {
+    name: "org.lab.echo",
+    ...ADDED,
+  }], msg(1, 3, 1)],
   ["PORT_READY(1, 1) for an unnamed port", "answer", true, [CONSOLE, ADDED], msg(1, 3, 1)],
   ["PORT_READY(1, 1), its host side closed", "answer", true, [CONSOLE, {
     name: "org.lab.log",
@@ -133,24 +160,103 @@ export const DEVICE_CASES: readonly [DeviceCase][] = ([
   }], msg(3, 3, 1)],
   // PORT_OPEN: the guest opened or closed a port.
   ["PORT_OPEN(1, 1)", "open", true, [CONSOLE, READY], msg(1, 6, 1)],
-  ["PORT_OPEN(1, 0) after it was open", "open", true, [CONSOLE, { ...READY, guestOpen: true }], msg(1, 6, 0)],
-  ["PORT_OPEN(0, 1) answering CONSOLE_PORT", "open", true, [{ ...CONSOLE, ...READY }], msg(0, 6, 1)],
-  ["PORT_OPEN(0, 0) on the console port, later", "open", true, [{ ...CONSOLE, ...READY, guestOpen: true }], msg(0, 6, 0)],
+  [
+    "PORT_OPEN(1, 0) after it was open",
+    "open",
+    true,
+    [CONSOLE, { ...READY, guestOpen: true }],
+    msg(1, 6, 0),
+  ],
+  [
+    "PORT_OPEN(0, 1) answering CONSOLE_PORT",
+    "open",
+    true,
+    [{ ...CONSOLE, ...READY }],
+    msg(0, 6, 1),
+  ],
+  ["PORT_OPEN(0, 0) on the console port, later", "open", true, [{
+    ...CONSOLE,
+    ...READY,
+    guestOpen: true,
+  }], msg(0, 6, 0)],
   // Refusals.
   ["an empty message", "refuse", true, [CONSOLE], new Uint8Array(0), "5.3.6.2/D1"],
-  ["a 6-byte PORT_READY(1) without its value", "refuse", true, [CONSOLE, ADDED], cut(msg(1, 3, 1), 6), "5.3.6.2/D1"],
+  [
+    "a 6-byte PORT_READY(1) without its value",
+    "refuse",
+    true,
+    [CONSOLE, ADDED],
+    cut(msg(1, 3, 1), 6),
+    "5.3.6.2/D1",
+  ],
   ["a 7-byte DEVICE_READY(1)", "refuse", false, [CONSOLE], cut(msg(0, 0, 1), 7), "5.3.6.2/D1"],
   ["DEVICE_ADD(1) sent by the driver", "refuse", true, [CONSOLE, {}], msg(1, 1, 0), "5.3.6.2/D1"],
   ["PORT_NAME(0) sent by the driver", "refuse", true, [READY], msg(0, 7, 0, "x"), "5.3.6.2/D1"],
   ["event 8, which no version defines", "refuse", true, [READY], msg(0, 8, 1), "5.3.6.2/D1"],
-  ["PORT_READY(1, 1) before DEVICE_READY", "refuse", false, [CONSOLE, ADDED], msg(1, 3, 1), "5.3.6.2.2/1"],
-  ["PORT_OPEN(1, 1) before DEVICE_READY", "refuse", false, [CONSOLE, READY], msg(1, 6, 1), "5.3.6.2.2/1"],
-  ["PORT_READY(1, 1) for a port never added", "refuse", true, [{ ...CONSOLE, ...READY }, {}], msg(1, 3, 1), "5.3.6.2/D2"],
-  ["PORT_READY(5, 1) past the table", "refuse", true, [{ ...CONSOLE, ...READY }, READY], msg(5, 3, 1), "5.3.6.2/D2"],
-  ["PORT_READY(1, 1) twice", "refuse", true, [{ ...CONSOLE, ...READY }, { name: "twice", ...READY }], msg(1, 3, 1), "5.3.6.2/D2"],
-  ["PORT_OPEN(1, 1) for a port added, not ready", "refuse", true, [{ ...CONSOLE, ...READY }, ADDED], msg(1, 6, 1), "5.3.6.2/D2"],
-  ["PORT_OPEN(0x10000, 1) past the table", "refuse", true, [{ ...CONSOLE, ...READY }], msg(0x1_0000, 6, 1), "5.3.6.2/D2"],
-  ["PORT_OPEN(0, 0) answering CONSOLE_PORT", "refuse", true, [{ ...CONSOLE, ...READY }], msg(0, 6, 0), "5.3.6.2.2/2"],
+  [
+    "PORT_READY(1, 1) before DEVICE_READY",
+    "refuse",
+    false,
+    [CONSOLE, ADDED],
+    msg(1, 3, 1),
+    "5.3.6.2.2/1",
+  ],
+  [
+    "PORT_OPEN(1, 1) before DEVICE_READY",
+    "refuse",
+    false,
+    [CONSOLE, READY],
+    msg(1, 6, 1),
+    "5.3.6.2.2/1",
+  ],
+  [
+    "PORT_READY(1, 1) for a port never added",
+    "refuse",
+    true,
+    [{ ...CONSOLE, ...READY }, {}],
+    msg(1, 3, 1),
+    "5.3.6.2/D2",
+  ],
+  [
+    "PORT_READY(5, 1) past the table",
+    "refuse",
+    true,
+    [{ ...CONSOLE, ...READY }, READY],
+    msg(5, 3, 1),
+    "5.3.6.2/D2",
+  ],
+  [
+    "PORT_READY(1, 1) twice",
+    "refuse",
+    true,
+    [{ ...CONSOLE, ...READY }, { name: "twice", ...READY }],
+    msg(1, 3, 1),
+    "5.3.6.2/D2",
+  ],
+  [
+    "PORT_OPEN(1, 1) for a port added, not ready",
+    "refuse",
+    true,
+    [{ ...CONSOLE, ...READY }, ADDED],
+    msg(1, 6, 1),
+    "5.3.6.2/D2",
+  ],
+  [
+    "PORT_OPEN(0x10000, 1) past the table",
+    "refuse",
+    true,
+    [{ ...CONSOLE, ...READY }],
+    msg(0x1_0000, 6, 1),
+    "5.3.6.2/D2",
+  ],
+  [
+    "PORT_OPEN(0, 0) answering CONSOLE_PORT",
+    "refuse",
+    true,
+    [{ ...CONSOLE, ...READY }],
+    msg(0, 6, 0),
+    "5.3.6.2.2/2",
+  ],
 ] as const).map(([label, topic, deviceReady, ports, message, rule]) => [{
   label,
   topic,
@@ -204,31 +310,85 @@ export const DRIVER_CASES: readonly [DriverCase][] = ([
   ["CONSOLE_PORT(0, 1)", "console", 2, [{ id: 0 }, P1], msg(0, 4, 1)],
   ["CONSOLE_PORT(1, 0): value unused", "console", 2, [P0, P1], msg(1, 4, 0)],
   ["PORT_NAME(1) org.lab.echo, without a NUL", "name", 2, [P0, P1], msg(1, 7, 0, "org.lab.echo")],
-  ["PORT_NAME(1) with QEMU's NUL after it", "name", 2, [P0, P1], msg(1, 7, 1, "org.qemu.guest_agent.0\0")],
+  [
+    "PORT_NAME(1) with QEMU's NUL after it",
+    "name",
+    2,
+    [P0, P1],
+    msg(1, 7, 1, "org.qemu.guest_agent.0\0"),
+  ],
   ["PORT_NAME(1) in UTF-8", "name", 2, [P0, P1], msg(1, 7, 0, "capteur-ñ°µ-✓")],
-  ["PORT_NAME(1) renaming a named port", "name", 2, [P0, { id: 1, name: "old" }], msg(1, 7, 0, "new")],
+  [
+    "PORT_NAME(1) renaming a named port",
+    "name",
+    2,
+    [P0, { id: 1, name: "old" }],
+    msg(1, 7, 0, "new"),
+  ],
   ["PORT_OPEN(1, 1): the host connected", "open", 2, [P0, P1], msg(1, 6, 1)],
   ["PORT_OPEN(1, 0): the host went away", "open", 2, [P0, { id: 1, hostOpen: true }], msg(1, 6, 0)],
-  ["RESIZE(0) 132 columns, 43 rows", "resize", 2, [P0, P1], withTail(msg(0, 5, 0), [132, 0, 43, 0])],
-  ["RESIZE(1) 0x1234 columns, 0xabcd rows", "resize", 2, [P0, P1], withTail(msg(1, 5, 0), [0x34, 0x12, 0xcd, 0xab])],
-  ["RESIZE(0) with 2 of its 4 bytes", "refuse", 2, [P0], withTail(msg(0, 5, 0), [80, 0]), "5.3.6.2/D3"],
+  [
+    "RESIZE(0) 132 columns, 43 rows",
+    "resize",
+    2,
+    [P0, P1],
+    withTail(msg(0, 5, 0), [132, 0, 43, 0]),
+  ],
+  [
+    "RESIZE(1) 0x1234 columns, 0xabcd rows",
+    "resize",
+    2,
+    [P0, P1],
+    withTail(msg(1, 5, 0), [0x34, 0x12, 0xcd, 0xab]),
+  ],
+  [
+    "RESIZE(0) with 2 of its 4 bytes",
+    "refuse",
+    2,
+    [P0],
+    withTail(msg(0, 5, 0), [80, 0]),
+    "5.3.6.2/D3",
+  ],
   ["an empty message (len 0)", "refuse", 2, [P0], new Uint8Array(0), "5.3.6.2/D3"],
-  ["a 6-byte DEVICE_ADD(1) without its value", "refuse", 4, [P0], cut(msg(1, 1, 0), 6), "5.3.6.2/D3"],
+  [
+    "a 6-byte DEVICE_ADD(1) without its value",
+    "refuse",
+    4,
+    [P0],
+    cut(msg(1, 1, 0), 6),
+    "5.3.6.2/D3",
+  ],
   ["PORT_READY(0, 1) sent by the device", "refuse", 2, [P0], msg(0, 3, 1), "5.3.6.2/D3"],
   ["event 8, which no version defines", "refuse", 2, [P0], msg(0, 8, 0), "5.3.6.2/D3"],
   ["CONSOLE_PORT(1) for a port never added", "refuse", 4, [P0], msg(1, 4, 1), "5.3.6.2/D4"],
-  ["PORT_NAME(2) for a port never added", "refuse", 4, [P0, P1], msg(2, 7, 0, "ghost"), "5.3.6.2/D4"],
+  [
+    "PORT_NAME(2) for a port never added",
+    "refuse",
+    4,
+    [P0, P1],
+    msg(2, 7, 0, "ghost"),
+    "5.3.6.2/D4",
+  ],
   ["PORT_OPEN(3, 1) for a port never added", "refuse", 4, [P0], msg(3, 6, 1), "5.3.6.2/D4"],
-  ["RESIZE(1) for a port never added", "refuse", 4, [P0], withTail(msg(1, 5, 0), [80, 0, 25, 0]), "5.3.6.2/D4"],
-] as const).map(([label, topic, maxNrPorts, ports, message, rule]) => [{
-  label,
-  topic,
-  deviceReadySent: true,
-  maxNrPorts,
-  ports,
-  message,
-  rule: rule as RequirementId | undefined,
-}] as [DriverCase]).concat([[{
+  [
+    "RESIZE(1) for a port never added",
+    "refuse",
+    4,
+    [P0],
+    withTail(msg(1, 5, 0), [80, 0, 25, 0]),
+    "5.3.6.2/D4",
+  ],
+] as const).map(([label, topic, maxNrPorts, ports, message, rule]) =>
+  [{
+    label,
+    topic,
+    deviceReadySent: true,
+    maxNrPorts,
+    ports,
+    message,
+    rule: rule as RequirementId | undefined,
+  }] as [DriverCase]
+).concat([[{
   label: "DEVICE_ADD(1) before the driver sent DEVICE_READY",
   topic: "refuse",
   rule: "5.3.6.2/D5",
@@ -274,7 +434,14 @@ export interface ControlRun {
   readonly reported: readonly string[];
 }
 
-const DEVICE_EVENTS = new Set([DEVICE_ADD, DEVICE_REMOVE, CONSOLE_PORT, RESIZE, PORT_OPEN, PORT_NAME]);
+const DEVICE_EVENTS = new Set([
+  DEVICE_ADD,
+  DEVICE_REMOVE,
+  CONSOLE_PORT,
+  RESIZE,
+  PORT_OPEN,
+  PORT_NAME,
+]);
 const DRIVER_EVENTS = new Set([DEVICE_READY, PORT_READY, PORT_OPEN]);
 
 /**
@@ -299,7 +466,9 @@ export function describeAnswer(bytes: unknown): string {
     case PORT_NAME:
       return `${name}(${c.id}) ${JSON.stringify(new TextDecoder().decode(bytes.subarray(8)))}`;
     default:
-      return `${name}(${c.id}, ${c.value})${bytes.length > 8 ? ` + ${bytes.length - 8} bytes` : ""}`;
+      return `${name}(${c.id}, ${c.value})${
+        bytes.length > 8 ? ` + ${bytes.length - 8} bytes` : ""
+      }`;
   }
 }
 
@@ -333,12 +502,18 @@ export function runDeviceStep(
   step: (state: DeviceControlState, message: Uint8Array, reporter: ConformanceReporter) => unknown,
   c: DeviceCase,
 ): ControlRun {
-  return run(deviceState(c), step, c.message, DEVICE_EVENTS, (s) =>
-    `deviceReady ${s.deviceReady}; ` +
-    s.ports.map((p) =>
-      `port ${p.id}: ${p.added ? "added" : "not added"}, ${p.ready ? "ready" : "not ready"}, ` +
-      `guest ${p.guestOpen === null ? "silent" : p.guestOpen ? "open" : "closed"}`
-    ).join("; "));
+  return run(
+    deviceState(c),
+    step,
+    c.message,
+    DEVICE_EVENTS,
+    (s) =>
+      `deviceReady ${s.deviceReady}; ` +
+      s.ports.map((p) =>
+        `port ${p.id}: ${p.added ? "added" : "not added"}, ${p.ready ? "ready" : "not ready"}, ` +
+        `guest ${p.guestOpen === null ? "silent" : p.guestOpen ? "open" : "closed"}`
+      ).join("; "),
+  );
 }
 
 /** `handleControlMessage` on a driver case. */
@@ -346,17 +521,23 @@ export function runDriverStep(
   step: (state: DriverControlState, message: Uint8Array, reporter: ConformanceReporter) => unknown,
   c: DriverCase,
 ): ControlRun {
-  return run(driverState(c), step, c.message, DRIVER_EVENTS, (s) =>
-    [...s.ports].sort((a, b) => a.id - b.id).map((p) =>
-      `port ${p.id}: name ${JSON.stringify(p.name)}, ${p.console ? "console" : "not console"}, ` +
-      `host ${p.hostOpen ? "open" : "closed"}, guest ${p.guestOpen ? "open" : "closed"}, ` +
-      `size ${p.size ? `${p.size.cols}x${p.size.rows}` : "none"}`
-    ).join("; ") || "no ports");
+  return run(
+    driverState(c),
+    step,
+    c.message,
+    DRIVER_EVENTS,
+    (s) =>
+      [...s.ports].sort((a, b) => a.id - b.id).map((p) =>
+        `port ${p.id}: name ${JSON.stringify(p.name)}, ${p.console ? "console" : "not console"}, ` +
+        `host ${p.hostOpen ? "open" : "closed"}, guest ${p.guestOpen ? "open" : "closed"}, ` +
+        `size ${p.size ? `${p.size.cols}x${p.size.rows}` : "none"}`
+      ).join("; ") || "no ports",
+  );
 }
 
 /** A run in words, for a failure message. */
 export function showRun(r: ControlRun): string {
-  const answers = r.answers.length ? `[${r.answers.join(", ")}]` : "nothing";
   const reported = r.reported.length ? `reported ${r.reported.join(", ")}` : "reported nothing";
-  return `${r.outcome === "returned" ? `answered ${answers}` : r.outcome}; ${reported}; ${r.table}`;
+  const did = r.outcome === "returned" ? `returned [${r.answers.join(", ")}]` : r.outcome;
+  return `${did}; ${reported}; then ${r.table}`;
 }
