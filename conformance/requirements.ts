@@ -122,6 +122,7 @@ export const SECTION_TITLES: Readonly<Record<string, string>> = Object.fromEntri
   ["5.2.6.1", "Driver Requirements: Device Operation"],
   ["5.2.6.2", "Device Requirements: Device Operation"],
   ["5.3", "Console Device"],
+  ["5.3.2", "Virtqueues"],
   ["5.3.4", "Device configuration layout"],
   ["5.3.5", "Device Initialization"],
   ["5.3.5.1", "Device Requirements: Device Initialization"],

@@ -127,7 +127,7 @@ export function deviceReadyMessage(state: DriverControlState): Uint8Array {
  * | RESIZE(port) + cols, rows      | its `size`: `{ cols, rows }` (le16 each)                     | nothing               |
  *
  * Decode the name as `TextDecoder` does by default (invalid bytes become
- * U+FFFD). Refuse, by reporting the id (wording, values and action yours),
+ * U+FFFD); a second PORT_NAME for a port replaces its name. Refuse, by reporting the id (wording, values and action yours),
  * changing nothing and returning `[]`:
  *
  * | the message                                                       | report        |
