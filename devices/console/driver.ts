@@ -675,19 +675,24 @@ export class VirtioConsoleDriver implements VirtioDriver {
   #portAdded(id: number): void {
     let channel = this.#channels[id];
     if (!channel) return; // beyond max_nr_ports: no queues (the part reported it)
+    let parked: number[] = [];
     if (channel.gone) {
-      // Added again after a removal: a fresh stream on the same queues and buffers.
+      // Added again after a removal: a fresh stream on the same queues and
+      // buffers. The queues' reap callbacks name the old channel and find
+      // this one through #current; buffers reaped while the port was gone
+      // were parked, and go back to the device now.
       const fresh = this.#newChannel(id);
       fresh.rxq = channel.rxq;
       fresh.txq = channel.txq;
       fresh.rxAll.push(...channel.rxAll);
-      // The queues' reap callbacks name the old channel and find this one
-      // through #current.
+      parked = channel.rxParked.splice(0);
       this.#channels[id] = channel = fresh;
     }
     channel.added = true;
     if (channel.rxAll.length === 0 && channel.rxq) {
       this.#fill(channel, Math.min(this.#receiveBuffers, channel.rxq.size));
+    } else {
+      this.#post(channel, parked);
     }
   }
 

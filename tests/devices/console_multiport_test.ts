@@ -536,3 +536,49 @@ Deno.test("createMachine({ consolePorts }): named queue roles, and close() close
   }
   assert.equal(await echo.read(), null, "the machine closed the port's backend");
 });
+
+Deno.test("multiport: a port the device removes ends, fails its writes, and comes back fresh when added again", async () => {
+  const echo = new EchoConsoleBackend();
+  let churned = false;
+  const { driver, log, settle, shutdown } = await multiportStack(
+    [{ name: "org.lab.echo", backend: echo }],
+    new VirtioConsoleDriver(),
+    {
+      // The first time the guest opens port 1, the device unplugs it and
+      // plugs it in again (as a hot-unplugged and re-plugged virtserialport).
+      handleDriverMessage: (state, message, reporter) => {
+        const c = decodeControl(message);
+        if (!churned && c?.event === VIRTIO_CONSOLE_PORT_OPEN && c.id === 1) {
+          churned = true;
+          state.ports[1].ready = false;
+          state.ports[1].guestOpen = true;
+          return [encodeControl(1, VIRTIO_CONSOLE_DEVICE_REMOVE, 0), encodeControl(1, 1, 0)];
+        }
+        return handleDriverMessage(state, message, reporter);
+      },
+    },
+  );
+  try {
+    const old = driver.port("org.lab.echo")!;
+    const oldReader = old.readable.getReader();
+    await old.setOpen(true);
+    await settle();
+    assert.equal(churned, true);
+    assert.equal(old.removed, true);
+    assert.equal((await oldReader.read()).done, true, "the removed port's stream ended");
+    await assert.rejects(
+      () => old.write("x"),
+      (e: Error & { code?: string }) => e.code === "removed",
+    );
+    const again = driver.port("org.lab.echo")!;
+    assert.equal(again.removed, false, "the port added again is a fresh one");
+    await again.write("back again");
+    const reader = again.readable.getReader();
+    assert.equal(text(await readBytes(reader, 10)), "back again");
+    reader.releaseLock();
+    assert.equal(log.entries.length, 0, log.format());
+  } finally {
+    shutdown();
+    await echo.close();
+  }
+});
