@@ -33,7 +33,7 @@ import { type BlockBackend, MemoryBlockBackend } from "./devices/blk/backends.ts
 import { VirtioBlockDevice } from "./devices/blk/device.ts";
 import { checkRequestTimeout, VirtioBlockDriver } from "./devices/blk/driver.ts";
 import { type ConsoleBackend, MemoryConsoleBackend } from "./devices/console/backends.ts";
-import { VirtioConsoleDevice } from "./devices/console/device.ts";
+import { type ConsolePortOptions, VirtioConsoleDevice } from "./devices/console/device.ts";
 import { VirtioConsoleDriver } from "./devices/console/driver.ts";
 import { referenceDrivers } from "./devices/mod.ts";
 import { checkMachineParts, type MachineParts, replacedParts, resolveParts } from "./parts.ts";
@@ -91,6 +91,13 @@ export interface MachineOptions {
   readonly disk?: BlockBackend;
   /** The console's byte stream; default: a {@linkcode MemoryConsoleBackend}. The machine takes ownership. */
   readonly console?: ConsoleBackend;
+  /**
+   * More console ports (1, 2, ... in this order), each on its own backend,
+   * like QEMU's `-device virtserialport,name=...`: with any, the console
+   * offers VIRTIO_CONSOLE_F_MULTIPORT (default none). The machine takes
+   * ownership of their backends.
+   */
+  readonly consolePorts?: readonly ConsolePortOptions[];
   /** Replace the block device model. */
   readonly blockDevice?: VirtioDevice;
   /** Replace the console device model. */
@@ -254,10 +261,14 @@ export interface QueueTraffic {
   readonly interrupts: number;
 }
 
-const QUEUE_ROLES: Readonly<Record<string, readonly string[]>> = {
-  "virtio-blk": ["requestq"],
-  "virtio-console": ["receiveq", "transmitq"],
-};
+/** A queue's role by device type and index (§5.2.2, §5.3.2). */
+function queueRole(type: string, index: number): string {
+  if (type === "virtio-blk" && index === 0) return "requestq";
+  if (type !== "virtio-console") return `queue ${index}`;
+  if (index < 2) return index === 0 ? "receiveq" : "transmitq";
+  if (index < 4) return index === 2 ? "control receiveq" : "control transmitq";
+  return `port ${(index - 2) >> 1} ${index % 2 === 0 ? "receiveq" : "transmitq"}`;
+}
 
 /** A machine built by {@linkcode createMachine}. */
 export class LabMachine {
@@ -366,13 +377,13 @@ export class LabMachine {
     for (const dev of [this.blk, this.console]) {
       const transport = dev.transport;
       const stats = transport.queueStats();
-      const roles = QUEUE_ROLES[deviceIdName(dev.device.deviceId)] ?? [];
+      const type = deviceIdName(dev.device.deviceId);
       stats.forEach((s, index) => {
         const q = transport.liveQueue(index)?.stats;
         rows.push({
           node: `${dev.window.name}@${dev.window.base.toString(16)}`,
           queue: index,
-          role: roles[index] ?? `queue ${index}`,
+          role: queueRole(type, index),
           requests: q?.chains ?? 0,
           bytesRead: q?.bytesRead ?? 0,
           bytesWritten: q?.bytesWritten ?? 0,
@@ -507,6 +518,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     });
   const consoleDevice = options.consoleDevice ??
     new VirtioConsoleDevice(consoleBackend, {
+      ports: options.consolePorts,
       parts: resolveParts(parts, "console", "device"),
       onError: sink.report,
     });
@@ -585,7 +597,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
       error: conBound.error,
       recover: () => recoverBound(conBound),
     },
-    backends: [consoleBackend, disk],
+    backends: [consoleBackend, ...(options.consolePorts ?? []).map((p) => p.backend), disk],
     sink,
     parts,
   });

@@ -1,8 +1,11 @@
 /**
- * `lab boot [--disk FILE] [--console-socket PATH]`: boots the lab machine and
- * runs the guest shell on its virtio console, attached to this terminal (raw
- * mode) or to a Unix socket the device listens on (like QEMU's
- * `-chardev socket,server=on`).
+ * `lab boot [--disk FILE] [--console-socket PATH] [--port NAME[=socket:PATH]]...`:
+ * boots the lab machine and runs the guest shell on its virtio console,
+ * attached to this terminal (raw mode) or to a Unix socket the device listens
+ * on (like QEMU's `-chardev socket,server=on`). Each `--port` adds a named
+ * console port (VIRTIO_CONSOLE_F_MULTIPORT, like QEMU's
+ * `-device virtserialport,name=NAME`): a loopback that echoes what the guest
+ * sends, or a Unix socket.
  *
  * @module
  */
@@ -12,9 +15,11 @@ import { createMachine } from "../machine.ts";
 import {
   type ConsoleBackend,
   ConsoleBackendError,
+  EchoConsoleBackend,
   TerminalConsoleBackend,
   UnixSocketConsoleBackend,
 } from "../devices/console/backends.ts";
+import { type ConsolePortOptions, MAX_CONSOLE_PORTS } from "../devices/console/device.ts";
 import type { BlockBackend } from "../devices/blk/backends.ts";
 import { runShell } from "../guest/shell.ts";
 import { formatSize } from "../guest/shell.ts";
@@ -38,6 +43,13 @@ export function register(program: Command): void {
       "attach the console to a Unix socket instead of this terminal",
     )
     .option(
+      "--port <NAME[=socket:PATH]>",
+      "add a named console port (VIRTIO_CONSOLE_F_MULTIPORT): a loopback echoing what the " +
+        "guest sends, or =socket:PATH for a Unix socket; repeat for more ports",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option(
       "--mine",
       "run your code: the transport parts of every lesson you passed replace the reference ones",
     )
@@ -46,6 +58,7 @@ export function register(program: Command): void {
         disk: opts.disk,
         readOnly: opts.readOnly ?? false,
         consoleSocket: opts.consoleSocket,
+        ports: opts.port.map(parsePortSpec),
         mine: opts.mine ?? false,
       });
     });
@@ -59,8 +72,60 @@ export interface BootOptions {
   readonly readOnly?: boolean;
   /** Unix socket path for the console, or `undefined` for the terminal. */
   readonly consoleSocket?: string;
+  /** More console ports, numbered 1, 2, ... in this order (default none). */
+  readonly ports?: readonly PortSpec[];
   /** Use the learner's parts from every passed lesson. */
   readonly mine?: boolean;
+}
+
+/** One `--port` option: a port's name and what is behind it. */
+export interface PortSpec {
+  /** The name the device sends in PORT_NAME. */
+  readonly name: string;
+  /** A Unix socket path the port listens on, or `null` for a loopback (echo). */
+  readonly socket: string | null;
+}
+
+/**
+ * Parses a `--port` value: `NAME` or `NAME=echo` (a loopback) or
+ * `NAME=socket:PATH`.
+ *
+ * @param spec The option's value.
+ * @throws {UserError} If the name is empty, has spaces or control
+ *   characters, or the backend is neither `echo` nor `socket:PATH`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parsePortSpec } from "./boot.ts";
+ * assert.deepEqual(parsePortSpec("org.lab.log=socket:/tmp/log.sock"), { name: "org.lab.log", socket: "/tmp/log.sock" });
+ * assert.deepEqual(parsePortSpec("org.lab.echo"), { name: "org.lab.echo", socket: null });
+ * ```
+ */
+export function parsePortSpec(spec: string): PortSpec {
+  const at = spec.indexOf("=");
+  const name = at < 0 ? spec : spec.slice(0, at);
+  const backend = at < 0 ? "echo" : spec.slice(at + 1);
+  // deno-lint-ignore no-control-regex
+  if (name === "" || /[\s\x00-\x1f\x7f]/.test(name)) {
+    throw new UserError(
+      `--port ${
+        JSON.stringify(spec)
+      }: the port name must be non-empty, without spaces or control characters`,
+    );
+  }
+  if (new TextEncoder().encode(name).length > 255) {
+    throw new UserError(`--port ${JSON.stringify(spec)}: the port name is longer than 255 bytes`);
+  }
+  if (backend === "echo") return { name, socket: null };
+  if (backend.startsWith("socket:") && backend.length > "socket:".length) {
+    return { name, socket: backend.slice("socket:".length) };
+  }
+  throw new UserError(
+    `--port ${JSON.stringify(spec)}: after '=' comes 'echo' or 'socket:PATH', not ${
+      JSON.stringify(backend)
+    }`,
+  );
 }
 
 /**
@@ -93,14 +158,28 @@ export async function boot(options: BootOptions): Promise<void> {
     diskLabel = `${options.disk}, ${formatSize(image.size)}${image.readOnly ? ", read-only" : ""}`;
   }
   let backend: ConsoleBackend;
+  let consolePorts: ConsolePortOptions[];
   try {
-    backend = await consoleBackend(options.consoleSocket);
+    consolePorts = await portBackends(options.ports ?? []);
   } catch (error) {
     await disk?.close();
     throw error;
   }
+  try {
+    backend = await consoleBackend(options.consoleSocket);
+  } catch (error) {
+    await disk?.close();
+    for (const port of consolePorts) await port.backend.close();
+    throw error;
+  }
   const input = watchInput(backend);
-  const machine = await createMachine({ disk, console: input.backend, parts, featureMask });
+  const machine = await createMachine({
+    disk,
+    console: input.backend,
+    consolePorts,
+    parts,
+    featureMask,
+  });
   const driver = machine.console.driver;
   if (!driver) {
     await machine.close();
@@ -128,28 +207,67 @@ export async function boot(options: BootOptions): Promise<void> {
   await machine.close();
 }
 
-async function consoleBackend(socketPath: string | undefined): Promise<ConsoleBackend> {
-  if (socketPath === undefined) return new TerminalConsoleBackend();
-  let socket: UnixSocketConsoleBackend;
+/**
+ * The backends of the `--port` ports: loopbacks, or Unix sockets listening
+ * without waiting for a client (output with nobody connected is dropped,
+ * input waits for one).
+ */
+async function portBackends(specs: readonly PortSpec[]): Promise<ConsolePortOptions[]> {
+  if (specs.length + 1 > MAX_CONSOLE_PORTS) {
+    throw new UserError(`at most ${MAX_CONSOLE_PORTS - 1} --port options, not ${specs.length}`);
+  }
+  const seen = new Set<string>();
+  const ports: ConsolePortOptions[] = [];
   try {
-    socket = await UnixSocketConsoleBackend.listen(socketPath);
-  } catch (error) {
-    if (error instanceof ConsoleBackendError) throw new UserError(error.message);
-    if (error instanceof Deno.errors.NotFound) {
-      throw new UserError(
-        `cannot create console socket ${socketPath}: its directory does not exist`,
+    for (const spec of specs) {
+      if (seen.has(spec.name)) throw new UserError(`--port ${spec.name} is given twice`);
+      seen.add(spec.name);
+      if (spec.socket === null) {
+        ports.push({ name: spec.name, backend: new EchoConsoleBackend() });
+        continue;
+      }
+      ports.push({
+        name: spec.name,
+        backend: await listenSocket(spec.socket, `port ${spec.name}`),
+      });
+      console.error(
+        `lab: port ${spec.name} (port ${ports.length}) on ${spec.socket}, e.g.: ` +
+          `socat - UNIX-CONNECT:${spec.socket}`,
       );
     }
-    if (error instanceof Deno.errors.PermissionDenied) {
-      throw new UserError(`cannot create console socket ${socketPath}: permission denied`);
-    }
+  } catch (error) {
+    for (const port of ports) await port.backend.close();
     throw error;
   }
+  return ports;
+}
+
+async function consoleBackend(socketPath: string | undefined): Promise<ConsoleBackend> {
+  if (socketPath === undefined) return new TerminalConsoleBackend();
+  const socket = await listenSocket(socketPath, "console");
   console.error(`lab: console on ${socketPath}; waiting for a client, e.g.:`);
   console.error(`  socat -,rawer UNIX-CONNECT:${socketPath}`);
   await socket.waitForClient();
   console.error("lab: client connected, booting");
   return socket;
+}
+
+/** Listens on a Unix socket, with the reasons it cannot as one-line user errors. */
+async function listenSocket(socketPath: string, what: string): Promise<UnixSocketConsoleBackend> {
+  try {
+    return await UnixSocketConsoleBackend.listen(socketPath);
+  } catch (error) {
+    if (error instanceof ConsoleBackendError) throw new UserError(error.message);
+    if (error instanceof Deno.errors.NotFound) {
+      throw new UserError(
+        `cannot create ${what} socket ${socketPath}: its directory does not exist`,
+      );
+    }
+    if (error instanceof Deno.errors.PermissionDenied) {
+      throw new UserError(`cannot create ${what} socket ${socketPath}: permission denied`);
+    }
+    throw error;
+  }
 }
 
 /** Wraps a backend to learn when its input ends and how many bytes it gave. */

@@ -119,8 +119,6 @@ export const UNCHECKABLE: Readonly<Record<string, string>> = Object.freeze({
 });
 
 const NO_BLK = "which the block device never offers (devices/blk/device.ts)";
-const MULTIPORT =
-  "Multiport control messages exist only with VIRTIO_CONSOLE_F_MULTIPORT, which the one-port console never offers.";
 
 /**
  * Requirements that apply only to a feature or an interface this lab neither
@@ -157,10 +155,4 @@ export const NOT_OFFERED: Readonly<Record<string, string>> = Object.freeze({
   "5.2.5.2/2": `Applies only when VIRTIO_BLK_F_CONFIG_WCE is negotiated, ${NO_BLK}.`,
   "5.2.6.1/9": `Secure erase requests need VIRTIO_BLK_F_SECURE_ERASE, ${NO_BLK}.`,
   "5.2.6.2/13": `Lifetime data exists only with VIRTIO_BLK_F_LIFETIME, ${NO_BLK}.`,
-
-  // Console features (§5.3).
-  "5.3.6.2.1/1": MULTIPORT,
-  "5.3.6.2.1/2": MULTIPORT,
-  "5.3.6.2.2/1": MULTIPORT,
-  "5.3.6.2.2/2": MULTIPORT,
 });

@@ -173,7 +173,7 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 35 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 40 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
   | "2.7/D2"
@@ -209,7 +209,12 @@ export type DerivedId =
   | "5.2.6/D2"
   | "5.2.6/D3"
   | "5.2.6/D4"
-  | "5.2.6/D5";
+  | "5.2.6/D5"
+  | "5.3.6.2/D1"
+  | "5.3.6.2/D2"
+  | "5.3.6.2/D3"
+  | "5.3.6.2/D4"
+  | "5.3.6.2/D5";
 
 /** Any id of the requirement table. */
 export type RequirementId = NormativeId | DerivedId;

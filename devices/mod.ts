@@ -53,6 +53,7 @@ export {
   ConsoleBackendError,
   type ConsoleResizeListener,
   type ConsoleSize,
+  EchoConsoleBackend,
   MemoryConsoleBackend,
   type MemoryConsoleBackendOptions,
   TerminalConsoleBackend,
@@ -60,15 +61,33 @@ export {
   UnixSocketConsoleBackend,
 } from "./console/backends.ts";
 export {
+  type ConsoleDevicePortInfo,
   type ConsoleDeviceStats,
+  type ConsolePortOptions,
+  MAX_CONSOLE_PORTS,
   VirtioConsoleDevice,
   type VirtioConsoleDeviceOptions,
 } from "./console/device.ts";
 export {
   ConsoleDriverError,
+  type ConsolePortStats,
   VirtioConsoleDriver,
   type VirtioConsoleDriverOptions,
+  type VirtioConsolePort,
 } from "./console/driver.ts";
+export {
+  type ConsoleControl,
+  decodeControl,
+  describeControl,
+  type DeviceConsolePort,
+  type DeviceControlState,
+  deviceReadyMessage,
+  type DriverConsolePort,
+  type DriverControlState,
+  encodeControl,
+  handleControlMessage,
+  handleDriverMessage,
+} from "./console/control.ts";
 export { fillReceiveChain, postReceiveBuffers, receivedBytes } from "./console/receive.ts";
 export {
   postTransmitBuffer,

@@ -22,6 +22,7 @@ import {
   VIRTIO_CONFIG_S_NEEDS_RESET,
 } from "../virtio/status.ts";
 import type { LabMachine } from "../machine.ts";
+import type { VirtioConsolePort } from "../devices/console/driver.ts";
 import { LineDiscipline, type LineEvent, toTerminal } from "./line_discipline.ts";
 
 /** The console as the shell uses it. */
@@ -48,6 +49,12 @@ export type ShellExit = "exit" | "eof";
 /** Most sectors `disk read` dumps at once. */
 export const MAX_DUMP_SECTORS = 64;
 
+/** Bytes a console port's inbox keeps for `port recv`; past them the shell stops reading the port. */
+export const PORT_INBOX_BYTES = 65536;
+
+/** How long `port recv` waits for bytes when none have arrived, in milliseconds (default). */
+export const PORT_RECV_WAIT_MS = 500;
+
 interface Command {
   readonly usage: string;
   readonly help: string;
@@ -69,7 +76,8 @@ export async function runShell(
 ): Promise<ShellExit> {
   const prompt = options.prompt ?? "guest$ ";
   const out = (text: string) => console.write(toTerminal(text));
-  const commands = shellCommands(machine);
+  const ports = new PortInboxes(machine);
+  const commands = shellCommands(machine, ports);
   await out(banner(machine, options.diskLabel, options.partsNote, consoleWidth(machine)));
   await out(prompt);
   // Up and Down recall earlier lines; Tab completes command names ("di" → "disk ").
@@ -92,6 +100,7 @@ export async function runShell(
     }
   } finally {
     reader.releaseLock();
+    ports.close();
   }
 }
 
@@ -149,6 +158,20 @@ function banner(
   });
   const table = columns([], rows, width - 2).split("\n").map((line) => `  ${line}`);
   lines.push(...table);
+  const consolePorts = machine.console.driver?.multiport ? machine.console.driver.ports : [];
+  if (consolePorts.length > 1) {
+    lines.push(
+      "",
+      ...wrapProse(
+        `  console ports: ${
+          consolePorts.map((p) => `${p.id} ${p.id === 0 ? "this console" : p.name ?? "(unnamed)"}`)
+            .join(", ")
+        } ('ports', 'port send', 'port recv')`,
+        4,
+        width,
+      ).split("\n"),
+    );
+  }
   if (partsNote) lines.push("", ...partsNote.split("\n"));
   lines.push("", "Type 'help' for commands, 'exit' to power off.", "");
   return lines.join("\n");
@@ -276,7 +299,7 @@ function consoleWidth(machine: LabMachine): number {
 }
 
 /** The shell's commands, by name. */
-function shellCommands(machine: LabMachine): Map<string, Command> {
+function shellCommands(machine: LabMachine, ports: PortInboxes): Map<string, Command> {
   const blk = () => {
     const driver = machine.blk.driver;
     if (!driver) {
@@ -387,6 +410,62 @@ function shellCommands(machine: LabMachine): Map<string, Command> {
         ].join("\n"));
       },
     }],
+    ["ports", {
+      usage: "ports",
+      help: "console ports (VIRTIO_CONSOLE_F_MULTIPORT): names, open state, bytes",
+      run: () => {
+        const driver = machine.console.driver;
+        if (!driver) return Promise.resolve("no virtio-console driver is bound");
+        const rows = driver.ports.map((p) => [
+          String(p.id),
+          p.name ?? "-",
+          p.console ? "yes" : "no",
+          p.hostOpen ? "open" : "closed",
+          p.guestOpen ? "open" : "closed",
+          String(p.stats.bytesReceived),
+          String(p.stats.bytesSent),
+        ]);
+        const t = columns(
+          ["port", "name", "console", "host", "guest", "received", "sent"],
+          rows,
+          consoleWidth(machine),
+          { 5: "right", 6: "right" },
+        );
+        const how = driver.multiport
+          ? `VIRTIO_CONSOLE_F_MULTIPORT negotiated: max_nr_ports ${driver.maxNrPorts}, ` +
+            "ports announced on the control receiveq"
+          : "VIRTIO_CONSOLE_F_MULTIPORT not negotiated: port 0 alone " +
+            "(boot with --port NAME to add ports)";
+        return Promise.resolve(`${t}\n${wrapProse(how, 2, consoleWidth(machine))}`);
+      },
+    }],
+    ["port send", {
+      usage: "port send PORT TEXT...",
+      help: "open PORT (a name or number) and send TEXT and a newline to it",
+      run: async (args) => {
+        if (args.length < 2) throw new Error("usage: port send PORT TEXT...");
+        const port = await ports.open(args[0]);
+        const bytes = new TextEncoder().encode(`${args.slice(1).join(" ")}\n`);
+        await port.write(bytes);
+        return `sent ${bytes.length} bytes to ${portLabel(port)}`;
+      },
+    }],
+    ["port recv", {
+      usage: "port recv PORT [MS]",
+      help:
+        `what PORT received since the last recv (waits MS ms, default ${PORT_RECV_WAIT_MS}, for some)`,
+      run: async (args) => {
+        if (args.length < 1 || args.length > 2) throw new Error("usage: port recv PORT [MS]");
+        const wait = args[1] === undefined ? PORT_RECV_WAIT_MS : parseMs(args[1]);
+        const port = await ports.open(args[0]);
+        const bytes = await ports.take(port, wait);
+        if (bytes.length === 0) return `nothing from ${portLabel(port)} in ${wait} ms`;
+        const body = new TextDecoder().decode(bytes);
+        return `${bytes.length} bytes from ${portLabel(port)}:\n${
+          body.endsWith("\n") ? body : `${body}\n`
+        }`;
+      },
+    }],
     ["stats", {
       usage: "stats",
       help: "requests, bytes, notifications and interrupts per queue",
@@ -445,6 +524,107 @@ function shellCommands(machine: LabMachine): Map<string, Command> {
     for (const [, c] of commands) yield [c.usage, c.help];
   }
   return commands;
+}
+
+/** `port N (name)` for messages. */
+function portLabel(port: VirtioConsolePort): string {
+  return `port ${port.id}${port.name ? ` (${port.name})` : ""}`;
+}
+
+function parseMs(text: string): number {
+  if (!/^[0-9]+$/.test(text) || Number(text) > 60_000) {
+    throw new Error(`MS must be 0 to 60000, not '${text}'`);
+  }
+  return Number(text);
+}
+
+/**
+ * The shell's side of the other console ports, like a program that opens
+ * `/dev/vport0p1` and reads it: the first `port` command on a port opens it
+ * (PORT_OPEN 1, so the device starts sending) and starts a reader that keeps
+ * up to {@linkcode PORT_INBOX_BYTES} for `port recv`.
+ */
+class PortInboxes {
+  readonly #inboxes = new Map<VirtioConsolePort["readable"], Uint8Array[]>();
+  readonly #arrived = new Map<VirtioConsolePort["readable"], () => void>();
+  readonly #readers = new Set<ReadableStreamDefaultReader<Uint8Array>>();
+  #closed = false;
+
+  constructor(readonly machine: LabMachine) {}
+
+  /** Finds a port by name or number and opens it, once. */
+  async open(which: string): Promise<VirtioConsolePort> {
+    const driver = this.machine.console.driver;
+    if (!driver) throw new Error("no virtio-console driver is bound");
+    const port = /^[0-9]+$/.test(which) ? driver.port(Number(which)) : driver.port(which);
+    if (!port) {
+      const known = driver.ports.map((p) => p.name ?? String(p.id)).join(", ");
+      throw new Error(`no console port '${which}' (ports: ${known || "none"})`);
+    }
+    if (port.id === 0) throw new Error("port 0 is this console: type at it instead");
+    if (this.#closed) throw new Error("the shell is shutting down");
+    if (!this.#inboxes.has(port.readable)) {
+      this.#inboxes.set(port.readable, []);
+      if (!port.guestOpen) await port.setOpen(true);
+      void this.#pump(port);
+    }
+    return port;
+  }
+
+  /** The bytes received since the last take, waiting up to `ms` for the first. */
+  async take(port: VirtioConsolePort, ms: number): Promise<Uint8Array> {
+    const inbox = this.#inboxes.get(port.readable)!;
+    if (inbox.length === 0 && ms > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#arrived.set(port.readable, resolve);
+        timer = setTimeout(resolve, ms);
+      });
+      clearTimeout(timer);
+      this.#arrived.delete(port.readable);
+    }
+    const chunks = inbox.splice(0);
+    const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  }
+
+  /** The shell ends: stops reading every port (their streams end). */
+  close(): void {
+    this.#closed = true;
+    for (const reader of this.#readers) reader.cancel().catch(() => {});
+    this.#readers.clear();
+  }
+
+  async #pump(port: VirtioConsolePort): Promise<void> {
+    const inbox = this.#inboxes.get(port.readable)!;
+    const reader = port.readable.getReader();
+    this.#readers.add(reader);
+    try {
+      for (;;) {
+        // A full inbox stops reading: the port's stream fills, the driver
+        // stops re-posting receive buffers, and the device stops reading
+        // its backend.
+        while (inbox.reduce((n, c) => n + c.length, 0) >= PORT_INBOX_BYTES) {
+          if (this.#closed) return;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        const { value, done } = await reader.read();
+        if (done) return;
+        inbox.push(value);
+        this.#arrived.get(port.readable)?.();
+      }
+    } catch {
+      // The port's queue broke or the machine went away; recv shows what came.
+    } finally {
+      this.#readers.delete(reader);
+      reader.releaseLock();
+    }
+  }
 }
 
 function parseSector(text: string): bigint {

@@ -253,6 +253,72 @@ export class MemoryConsoleBackend implements ConsoleBackend {
   }
 }
 
+/**
+ * A loopback port: every byte the guest writes comes back as input, like a
+ * serial line with its transmit and receive pins joined. The simplest peer
+ * to talk to on a second console port. Output waits while earlier echoed
+ * input has not been read, up to `limit` bytes, so a guest that never reads
+ * feels backpressure instead of filling the host's memory.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EchoConsoleBackend } from "./backends.ts";
+ * const echo = new EchoConsoleBackend();
+ * await echo.write(new TextEncoder().encode("ping"));
+ * assert.equal(new TextDecoder().decode((await echo.read())!), "ping");
+ * ```
+ */
+export class EchoConsoleBackend implements ConsoleBackend {
+  readonly #memory = new MemoryConsoleBackend();
+  readonly #limit: number;
+  readonly #drained: (() => void)[] = [];
+  #closed = false;
+
+  /**
+   * Creates an empty loopback.
+   *
+   * @param limit Bytes echoed and not yet read before {@linkcode write} waits (default 65536).
+   */
+  constructor(limit = 65536) {
+    this.#limit = limit;
+  }
+
+  /** Bytes echoed and not yet read back. */
+  get pendingInput(): number {
+    return this.#memory.pendingInput;
+  }
+
+  /** The next echoed chunk; `null` after {@linkcode close}. */
+  async read(): Promise<Uint8Array | null> {
+    const chunk = await this.#memory.read();
+    if (this.#memory.pendingInput < this.#limit) {
+      for (const resolve of this.#drained.splice(0)) resolve();
+    }
+    return chunk;
+  }
+
+  /**
+   * Echoes the bytes back as input.
+   *
+   * @throws {ConsoleBackendError} After {@linkcode close}.
+   */
+  async write(bytes: Uint8Array): Promise<void> {
+    while (!this.#closed && this.#memory.pendingInput >= this.#limit) {
+      await new Promise<void>((resolve) => this.#drained.push(resolve));
+    }
+    if (this.#closed) throw new ConsoleBackendError("closed", "Console backend is closed");
+    this.#memory.input(bytes);
+  }
+
+  /** Ends input; writes fail from now on. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const resolve of this.#drained.splice(0)) resolve();
+    await this.#memory.close();
+  }
+}
+
 // ------------------------------------------------------------- terminal
 
 /** Options for {@linkcode TerminalConsoleBackend}. */

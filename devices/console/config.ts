@@ -31,8 +31,9 @@ import {
  * Lays out `struct virtio_console_config` (§5.3.4) for a one-port console:
  * `cols` and `rows` from `size` (0 without one, when VIRTIO_CONSOLE_F_SIZE
  * is not offered), `max_nr_ports` 1 (it means something only with
- * VIRTIO_CONSOLE_F_MULTIPORT, which this console never offers), and
- * `emerg_wr` 0 (reads of it return 0; it is there to be written).
+ * VIRTIO_CONSOLE_F_MULTIPORT: a device with more ports stores its own count
+ * there over this one), and `emerg_wr` 0 (reads of it return 0; it is there
+ * to be written).
  *
  * @param size The console size in character cells, or `null`.
  * @returns The 12 configuration bytes, little-endian.

@@ -3,8 +3,9 @@
  * named as in the spec and in the Linux UAPI header
  * `linux/virtio_console.h`, and checked against both.
  *
- * The reference device implements port 0 only; the multiport control
- * messages (§5.3.6.2) are listed so that code and lessons can name them.
+ * With VIRTIO_CONSOLE_F_MULTIPORT the device has more ports and the control
+ * queues; the control messages (§5.3.6.2) are built and read in
+ * `control.ts`.
  *
  * @module
  */

@@ -6,15 +6,18 @@
  * while the rest stay the reference.
  *
  * Device side (`console.device.*`): fill a receive chain, stream a transmit
- * chain, take an emergency write, lay out the configuration space. Driver
- * side (`console.driver.*`): post receive buffers, take the bytes out of a
- * returned one, cut output into pieces and post each as a transmit chain,
- * read the console size.
+ * chain, take an emergency write, lay out the configuration space, answer
+ * the driver's multiport control messages. Driver side (`console.driver.*`):
+ * post receive buffers, take the bytes out of a returned one, cut output
+ * into pieces and post each as a transmit chain, read the console size,
+ * start the multiport control conversation and answer the device's control
+ * messages.
  *
  * @module
  */
 
 import { consoleConfigSpace, emergencyWriteByte, readConsoleSize } from "./config.ts";
+import { deviceReadyMessage, handleControlMessage, handleDriverMessage } from "./control.ts";
 import { fillReceiveChain, postReceiveBuffers, receivedBytes } from "./receive.ts";
 import { postTransmitBuffer, takeTransmitChain, transmitChunks } from "./transmit.ts";
 
@@ -28,6 +31,8 @@ export interface ConsoleDeviceParts {
   readonly emergencyWriteByte: typeof emergencyWriteByte;
   /** Lays out `struct virtio_console_config` (§5.3.4). */
   readonly consoleConfigSpace: typeof consoleConfigSpace;
+  /** Takes one driver control message, updates the port table, returns the answers (§5.3.6.2). */
+  readonly handleDriverMessage: typeof handleDriverMessage;
 }
 
 /** The reference device-side parts. */
@@ -36,6 +41,7 @@ export const REFERENCE_CONSOLE_DEVICE_PARTS: ConsoleDeviceParts = Object.freeze(
   takeTransmitChain,
   emergencyWriteByte,
   consoleConfigSpace,
+  handleDriverMessage,
 });
 
 /** The driver-side parts of virtio-console. */
@@ -50,6 +56,10 @@ export interface ConsoleDriverParts {
   readonly postTransmitBuffer: typeof postTransmitBuffer;
   /** Reads `cols` and `rows` under the generation loop. */
   readonly readConsoleSize: typeof readConsoleSize;
+  /** The driver's VIRTIO_CONSOLE_DEVICE_READY message (5.3.6.2.2/1). */
+  readonly deviceReadyMessage: typeof deviceReadyMessage;
+  /** Takes one device control message, updates the port table, returns the answers (§5.3.6.2). */
+  readonly handleControlMessage: typeof handleControlMessage;
 }
 
 /** The reference driver-side parts. */
@@ -59,4 +69,6 @@ export const REFERENCE_CONSOLE_DRIVER_PARTS: ConsoleDriverParts = Object.freeze(
   transmitChunks,
   postTransmitBuffer,
   readConsoleSize,
+  deviceReadyMessage,
+  handleControlMessage,
 });

@@ -33,6 +33,7 @@ import { featureMaskThrough } from "../../course/features.ts";
 import manifest from "../manifest.json" with { type: "json" };
 import { MemoryBlockBackend } from "../../devices/blk/backends.ts";
 import { type ConsoleSize, MemoryConsoleBackend } from "../../devices/console/backends.ts";
+import type { ConsolePortOptions } from "../../devices/console/device.ts";
 import type { RegisterWindow } from "../../transport/types.ts";
 import type { GuestMemory } from "../../memory/guest_memory.ts";
 import { violation as showViolation } from "./format.ts";
@@ -431,6 +432,12 @@ export interface MachineCheckOptions<I> {
    * guest-physical address has a high word.
    */
   readonly memory?: () => GuestMemory;
+  /**
+   * More console ports for the machine, made afresh for each run (default
+   * none): with any, the console offers VIRTIO_CONSOLE_F_MULTIPORT and `also`
+   * can talk to them through `machine.console.driver.ports`.
+   */
+  readonly consolePorts?: () => ConsolePortOptions[];
 }
 
 /**
@@ -469,6 +476,7 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
         console,
         timeoutMs: ms,
         memory: options.memory?.(),
+        consolePorts: options.consolePorts?.(),
       });
       await withMachine(machine, async () => {
         let phase = "the bring-up of the lab machine";

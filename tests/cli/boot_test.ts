@@ -108,6 +108,90 @@ Deno.test("boot --console-socket: a client gets the same shell, and may reconnec
   }
 });
 
+Deno.test("boot --port: a named loopback port is listed, and what the guest sends it comes back", async () => {
+  const result = await lab(["boot", "--port", "org.lab.echo", "--port", "org.lab.two=echo"], {
+    stdin: "ports\nport send org.lab.echo hello port one\nport recv org.lab.echo\ndevices\nlog\n",
+  });
+  assert.equal(result.code, 0, result.stderr);
+  const out = result.stdout;
+  assert.match(out, /console ports: 0 this console, 1 org\.lab\.echo, 2 org\.lab\.two/);
+  assert.match(out, /│ 1 +│ org\.lab\.echo +│ no +│ open +│ closed/);
+  assert.match(out, /max_nr_ports 3/);
+  assert.match(out, /sent 15 bytes to port 1 \(org\.lab\.echo\)/);
+  assert.match(out, /15 bytes from port 1 \(org\.lab\.echo\):\r\nhello port one/);
+  assert.match(out, /virtio_console@1e200: VIRTIO_CONSOLE_F_MULTIPORT/);
+  assert.match(out, /0:256 1:256 2:256 3:256 4:256 5:256 6:256 7:256/);
+  assert.match(out, /no violations/);
+});
+
+Deno.test("boot --port refuses a bad port spec in one line", async () => {
+  assert.match(assertOneLineError(await lab(["boot", "--port", "a b"])), /without spaces/);
+  assert.match(
+    assertOneLineError(await lab(["boot", "--port", "x=tcp:1"])),
+    /'echo' or 'socket:PATH'/,
+  );
+  assert.match(
+    assertOneLineError(await lab(["boot", "--port", "x", "--port", "x=echo"])),
+    /given twice/,
+  );
+});
+
+Deno.test("boot --port NAME=socket:PATH: a host program talks to the guest on a second port", async () => {
+  const dir = await Deno.makeTempDir();
+  const consolePath = `${dir}/console.sock`;
+  const portPath = `${dir}/port.sock`;
+  const vm = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "cli/main.ts",
+      "boot",
+      "--console-socket",
+      consolePath,
+      "--port",
+      `org.lab.host=socket:${portPath}`,
+    ],
+    cwd: REPO,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  try {
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await Deno.lstat(consolePath)).isSocket) break;
+      } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const shell = await Deno.connect({ transport: "unix", path: consolePath });
+    const seen = { text: "" };
+    await readUntil(shell, seen, /guest\$ $/);
+    const host = await Deno.connect({ transport: "unix", path: portPath });
+    await host.write(new TextEncoder().encode("hello guest\n"));
+    await shell.write(new TextEncoder().encode("port recv org.lab.host 5000\r"));
+    await readUntil(
+      shell,
+      seen,
+      /12 bytes from port 1 \(org\.lab\.host\):\r\nhello guest[\s\S]*guest\$ $/,
+    );
+    await shell.write(new TextEncoder().encode("port send org.lab.host hello host\r"));
+    const heard = { text: "" };
+    await readUntil(host, heard, /hello host\n/);
+    await shell.write(new TextEncoder().encode("exit\r"));
+    await readUntil(shell, seen, /Powering off\./);
+    shell.close();
+    host.close();
+    assert.equal((await vm.status).code, 0);
+  } finally {
+    try {
+      vm.kill();
+    } catch { /* already gone */ }
+    await vm.stdout.cancel();
+    await vm.stderr.cancel();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 const tmux = hasTool("tmux");
 
 Deno.test({

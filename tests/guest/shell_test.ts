@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createMachine } from "../../machine.ts";
 import { MemoryConsoleBackend } from "../../devices/console/backends.ts";
+import type { VirtioConsoleDevice } from "../../devices/console/device.ts";
 import { columns, formatSize, runShell, shortStatus } from "../../guest/shell.ts";
 
 /** Boots a machine on a memory console and runs the shell; returns a way to type and read. */
@@ -178,5 +179,71 @@ Deno.test("Tab completes command names and Up recalls the last command", async (
   await waitFor("disk info  disk read\r\nguest$ disk ");
   backend.input("\x15exit\r");
   assert.equal(await done, "exit");
+  await machine.close();
+});
+
+Deno.test("ports, port send and port recv talk to a second console port on its own backend", async () => {
+  const backend = new MemoryConsoleBackend();
+  const peer = new MemoryConsoleBackend();
+  const machine = await createMachine({
+    console: backend,
+    consolePorts: [{ name: "org.lab.peer", backend: peer }],
+  });
+  const driver = machine.console.driver!;
+  const done = runShell(machine, { input: driver.readable, write: (t) => driver.write(t) });
+  const run = async (line: string) => {
+    const before = backend.outputText.length;
+    backend.input(`${line}\r`);
+    for (let i = 0; i < 500; i++) {
+      if (backend.outputText.slice(before).includes("\r\nguest$ ") || line === "exit") break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return backend.outputText.slice(before);
+  };
+  try {
+    const ports = await run("ports");
+    assert.match(ports, /^port +name +console +host +guest +received +sent\r?$/m);
+    assert.match(ports, /^0 +- +yes +open +open +\d+ +\d+\r?$/m);
+    assert.match(ports, /^1 +org\.lab\.peer +no +open +closed +0 +0\r?$/m);
+    assert.match(
+      await run("port recv org.lab.peer 0"),
+      /nothing from port 1 \(org\.lab\.peer\) in 0 ms/,
+    );
+    assert.equal(
+      (machine.console.device as VirtioConsoleDevice).ports[1].guestOpen,
+      true,
+      "the first port command opens it",
+    );
+    peer.input("from the host\n");
+    assert.match(
+      await run("port recv 1 2000"),
+      /14 bytes from port 1 \(org\.lab\.peer\):\r\nfrom the host\r\n/,
+    );
+    assert.match(await run("port send org.lab.peer to the host"), /sent 12 bytes to port 1/);
+    await peer.waitForOutput(12);
+    assert.equal(peer.outputText, "to the host\n");
+    assert.equal(backend.outputText.includes("to the host\n"), false, "port 0 got none of it");
+    assert.match(
+      await run("port send nowhere x"),
+      /error: no console port 'nowhere' \(ports: 0, org\.lab\.peer\)/,
+    );
+    assert.match(await run("port recv 0"), /error: port 0 is this console/);
+    assert.match(await run("port send org.lab.peer"), /usage: port send PORT TEXT/);
+    assert.match(await run("help"), /port recv PORT \[MS\]/);
+    await run("exit");
+    assert.equal(await done, "exit");
+  } finally {
+    await machine.close();
+  }
+});
+
+Deno.test("ports on a one-port machine says how to add ports", async () => {
+  const backend = new MemoryConsoleBackend();
+  const machine = await createMachine({ console: backend });
+  const driver = machine.console.driver!;
+  const done = runShell(machine, { input: driver.readable, write: (t) => driver.write(t) });
+  backend.input("ports\rexit\r");
+  assert.equal(await done, "exit");
+  assert.match(backend.outputText, /VIRTIO_CONSOLE_F_MULTIPORT not negotiated: port 0 alone/);
   await machine.close();
 });

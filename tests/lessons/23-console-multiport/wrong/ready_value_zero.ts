@@ -1,0 +1,24 @@
+// Mistake: DEVICE_READY is sent with value 0, read as "no error" the way a C return code is, where
+// the spec means failure.
+// Source: none (a slip a learner makes; no public bug report)
+// Must fail: "deviceReadyMessage is DEVICE_READY(1), recorded as sent" [5.3.6.2.2/1]
+
+import type { DriverControlState } from "../../../../devices/console/control.ts";
+import { VIRTIO_CONSOLE_DEVICE_READY } from "../../../../devices/console/constants.ts";
+
+export { handleControlMessage, handleDriverMessage } from "../correct/switch.ts";
+
+function message(id: number, event: number, value: number, tail = new Uint8Array(0)) {
+  const out = new Uint8Array(8 + tail.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, id, true);
+  view.setUint16(4, event, true);
+  view.setUint16(6, value, true);
+  out.set(tail, 8);
+  return out;
+}
+
+export function deviceReadyMessage(state: DriverControlState): Uint8Array {
+  state.deviceReadySent = true;
+  return message(0, VIRTIO_CONSOLE_DEVICE_READY, 0);
+}
