@@ -41,12 +41,14 @@ export function register(program: Command): void {
       "--mine",
       "run your code: the transport parts of every lesson you passed replace the reference ones",
     )
+    .option("--legacy", LEGACY_HELP)
     .action(async (opts) => {
       await boot({
         disk: opts.disk,
         readOnly: opts.readOnly ?? false,
         consoleSocket: opts.consoleSocket,
         mine: opts.mine ?? false,
+        legacy: opts.legacy ?? false,
       });
     });
 }
@@ -61,7 +63,13 @@ export interface BootOptions {
   readonly consoleSocket?: string;
   /** Use the learner's parts from every passed lesson. */
   readonly mine?: boolean;
+  /** Run on the legacy virtio-mmio interface (Version 1 windows, §4.2.4). */
+  readonly legacy?: boolean;
 }
+
+/** Help for `--legacy`, shared by `lab boot` and `lab disk`. */
+export const LEGACY_HELP =
+  "legacy virtio-mmio: Version 1 windows (GuestPageSize, QueuePFN, 32 feature bits, no FEATURES_OK)";
 
 /**
  * Boots the machine, runs the guest shell until `exit` (or end of input), and
@@ -100,7 +108,13 @@ export async function boot(options: BootOptions): Promise<void> {
     throw error;
   }
   const input = watchInput(backend);
-  const machine = await createMachine({ disk, console: input.backend, parts, featureMask });
+  const machine = await createMachine({
+    disk,
+    console: input.backend,
+    parts,
+    featureMask,
+    legacy: options.legacy ?? false,
+  });
   const driver = machine.console.driver;
   if (!driver) {
     await machine.close();

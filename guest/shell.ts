@@ -113,12 +113,14 @@ async function handle(
 }
 
 function banner(machine: LabMachine, diskLabel?: string, partsNote?: string): string {
+  const devices = machine.devices();
+  const legacy = devices.some((d) => d.version === 1);
   const lines = [
     "",
-    "virtio-lab guest: booted on a virtio-mmio machine",
+    `virtio-lab guest: booted on a ${legacy ? "legacy (Version 1) " : ""}virtio-mmio machine`,
     "",
   ];
-  for (const d of machine.devices()) {
+  for (const d of devices) {
     const what = d.deviceId === 2 && diskLabel ? `${d.type} (${diskLabel})` : d.type;
     const note = d.deviceId === 3 ? " <- this console" : "";
     lines.push(
@@ -156,12 +158,13 @@ function shellCommands(machine: LabMachine): Map<string, Command> {
       usage: "devices",
       help: "virtio-mmio windows, device ids, negotiated features, queues",
       run: () => {
-        const t = table(["window", "irq", "device", "driver", "status", "queues"]);
+        const t = table(["window", "irq", "version", "device", "driver", "status", "queues"]);
         const features: string[] = [];
         for (const d of machine.devices()) {
           t.push([
             d.node,
             String(d.irq),
+            d.version === 1 ? "1 (legacy)" : d.version ? String(d.version) : "-",
             d.deviceId ? `${d.deviceId} ${d.type}` : "0 (empty slot)",
             d.driver || "-",
             d.status || d.state,

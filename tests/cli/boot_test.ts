@@ -191,3 +191,15 @@ Deno.test("boot --mine runs the machine on the parts of every passed lesson, and
     await Deno.remove(workspace, { recursive: true });
   }
 });
+
+Deno.test("boot --legacy: the banner says legacy, devices shows Version 1 and 32-bit features", async () => {
+  const result = await lab(["boot", "--legacy"], { stdin: "devices\ndisk read 2\nlog\nexit\n" });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /booted on a legacy \(Version 1\) virtio-mmio machine/);
+  assert.match(result.stdout, /virtio_block@1e000 +│ 42 +│ 1 \(legacy\) +│ 2 virtio-blk/);
+  assert.match(result.stdout, /virtio_console@1e200 +│ 43 +│ 1 \(legacy\) +│ 3 virtio-console/);
+  assert.match(result.stdout, /0x07 ACKNOWLEDGE\|DRIVER\|DRIVER_OK/);
+  assert.doesNotMatch(result.stdout, /VIRTIO_F_VERSION_1|FEATURES_OK/);
+  assert.match(result.stdout, /00000400 {2}48 65 6c 6c 6f/);
+  assert.match(result.stdout, /no violations/);
+});
