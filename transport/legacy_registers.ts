@@ -30,7 +30,7 @@ import {
   VIRTIO_CONFIG_S_FEATURES_OK,
   VIRTIO_CONFIG_S_NEEDS_RESET,
 } from "../virtio/status.ts";
-import { isValidQueueSize, vringAddresses } from "../virtqueue/layout.ts";
+import { availRingSize, descTableSize, isValidQueueSize } from "../virtqueue/layout.ts";
 import { VRING_USED_ALIGN_SIZE } from "../virtqueue/constants.ts";
 import {
   VIRTIO_MMIO_QUEUE_ALIGN,
@@ -121,11 +121,14 @@ export interface LegacyQueueRegisterOutcome {
  */
 export function legacyQueueView(registers: LegacyQueueRegisters): QueueRegisters {
   if (registers.pfn === 0) return { ...INITIAL_QUEUE_REGISTERS, num: registers.num };
-  const { descAddr, availAddr, usedAddr } = vringAddresses(
-    registers.base,
-    registers.num,
-    registers.align,
-  );
+  // As QEMU's virtio_queue_update_rings and Linux's vring_init place them:
+  // the used ring on the first multiple of QueueAlign (an address, not an
+  // offset) after the available ring and its used_event. With the region on
+  // a QueueAlign boundary, as drivers place it, this is vringLayout's offset.
+  const { base, num, align } = registers;
+  const descAddr = base;
+  const availAddr = base + descTableSize(num);
+  const usedAddr = Math.ceil((availAddr + availRingSize(num, true)) / align) * align;
   return {
     ...INITIAL_QUEUE_REGISTERS,
     num: registers.num,

@@ -431,6 +431,11 @@ export interface MachineCheckOptions<I> {
    * guest-physical address has a high word.
    */
   readonly memory?: () => GuestMemory;
+  /**
+   * Run the machine on the legacy interface (§4.2.4, `createMachine({ legacy
+   * })`): Version 1 windows, so that legacy parts are the ones called.
+   */
+  readonly legacy?: boolean;
 }
 
 /**
@@ -469,6 +474,7 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
         console,
         timeoutMs: ms,
         memory: options.memory?.(),
+        legacy: options.legacy,
       });
       await withMachine(machine, async () => {
         let phase = "the bring-up of the lab machine";
