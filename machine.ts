@@ -127,6 +127,13 @@ export interface MachineOptions {
   /** Map an empty slot (DeviceID 0) at {@linkcode EMPTY_WINDOW} (default true). */
   readonly emptySlot?: boolean;
   /**
+   * Run on the legacy virtio-mmio interface (§4.2.4): every window reads
+   * Version 1 (page-based queues through `GuestPageSize`, `QueueAlign` and
+   * `QueuePFN`, 32 feature bits, no FEATURES_OK), and the driver side drives
+   * them through its legacy steps. Default `false`: Version 2.
+   */
+  readonly legacy?: boolean;
+  /**
    * The machine's one error sink: called with every error thrown where no
    * caller can take it (an interrupt handler or a strict log's storm report
    * in the bus's delivery microtask, a device model's backend reaction or
@@ -227,6 +234,8 @@ export interface DeviceSummary {
   readonly type: string;
   /** VendorID. */
   readonly vendorId: number;
+  /** The MMIO interface `Version` read at probe: 2 (modern), 1 (legacy); 0 when not read (empty slot, bad magic). */
+  readonly version: number;
   /** The bound driver's name, or `""`. */
   readonly driver: string;
   /** Driver-side state: `"live"`, `"empty"`, `"failed"`, ... */
@@ -361,6 +370,7 @@ export class LabMachine {
           ? "empty slot"
           : "rejected",
         vendorId: found.kind === "device" ? found.vendorId : 0,
+        version: found.kind === "empty" ? 0 : found.version,
         driver: bound.driver?.name ?? "",
         state: t.state,
         status: found.kind === "device" ? t.status.toString() : "",
@@ -535,13 +545,18 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
       parts: transportDeviceParts,
       queueFactory: deviceQueueFactory,
       featureMask: options.featureMask,
+      version: options.legacy ? 1 : 2,
     });
     return { transport, window: bus.map(at.base, transport, { irq: at.irq, name: at.name }) };
   };
   const blk = place(blockDevice, BLOCK_WINDOW);
   const con = place(consoleDevice, CONSOLE_WINDOW);
   if (options.emptySlot ?? true) {
-    const slot = new EmptyMmioSlot(log, `virtio_mmio@0x${EMPTY_WINDOW.base.toString(16)}`);
+    const slot = new EmptyMmioSlot(
+      log,
+      `virtio_mmio@0x${EMPTY_WINDOW.base.toString(16)}`,
+      options.legacy ? 1 : 2,
+    );
     bus.map(EMPTY_WINDOW.base, slot, { irq: EMPTY_WINDOW.irq, name: EMPTY_WINDOW.name });
   }
 
@@ -557,6 +572,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     // allocation part: each of the two may be replaced alone.
     allocateQueueAreas: (allocator, size) =>
       ringDriverParts.allocateQueueAreas(allocator, size, ringDriverParts.splitQueueLayout),
+    legacy: options.legacy ?? false,
   });
   const drivers = options.drivers ?? referenceDrivers({
     blk: {

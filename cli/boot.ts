@@ -53,6 +53,7 @@ export function register(program: Command): void {
       "--mine",
       "run your code: the transport parts of every lesson you passed replace the reference ones",
     )
+    .option("--legacy", LEGACY_HELP)
     .action(async (opts) => {
       await boot({
         disk: opts.disk,
@@ -60,6 +61,7 @@ export function register(program: Command): void {
         consoleSocket: opts.consoleSocket,
         ports: opts.port.map(parsePortSpec),
         mine: opts.mine ?? false,
+        legacy: opts.legacy ?? false,
       });
     });
 }
@@ -76,6 +78,8 @@ export interface BootOptions {
   readonly ports?: readonly PortSpec[];
   /** Use the learner's parts from every passed lesson. */
   readonly mine?: boolean;
+  /** Run on the legacy virtio-mmio interface (Version 1 windows, §4.2.4). */
+  readonly legacy?: boolean;
 }
 
 /** One `--port` option: a port's name and what is behind it. */
@@ -128,6 +132,10 @@ export function parsePortSpec(spec: string): PortSpec {
   );
 }
 
+/** Help for `--legacy`, shared by `lab boot` and `lab disk`. */
+export const LEGACY_HELP =
+  "legacy virtio-mmio: Version 1 windows (GuestPageSize, QueuePFN, 32 feature bits, no FEATURES_OK)";
+
 /**
  * Boots the machine, runs the guest shell until `exit` (or end of input), and
  * powers off.
@@ -179,6 +187,7 @@ export async function boot(options: BootOptions): Promise<void> {
     consolePorts,
     parts,
     featureMask,
+    legacy: options.legacy ?? false,
   });
   const driver = machine.console.driver;
   if (!driver) {

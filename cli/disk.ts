@@ -18,6 +18,7 @@ import { openImage, parseCountArg, parseSectorArg } from "./disk_image.ts";
 import { stderrProgress } from "./progress.ts";
 import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
 import type { MachineParts } from "../parts.ts";
+import { LEGACY_HELP } from "./boot.ts";
 
 const MINE_HELP = "run the stack on your code: the parts of every lesson you passed";
 
@@ -37,8 +38,13 @@ export function register(program: Command): void {
     .description("capacity, block size, limits and id of a disk image")
     .argument("<file>", "raw disk image")
     .option("--mine", MINE_HELP)
+    .option("--legacy", LEGACY_HELP)
     .action(async (file, opts) => {
-      await withDisk(file, { readOnly: true, mine: opts.mine ?? false }, async (blk) => {
+      await withDisk(file, {
+        readOnly: true,
+        mine: opts.mine ?? false,
+        legacy: opts.legacy ?? false,
+      }, async (blk) => {
         const id = await blk.getId();
         console.log(
           [
@@ -68,8 +74,13 @@ export function register(program: Command): void {
     .option("--count <c>", "number of sectors (default 1, or the whole disk with --sha256)")
     .option("--sha256", "print the SHA-256 of the range and the throughput instead of a dump")
     .option("--mine", MINE_HELP)
+    .option("--legacy", LEGACY_HELP)
     .action(async (file, opts) => {
-      await withDisk(file, { readOnly: true, mine: opts.mine ?? false }, async (blk) => {
+      await withDisk(file, {
+        readOnly: true,
+        mine: opts.mine ?? false,
+        legacy: opts.legacy ?? false,
+      }, async (blk) => {
         const sector = opts.sector === undefined ? 0n : parseSectorArg(opts.sector, "--sector");
         const whole = opts.sha256 && opts.sector === undefined && opts.count === undefined;
         const count = opts.count === undefined
@@ -114,13 +125,18 @@ export function register(program: Command): void {
     .option("--hex <hex>", "the bytes, as hex digits (spaces and colons allowed)")
     .option("--from <path>", "the bytes, from a file ('-': standard input)")
     .option("--mine", MINE_HELP)
+    .option("--legacy", LEGACY_HELP)
     .action(async (file, opts) => {
       if ((opts.hex === undefined) === (opts.from === undefined)) {
         throw new UserError("give exactly one of --hex HEX or --from PATH");
       }
       const sector = parseSectorArg(opts.sector, "--sector");
       const hex = opts.hex !== undefined ? parseHex(opts.hex) : null;
-      await withDisk(file, { readOnly: false, mine: opts.mine ?? false }, async (blk) => {
+      await withDisk(file, {
+        readOnly: false,
+        mine: opts.mine ?? false,
+        legacy: opts.legacy ?? false,
+      }, async (blk) => {
         checkRange(file, blk, sector, 1n);
         // Never more than fits between the sector and the end of the disk.
         const room = (blk.capacity - sector) * 512n;
@@ -253,7 +269,7 @@ async function rangeCommand(
 
 async function withDisk(
   file: string,
-  options: { readOnly: boolean; mine: boolean },
+  options: { readOnly: boolean; mine: boolean; legacy?: boolean },
   run: (blk: VirtioBlockDriver, machine: LabMachine, image: FileBlockBackend) => Promise<void>,
 ): Promise<void> {
   let parts: MachineParts | undefined;
@@ -273,7 +289,12 @@ async function withDisk(
   const backend = await openImage(file, { readOnly: options.readOnly });
   let machine: LabMachine;
   try {
-    machine = await createMachine({ disk: backend, parts, featureMask });
+    machine = await createMachine({
+      disk: backend,
+      parts,
+      featureMask,
+      legacy: options.legacy ?? false,
+    });
   } catch (error) {
     await backend.close();
     throw error;

@@ -146,10 +146,6 @@ export const NOT_OFFERED: Readonly<Record<string, string>> = Object.freeze({
   "6.2/5":
     "Applies only with VIRTIO_F_IN_ORDER negotiated; no device here offers it and no driver here accepts it.",
 
-  // The legacy interface.
-  "4.2.4/D1":
-    "Applies only to the legacy interface (MMIO Version 1); every window here reads Version 2 (legacy MMIO is a later issue).",
-
   // Block features (§5.2).
   "5.2.5.1/4": `The writeback field exists only with VIRTIO_BLK_F_CONFIG_WCE, ${NO_BLK}.`,
   "5.2.5.2/2": `Applies only when VIRTIO_BLK_F_CONFIG_WCE is negotiated, ${NO_BLK}.`,

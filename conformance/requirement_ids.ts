@@ -173,7 +173,7 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 40 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 45 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
   | "2.7/D2"
@@ -202,6 +202,11 @@ export type DerivedId =
   | "4.2.3.2/D1"
   | "4.2.3.3/D1"
   | "4.2.4/D1"
+  | "4.2.4/D2"
+  | "4.2.4/D3"
+  | "4.2.4/D4"
+  | "4.2.4/D5"
+  | "4.2.4/D6"
   | "5.2.3/D1"
   | "5.2.4/D1"
   | "5.2.5/D1"

@@ -1202,7 +1202,37 @@ const DERIVED = [
     "4.2.4/D1",
     "driver",
     "derived",
-    "On a legacy (version 1) MMIO device, GuestPageSize is written before any QueueNum or QueuePFN, and QueueAlign is a power of two (§4.2.4).",
+    "On a legacy (version 1) MMIO device, GuestPageSize (a power of two) is written before any QueuePFN, and QueueAlign is a power of two of at least 4 (§4.2.4).",
+  ],
+  [
+    "4.2.4/D2",
+    "driver",
+    "derived",
+    "On a legacy MMIO device, a nonzero QueuePFN names the first page of vring_size(QueueNum, QueueAlign) bytes laid out as §2.7.2 says, after a valid QueueNum.",
+  ],
+  [
+    "4.2.4/D3",
+    "driver",
+    "derived",
+    "On a legacy MMIO device, QueueNum and QueueAlign are written, QueueNumMax read and a new QueuePFN set only while QueuePFN is 0: stop a queue before changing it.",
+  ],
+  [
+    "4.2.4/D4",
+    "driver",
+    "derived",
+    "A driver of a legacy MMIO device skips FEATURES_OK (§3.1.2) and accepts features in word 0 only (32 bits), all of them before DRIVER_OK.",
+  ],
+  [
+    "4.2.4/D5",
+    "device",
+    "derived",
+    "A legacy MMIO device offers 32 feature bits: DeviceFeatures reads 0 for any DeviceFeaturesSel but 0, so VIRTIO_F_VERSION_1 is never offered.",
+  ],
+  [
+    "4.2.4/D6",
+    "device",
+    "derived",
+    "A legacy MMIO device's QueuePFN reads the page number of the queue in use, 0 once the driver wrote 0 and after a device reset (Status 0 clears every QueuePFN).",
   ],
   [
     "5.2.3/D1",

@@ -141,14 +141,16 @@ function banner(
   partsNote: string | undefined,
   width: number,
 ): string {
+  const devices = machine.devices();
+  const legacy = devices.some((d) => d.version === 1);
   const lines = [
     "",
-    "virtio-lab guest: booted on a virtio-mmio machine",
+    `virtio-lab guest: booted on a ${legacy ? "legacy (Version 1) " : ""}virtio-mmio machine`,
     "",
   ];
   // One line per window: the node, its interrupt, the driver's state, and what is there
   // (last, so a long disk label wraps instead of running past the edge).
-  const rows = machine.devices().map((d) => {
+  const rows = devices.map((d) => {
     const what = d.deviceId === 2 && diskLabel
       ? `${d.type} (${diskLabel})`
       : d.deviceId === 3
@@ -330,6 +332,7 @@ function shellCommands(machine: LabMachine, ports: PortInboxes): Map<string, Com
           rows.push([
             `0x${d.base.toString(16)}`,
             String(d.irq),
+            d.version === 1 ? "1 (legacy)" : d.version ? String(d.version) : "-",
             d.deviceId ? `${d.deviceId} ${d.type}` : "0 (empty slot)",
             d.driver || "-",
             status ? shortStatus(Number(status)) : d.state,
@@ -340,7 +343,7 @@ function shellCommands(machine: LabMachine, ports: PortInboxes): Map<string, Com
           }
         }
         const table = columns(
-          ["window", "irq", "device", "driver", "status", "queues"],
+          ["window", "irq", "ver", "device", "driver", "status", "queues"],
           rows,
           width,
         );

@@ -45,7 +45,9 @@ export type QueueSetupStep =
   | "QueueNumMax"
   | "size"
   | "allocation"
-  | "QueueReady read-back";
+  | "QueueReady read-back"
+  | "QueuePFN"
+  | "QueuePFN read-back";
 
 /** A queue could not be set up; the device's `QueueReady` is 0 and nothing stays allocated. */
 export class QueueSetupError extends Error {
@@ -237,6 +239,8 @@ export class QueueStopError extends Error {
   readonly polls: number;
   /** The last value read. */
   readonly ready: number;
+  /** The register polled: `"QueueReady"`, or `"QueuePFN"` on a legacy device. */
+  readonly register: "QueueReady" | "QueuePFN";
 
   /**
    * Records how stopping the queue failed.
@@ -244,12 +248,19 @@ export class QueueStopError extends Error {
    * @param queue The queue index.
    * @param polls Reads made.
    * @param ready The last value read.
+   * @param register The register polled (default `"QueueReady"`).
    */
-  constructor(queue: number, polls: number, ready: number) {
+  constructor(
+    queue: number,
+    polls: number,
+    ready: number,
+    register: "QueueReady" | "QueuePFN" = "QueueReady",
+  ) {
     super(
-      `Queue ${queue} did not stop: QueueReady still reads ${ready} after ${polls} reads; ` +
+      `Queue ${queue} did not stop: ${register} still reads ${ready} after ${polls} reads; ` +
         "its areas stay allocated",
     );
+    this.register = register;
     this.name = "QueueStopError";
     this.queue = queue;
     this.polls = polls;

@@ -159,6 +159,8 @@ export interface QueueSnapshot {
   readonly notifications: number;
   /** Used buffer notifications sent. */
   readonly interrupts: number;
+  /** Legacy (Version 1) only: `QueueAlign` in bytes and `QueuePFN` as the device holds them. */
+  readonly legacy?: { readonly align: number; readonly pfn: number };
 }
 
 /** The fields of a {@linkcode MmioRegisterSnapshot}. */
@@ -191,6 +193,8 @@ export interface MmioRegisterSnapshotData {
   readonly queueSel: number;
   /** Every queue. */
   readonly queues: readonly QueueSnapshot[];
+  /** Legacy (Version 1) only: `GuestPageSize` as written, in bytes (0: never written). */
+  readonly guestPageSize?: number;
 }
 
 /**
@@ -212,6 +216,7 @@ export class MmioRegisterSnapshot implements MmioRegisterSnapshotData {
   readonly configGeneration!: number;
   readonly queueSel!: number;
   readonly queues!: readonly QueueSnapshot[];
+  readonly guestPageSize?: number;
 
   /**
    * Captures register values taken by `MmioDeviceTransport.inspect()`.
@@ -251,6 +256,10 @@ export class MmioRegisterSnapshot implements MmioRegisterSnapshotData {
         new FeatureSet(this.driverFeatures, this.featureNames).toString(),
       ],
       ["", "(negotiated)", this.negotiated.toString()],
+      // A legacy window has GuestPageSize, and no ConfigGeneration (§4.2.4).
+      ...(this.version === 1
+        ? [["0x028", "GuestPageSize", String(this.guestPageSize ?? 0)] as [string, string, string]]
+        : []),
       ["0x030", "QueueSel", String(this.queueSel)],
       [
         "0x060",
@@ -258,7 +267,13 @@ export class MmioRegisterSnapshot implements MmioRegisterSnapshotData {
         `${h(this.interruptStatus)}${interruptNames(this.interruptStatus)}`,
       ],
       ["0x070", "Status", this.statusByte.toString()],
-      ["0x0fc", "ConfigGeneration", String(this.configGeneration)],
+      ...(this.version === 1
+        ? []
+        : [["0x0fc", "ConfigGeneration", String(this.configGeneration)] as [
+          string,
+          string,
+          string,
+        ]]),
     ];
   }
 
@@ -270,7 +285,10 @@ export class MmioRegisterSnapshot implements MmioRegisterSnapshotData {
     }
     for (const q of this.queues) {
       lines.push(
-        `  queue ${q.index}: max ${q.numMax}, num ${q.num}, ready ${q.ready ? 1 : 0}` +
+        `  queue ${q.index}: max ${q.numMax}, num ${q.num}, ` +
+          (q.legacy
+            ? `align ${q.legacy.align}, pfn 0x${q.legacy.pfn.toString(16)}`
+            : `ready ${q.ready ? 1 : 0}`) +
           `${q.live ? ", live" : ""}${q.broken ? `, broken by §${q.broken}` : ""}` +
           ` desc ${hexAddr(q.desc)} driver ${hexAddr(q.driver)} device ${hexAddr(q.device)}` +
           ` (${q.notifications} notifications, ${q.interrupts} interrupts)`,

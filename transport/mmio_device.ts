@@ -8,7 +8,10 @@
  * machine, per-queue configuration guarded as §4.2.2.2 says, `QueueReady`,
  * `QueueNotify` dispatch, `InterruptStatus`/`InterruptACK`, `ConfigGeneration`,
  * configuration space at 0x100 with the access widths of §4.2.2.2/3, shared
- * memory regions and `QueueReset`.
+ * memory regions and `QueueReset`. Built with `version: 1` it is a legacy
+ * device instead (§4.2.4): `GuestPageSize`, `QueueAlign` and `QueuePFN` in
+ * place of `QueueReady` and the six area registers, one contiguous region
+ * per queue, 32 feature bits, no FEATURES_OK and no `ConfigGeneration`.
  *
  * The class holds the state and applies decisions; every decision is a part
  * (see `parts.ts`): access rules, identification, status transitions, feature
@@ -51,6 +54,11 @@ import {
 import * as registers from "./mmio_registers.ts";
 import { type MmioDeviceParts, REFERENCE_MMIO_DEVICE_PARTS } from "./parts.ts";
 import { INITIAL_QUEUE_REGISTERS, join64, type QueueRegisters } from "./queue_registers.ts";
+import {
+  INITIAL_LEGACY_QUEUE_REGISTERS,
+  type LegacyQueueRegisters,
+  legacyQueueView,
+} from "./legacy_registers.ts";
 import type { ConfigSpaceView } from "./config_space.ts";
 import type { AccessWidth, InterruptLine, MmioRegion, RuleProblem } from "./types.ts";
 import type { DeviceHost, VirtioDevice } from "../virtio/device.ts";
@@ -68,11 +76,13 @@ const {
   VIRTIO_MMIO_DEVICE_ID,
   VIRTIO_MMIO_DRIVER_FEATURES,
   VIRTIO_MMIO_DRIVER_FEATURES_SEL,
+  VIRTIO_MMIO_GUEST_PAGE_SIZE,
   VIRTIO_MMIO_INT_CONFIG,
   VIRTIO_MMIO_INT_VRING,
   VIRTIO_MMIO_INTERRUPT_ACK,
   VIRTIO_MMIO_INTERRUPT_STATUS,
   VIRTIO_MMIO_MAGIC_VALUE,
+  VIRTIO_MMIO_QUEUE_ALIGN,
   VIRTIO_MMIO_QUEUE_AVAIL_HIGH,
   VIRTIO_MMIO_QUEUE_AVAIL_LOW,
   VIRTIO_MMIO_QUEUE_DESC_HIGH,
@@ -80,6 +90,7 @@ const {
   VIRTIO_MMIO_QUEUE_NOTIFY,
   VIRTIO_MMIO_QUEUE_NUM,
   VIRTIO_MMIO_QUEUE_NUM_MAX,
+  VIRTIO_MMIO_QUEUE_PFN,
   VIRTIO_MMIO_QUEUE_READY,
   VIRTIO_MMIO_QUEUE_RESET,
   VIRTIO_MMIO_QUEUE_SEL,
@@ -115,8 +126,14 @@ export interface MmioDeviceTransportOptions {
    * featureMask`, so a machine can withhold `VIRTIO_F_INDIRECT_DESC`,
    * `VIRTIO_F_EVENT_IDX` or `VIRTIO_F_RING_RESET` from a driver not ready for
    * them. Keep `VIRTIO_F_VERSION_1` in it: a modern device offers it (6.2/1).
+   * A legacy device offers only the low 32 bits of it (4.2.4/D5).
    */
   readonly featureMask?: bigint;
+  /**
+   * The interface to expose: 2, the modern one (default), or 1, the legacy
+   * interface of §4.2.4 (`Version` reads 1).
+   */
+  readonly version?: 1 | 2;
 }
 
 /** Per-queue counters kept by the transport. */
@@ -128,6 +145,8 @@ export interface TransportQueueStats {
 }
 
 const ALL_ONES_64 = 0xffff_ffff_ffff_ffffn;
+/** The feature bits a legacy device can offer: word 0 (4.2.4/D5). */
+const LEGACY_FEATURE_BITS = 0xffff_ffffn;
 
 /**
  * A virtio-mmio register file (modern interface, version 2) exposing one
@@ -161,6 +180,8 @@ export class MmioDeviceTransport implements MmioRegion {
   readonly parts: MmioDeviceParts;
   /** The feature bits the device may offer (see {@linkcode MmioDeviceTransportOptions.featureMask}). */
   readonly featureMask: bigint;
+  /** The interface exposed: 2 (modern) or 1 (legacy, §4.2.4). */
+  readonly version: 1 | 2;
   readonly #memory: GuestMemory;
   readonly #reporter: ConformanceReporter;
   readonly #queueFactory: DeviceQueueFactory;
@@ -177,6 +198,17 @@ export class MmioDeviceTransport implements MmioRegion {
   #queueSel = 0;
   /** Each queue's registers as written, by index. */
   #queueRegisters: QueueRegisters[];
+  /**
+   * Legacy only: each queue's `QueueNum`, `QueueAlign` and `QueuePFN` as
+   * written, by index; `#queueRegisters` then holds the queue they place.
+   */
+  #legacyQueues: LegacyQueueRegisters[];
+  /**
+   * Legacy only: `GuestPageSize` as written, in bytes (0: never written). A
+   * device reset keeps it, as QEMU does: Linux writes it once, at probe,
+   * before the reset that starts initialization.
+   */
+  #guestPageSize = 0;
   /** Each queue's device half while it is in use, by index. */
   #live: (DeviceQueue | null)[];
   readonly #stats: TransportQueueStats[];
@@ -197,11 +229,14 @@ export class MmioDeviceTransport implements MmioRegion {
     this.device = device;
     this.name = options.name ?? device.name;
     this.parts = { ...REFERENCE_MMIO_DEVICE_PARTS, ...options.parts };
-    this.featureMask = options.featureMask ?? ALL_ONES_64;
+    this.version = options.version ?? 2;
+    this.featureMask = (options.featureMask ?? ALL_ONES_64) &
+      (this.version === 1 ? LEGACY_FEATURE_BITS : ALL_ONES_64);
     this.#memory = options.memory;
     this.#reporter = options.log.scoped(this.name);
     this.#queueFactory = options.queueFactory ?? splitQueueDeviceFactory;
     this.#queueRegisters = device.queueMaxSizes.map(() => INITIAL_QUEUE_REGISTERS);
+    this.#legacyQueues = device.queueMaxSizes.map(() => INITIAL_LEGACY_QUEUE_REGISTERS);
     this.#live = device.queueMaxSizes.map(() => null);
     this.#stats = device.queueMaxSizes.map(() => ({ notifications: 0, interrupts: 0 }));
     device.attach(this.#host());
@@ -269,6 +304,22 @@ export class MmioDeviceTransport implements MmioRegion {
   }
 
   /**
+   * Legacy only: what the driver has written to one queue's `QueueNum`,
+   * `QueueAlign` and `QueuePFN` (a plain record).
+   *
+   * @param index Queue index.
+   * @returns The registers, or `undefined` for a modern device or a queue it does not have.
+   */
+  legacyQueueRegisters(index: number): LegacyQueueRegisters | undefined {
+    return this.version === 1 ? this.#legacyQueues[index] : undefined;
+  }
+
+  /** Legacy only: `GuestPageSize` as written, in bytes (0 if never written, and always for a modern device). */
+  get guestPageSize(): number {
+    return this.#guestPageSize;
+  }
+
+  /**
    * The live device-side queue at an index (also what the device model sees).
    *
    * @param index Queue index.
@@ -311,7 +362,13 @@ export class MmioDeviceTransport implements MmioRegion {
         broken: this.#live[index]?.broken?.id ?? null,
         notifications: this.#stats[index].notifications,
         interrupts: this.#stats[index].interrupts,
+        ...(this.version === 1
+          ? {
+            legacy: { align: this.#legacyQueues[index].align, pfn: this.#legacyQueues[index].pfn },
+          }
+          : {}),
       })),
+      ...(this.version === 1 ? { guestPageSize: this.#guestPageSize } : {}),
     });
   }
 
@@ -329,7 +386,7 @@ export class MmioDeviceTransport implements MmioRegion {
       const at = offset - VIRTIO_MMIO_CONFIG;
       return this.#configAccess(at, width, "read") ? this.device.readConfig(at, width) >>> 0 : 0;
     }
-    const check = this.parts.checkRegisterAccess(offset, width, "read", 2);
+    const check = this.parts.checkRegisterAccess(offset, width, "read", this.version);
     if (!check.ok) {
       this.#reporter.report(
         check.requirement,
@@ -360,7 +417,18 @@ export class MmioDeviceTransport implements MmioRegion {
         }
         return featureWord(this.offeredFeatures, this.#deviceFeaturesSel);
       case VIRTIO_MMIO_QUEUE_NUM_MAX:
+        if (this.version === 1 && this.#legacyQueues[index]?.pfn) {
+          this.#reporter.report(
+            "4.2.4/D3",
+            `Read of QueueNumMax while queue ${index} is in use (QueuePFN set)`,
+            { queue: index },
+            "answered",
+          );
+        }
         return q ? this.device.queueMaxSizes[index] : 0;
+      case VIRTIO_MMIO_QUEUE_PFN:
+        // What the queue uses; 0 when it is not in use (4.2.4/D6).
+        return this.#legacyQueues[index]?.pfn ?? 0;
       case VIRTIO_MMIO_QUEUE_READY:
         // The read-back a stop asks for (4.2.2.2/11).
         if (q?.stopUnconfirmed) this.#queueRegisters[index] = { ...q, stopUnconfirmed: false };
@@ -410,7 +478,7 @@ export class MmioDeviceTransport implements MmioRegion {
       if (this.#configAccess(at, width, "write")) this.device.writeConfig(at, width, value);
       return;
     }
-    const check = this.parts.checkRegisterAccess(offset, width, "write", 2);
+    const check = this.parts.checkRegisterAccess(offset, width, "write", this.version);
     if (!check.ok) {
       this.#reporter.report(
         check.requirement,
@@ -434,7 +502,15 @@ export class MmioDeviceTransport implements MmioRegion {
       case VIRTIO_MMIO_QUEUE_SEL:
         this.#queueSel = value;
         return;
+      case VIRTIO_MMIO_GUEST_PAGE_SIZE:
+        this.#guestPageSize = value;
+        return;
+      case VIRTIO_MMIO_QUEUE_ALIGN:
+      case VIRTIO_MMIO_QUEUE_PFN:
+        return this.#writeLegacyQueueRegister(offset, value);
       case VIRTIO_MMIO_QUEUE_NUM:
+        if (this.version === 1) return this.#writeLegacyQueueRegister(offset, value);
+        return this.#writeQueueRegister(offset, value);
       case VIRTIO_MMIO_QUEUE_DESC_LOW:
       case VIRTIO_MMIO_QUEUE_DESC_HIGH:
       case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
@@ -474,6 +550,7 @@ export class MmioDeviceTransport implements MmioRegion {
       );
       this.#driverFeaturesSelWritten = true;
     }
+    if (this.version === 1) return this.#writeLegacyDriverFeatures(value);
     if (this.#status & VIRTIO_CONFIG_S_FEATURES_OK) {
       this.#reporter.report(
         "3.1.1/3",
@@ -508,6 +585,44 @@ export class MmioDeviceTransport implements MmioRegion {
     this.#driverFeatures = withFeatureWord(this.#driverFeatures, this.#driverFeaturesSel, value);
   }
 
+  /**
+   * `DriverFeatures` (the legacy `GuestFeatures`) on a legacy device: word 0
+   * only, and only before the device goes live, where features become final
+   * (4.2.4/D4).
+   */
+  #writeLegacyDriverFeatures(value: number): void {
+    if (this.#status & VIRTIO_CONFIG_S_DRIVER_OK) {
+      this.#reporter.report(
+        "4.2.4/D4",
+        `Write to DriverFeatures (word ${this.#driverFeaturesSel}) after DRIVER_OK, when a legacy device's features are final`,
+        { sel: this.#driverFeaturesSel, value },
+        "write ignored",
+      );
+      return;
+    }
+    if ((this.#status & VIRTIO_CONFIG_S_DRIVER) === 0) {
+      this.#reporter.report(
+        "3.1.1/1",
+        `Write to DriverFeatures before the DRIVER status bit (status ${
+          formatStatus(this.#status)
+        })`,
+        { sel: this.#driverFeaturesSel, value },
+      );
+    }
+    if (this.#driverFeaturesSel !== 0) {
+      if (value !== 0) {
+        this.#reporter.report(
+          "4.2.4/D4",
+          `Driver accepted bits in feature word ${this.#driverFeaturesSel} of a legacy device, which has 32 feature bits`,
+          { sel: this.#driverFeaturesSel, value },
+          "write ignored",
+        );
+      }
+      return;
+    }
+    this.#driverFeatures = BigInt(value >>> 0);
+  }
+
   // --------------------------------------------------------------- status
 
   #writeStatus(value: number): void {
@@ -527,7 +642,9 @@ export class MmioDeviceTransport implements MmioRegion {
       }
     }
     const before = this.#status;
-    const t = this.parts.nextDeviceStatus(before, value);
+    const t = this.version === 1
+      ? this.parts.nextLegacyDeviceStatus(before, value)
+      : this.parts.nextDeviceStatus(before, value);
     for (const v of t.violations) {
       this.#reporter.report(v.id, v.message, { status: before, written: value });
     }
@@ -565,7 +682,9 @@ export class MmioDeviceTransport implements MmioRegion {
     status = (status & ~VIRTIO_CONFIG_S_NEEDS_RESET) | (before & VIRTIO_CONFIG_S_NEEDS_RESET);
     this.#status = status;
     const driverOkAdded = (status & ~before & VIRTIO_CONFIG_S_DRIVER_OK) !== 0;
-    if (driverOkAdded && (status & VIRTIO_CONFIG_S_FEATURES_OK) === 0) {
+    if (this.version === 1) {
+      if (t.activate && (status & VIRTIO_CONFIG_S_NEEDS_RESET) === 0) this.#activateLegacy();
+    } else if (driverOkAdded && (status & VIRTIO_CONFIG_S_FEATURES_OK) === 0) {
       this.#needsReset("DRIVER_OK was set without FEATURES_OK: no feature set was negotiated");
     } else if (
       // The transition says whether this write takes the device live; the
@@ -580,6 +699,38 @@ export class MmioDeviceTransport implements MmioRegion {
       // The driver gave up: stop processing queues until it resets us.
       this.#active = false;
     }
+  }
+
+  /**
+   * DRIVER_OK on a legacy device: the features written so far become final
+   * (there was no FEATURES_OK to refuse them at, §3.1.2), then the device goes
+   * live. Features it never offered, or a set the device model refuses,
+   * leave it needing a reset instead.
+   */
+  #activateLegacy(): void {
+    const offered = this.offeredFeatures;
+    const verdict = this.parts.checkDriverFeatures(
+      offered,
+      this.#driverFeatures,
+      this.device.featureNames,
+    );
+    if (!verdict.ok) {
+      this.#reporter.report(
+        verdict.requirement,
+        verdict.reason,
+        { offered, accepted: this.#driverFeatures },
+        "device not started",
+      );
+      this.#needsReset(verdict.reason);
+      return;
+    }
+    const refusal = this.device.checkFeatures?.(verdict.features) ?? null;
+    if (refusal !== null) {
+      this.#needsReset(`the device cannot run with the features written: ${refusal}`);
+      return;
+    }
+    this.#negotiated = verdict.features;
+    this.#activate();
   }
 
   #activate(): void {
@@ -598,6 +749,8 @@ export class MmioDeviceTransport implements MmioRegion {
   #reset(): void {
     this.device.reset();
     this.#queueRegisters = this.#queueRegisters.map(() => INITIAL_QUEUE_REGISTERS);
+    // A legacy reset sets every QueuePFN to 0 (§4.2.4, 4.2.4/D6).
+    this.#legacyQueues = this.#legacyQueues.map(() => INITIAL_LEGACY_QUEUE_REGISTERS);
     this.#live = this.#live.map(() => null);
     this.#status = 0;
     this.#active = false;
@@ -697,6 +850,31 @@ export class MmioDeviceTransport implements MmioRegion {
       // request of the old queue is executed or notified (2.6.1.1.1/1).
       this.device.queueReset?.(index);
     }
+    if (outcome.enabled && this.#active) this.#goLive(index);
+  }
+
+  /**
+   * A write to one of the selected legacy queue's registers (`QueueNum`,
+   * `QueueAlign`, `QueuePFN`): `writeLegacyQueueRegister` decides, with
+   * `queueAreaProblem` as its check for the region a new `QueuePFN` places
+   * (the event fields counted: the legacy layout always reserves them), and
+   * the register file applies the outcome.
+   */
+  #writeLegacyQueueRegister(offset: number, value: number): void {
+    const index = this.#queueSel;
+    const registers = this.#legacyQueues[index];
+    if (!registers) return;
+    const max = this.device.queueMaxSizes[index];
+    const context = { queue: index, max, ram: this.#memory, eventIdx: true };
+    const outcome = this.parts.writeLegacyQueueRegister(
+      registers,
+      { queue: index, offset, value, max, guestPageSize: this.#guestPageSize },
+      (r) => this.parts.queueAreaProblem(r, context),
+    );
+    for (const problem of outcome.problems) this.#report(problem);
+    this.#legacyQueues[index] = outcome.registers;
+    this.#queueRegisters[index] = legacyQueueView(outcome.registers);
+    if (outcome.stopped) this.#live[index] = null;
     if (outcome.enabled && this.#active) this.#goLive(index);
   }
 
@@ -807,7 +985,7 @@ export class MmioDeviceTransport implements MmioRegion {
     return this.#identityRecord ??= Object.freeze({
       deviceId: this.device.deviceId,
       vendorId: this.device.vendorId,
-      version: 2 as const,
+      version: this.version,
     });
   }
 
@@ -863,6 +1041,8 @@ export class EmptyMmioSlot implements MmioRegion {
   readonly size: number = VIRTIO_MMIO_WINDOW_SIZE;
   /** Name used in the log. */
   readonly name: string;
+  /** The interface version the slot reports: 2, or 1 in a legacy machine. */
+  readonly version: 1 | 2;
   readonly #reporter: ConformanceReporter;
 
   /**
@@ -870,15 +1050,17 @@ export class EmptyMmioSlot implements MmioRegion {
    *
    * @param log The conformance log.
    * @param name Name used in the log, e.g. `"virtio-mmio@0x1e400"`.
+   * @param version The `Version` it reads: 2 (default) or 1 (legacy).
    */
-  constructor(log: ConformanceLog, name: string) {
+  constructor(log: ConformanceLog, name: string, version: 1 | 2 = 2) {
     this.name = name;
+    this.version = version;
     this.#reporter = log.scoped(name);
   }
 
   /** Reads: the identification registers answer; anything else is logged and reads 0. */
   read(offset: number, width: AccessWidth): number {
-    const check = checkRegisterAccess(offset, width, "read");
+    const check = checkRegisterAccess(offset, width, "read", this.version);
     if (!check.ok) {
       this.#reporter.report(
         check.requirement,
@@ -892,7 +1074,7 @@ export class EmptyMmioSlot implements MmioRegion {
       offset === VIRTIO_MMIO_MAGIC_VALUE || offset === VIRTIO_MMIO_VERSION ||
       offset === VIRTIO_MMIO_DEVICE_ID
     ) {
-      return readIdentification(offset, { deviceId: 0, vendorId: 0 }) ?? 0;
+      return readIdentification(offset, { deviceId: 0, vendorId: 0, version: this.version }) ?? 0;
     }
     this.#reporter.report(
       "4.2.3.1.1/2",
@@ -905,7 +1087,7 @@ export class EmptyMmioSlot implements MmioRegion {
 
   /** Writes: never allowed in an empty slot; logged and ignored. */
   write(offset: number, width: AccessWidth, value: number): void {
-    const check = checkRegisterAccess(offset, width, "write");
+    const check = checkRegisterAccess(offset, width, "write", this.version);
     if (!check.ok) {
       this.#reporter.report(
         check.requirement,

@@ -107,13 +107,27 @@ export interface MmioDriverTransportOptions {
   readonly queueFactory?: DriverQueueFactory;
   /** Upper bound on queue sizes the driver chooses (default 256 descriptors). */
   readonly maxQueueSize?: number;
+  /**
+   * Drive legacy (Version 1) windows too, as a transitional driver does
+   * (default `false`: only Version 2). The window is then probed with the
+   * `probeTransitionalWindow` part, and a version 1 device is brought up
+   * through the legacy steps of §4.2.4: `negotiateLegacyFeatures`,
+   * `setupLegacyQueue`, `stopLegacyQueue`, and configuration reads without
+   * `ConfigGeneration`, which a legacy device does not have.
+   */
+  readonly legacy?: boolean;
 }
 
 interface LiveQueue {
   readonly queue: DriverQueue<unknown>;
   readonly onUsed: () => void;
   readonly areas: SplitQueueAddresses;
+  /** A legacy queue: one region, starting at `areas.descAddr`. */
+  readonly legacy: boolean;
 }
+
+/** A legacy device has no `ConfigGeneration` (Linux `vm_generation` returns 0): one read is consistent. */
+const readConfigOnce = <R>(_window: RegisterWindow, read: () => R): R => read();
 
 /** Where a bound device stands, for `devices` in the lab shell. */
 export type DriverState = "probed" | "empty" | "rejected" | "live" | "failed" | "needs-reset";
@@ -141,6 +155,7 @@ export class MmioDriverTransport implements VirtioDriverContext {
   readonly #allocateQueueAreas: QueueAreaAllocator;
   readonly #queueFactory: DriverQueueFactory;
   readonly #maxQueueSize: number;
+  readonly #acceptLegacy: boolean;
   #probe: ProbeResult | null = null;
   #features = 0n;
   #offered = 0n;
@@ -189,6 +204,13 @@ export class MmioDriverTransport implements VirtioDriverContext {
     this.#allocateQueueAreas = options.allocateQueueAreas ?? allocateReferenceQueueAreas;
     this.#queueFactory = options.queueFactory ?? splitQueueDriverFactory;
     this.#maxQueueSize = options.maxQueueSize ?? 256;
+    this.#acceptLegacy = options.legacy ?? false;
+  }
+
+  /** Whether the window holds a legacy (Version 1) device this transport drives through §4.2.4. */
+  get legacy(): boolean {
+    const found = this.probed;
+    return found.kind === "device" && found.version === VIRTIO_MMIO_VERSION_LEGACY;
   }
 
   /** What probing found (probes on first use). */
@@ -263,7 +285,9 @@ export class MmioDriverTransport implements VirtioDriverContext {
   probe(): ProbeResult {
     let found: ProbeResult;
     try {
-      found = this.parts.probeWindow(this.window);
+      found = this.#acceptLegacy
+        ? this.parts.probeTransitionalWindow(this.window)
+        : this.parts.probeWindow(this.window);
     } catch (error) {
       // Remember the failure, so that looking at the result later (`probed`,
       // a machine's device list) does not run a failing probe again.
@@ -338,23 +362,30 @@ export class MmioDriverTransport implements VirtioDriverContext {
    * requests (`remove`), so that none waits for a device that will not run.
    */
   async #bringUp(driver: VirtioDriver, supported: bigint): Promise<bigint> {
+    const legacy = this.legacy;
+    // A legacy device is brought up with the same §3.1.1 sequence, its
+    // feature step the legacy one (no FEATURES_OK, §3.1.2).
+    const steps = legacy
+      ? { ...this.parts, negotiateFeatures: this.parts.negotiateLegacyFeatures }
+      : this.parts;
     try {
       this.#features = await this.core.initializeDevice(this.window, {
         supportedFeatures: supported,
         setup: async (features) => {
           this.#features = features;
-          this.#checkOffered();
+          this.#checkOffered(legacy);
           this.#driver = driver;
           await driver.probe(this);
         },
-      }, this.parts);
+      }, steps);
       this.#state = "live";
       this.#failure = "";
       await driver.ready?.();
       return this.#features;
     } catch (error) {
       if (
-        error instanceof FeatureNegotiationError && !hasFeature(error.offered, VIRTIO_F_VERSION_1)
+        !legacy && error instanceof FeatureNegotiationError &&
+        !hasFeature(error.offered, VIRTIO_F_VERSION_1)
       ) {
         // A Version 2 window is a modern device, and modern devices offer
         // VIRTIO_F_VERSION_1 (6.2/1); the driver may give up (6.1/2).
@@ -449,8 +480,16 @@ export class MmioDriverTransport implements VirtioDriverContext {
    * What the device offers, read after negotiation (so that the negotiation
    * step is the first to touch DeviceFeaturesSel), for display and checks.
    */
-  #checkOffered(): void {
+  #checkOffered(legacy: boolean): void {
     this.#offered = readDeviceFeatures(this.window);
+    if (legacy && this.#offered >> 32n !== 0n) {
+      this.reporter.report(
+        "4.2.4/D5",
+        `A legacy device offers bits beyond word 0 (offered ${formatFeatures(this.#offered)})`,
+        { offered: this.#offered },
+        "bits above 31 ignored",
+      );
+    }
     if (hasFeature(this.#offered, VIRTIO_F_SR_IOV)) {
       this.reporter.report(
         "6.2/8",
@@ -493,12 +532,17 @@ export class MmioDriverTransport implements VirtioDriverContext {
   #releaseQueues(): void {
     for (const live of this.#queues.values()) {
       live.queue.detach?.();
-      this.#freeAreas(live.areas);
+      this.#freeAreas(live.areas, live.legacy);
     }
     this.#queues.clear();
   }
 
-  #freeAreas(areas: SplitQueueAddresses): void {
+  /** Frees a queue's three areas, or a legacy queue's one region. */
+  #freeAreas(areas: SplitQueueAddresses, legacy: boolean): void {
+    if (legacy) {
+      this.allocator.free(areas.descAddr);
+      return;
+    }
     for (const area of [areas.descAddr, areas.availAddr, areas.usedAddr]) this.allocator.free(area);
   }
 
@@ -520,13 +564,17 @@ export class MmioDriverTransport implements VirtioDriverContext {
     if (this.#queues.has(index)) {
       throw new Error(`${this.name}: queue ${index} is set up already`);
     }
-    const setup = this.parts.setupQueue(
-      this.window,
-      this.allocator,
-      index,
-      { size: options.size, maxSize: this.#maxQueueSize },
-      this.#allocateQueueAreas,
-    );
+    const legacy = this.legacy;
+    const request = { size: options.size, maxSize: this.#maxQueueSize };
+    const setup = legacy
+      ? this.parts.setupLegacyQueue(this.window, this.allocator, index, request)
+      : this.parts.setupQueue(
+        this.window,
+        this.allocator,
+        index,
+        request,
+        this.#allocateQueueAreas,
+      );
     const areas = {
       descAddr: setup.descAddr,
       availAddr: setup.availAddr,
@@ -547,14 +595,15 @@ export class MmioDriverTransport implements VirtioDriverContext {
     } catch (error) {
       // The device holds a live queue the driver cannot use: stop it before
       // giving its memory back.
-      this.parts.stopQueue(this.window, index);
-      this.#freeAreas(areas);
+      this.#stopQueue(index, legacy);
+      this.#freeAreas(areas, legacy);
       throw error;
     }
     this.#queues.set(index, {
       queue: queue as DriverQueue<unknown>,
       onUsed: options.onUsed,
       areas,
+      legacy,
     });
     return queue;
   }
@@ -572,10 +621,16 @@ export class MmioDriverTransport implements VirtioDriverContext {
   deleteQueue(index: number): void {
     const live = this.#queues.get(index);
     if (!live) throw new Error(`${this.name}: queue ${index} is not set up`);
-    this.parts.stopQueue(this.window, index);
+    this.#stopQueue(index, live.legacy);
     this.#queues.delete(index);
     live.queue.detach?.();
-    this.#freeAreas(live.areas);
+    this.#freeAreas(live.areas, live.legacy);
+  }
+
+  /** The `stopQueue` part, or `stopLegacyQueue` for a legacy queue. */
+  #stopQueue(index: number, legacy: boolean): void {
+    if (legacy) this.parts.stopLegacyQueue(this.window, index);
+    else this.parts.stopQueue(this.window, index);
   }
 
   /**
@@ -684,7 +739,11 @@ export class MmioDriverTransport implements VirtioDriverContext {
    * @throws {ConfigGenerationError} If the generation never settles.
    */
   readConfig64(offset: number): bigint {
-    return this.parts.readConfig64(this.window, offset, this.parts.readConfigConsistent);
+    return this.parts.readConfig64(
+      this.window,
+      offset,
+      this.legacy ? readConfigOnce : this.parts.readConfigConsistent,
+    );
   }
 
   /** Writes a 1-, 2- or 4-byte configuration field. */
@@ -703,6 +762,7 @@ export class MmioDriverTransport implements VirtioDriverContext {
    * @throws {ConfigGenerationError} If the generation never settles.
    */
   readConfigConsistent<R>(read: () => R, maxTries = 100): R {
+    if (this.legacy) return readConfigOnce(this.window, read);
     return this.parts.readConfigConsistent(this.window, read, maxTries);
   }
 

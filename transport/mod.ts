@@ -87,6 +87,16 @@ export {
   resetQueue,
   writeQueueRegister,
 } from "./queue_registers.ts";
+export {
+  INITIAL_LEGACY_QUEUE_REGISTERS,
+  LEGACY_DEFAULT_QUEUE_ALIGN,
+  type LegacyQueueRegisterOutcome,
+  type LegacyQueueRegisters,
+  type LegacyQueueRegisterWrite,
+  legacyQueueView,
+  nextLegacyDeviceStatus,
+  writeLegacyQueueRegister,
+} from "./legacy_registers.ts";
 export { type NotifyContext, type NotifyTarget, queueNotifyTarget } from "./queue_notify.ts";
 export {
   acknowledgeInterrupt,
@@ -130,6 +140,13 @@ export {
   setupQueue,
   stopQueue,
 } from "./driver_queues.ts";
+export {
+  LEGACY_PAGE_SIZE,
+  negotiateLegacyFeatures,
+  probeTransitionalWindow,
+  setupLegacyQueue,
+  stopLegacyQueue,
+} from "./driver_legacy.ts";
 export {
   handleInterrupt,
   type InterruptHandlers,

@@ -23,10 +23,17 @@ import { checkRegisterAccess, readIdentification } from "./mmio_registers.ts";
 import { checkDriverFeatures, markNeedsReset, nextDeviceStatus } from "./device_status.ts";
 import { queueAreaProblem, resetQueue, writeQueueRegister } from "./queue_registers.ts";
 import { queueNotifyTarget } from "./queue_notify.ts";
+import { nextLegacyDeviceStatus, writeLegacyQueueRegister } from "./legacy_registers.ts";
 import { acknowledgeInterrupt, raiseInterrupt } from "./interrupt_status.ts";
 import { checkConfigAccess, configChanged } from "./config_space.ts";
 import { beginInitialization, failDevice, negotiateFeatures, probeWindow } from "./driver_init.ts";
 import { setupQueue, stopQueue } from "./driver_queues.ts";
+import {
+  negotiateLegacyFeatures,
+  probeTransitionalWindow,
+  setupLegacyQueue,
+  stopLegacyQueue,
+} from "./driver_legacy.ts";
 import { handleInterrupt } from "./driver_interrupt.ts";
 import { readConfig64, readConfigConsistent } from "./driver_config.ts";
 import { bindDriver, initializeDevice, recoverDevice } from "./driver_core.ts";
@@ -59,6 +66,10 @@ export interface MmioDeviceParts {
   readonly markNeedsReset: typeof markNeedsReset;
   /** What a write to QueueReset does (§2.6.1, §4.2.2). */
   readonly resetQueue: typeof resetQueue;
+  /** Legacy: what a write to Status means without FEATURES_OK (§3.1.2, §4.2.4). */
+  readonly nextLegacyDeviceStatus: typeof nextLegacyDeviceStatus;
+  /** Legacy: what a write to QueueNum, QueueAlign or QueuePFN does (§4.2.4, §2.7.2). */
+  readonly writeLegacyQueueRegister: typeof writeLegacyQueueRegister;
 }
 
 /** The reference implementations of {@linkcode MmioDeviceParts}. */
@@ -76,6 +87,8 @@ export const REFERENCE_MMIO_DEVICE_PARTS: MmioDeviceParts = Object.freeze({
   configChanged,
   markNeedsReset,
   resetQueue,
+  nextLegacyDeviceStatus,
+  writeLegacyQueueRegister,
 });
 
 /** The driver side of the transport, step by step (registry layer `transport.driver`). */
@@ -98,6 +111,14 @@ export interface MmioDriverParts {
   readonly readConfigConsistent: typeof readConfigConsistent;
   /** A 64-bit configuration field in two halves, low first (4.2.2.2/3). */
   readonly readConfig64: typeof readConfig64;
+  /** Identify a window, Version 1 (legacy) or 2 (Linux `vm_probe`). */
+  readonly probeTransitionalWindow: typeof probeTransitionalWindow;
+  /** Legacy: 32 feature bits in, no FEATURES_OK (§3.1.2). */
+  readonly negotiateLegacyFeatures: typeof negotiateLegacyFeatures;
+  /** Legacy: one contiguous queue located by QueuePFN (§4.2.4; Linux `vm_setup_vq`, version 1). */
+  readonly setupLegacyQueue: typeof setupLegacyQueue;
+  /** Legacy: QueuePFN 0 and read back (§4.2.4; Linux `vm_del_vq`, version 1). */
+  readonly stopLegacyQueue: typeof stopLegacyQueue;
 }
 
 /** The reference implementations of {@linkcode MmioDriverParts}. */
@@ -111,6 +132,10 @@ export const REFERENCE_MMIO_DRIVER_PARTS: MmioDriverParts = Object.freeze({
   handleInterrupt,
   readConfigConsistent,
   readConfig64,
+  probeTransitionalWindow,
+  negotiateLegacyFeatures,
+  setupLegacyQueue,
+  stopLegacyQueue,
 });
 
 /** The driver core, step by step (registry layer `core.driver`). */

@@ -53,6 +53,8 @@ export interface VirtioBusOptions {
   readonly allocateQueueAreas?: QueueAreaAllocator;
   /** Builds driver-side queues (default: the reference split queue). */
   readonly queueFactory?: DriverQueueFactory;
+  /** Drive legacy (Version 1) windows too (see `MmioDriverTransportOptions.legacy`; default `false`). */
+  readonly legacy?: boolean;
 }
 
 /** Probes windows and binds drivers to the devices in them. */
@@ -100,7 +102,8 @@ export class VirtioBus {
    * @returns Every window's outcome.
    */
   async probeAll(): Promise<readonly BoundDevice[]> {
-    const { bus, memory, allocator, log, parts, queueFactory, allocateQueueAreas } = this.#options;
+    const { bus, memory, allocator, log, parts, queueFactory, allocateQueueAreas, legacy } =
+      this.#options;
     for (const unroute of this.#unroute) unroute();
     this.#unroute = [];
     this.#devices = [];
@@ -116,6 +119,7 @@ export class VirtioBus {
         coreParts: this.core,
         allocateQueueAreas,
         queueFactory,
+        legacy,
       });
       let driver: VirtioDriver | null = null;
       let error = "";

@@ -438,6 +438,11 @@ export interface MachineCheckOptions<I> {
    * can talk to them through `machine.console.driver.ports`.
    */
   readonly consolePorts?: () => ConsolePortOptions[];
+  /**
+   * Run the machine on the legacy interface (§4.2.4, `createMachine({ legacy
+   * })`): Version 1 windows, so that legacy parts are the ones called.
+   */
+  readonly legacy?: boolean;
 }
 
 /**
@@ -477,6 +482,7 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
         timeoutMs: ms,
         memory: options.memory?.(),
         consolePorts: options.consolePorts?.(),
+        legacy: options.legacy,
       });
       await withMachine(machine, async () => {
         let phase = "the bring-up of the lab machine";

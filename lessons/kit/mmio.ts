@@ -222,9 +222,13 @@ export interface DeviceFixtureOptions {
    * Bring the device to ACKNOWLEDGE|DRIVER|FEATURES_OK first, with
    * `VIRTIO_F_VERSION_1` alone negotiated, as a driver does before it sets
    * up queues (§3.1.1 step 7): default false. Those accesses are not
-   * recorded and the log is cleared after them.
+   * recorded and the log is cleared after them. On a legacy register file
+   * (`version: 1`), which has no FEATURES_OK, the device is brought to
+   * ACKNOWLEDGE|DRIVER with no feature accepted instead.
    */
   readonly featuresOk?: boolean;
+  /** The interface of the register file: 2 (default) or 1, the legacy one of §4.2.4. */
+  readonly version?: 1 | 2;
 }
 
 /** A device's register file behind a recording window. */
@@ -261,13 +265,17 @@ export function deviceFixture(options: DeviceFixtureOptions = {}): DeviceFixture
     log,
     name: `${device.name}@0x1e000`,
     parts: options.parts,
+    version: options.version,
   });
   const raw = windowOf(transport);
   if (options.probed ?? true) {
     raw.read32(VIRTIO_MMIO_MAGIC_VALUE);
     raw.read32(VIRTIO_MMIO_VERSION);
   }
-  if (options.featuresOk) {
+  if (options.featuresOk && options.version === 1) {
+    beginInitialization(raw);
+    log.clear();
+  } else if (options.featuresOk) {
     beginInitialization(raw);
     writeDriverFeatures(raw, device.deviceFeatures & featureMask(VIRTIO_F_VERSION_1));
     addStatus(raw, VIRTIO_CONFIG_S_FEATURES_OK);

@@ -10,7 +10,7 @@ Deno.test("boot with piped input: banner, commands through the console, power of
   assert.match(out, /virtio-lab guest: booted on a virtio-mmio machine/);
   assert.match(out, /virtio_block@1e000 +irq 42 +live +virtio-blk \(built-in, 4 MiB in memory\)/);
   assert.match(out, /disk read SECTOR \[COUNT\]/);
-  assert.match(out, /0x1e000 +42 +2 virtio-blk +virtio_blk +0x0f DRIVER_OK +0:256/);
+  assert.match(out, /0x1e000 +42 +2 +2 virtio-blk +virtio_blk +0x0f DRIVER_OK +0:256/);
   assert.match(out, /capacity: +8192 sectors/);
   assert.match(out, /00000400 {2}48 65 6c 6c 6f/);
   assert.match(out, /0 requestq/);
@@ -115,12 +115,12 @@ Deno.test("boot --port: a named loopback port is listed, and what the guest send
   assert.equal(result.code, 0, result.stderr);
   const out = result.stdout;
   assert.match(out, /console ports: 0 this console, 1 org\.lab\.echo, 2 org\.lab\.two/);
-  assert.match(out, /│ 1 +│ org\.lab\.echo +│ no +│ open +│ closed/);
+  assert.match(out, /^1 +org\.lab\.echo +no +open +closed +\d+ +\d+\r?$/m);
   assert.match(out, /max_nr_ports 3/);
   assert.match(out, /sent 15 bytes to port 1 \(org\.lab\.echo\)/);
   assert.match(out, /15 bytes from port 1 \(org\.lab\.echo\):\r\nhello port one/);
   assert.match(out, /virtio_console@1e200: VIRTIO_CONSOLE_F_MULTIPORT/);
-  assert.match(out, /0:256 1:256 2:256 3:256 4:256 5:256 6:256 7:256/);
+  assert.match(out, /0:256\s+1:256\s+2:256\s+3:256\s+4:256\s+5:256\s+6:256\s+7:256/);
   assert.match(out, /no violations/);
 });
 
@@ -274,4 +274,16 @@ Deno.test("boot --mine runs the machine on the parts of every passed lesson, and
   } finally {
     await Deno.remove(workspace, { recursive: true });
   }
+});
+
+Deno.test("boot --legacy: the banner says legacy, devices shows Version 1 and 32-bit features", async () => {
+  const result = await lab(["boot", "--legacy"], { stdin: "devices\ndisk read 2\nlog\nexit\n" });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /booted on a legacy \(Version 1\) virtio-mmio machine/);
+  assert.match(result.stdout, /^0x1e000 +42 +1 \(legacy\) +2 virtio-blk/m);
+  assert.match(result.stdout, /^0x1e200 +43 +1 \(legacy\) +3 virtio-console/m);
+  assert.match(result.stdout, /0x07 ACKNOWLEDGE DRIVER DRIVER_OK/);
+  assert.doesNotMatch(result.stdout, /VIRTIO_F_VERSION_1|FEATURES_OK/);
+  assert.match(result.stdout, /00000400 {2}48 65 6c 6c 6f/);
+  assert.match(result.stdout, /no violations/);
 });

@@ -27,6 +27,10 @@ Deno.test({
       assert.equal(read.code, 0, read.stderr);
       assert.equal(read.stdout.trim(), `${digest}  ${img}`);
       assert.match(read.stderr, /read 64 MiB through virtio-blk in [0-9.]+ s \([0-9.]+ MiB\/s\)/);
+      // The same bytes through legacy (Version 1) windows.
+      const legacy = await lab(["disk", "read", img, "--sha256", "--legacy"]);
+      assert.equal(legacy.code, 0, legacy.stderr);
+      assert.equal(legacy.stdout.trim(), `${digest}  ${img}`);
       const info = await lab(["disk", "info", img]);
       assert.equal(info.code, 0, info.stderr);
       assert.match(

@@ -73,13 +73,13 @@ Deno.test("help, devices, disk info, disk read, stats, log, dt and console answe
   }
   const devices = await run("devices");
   // One row per window: base, irq, DeviceID and name, driver, status, queue sizes.
-  assert.match(devices, /^window +irq +device +driver +status +queues\r$/m);
-  assert.match(devices, /^0x1e000 +42 +2 virtio-blk +virtio_blk +0x0f DRIVER_OK +0:256\r$/m);
+  assert.match(devices, /^window +irq +ver +device +driver +status +queues\r$/m);
+  assert.match(devices, /^0x1e000 +42 +2 +2 virtio-blk +virtio_blk +0x0f DRIVER_OK +0:256\r$/m);
   assert.match(
     devices,
-    /^0x1e200 +43 +3 virtio-console +virtio_console +0x0f DRIVER_OK +0:256 1:256\r$/m,
+    /^0x1e200 +43 +2 +3 virtio-console +virtio_console +0x0f DRIVER_OK +0:256 1:256\r$/m,
   );
-  assert.match(devices, /^0x1e400 +44 +0 \(empty slot\) +- +empty +-\r$/m);
+  assert.match(devices, /^0x1e400 +44 +- +0 \(empty slot\) +- +empty +-\r$/m);
   assert.match(devices, /virtio_console@1e200: VIRTIO_CONSOLE_F_SIZE/);
   // Everything fits the 80-column console the config space reports.
   for (const line of devices.split("\r\n")) assert.ok(line.length <= 80, line);

@@ -14,6 +14,8 @@ import * as DriverQueues from "../../transport/driver_queues.ts";
 import * as DriverInterrupt from "../../transport/driver_interrupt.ts";
 import * as DriverConfig from "../../transport/driver_config.ts";
 import * as DriverCore from "../../transport/driver_core.ts";
+import * as LegacyRegisters from "../../transport/legacy_registers.ts";
+import * as DriverLegacy from "../../transport/driver_legacy.ts";
 import {
   type MmioDeviceParts,
   REFERENCE_DRIVER_CORE_PARTS,
@@ -53,6 +55,8 @@ Deno.test("the parts tables are frozen and name every step exactly once", () => 
     "configChanged",
     "markNeedsReset",
     "resetQueue",
+    "nextLegacyDeviceStatus",
+    "writeLegacyQueueRegister",
   ]);
   assert.deepEqual(Object.keys(REFERENCE_MMIO_DRIVER_PARTS), [
     "probeWindow",
@@ -64,6 +68,10 @@ Deno.test("the parts tables are frozen and name every step exactly once", () => 
     "handleInterrupt",
     "readConfigConsistent",
     "readConfig64",
+    "probeTransitionalWindow",
+    "negotiateLegacyFeatures",
+    "setupLegacyQueue",
+    "stopLegacyQueue",
   ]);
   assert.deepEqual(Object.keys(REFERENCE_DRIVER_CORE_PARTS), [
     "initializeDevice",
@@ -93,6 +101,8 @@ Deno.test("each reference part is the function its module exports under the same
     DriverInterrupt,
     DriverConfig,
     DriverCore,
+    LegacyRegisters,
+    DriverLegacy,
   ];
   const tables = [
     REFERENCE_MMIO_DEVICE_PARTS,
