@@ -41,12 +41,14 @@ export function register(program: Command): void {
       "--mine",
       "run your code: the transport parts of every lesson you passed replace the reference ones",
     )
+    .option("--packed", "run every queue as a packed virtqueue (VIRTIO_F_RING_PACKED, §2.8)")
     .action(async (opts) => {
       await boot({
         disk: opts.disk,
         readOnly: opts.readOnly ?? false,
         consoleSocket: opts.consoleSocket,
         mine: opts.mine ?? false,
+        packed: opts.packed ?? false,
       });
     });
 }
@@ -61,6 +63,8 @@ export interface BootOptions {
   readonly consoleSocket?: string;
   /** Use the learner's parts from every passed lesson. */
   readonly mine?: boolean;
+  /** Offer and accept `VIRTIO_F_RING_PACKED`: packed virtqueues (§2.8). */
+  readonly packed?: boolean;
 }
 
 /**
@@ -100,7 +104,13 @@ export async function boot(options: BootOptions): Promise<void> {
     throw error;
   }
   const input = watchInput(backend);
-  const machine = await createMachine({ disk, console: input.backend, parts, featureMask });
+  const machine = await createMachine({
+    disk,
+    console: input.backend,
+    parts,
+    featureMask,
+    packed: options.packed,
+  });
   const driver = machine.console.driver;
   if (!driver) {
     await machine.close();

@@ -17,8 +17,10 @@ import { openImage, parseCountArg, parseSectorArg } from "./disk_image.ts";
 import { stderrProgress } from "./progress.ts";
 import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
 import type { MachineParts } from "../parts.ts";
+import { hasFeature, VIRTIO_F_RING_PACKED } from "../virtio/features.ts";
 
 const MINE_HELP = "run the stack on your code: the parts of every lesson you passed";
+const PACKED_HELP = "run the queues as packed virtqueues (VIRTIO_F_RING_PACKED, §2.8)";
 
 /** Bytes per read while hashing a whole disk. */
 const HASH_CHUNK = 1024 * 1024;
@@ -36,8 +38,10 @@ export function register(program: Command): void {
     .description("capacity, block size, limits and id of a disk image")
     .argument("<file>", "raw disk image")
     .option("--mine", MINE_HELP)
+    .option("--packed", PACKED_HELP)
     .action(async (file, opts) => {
-      await withDisk(file, { readOnly: true, mine: opts.mine ?? false }, async (blk) => {
+      const packed = opts.packed ?? false;
+      await withDisk(file, { readOnly: true, mine: opts.mine ?? false, packed }, async (blk) => {
         const id = await blk.getId();
         console.log(
           [
@@ -65,8 +69,10 @@ export function register(program: Command): void {
     .option("--count <c>", "number of sectors (default 1, or the whole disk with --sha256)")
     .option("--sha256", "print the SHA-256 of the range and the throughput instead of a dump")
     .option("--mine", MINE_HELP)
+    .option("--packed", PACKED_HELP)
     .action(async (file, opts) => {
-      await withDisk(file, { readOnly: true, mine: opts.mine ?? false }, async (blk) => {
+      const packed = opts.packed ?? false;
+      await withDisk(file, { readOnly: true, mine: opts.mine ?? false, packed }, async (blk) => {
         const sector = opts.sector === undefined ? 0n : parseSectorArg(opts.sector, "--sector");
         const whole = opts.sha256 && opts.sector === undefined && opts.count === undefined;
         const count = opts.count === undefined
@@ -111,13 +117,15 @@ export function register(program: Command): void {
     .option("--hex <hex>", "the bytes, as hex digits (spaces and colons allowed)")
     .option("--from <path>", "the bytes, from a file ('-': standard input)")
     .option("--mine", MINE_HELP)
+    .option("--packed", PACKED_HELP)
     .action(async (file, opts) => {
       if ((opts.hex === undefined) === (opts.from === undefined)) {
         throw new UserError("give exactly one of --hex HEX or --from PATH");
       }
       const sector = parseSectorArg(opts.sector, "--sector");
       const hex = opts.hex !== undefined ? parseHex(opts.hex) : null;
-      await withDisk(file, { readOnly: false, mine: opts.mine ?? false }, async (blk) => {
+      const packed = opts.packed ?? false;
+      await withDisk(file, { readOnly: false, mine: opts.mine ?? false, packed }, async (blk) => {
         checkRange(file, blk, sector, 1n);
         // Never more than fits between the sector and the end of the disk.
         const room = (blk.capacity - sector) * 512n;
@@ -140,7 +148,7 @@ export function register(program: Command): void {
 
 async function withDisk(
   file: string,
-  options: { readOnly: boolean; mine: boolean },
+  options: { readOnly: boolean; mine: boolean; packed?: boolean },
   run: (blk: VirtioBlockDriver, machine: LabMachine) => Promise<void>,
 ): Promise<void> {
   let parts: MachineParts | undefined;
@@ -160,7 +168,7 @@ async function withDisk(
   const backend = await openImage(file, { readOnly: options.readOnly });
   let machine: LabMachine;
   try {
-    machine = await createMachine({ disk: backend, parts, featureMask });
+    machine = await createMachine({ disk: backend, parts, featureMask, packed: options.packed });
   } catch (error) {
     await backend.close();
     throw error;
@@ -175,6 +183,7 @@ async function withDisk(
         EXIT_FAILURE,
       );
     }
+    if (options.packed) console.error(ringNote(machine));
     await run(blk, machine);
   } finally {
     await machine.close();
@@ -305,4 +314,12 @@ async function readAtMost(stream: ReadableStream<Uint8Array>, max: number): Prom
     at += c.length;
   }
   return out;
+}
+
+/** Which ring layout the block device's queue runs on, for `--packed` (one line). */
+function ringNote(machine: LabMachine): string {
+  const negotiated = hasFeature(machine.blk.driverTransport.features, VIRTIO_F_RING_PACKED);
+  return negotiated
+    ? "virtio-blk: packed virtqueue (VIRTIO_F_RING_PACKED negotiated)"
+    : "virtio-blk: split virtqueue (VIRTIO_F_RING_PACKED not negotiated: the feature mask withholds it until its lesson passes)";
 }

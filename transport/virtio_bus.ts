@@ -53,6 +53,10 @@ export interface VirtioBusOptions {
   readonly allocateQueueAreas?: QueueAreaAllocator;
   /** Builds driver-side queues (default: the reference split queue). */
   readonly queueFactory?: DriverQueueFactory;
+  /** Builds driver-side packed queues; when given, drivers accept `VIRTIO_F_RING_PACKED` (see `MmioDriverTransport`). */
+  readonly packedQueueFactory?: DriverQueueFactory;
+  /** Allocates a packed queue's three areas (default: `allocatePackedQueueAreas`). */
+  readonly allocatePackedQueueAreas?: QueueAreaAllocator;
 }
 
 /** Probes windows and binds drivers to the devices in them. */
@@ -101,6 +105,7 @@ export class VirtioBus {
    */
   async probeAll(): Promise<readonly BoundDevice[]> {
     const { bus, memory, allocator, log, parts, queueFactory, allocateQueueAreas } = this.#options;
+    const { packedQueueFactory, allocatePackedQueueAreas } = this.#options;
     for (const unroute of this.#unroute) unroute();
     this.#unroute = [];
     this.#devices = [];
@@ -116,6 +121,8 @@ export class VirtioBus {
         coreParts: this.core,
         allocateQueueAreas,
         queueFactory,
+        packedQueueFactory,
+        allocatePackedQueueAreas,
       });
       let driver: VirtioDriver | null = null;
       let error = "";

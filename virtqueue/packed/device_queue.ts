@@ -73,29 +73,37 @@ export class PackedQueueDevice implements DeviceQueue {
   /** The parts in use. */
   readonly parts: PackedRingDeviceParts;
   readonly #stats = new Float64Array(4);
+  readonly #streams: ChainStreamParts;
 
   /**
    * Builds the device half over the areas the driver configured; reads and writes nothing yet.
    *
    * @param config Memory, the three area addresses, Queue Size, negotiated features, reporter.
    * @param onBroken Called once with the violation when the queue breaks.
-   * @param options Replacement parts.
+   * @param options Replacement parts, and the byte-stream copies device
+   *   models use on popped buffers (default: `readChain` and `writeChain` of
+   *   `virtqueue/chain.ts`; they do not depend on the ring layout, so a
+   *   machine hands in the same ones its split rings use).
    * @throws {PackedQueueSizeError} If `size` is not from 1 to 32768.
    */
   constructor(
     config: SplitQueueConfig,
     onBroken: (violation: Violation) => void = () => {},
-    options: { readonly parts?: Partial<PackedRingDeviceParts> } = {},
+    options: {
+      readonly parts?: Partial<PackedRingDeviceParts>;
+      readonly streams?: ChainStreamParts;
+    } = {},
   ) {
     this.parts = mergeParts(REFERENCE_PACKED_RING_DEVICE_PARTS, options.parts);
     this.ring = createPackedDeviceRing(config, onBroken);
     this.index = config.index;
     this.size = config.size;
+    this.#streams = options.streams ?? STREAMS;
   }
 
   /** The stream copies device models use on this queue's buffers. */
   get streams(): ChainStreamParts {
-    return STREAMS;
+    return this.#streams;
   }
 
   /** The violation that broke this queue, or `null`. */
@@ -251,12 +259,15 @@ export class PackedQueueDevice implements DeviceQueue {
  * is negotiated.
  *
  * @param parts Replacement parts.
+ * @param streams The byte-stream copies for device models (default: the reference ones).
  */
 export function createPackedQueueDeviceFactory(
   parts?: Partial<PackedRingDeviceParts>,
+  streams?: ChainStreamParts,
 ): DeviceQueueFactory {
+  const copies = streams ? Object.freeze({ ...streams }) : STREAMS;
   return (config: SplitQueueConfig, onBroken: (violation: Violation) => void) =>
-    new PackedQueueDevice(config, onBroken, { parts });
+    new PackedQueueDevice(config, onBroken, { parts, streams: copies });
 }
 
 /** Builds a reference {@linkcode PackedQueueDevice}. */

@@ -13,6 +13,13 @@
  * Buffer ID tells the driver which buffer it was, and both sides skip the
  * ring slots that buffer took (§2.8.6, §2.8.8).
  *
+ * The device takes buffers in ring order, one list after the next
+ * (2.8.12/1: `walkPackedChain` only ever starts at `nextAvail`), and writes
+ * used descriptors in the order the device model pushes them, that is in
+ * completion order (2.8.12/2). It never writes an element's bytes here: only
+ * the used descriptor's `id`, `len` and `flags` (device models write only
+ * device-writable elements, 2.8.15/1).
+ *
  * @module
  */
 

@@ -318,10 +318,16 @@ function takeId<T>(
  * `VIRTQ_DESC_F_USED` set to the Driver Ring Wrap Counter and its inverse
  * (§2.8.1), which toggles after the ring's last slot. The first
  * descriptor's `flags` are stored last of all, so the device never sees a
- * partial list (2.8.17/6, 2.8.21.1.1/1).
+ * partial list (2.8.17/6, 2.8.21.1.1/1), and no store to the list follows it
+ * (2.8.16/2). Room for the whole list is checked before the first store
+ * (2.8.17/5); the slots written are free ones, whose used descriptors the
+ * driver has already read (2.8.16/1: `numFree` grows only in
+ * `detachBufPacked`, after `getBufPacked` saw the used descriptor).
  *
  * The buffer is visible to the device at once; {@linkcode needsKickPacked}
- * then decides whether to notify it.
+ * then decides whether to notify it. Limits of the device type on a list's
+ * length (2.8.17/1) are the device driver's to keep: the block driver
+ * splits requests by `seg_max` before they reach the ring.
  *
  * @param ring The driver ring.
  * @param readable Device-readable elements, in order.
