@@ -143,3 +143,18 @@ Deno.test("packed queue areas: sizes, alignment, RAM and overlap by §2.8.10.1",
     );
   }
 });
+
+Deno.test("a packed machine recovers from DEVICE_NEEDS_RESET on packed rings again", async () => {
+  const machine = await createMachine({ packed: true });
+  try {
+    const blk = machine.blk.driver!;
+    machine.blk.transport.markNeedsReset("broken on purpose by the test");
+    await machine.idle();
+    assert.equal(await machine.blk.recover(), true);
+    assert.ok(hasFeature(machine.blk.driverTransport.features, VIRTIO_F_RING_PACKED));
+    assert.ok(machine.blk.driverTransport.queues.get(0) instanceof PackedQueueDriver);
+    assert.equal(new TextDecoder().decode((await blk.read(2n, 1)).subarray(0, 5)), "Hello");
+  } finally {
+    await machine.close();
+  }
+});
