@@ -503,7 +503,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
   // The packed rings' devices copy bytes with the same stream parts as the split rings'.
   const ringDeviceParts = resolveParts(parts, "virtqueue", "device");
   const packedDeviceQueueFactory = options.packed
-    ? createPackedQueueDeviceFactory(undefined, {
+    ? createPackedQueueDeviceFactory(resolveParts(parts, "packed", "device"), {
       readChain: ringDeviceParts.readChain,
       writeChain: ringDeviceParts.writeChain,
     })
@@ -539,7 +539,9 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     // allocation part: each of the two may be replaced alone.
     allocateQueueAreas: (allocator, size) =>
       ringDriverParts.allocateQueueAreas(allocator, size, ringDriverParts.splitQueueLayout),
-    packedQueueFactory: options.packed ? createPackedQueueDriverFactory() : undefined,
+    packedQueueFactory: options.packed
+      ? createPackedQueueDriverFactory(resolveParts(parts, "packed", "driver"))
+      : undefined,
     allocatePackedQueueAreas: options.packed ? allocatePackedQueueAreas : undefined,
   });
   const drivers = options.drivers ?? referenceDrivers({

@@ -36,6 +36,7 @@ export * from "./conformance/mod.ts";
 export * from "./virtio/mod.ts";
 export * from "./memory/mod.ts";
 export * from "./virtqueue/mod.ts";
+export * from "./virtqueue/packed/mod.ts";
 export * from "./transport/mod.ts";
 export * from "./devices/mod.ts";
 export {
@@ -62,6 +63,8 @@ export {
   findPart,
   type MachineParts,
   machineParts,
+  type PackedRingDeviceRegistered,
+  type PackedRingDriverRegistered,
   PartError,
   type PartInfo,
   type PartKey,

@@ -431,6 +431,11 @@ export interface MachineCheckOptions<I> {
    * guest-physical address has a high word.
    */
   readonly memory?: () => GuestMemory;
+  /**
+   * Boot the machine with packed virtqueues (`createMachine({ packed })`):
+   * VIRTIO_F_RING_PACKED offered and accepted, if the lesson's features allow it.
+   */
+  readonly packed?: boolean;
 }
 
 /**
@@ -469,6 +474,7 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
         console,
         timeoutMs: ms,
         memory: options.memory?.(),
+        packed: options.packed,
       });
       await withMachine(machine, async () => {
         let phase = "the bring-up of the lab machine";

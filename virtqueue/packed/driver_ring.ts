@@ -51,9 +51,9 @@ import {
 import { isValidPackedQueueSize, PackedQueueSizeError } from "./layout.ts";
 
 /** A Buffer ID with no indirect table: the `table` entry of {@linkcode PackedDriverRing}. */
-export const PACKED_NO_TABLE = -1;
+export const PACKED_NO_TABLE: number = -1;
 /** The end of the free Buffer ID list ({@linkcode PackedDriverRing.freeHead}). */
-export const PACKED_NO_ID = -1;
+export const PACKED_NO_ID: number = -1;
 
 /**
  * Everything the driver knows about one packed virtqueue.
