@@ -56,17 +56,26 @@ import {
 } from "./devices/console/parts.ts";
 
 /**
- * The packed ring's parts in the registry: the descriptor ring itself, both
- * halves. The rest of its tables (`virtqueue/packed/parts.ts`: indirect
- * tables, event suppression, freeing an id) stay the reference's in the
- * machine until a lesson teaches them and they join here.
+ * The packed ring's parts in the registry: the descriptor ring itself and
+ * the notification decisions, both halves. The rest of its tables
+ * (`virtqueue/packed/parts.ts`: indirect tables, moving the event offsets
+ * after each pop and reap, turning notifications off, freeing an id) stay
+ * the reference's in the machine until a lesson teaches them and they join
+ * here.
  */
 export type PackedRingDeviceRegistered = Pick<
   PackedRingDeviceParts,
-  "descAvailablePacked" | "walkPackedChain" | "pushUsedPacked"
+  | "descAvailablePacked"
+  | "walkPackedChain"
+  | "pushUsedPacked"
+  | "needsInterruptPacked"
+  | "enableNotificationsPacked"
 >;
 /** The driver half's packed parts in the registry (see {@linkcode PackedRingDeviceRegistered}). */
-export type PackedRingDriverRegistered = Pick<PackedRingDriverParts, "addPacked" | "getBufPacked">;
+export type PackedRingDriverRegistered = Pick<
+  PackedRingDriverParts,
+  "addPacked" | "getBufPacked" | "needsKickPacked" | "enableCallbacksPacked"
+>;
 
 /** A side of the virtio interface: the device's or the driver's. */
 export type PartSide = "device" | "driver";
@@ -111,10 +120,14 @@ export const REFERENCE_PARTS: ReferenceParts = Object.freeze({
       descAvailablePacked: REFERENCE_PACKED_RING_DEVICE_PARTS.descAvailablePacked,
       walkPackedChain: REFERENCE_PACKED_RING_DEVICE_PARTS.walkPackedChain,
       pushUsedPacked: REFERENCE_PACKED_RING_DEVICE_PARTS.pushUsedPacked,
+      needsInterruptPacked: REFERENCE_PACKED_RING_DEVICE_PARTS.needsInterruptPacked,
+      enableNotificationsPacked: REFERENCE_PACKED_RING_DEVICE_PARTS.enableNotificationsPacked,
     }),
     driver: Object.freeze({
       addPacked: REFERENCE_PACKED_RING_DRIVER_PARTS.addPacked,
       getBufPacked: REFERENCE_PACKED_RING_DRIVER_PARTS.getBufPacked,
+      needsKickPacked: REFERENCE_PACKED_RING_DRIVER_PARTS.needsKickPacked,
+      enableCallbacksPacked: REFERENCE_PACKED_RING_DRIVER_PARTS.enableCallbacksPacked,
     }),
   }),
   blk: Object.freeze({

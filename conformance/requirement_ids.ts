@@ -198,7 +198,7 @@ export type NormativeId =
   | "6.2/7"
   | "6.2/8";
 
-/** One of the 43 derived rules, such as `"2.7.5/D1"`. */
+/** One of the 46 derived rules, such as `"2.7.5/D1"`. */
 export type DerivedId =
   | "2.7/D1"
   | "2.7/D2"
@@ -230,6 +230,9 @@ export type DerivedId =
   | "2.8.4/D2"
   | "2.8.6/D1"
   | "2.8.7/D1"
+  | "2.8.10/D1"
+  | "2.8.10/D2"
+  | "2.8.10/D3"
   | "2.8.14/D1"
   | "2.8.14/D2"
   | "2.8.22/D1"

@@ -102,6 +102,7 @@ export const SECTION_TITLES: Readonly<Record<string, string>> = Object.fromEntri
   ["2.8.4", "Element Address and Length"],
   ["2.8.6", "Next Flag: Descriptor Chaining"],
   ["2.8.7", "Indirect Flag: Scatter-Gather Support"],
+  ["2.8.10", "Driver and Device Event Suppression"],
   ["2.8.11", "Driver Requirements: Virtqueues"],
   ["2.8.12", "Device Requirements: Virtqueues"],
   ["2.8.14", "Event Suppression Structure Format"],
@@ -1385,6 +1386,24 @@ const DERIVED = [
     "driver",
     "derived",
     "An indirect descriptor's len is a nonzero multiple of 16 bytes: whole struct pvirtq_desc entries.",
+  ],
+  [
+    "2.8.10/D1",
+    "driver",
+    "derived",
+    "The driver notifies unless the device's flags say DISABLE; with RING_EVENT_FLAGS_DESC, exactly when the slot and wrap it names were just made available.",
+  ],
+  [
+    "2.8.10/D2",
+    "device",
+    "derived",
+    "The device notifies unless the driver's flags say DISABLE; with RING_EVENT_FLAGS_DESC, exactly when the slot and wrap it names were just used.",
+  ],
+  [
+    "2.8.10/D3",
+    "device",
+    "derived",
+    "Turning available buffer notifications back on, the device looks at its next descriptor again after that store: no buffer waits for a kick already passed.",
   ],
   [
     "2.8.14/D1",

@@ -950,3 +950,330 @@ export function pushFields(o: PushRun, withWrite = true): string[] {
     }`
   ).sort();
 }
+
+// ------------------------------------------------------------ notifications
+
+/**
+ * One notification decision: the other side's Event Suppression structure
+ * (`flags`, `off`, `wrap`), the deciding side's position and wrap counter,
+ * and how many slots it moved since its last decision (`moved`).
+ */
+export interface NotifyCase {
+  /** VIRTIO_F_EVENT_IDX negotiated. */
+  readonly eventIdx: boolean;
+  /** The structure's flags word as the other side wrote it (0x3 and above are bad). */
+  readonly flags: number;
+  /** `desc_event_off`. */
+  readonly off: number;
+  /** `desc_event_wrap`. */
+  readonly wrap: number;
+  /** The deciding side's position after the slots it moved. */
+  readonly at: RingPosition;
+  /** Slots made available (driver) or used (device) since the last decision. */
+  readonly moved: number;
+}
+
+/** Every flags value (bad ones too), event offsets around and across the wrap, on a ring of 4. */
+export function notifyCases(): NotifyCase[] {
+  const out: NotifyCase[] = [];
+  for (const eventIdx of [false, true]) {
+    for (const flags of [0, 1, 2, 3, 6]) {
+      for (const at of [{ pos: 2, wrap: 1 }, { pos: 1, wrap: 0 }, { pos: 0, wrap: 1 }]) {
+        for (const moved of [0, 1, 2, 4]) {
+          for (let off = 0; off < 4; off++) {
+            for (const wrap of [0, 1]) {
+              if (flags !== 2 && (off > 0 || wrap > 0)) continue; // the offset matters only for DESC
+              out.push({ eventIdx, flags, off, wrap, at, moved });
+            }
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** A decision a side made: what it returned, reported, read, stored, and the count it left. */
+export interface NotifyRun extends PackedRun<boolean> {
+  /** `numAdded` (driver) or `usedSinceSignal` (device) afterwards. */
+  readonly left: number;
+}
+
+/** Writes a case's structure into the other side's area, unobserved. */
+function writeEvent(f: PackedFixture, addr: number, c: NotifyCase): void {
+  f.memory.quietly(() => {
+    f.memory.writeU16(addr, c.off | (c.wrap << 15));
+    f.memory.writeU16(addr + 2, c.flags);
+  });
+}
+
+/** Runs the driver's kick decision on a case. */
+export function runKick(
+  c: NotifyCase,
+  kick: (ring: PackedDriverRing<number>) => boolean,
+): NotifyRun {
+  const f = packedFixture({ avail: c.at });
+  const ring = eventRing(f.driver, c.eventIdx);
+  ring.numAdded = c.moved;
+  writeEvent(f, PACKED_DEVICE_EVENT, c);
+  const run = runPacked(f, ring, () => kick(ring));
+  return { ...run, left: ring.numAdded };
+}
+
+/** Runs the device's interrupt decision on a case. */
+export function runInterrupt(
+  c: NotifyCase,
+  interrupt: (ring: PackedDeviceRing) => boolean,
+): NotifyRun {
+  const f = packedFixture({ used: c.at });
+  const ring = eventRing(f.device, c.eventIdx);
+  ring.usedSinceSignal = c.moved;
+  writeEvent(f, PACKED_DRIVER_EVENT, c);
+  const run = runPacked(f, ring, () => interrupt(ring));
+  return { ...run, left: ring.usedSinceSignal };
+}
+
+/** The same record with `eventIdx` as a case says (the fixture makes it false). */
+function eventRing<R extends { eventIdx: boolean }>(ring: R, eventIdx: boolean): R {
+  (ring as { eventIdx: boolean }).eventIdx = eventIdx;
+  return ring;
+}
+
+/** The call a notify case makes. */
+export function showNotify(part: string, c: NotifyCase): string {
+  const names = ["ENABLE", "DISABLE", "DESC", "0x3"];
+  return `${part}(ring) ${c.eventIdx ? "with" : "without"} VIRTIO_F_EVENT_IDX, at ${
+    showPosition(c.at)
+  } after ${c.moved} slot(s), the other side's structure flags ${
+    names[c.flags] ?? `0x${c.flags.toString(16)}`
+  }, off ${c.off} wrap ${c.wrap}`;
+}
+
+/** What a decision did. */
+export function showNotifyRun(o: NotifyRun): string {
+  return `${showOutcome(o)}, ${showLogged(o)}, ${o.stores.length} store(s); count left ${o.left}`;
+}
+
+/** Turning notifications on: a side's position, its old flags, and whether work waits at it. */
+export type EnableCase = [eventIdx: boolean, at: RingPosition, shadow: number, waiting: boolean];
+
+/** Enable cases on both wraps, from every old flags value, with and without work waiting. */
+export const ENABLE_CASES: readonly EnableCase[] = [false, true].flatMap((e) =>
+  [{ pos: 0, wrap: 1 }, { pos: 3, wrap: 0 }].flatMap((at) =>
+    [0, 1, 2].flatMap((shadow) => [false, true].map((w) => [e, at, shadow, w] as EnableCase))
+  )
+);
+
+/** What turning notifications on did: its stores in order, what it returned, and where it looked. */
+export interface EnableRun extends PackedRun<boolean> {
+  /** Whether the side read the descriptor at its position after its last store. */
+  readonly lookedAfter: boolean;
+  /** The side's own structure afterwards: desc word and flags. */
+  readonly event: { readonly desc: number; readonly flags: number };
+  /** Whether the desc word was stored before the last flags store (true when either is missing). */
+  readonly descFirst: boolean;
+  /** `eventFlagsShadow` (driver) or `notifications` (device) afterwards. */
+  readonly state: number | boolean;
+}
+
+function runEnable(
+  f: PackedFixture,
+  record: { broken: unknown },
+  lookAt: number,
+  eventAddr: number,
+  state: () => number | boolean,
+  fn: () => boolean,
+): EnableRun {
+  let lastStore = -1;
+  let lastLook = -1;
+  const stopS = f.memory.onStore((a) => (lastStore = a.seq));
+  const stopL = f.memory.onLoad((a) => {
+    if (a.address === lookAt) lastLook = a.seq;
+  });
+  try {
+    const run = runPacked(f, record, fn);
+    const at = `0x${eventAddr.toString(16)}`;
+    const flagsAt = `0x${(eventAddr + 2).toString(16)}`;
+    const descStore = run.stores.findLastIndex((x) => x.at === at);
+    const flagsStore = run.stores.findLastIndex((x) => x.at === flagsAt);
+    const event = f.memory.quietly(() => ({
+      desc: f.memory.readU16(eventAddr),
+      flags: f.memory.readU16(eventAddr + 2),
+    }));
+    return {
+      ...run,
+      lookedAfter: lastLook > lastStore,
+      event,
+      descFirst: descStore < 0 || flagsStore < 0 || descStore < flagsStore,
+      state: state(),
+    };
+  } finally {
+    stopS();
+    stopL();
+  }
+}
+
+/** Runs the driver's `enableCallbacksPacked` on a case. */
+export function runEnableCallbacks(
+  c: EnableCase,
+  enable: (ring: PackedDriverRing<number>) => boolean,
+): EnableRun {
+  const [e, at, shadow, waiting] = c;
+  // The other position elsewhere, on the other wrap: a field taken from it shows.
+  const f = packedFixture({ used: at, avail: advance(at, 1, 4) });
+  f.driver.availWrap ^= 1;
+  const ring = eventRing(f.driver, e);
+  ring.eventFlagsShadow = shadow;
+  f.memory.quietly(() => f.memory.writeU16(PACKED_DRIVER_EVENT + 2, shadow));
+  if (waiting) writeList(f, at, [{ mark: "used" }]);
+  const flags = PACKED_DESC + at.pos * PVIRTQ_DESC_SIZE + PVIRTQ_DESC_FLAGS;
+  return runEnable(
+    f,
+    ring,
+    flags,
+    PACKED_DRIVER_EVENT,
+    () => ring.eventFlagsShadow,
+    () => enable(ring),
+  );
+}
+
+/** Runs the device's `enableNotificationsPacked` on a case. */
+export function runEnableNotifications(
+  c: EnableCase,
+  enable: (ring: PackedDeviceRing) => boolean,
+): EnableRun {
+  const [e, at, shadow, waiting] = c;
+  const f = packedFixture({ avail: at, used: advance(at, 3, 4) });
+  f.device.usedWrap ^= 1;
+  const ring = eventRing(f.device, e);
+  ring.notifications = shadow !== 1;
+  f.memory.quietly(() => f.memory.writeU16(PACKED_DEVICE_EVENT + 2, shadow));
+  if (waiting) writeList(f, at, [{ mark: "avail" }]);
+  const flags = PACKED_DESC + at.pos * PVIRTQ_DESC_SIZE + PVIRTQ_DESC_FLAGS;
+  return runEnable(
+    f,
+    ring,
+    flags,
+    PACKED_DEVICE_EVENT,
+    () => ring.notifications,
+    () => enable(ring),
+  );
+}
+
+/** The call an enable case makes. */
+export function showEnable(part: string, [e, at, shadow, waiting]: EnableCase): string {
+  return `${part}(ring) ${e ? "with" : "without"} VIRTIO_F_EVENT_IDX, at ${showPosition(at)}, ` +
+    `flags ${["ENABLE", "DISABLE", "DESC"][shadow]} before, ${
+      waiting ? "a buffer waiting there" : "nothing waiting"
+    }`;
+}
+
+/** What turning notifications on did. */
+export function showEnableRun(o: EnableRun): string {
+  return `${showOutcome(o)}; stored ${
+    o.stores.map((s) => `${s.at} = ${value(s.value)}`).join(", ") || "nothing"
+  }; its structure then desc 0x${o.event.desc.toString(16)}, flags ${o.event.flags}; looked at ` +
+    `the slot after its stores: ${o.lookedAfter}`;
+}
+
+/** What {@linkcode packedGatedTrips} saw. */
+export interface GatedRun {
+  /** Buffers completed. */
+  readonly completed: number;
+  /** Kicks and interrupts sent. */
+  readonly kicks: number;
+  readonly interrupts: number;
+  /** Why the ring went quiet with work left, or `null`. */
+  readonly stall: string | null;
+  /** Ids reported. */
+  readonly ids: readonly string[];
+}
+
+/**
+ * Round trips against peers that notify only as asked, on a packed ring of
+ * 5: the device pops only after a kick (or when turning notifications on
+ * says work arrived), the driver reaps only after an interrupt, each deciding
+ * from the other's Event Suppression structure alone. A wrong decision or a
+ * missed store does not slow the ring, it stops it: the run reports where.
+ *
+ * @param device Device-side parts.
+ * @param driver Driver-side parts.
+ * @param options Event idx, the number of buffers, the seed.
+ */
+export function packedGatedTrips(
+  device: Partial<PackedRingDeviceParts>,
+  driver: Partial<PackedRingDriverParts>,
+  options: { eventIdx: boolean; trips?: number; seed?: number },
+): GatedRun {
+  const trips = options.trips ?? 300;
+  const memory = new GuestMemory(1 << 20);
+  const allocator = new GuestAllocator(memory);
+  const log = new ConformanceLog();
+  const common = { memory, index: 0, size: 5, eventIdx: options.eventIdx, indirect: false };
+  const drv = PackedQueueDriver.create<number>({
+    ...common,
+    allocator,
+    reporter: log.scoped("driver"),
+    parts: driver,
+  });
+  const dev = new PackedQueueDevice(
+    { ...common, ...drv.addresses, reporter: log.scoped("device") },
+    () => {},
+    { parts: device },
+  );
+  let state = (options.seed ?? 7) >>> 0;
+  const rand = (n: number) => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state % n;
+  };
+  const buf = allocator.alloc(64);
+  const held: number[] = [];
+  let completed = 0, posted = 0, kicks = 0, interrupts = 0;
+  let awake = false, interrupted = false;
+  dev.enableNotifications();
+  drv.enableCallbacks();
+  for (let turn = 0; completed < trips && turn < trips * 40; turn++) {
+    const batch = Math.min(1 + rand(3), drv.numFree, trips - posted);
+    if (batch > 0 && rand(4) > 0) {
+      for (let k = 0; k < batch; k++) drv.add([], [{ addr: buf, len: 16 }], posted++);
+      if (drv.kickPrepare()) {
+        kicks++;
+        awake = true;
+      }
+    }
+    if (awake) {
+      dev.disableNotifications();
+      for (let c = dev.pop(); c !== null; c = dev.pop()) held.push(c.head);
+      if (!dev.enableNotifications()) awake = false;
+    }
+    if (held.length > 0 && rand(3) > 0) {
+      for (let give = 1 + rand(held.length); give > 0; give--) {
+        dev.push(held.splice(rand(held.length), 1)[0], 16);
+      }
+      if (dev.needsInterrupt()) {
+        interrupts++;
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      interrupted = false;
+      drv.drainUsed(() => void completed++);
+    }
+    if (drv.broken || dev.broken) break;
+    const quiet = !awake && !interrupted && held.length === 0 &&
+      (drv.numFree === 0 || posted === trips);
+    if (quiet && completed < trips) {
+      const waiting = dev.hasAvailable()
+        ? "buffers made available and no kick for them"
+        : "used buffers and no interrupt for them";
+      return {
+        completed,
+        kicks,
+        interrupts,
+        stall: `after ${completed} of ${trips} buffers the ring went quiet: ${waiting}`,
+        ids: log.entries.map((v) => v.id),
+      };
+    }
+  }
+  return { completed, kicks, interrupts, stall: null, ids: log.entries.map((v) => v.id) };
+}

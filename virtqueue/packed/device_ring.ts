@@ -629,7 +629,7 @@ export function pushUsedPacked(ring: PackedDeviceRing, id: number, len: number):
  * structure once: `RING_EVENT_FLAGS_DISABLE` → no; `RING_EVENT_FLAGS_ENABLE`
  * → yes; with `VIRTIO_F_EVENT_IDX`, `RING_EVENT_FLAGS_DESC` → yes if the
  * used descriptor at `desc_event_off` on wrap `desc_event_wrap` is one of
- * those just written. Flags the driver may not write are reported once per
+ * those just written (2.8.10/D2). Flags the driver may not write are reported once per
  * value (2.8.14/D1) and read as `RING_EVENT_FLAGS_ENABLE`.
  *
  * @param ring The device ring.
@@ -683,7 +683,7 @@ export function disableNotificationsPacked(ring: PackedDeviceRing): void {
  * `desc_event_off` / `desc_event_wrap` = `nextAvail` and its wrap first,
  * then `RING_EVENT_FLAGS_DESC`; without it `RING_EVENT_FLAGS_ENABLE`. Then
  * it looks at the descriptor at `nextAvail` once more, so a buffer made
- * available meanwhile is not missed.
+ * available meanwhile is not missed (2.8.10/D3).
  *
  * @param ring The device ring.
  * @returns `true` if a buffer became available meanwhile (pop it).

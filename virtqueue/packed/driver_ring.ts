@@ -460,7 +460,7 @@ function needEvent(event: number, next: number, old: number): boolean {
  * (2.8.21.3.1/1): `RING_EVENT_FLAGS_DISABLE` → no; `RING_EVENT_FLAGS_ENABLE`
  * → yes; with `VIRTIO_F_EVENT_IDX`, `RING_EVENT_FLAGS_DESC` → yes if the
  * descriptor at `desc_event_off`, on wrap `desc_event_wrap`, is one of the
- * new ones. Flags the device may not write (0x3, reserved bits,
+ * new ones (2.8.10/D1). Flags the device may not write (0x3, reserved bits,
  * `RING_EVENT_FLAGS_DESC` without event idx) are reported once per value
  * (2.8.14/D2) and read as `RING_EVENT_FLAGS_ENABLE`.
  *
