@@ -1,4 +1,3 @@
-// deno-lint-ignore-file no-unused-vars
 /**
  * "Packed-ring notifications": your exercise.
  *

@@ -2,7 +2,7 @@
 // Source: none
 // Must fail: "the kick: flags the other side may not write are reported and read as ENABLE" [2.8.14/D2]
 
-// deno-lint-ignore-file no-unused-vars prefer-const
+// deno-lint-ignore-file no-unused-vars
 import type { PackedDeviceRing } from "../../../../virtqueue/packed/device_ring.ts";
 import type { PackedDriverRing } from "../../../../virtqueue/packed/driver_ring.ts";
 import {

@@ -2,7 +2,7 @@
 // Source: none
 // Must fail: "the kick: with event idx, DESC notifies exactly for the slot it names" [2.8.10/D1]
 
-// deno-lint-ignore-file no-unused-vars prefer-const
+// deno-lint-ignore-file no-unused-vars
 import type { PackedDriverRing } from "../../../../virtqueue/packed/driver_ring.ts";
 import {
   RING_EVENT_FLAGS_DESC,

@@ -2,7 +2,7 @@
 // Source: microsoft/openvmm PR #4267 ("virtio: notify when a packed completion passes the armed position", open at the time of writing)
 // Must fail: "the interrupt: with event idx, DESC notifies exactly for the slot it names" [2.8.10/D2]
 
-// deno-lint-ignore-file no-unused-vars prefer-const
+// deno-lint-ignore-file no-unused-vars
 import type { PackedDeviceRing } from "../../../../virtqueue/packed/device_ring.ts";
 import {
   RING_EVENT_FLAGS_DESC,
