@@ -39,6 +39,9 @@ import { referenceDrivers } from "./devices/mod.ts";
 import { checkMachineParts, type MachineParts, replacedParts, resolveParts } from "./parts.ts";
 import { createSplitQueueDeviceFactory } from "./virtqueue/device_queue.ts";
 import { createSplitQueueDriverFactory } from "./virtqueue/driver_queue.ts";
+import { createPackedQueueDeviceFactory } from "./virtqueue/packed/device_queue.ts";
+import { createPackedQueueDriverFactory } from "./virtqueue/packed/driver_queue.ts";
+import { allocatePackedQueueAreas } from "./virtqueue/packed/layout.ts";
 
 export type { MachineParts };
 
@@ -133,6 +136,13 @@ export interface MachineOptions {
    * them through its legacy steps. Default `false`: Version 2.
    */
   readonly legacy?: boolean;
+  /**
+   * Run the queues as packed virtqueues (§2.8): the device transports offer
+   * `VIRTIO_F_RING_PACKED` and the driver transports accept it, so every
+   * queue is negotiated packed (unless {@linkcode featureMask} withholds the
+   * bit). Default false: split rings, `VIRTIO_F_RING_PACKED` not offered.
+   */
+  readonly packed?: boolean;
   /**
    * The machine's one error sink: called with every error thrown where no
    * caller can take it (an interrupt handler or a strict log's storm report
@@ -537,6 +547,14 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     resolveParts(parts, "virtqueue", "device"),
   );
   const ringDriverParts = resolveParts(parts, "virtqueue", "driver");
+  // The packed rings' devices copy bytes with the same stream parts as the split rings'.
+  const ringDeviceParts = resolveParts(parts, "virtqueue", "device");
+  const packedDeviceQueueFactory = options.packed
+    ? createPackedQueueDeviceFactory(resolveParts(parts, "packed", "device"), {
+      readChain: ringDeviceParts.readChain,
+      writeChain: ringDeviceParts.writeChain,
+    })
+    : undefined;
   const place = (device: VirtioDevice, at: MachineWindow) => {
     const transport = new MmioDeviceTransport(device, {
       memory,
@@ -544,6 +562,7 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
       name: `${device.name}@0x${at.base.toString(16)}`,
       parts: transportDeviceParts,
       queueFactory: deviceQueueFactory,
+      packedQueueFactory: packedDeviceQueueFactory,
       featureMask: options.featureMask,
       version: options.legacy ? 1 : 2,
     });
@@ -573,6 +592,10 @@ export async function createMachine(options: MachineOptions = {}): Promise<LabMa
     allocateQueueAreas: (allocator, size) =>
       ringDriverParts.allocateQueueAreas(allocator, size, ringDriverParts.splitQueueLayout),
     legacy: options.legacy ?? false,
+    packedQueueFactory: options.packed
+      ? createPackedQueueDriverFactory(resolveParts(parts, "packed", "driver"))
+      : undefined,
+    allocatePackedQueueAreas: options.packed ? allocatePackedQueueAreas : undefined,
   });
   const drivers = options.drivers ?? referenceDrivers({
     blk: {

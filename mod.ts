@@ -37,6 +37,7 @@ export * from "./conformance/mod.ts";
 export * from "./virtio/mod.ts";
 export * from "./memory/mod.ts";
 export * from "./virtqueue/mod.ts";
+export * from "./virtqueue/packed/mod.ts";
 export * from "./transport/mod.ts";
 export * from "./devices/mod.ts";
 export {
@@ -63,6 +64,8 @@ export {
   findPart,
   type MachineParts,
   machineParts,
+  type PackedRingDeviceRegistered,
+  type PackedRingDriverRegistered,
   PartError,
   type PartInfo,
   type PartKey,

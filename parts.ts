@@ -37,6 +37,12 @@ import {
   type SplitRingDriverParts,
 } from "./virtqueue/parts.ts";
 import {
+  type PackedRingDeviceParts,
+  type PackedRingDriverParts,
+  REFERENCE_PACKED_RING_DEVICE_PARTS,
+  REFERENCE_PACKED_RING_DRIVER_PARTS,
+} from "./virtqueue/packed/parts.ts";
+import {
   type BlockDeviceParts,
   type BlockDriverParts,
   REFERENCE_BLOCK_DEVICE_PARTS,
@@ -48,6 +54,28 @@ import {
   REFERENCE_CONSOLE_DEVICE_PARTS,
   REFERENCE_CONSOLE_DRIVER_PARTS,
 } from "./devices/console/parts.ts";
+
+/**
+ * The packed ring's parts in the registry: the descriptor ring itself and
+ * the notification decisions, both halves. The rest of its tables
+ * (`virtqueue/packed/parts.ts`: indirect tables, moving the event offsets
+ * after each pop and reap, turning notifications off, freeing an id) stay
+ * the reference's in the machine until a lesson teaches them and they join
+ * here.
+ */
+export type PackedRingDeviceRegistered = Pick<
+  PackedRingDeviceParts,
+  | "descAvailablePacked"
+  | "walkPackedChain"
+  | "pushUsedPacked"
+  | "needsInterruptPacked"
+  | "enableNotificationsPacked"
+>;
+/** The driver half's packed parts in the registry (see {@linkcode PackedRingDeviceRegistered}). */
+export type PackedRingDriverRegistered = Pick<
+  PackedRingDriverParts,
+  "addPacked" | "getBufPacked" | "needsKickPacked" | "enableCallbacksPacked"
+>;
 
 /** A side of the virtio interface: the device's or the driver's. */
 export type PartSide = "device" | "driver";
@@ -63,6 +91,11 @@ export interface ReferenceParts {
   readonly virtqueue: {
     readonly device: SplitRingDeviceParts;
     readonly driver: SplitRingDriverParts;
+  };
+  /** The packed virtqueue (§2.8): the descriptor ring, both halves, when VIRTIO_F_RING_PACKED is negotiated. */
+  readonly packed: {
+    readonly device: PackedRingDeviceRegistered;
+    readonly driver: PackedRingDriverRegistered;
   };
   /** virtio-blk (§5.2): the block device's requests and configuration, and its driver's. */
   readonly blk: { readonly device: BlockDeviceParts; readonly driver: BlockDriverParts };
@@ -82,6 +115,21 @@ export const REFERENCE_PARTS: ReferenceParts = Object.freeze({
     device: REFERENCE_SPLIT_RING_DEVICE_PARTS,
     driver: REFERENCE_SPLIT_RING_DRIVER_PARTS,
   }),
+  packed: Object.freeze({
+    device: Object.freeze({
+      descAvailablePacked: REFERENCE_PACKED_RING_DEVICE_PARTS.descAvailablePacked,
+      walkPackedChain: REFERENCE_PACKED_RING_DEVICE_PARTS.walkPackedChain,
+      pushUsedPacked: REFERENCE_PACKED_RING_DEVICE_PARTS.pushUsedPacked,
+      needsInterruptPacked: REFERENCE_PACKED_RING_DEVICE_PARTS.needsInterruptPacked,
+      enableNotificationsPacked: REFERENCE_PACKED_RING_DEVICE_PARTS.enableNotificationsPacked,
+    }),
+    driver: Object.freeze({
+      addPacked: REFERENCE_PACKED_RING_DRIVER_PARTS.addPacked,
+      getBufPacked: REFERENCE_PACKED_RING_DRIVER_PARTS.getBufPacked,
+      needsKickPacked: REFERENCE_PACKED_RING_DRIVER_PARTS.needsKickPacked,
+      enableCallbacksPacked: REFERENCE_PACKED_RING_DRIVER_PARTS.enableCallbacksPacked,
+    }),
+  }),
   blk: Object.freeze({
     device: REFERENCE_BLOCK_DEVICE_PARTS,
     driver: REFERENCE_BLOCK_DRIVER_PARTS,
@@ -93,7 +141,7 @@ export const REFERENCE_PARTS: ReferenceParts = Object.freeze({
   core: Object.freeze({ driver: REFERENCE_DRIVER_CORE_PARTS }),
 });
 
-/** A layer of the registry: `"transport"`, `"virtqueue"`, `"blk"`, `"console"`, `"core"`. */
+/** A layer of the registry: `"transport"`, `"virtqueue"`, `"packed"`, `"blk"`, `"console"`, `"core"`. */
 export type PartLayer = keyof ReferenceParts;
 
 /** Every key of the registry, `"<layer>.<side>.<name>"`, as a literal type. */

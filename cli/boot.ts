@@ -54,6 +54,7 @@ export function register(program: Command): void {
       "run your code: the transport parts of every lesson you passed replace the reference ones",
     )
     .option("--legacy", LEGACY_HELP)
+    .option("--packed", "run every queue as a packed virtqueue (VIRTIO_F_RING_PACKED, §2.8)")
     .action(async (opts) => {
       await boot({
         disk: opts.disk,
@@ -62,6 +63,7 @@ export function register(program: Command): void {
         ports: opts.port.map(parsePortSpec),
         mine: opts.mine ?? false,
         legacy: opts.legacy ?? false,
+        packed: opts.packed ?? false,
       });
     });
 }
@@ -80,6 +82,8 @@ export interface BootOptions {
   readonly mine?: boolean;
   /** Run on the legacy virtio-mmio interface (Version 1 windows, §4.2.4). */
   readonly legacy?: boolean;
+  /** Offer and accept `VIRTIO_F_RING_PACKED`: packed virtqueues (§2.8). */
+  readonly packed?: boolean;
 }
 
 /** One `--port` option: a port's name and what is behind it. */
@@ -188,6 +192,7 @@ export async function boot(options: BootOptions): Promise<void> {
     parts,
     featureMask,
     legacy: options.legacy ?? false,
+    packed: options.packed,
   });
   const driver = machine.console.driver;
   if (!driver) {

@@ -19,8 +19,10 @@ import { stderrProgress } from "./progress.ts";
 import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
 import type { MachineParts } from "../parts.ts";
 import { LEGACY_HELP } from "./boot.ts";
+import { hasFeature, VIRTIO_F_RING_PACKED } from "../virtio/features.ts";
 
 const MINE_HELP = "run the stack on your code: the parts of every lesson you passed";
+const PACKED_HELP = "run the queues as packed virtqueues (VIRTIO_F_RING_PACKED, §2.8)";
 
 /** Bytes per request while hashing a whole disk or writing `--from` a file. */
 const HASH_CHUNK = 1024 * 1024;
@@ -39,11 +41,13 @@ export function register(program: Command): void {
     .argument("<file>", "raw disk image")
     .option("--mine", MINE_HELP)
     .option("--legacy", LEGACY_HELP)
+    .option("--packed", PACKED_HELP)
     .action(async (file, opts) => {
       await withDisk(file, {
         readOnly: true,
         mine: opts.mine ?? false,
         legacy: opts.legacy ?? false,
+        packed: opts.packed ?? false,
       }, async (blk) => {
         const id = await blk.getId();
         console.log(
@@ -75,11 +79,13 @@ export function register(program: Command): void {
     .option("--sha256", "print the SHA-256 of the range and the throughput instead of a dump")
     .option("--mine", MINE_HELP)
     .option("--legacy", LEGACY_HELP)
+    .option("--packed", PACKED_HELP)
     .action(async (file, opts) => {
       await withDisk(file, {
         readOnly: true,
         mine: opts.mine ?? false,
         legacy: opts.legacy ?? false,
+        packed: opts.packed ?? false,
       }, async (blk) => {
         const sector = opts.sector === undefined ? 0n : parseSectorArg(opts.sector, "--sector");
         const whole = opts.sha256 && opts.sector === undefined && opts.count === undefined;
@@ -126,6 +132,7 @@ export function register(program: Command): void {
     .option("--from <path>", "the bytes, from a file ('-': standard input)")
     .option("--mine", MINE_HELP)
     .option("--legacy", LEGACY_HELP)
+    .option("--packed", PACKED_HELP)
     .action(async (file, opts) => {
       if ((opts.hex === undefined) === (opts.from === undefined)) {
         throw new UserError("give exactly one of --hex HEX or --from PATH");
@@ -136,6 +143,7 @@ export function register(program: Command): void {
         readOnly: false,
         mine: opts.mine ?? false,
         legacy: opts.legacy ?? false,
+        packed: opts.packed ?? false,
       }, async (blk) => {
         checkRange(file, blk, sector, 1n);
         // Never more than fits between the sector and the end of the disk.
@@ -269,7 +277,7 @@ async function rangeCommand(
 
 async function withDisk(
   file: string,
-  options: { readOnly: boolean; mine: boolean; legacy?: boolean },
+  options: { readOnly: boolean; mine: boolean; legacy?: boolean; packed?: boolean },
   run: (blk: VirtioBlockDriver, machine: LabMachine, image: FileBlockBackend) => Promise<void>,
 ): Promise<void> {
   let parts: MachineParts | undefined;
@@ -294,6 +302,7 @@ async function withDisk(
       parts,
       featureMask,
       legacy: options.legacy ?? false,
+      packed: options.packed,
     });
   } catch (error) {
     await backend.close();
@@ -309,6 +318,7 @@ async function withDisk(
         EXIT_FAILURE,
       );
     }
+    if (options.packed) console.error(ringNote(machine));
     try {
       await run(blk, machine, backend);
     } catch (error) {
@@ -504,4 +514,12 @@ async function readAtMost(stream: ReadableStream<Uint8Array>, max: number): Prom
     at += c.length;
   }
   return out;
+}
+
+/** Which ring layout the block device's queue runs on, for `--packed` (one line). */
+function ringNote(machine: LabMachine): string {
+  const negotiated = hasFeature(machine.blk.driverTransport.features, VIRTIO_F_RING_PACKED);
+  return negotiated
+    ? "virtio-blk: packed virtqueue (VIRTIO_F_RING_PACKED negotiated)"
+    : "virtio-blk: split virtqueue (VIRTIO_F_RING_PACKED not negotiated: the feature mask withholds it until its lesson passes)";
 }

@@ -54,6 +54,9 @@ export const UNCHECKABLE: Readonly<Record<string, string>> = Object.freeze({
   "2.5.1/3":
     "How the driver validates the configuration space size is internal to it; the device only sees the reads.",
   "2.6.1.1.2/2": MAY,
+  "2.8.16/4": MAY,
+  "2.8.17/4":
+    "It is about what the driver assumes of the device's used descriptors, not what it writes; the device cannot see an assumption.",
   "2.7.7.1/3":
     "Handling a spurious used buffer notification is internal to the driver; the device cannot tell (tests inject such notifications instead).",
   "2.7.8.3/1":
@@ -92,6 +95,8 @@ export const UNCHECKABLE: Readonly<Record<string, string>> = Object.freeze({
   "2.7.5.3.2/2":
     "A device that rejects the mixed chain just fails the request; the driver cannot tell why (tests post such chains instead).",
   "2.7.8.2/3": MAY,
+  "2.8.12/3": MAY,
+  "2.8.18/2": MAY,
   "2.7.10.2/3":
     "Handling a spurious available buffer notification is internal to the device; the driver cannot tell (tests send extra notifications instead).",
   "5.2.6.2/4": MAY,
@@ -139,8 +144,8 @@ export const NOT_OFFERED: Readonly<Record<string, string>> = Object.freeze({
     "Applies only with VIRTIO_F_IN_ORDER negotiated; no device here offers it and no driver here accepts it.",
   "6.1/3":
     "Applies only when a device offers VIRTIO_F_ACCESS_PLATFORM; no device here does, so all addresses are guest-physical.",
-  "6.1/5":
-    "Applies only when a device offers VIRTIO_F_RING_PACKED; no device here does (split virtqueues only).",
+  "2.8.16/3":
+    "Applies only with VIRTIO_F_NOTIFICATION_DATA negotiated; no device here offers it, so a notification is the queue index alone.",
   "6.1/6": "Applies only when a device offers VIRTIO_F_ORDER_PLATFORM; no device here does.",
   "6.1/12": "Applies only when a device offers VIRTIO_F_NOTIF_CONFIG_DATA; no device here does.",
   "6.2/5":

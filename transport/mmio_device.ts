@@ -35,10 +35,12 @@ import {
   VIRTIO_CONFIG_S_NEEDS_RESET,
 } from "../virtio/status.ts";
 import {
+  featureMask,
   featureWord,
   hasFeature,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_RING_PACKED,
   VIRTIO_F_RING_RESET,
   withFeatureWord,
 } from "../virtio/features.ts";
@@ -59,6 +61,7 @@ import {
   type LegacyQueueRegisters,
   legacyQueueView,
 } from "./legacy_registers.ts";
+import { packedQueueAreaProblem } from "./packed_queue_registers.ts";
 import type { ConfigSpaceView } from "./config_space.ts";
 import type { AccessWidth, InterruptLine, MmioRegion, RuleProblem } from "./types.ts";
 import type { DeviceHost, VirtioDevice } from "../virtio/device.ts";
@@ -120,6 +123,14 @@ export interface MmioDeviceTransportOptions {
   readonly parts?: Partial<MmioDeviceParts>;
   /** Builds device-side queues (default: the reference split queue). */
   readonly queueFactory?: DeviceQueueFactory;
+  /**
+   * Builds device-side queues when `VIRTIO_F_RING_PACKED` is negotiated
+   * (§2.8). When given, the transport offers `VIRTIO_F_RING_PACKED` with
+   * the device model's features (within {@linkcode featureMask}), checks a
+   * queue's areas with the packed layout, and builds its queues with this
+   * factory once the driver accepted it; without it, only split rings.
+   */
+  readonly packedQueueFactory?: DeviceQueueFactory;
   /**
    * The feature bits the device may offer (default: all). `DeviceFeatures`
    * reads and the FEATURES_OK check both see `device.deviceFeatures &
@@ -185,6 +196,7 @@ export class MmioDeviceTransport implements MmioRegion {
   readonly #memory: GuestMemory;
   readonly #reporter: ConformanceReporter;
   readonly #queueFactory: DeviceQueueFactory;
+  readonly #packedQueueFactory: DeviceQueueFactory | undefined;
   #line: InterruptLine | null = null;
 
   #status = 0;
@@ -235,6 +247,7 @@ export class MmioDeviceTransport implements MmioRegion {
     this.#memory = options.memory;
     this.#reporter = options.log.scoped(this.name);
     this.#queueFactory = options.queueFactory ?? splitQueueDeviceFactory;
+    this.#packedQueueFactory = options.packedQueueFactory;
     this.#queueRegisters = device.queueMaxSizes.map(() => INITIAL_QUEUE_REGISTERS);
     this.#legacyQueues = device.queueMaxSizes.map(() => INITIAL_LEGACY_QUEUE_REGISTERS);
     this.#live = device.queueMaxSizes.map(() => null);
@@ -253,9 +266,13 @@ export class MmioDeviceTransport implements MmioRegion {
     return this.#status;
   }
 
-  /** The features the driver sees offered: the device model's, within {@linkcode featureMask}. */
+  /**
+   * The features the driver sees offered: the device model's, with `VIRTIO_F_RING_PACKED`
+   * when the transport has a packed queue factory, within {@linkcode featureMask}.
+   */
   get offeredFeatures(): bigint {
-    return this.device.deviceFeatures & this.featureMask;
+    const ring = this.#packedQueueFactory ? featureMask(VIRTIO_F_RING_PACKED) : 0n;
+    return (this.device.deviceFeatures | ring) & this.featureMask;
   }
 
   /** The negotiated features (0 before FEATURES_OK). */
@@ -832,12 +849,16 @@ export class MmioDeviceTransport implements MmioRegion {
       eventIdx: hasFeature(this.#negotiated, VIRTIO_F_EVENT_IDX),
     };
     const ringReset = hasFeature(this.#negotiated, VIRTIO_F_RING_RESET);
+    // A packed ring's areas have other sizes and alignments (§2.8.10.1).
+    const areaProblem = hasFeature(this.#negotiated, VIRTIO_F_RING_PACKED)
+      ? (r: QueueRegisters) => packedQueueAreaProblem(r, context)
+      : (r: QueueRegisters) => this.parts.queueAreaProblem(r, context);
     const outcome = offset === VIRTIO_MMIO_QUEUE_RESET
       ? this.parts.resetQueue(registers, { queue: index, value, ringReset })
       : this.parts.writeQueueRegister(
         registers,
         { queue: index, offset, value, max, ringReset },
-        (r) => this.parts.queueAreaProblem(r, context),
+        areaProblem,
       );
     for (const problem of outcome.problems) this.#report(problem);
     this.#queueRegisters[index] = outcome.registers;
@@ -888,7 +909,10 @@ export class MmioDeviceTransport implements MmioRegion {
     const q = this.#queueRegisters[index];
     const reporter = this.#reporter.scoped(`queue ${index}`);
     try {
-      this.#live[index] = this.#queueFactory(
+      const factory = hasFeature(this.#negotiated, VIRTIO_F_RING_PACKED)
+        ? this.#packedQueueFactory ?? this.#queueFactory
+        : this.#queueFactory;
+      this.#live[index] = factory(
         {
           memory: this.#memory,
           index,

@@ -19,10 +19,12 @@ import type { GuestAllocator } from "../memory/allocator.ts";
 import type { ConformanceLog, ConformanceReporter } from "../conformance/log.ts";
 import { VIRTIO_CONFIG_S_FAILED, VIRTIO_CONFIG_S_NEEDS_RESET } from "../virtio/status.ts";
 import {
+  featureMask,
   formatFeatures,
   hasFeature,
   VIRTIO_F_EVENT_IDX,
   VIRTIO_F_INDIRECT_DESC,
+  VIRTIO_F_RING_PACKED,
   VIRTIO_F_SR_IOV,
   VIRTIO_F_VERSION_1,
 } from "../virtio/features.ts";
@@ -44,6 +46,7 @@ import {
 import { type QueueAreaAllocator, QueueSetupError } from "./driver_queues.ts";
 import type { InterruptHandlers } from "./driver_interrupt.ts";
 import { allocateQueueAreas } from "../virtqueue/driver/areas.ts";
+import { allocatePackedQueueAreas } from "../virtqueue/packed/layout.ts";
 import { readConfigField, writeConfigField } from "./driver_config.ts";
 import {
   type DriverCoreParts,
@@ -105,6 +108,16 @@ export interface MmioDriverTransportOptions {
   readonly allocateQueueAreas?: QueueAreaAllocator;
   /** Builds driver-side queues (default: the reference split queue). */
   readonly queueFactory?: DriverQueueFactory;
+  /**
+   * Builds driver-side queues when `VIRTIO_F_RING_PACKED` is negotiated
+   * (§2.8). When given, the driver accepts `VIRTIO_F_RING_PACKED` if the
+   * device offers it, and then allocates each queue's areas with
+   * {@linkcode allocatePackedQueueAreas} and builds its queue with this
+   * factory; without it, only split rings.
+   */
+  readonly packedQueueFactory?: DriverQueueFactory;
+  /** Allocates a packed queue's three areas (default: `allocatePackedQueueAreas` of `virtqueue/packed/`). */
+  readonly allocatePackedQueueAreas?: QueueAreaAllocator;
   /** Upper bound on queue sizes the driver chooses (default 256 descriptors). */
   readonly maxQueueSize?: number;
   /**
@@ -154,6 +167,8 @@ export class MmioDriverTransport implements VirtioDriverContext {
   readonly core: DriverCoreParts;
   readonly #allocateQueueAreas: QueueAreaAllocator;
   readonly #queueFactory: DriverQueueFactory;
+  readonly #packedQueueFactory: DriverQueueFactory | undefined;
+  readonly #allocatePackedQueueAreas: QueueAreaAllocator;
   readonly #maxQueueSize: number;
   readonly #acceptLegacy: boolean;
   #probe: ProbeResult | null = null;
@@ -203,6 +218,8 @@ export class MmioDriverTransport implements VirtioDriverContext {
     this.core = { ...REFERENCE_DRIVER_CORE_PARTS, ...options.coreParts };
     this.#allocateQueueAreas = options.allocateQueueAreas ?? allocateReferenceQueueAreas;
     this.#queueFactory = options.queueFactory ?? splitQueueDriverFactory;
+    this.#packedQueueFactory = options.packedQueueFactory;
+    this.#allocatePackedQueueAreas = options.allocatePackedQueueAreas ?? allocatePackedQueueAreas;
     this.#maxQueueSize = options.maxQueueSize ?? 256;
     this.#acceptLegacy = options.legacy ?? false;
   }
@@ -352,7 +369,10 @@ export class MmioDriverTransport implements VirtioDriverContext {
       resetDevice(this.window);
       this.#releaseQueues();
     }
-    await this.#bringUp(driver, driver.supportedFeatures);
+    // The ring layout is the transport's business, not the device driver's:
+    // with a packed queue factory, the packed ring is accepted if offered (6.1/5).
+    const ring = this.#packedQueueFactory ? featureMask(VIRTIO_F_RING_PACKED) : 0n;
+    await this.#bringUp(driver, driver.supportedFeatures | ring);
   }
 
   /**
@@ -565,6 +585,8 @@ export class MmioDriverTransport implements VirtioDriverContext {
       throw new Error(`${this.name}: queue ${index} is set up already`);
     }
     const legacy = this.legacy;
+    const packed = this.#packedQueueFactory !== undefined &&
+      hasFeature(this.#features, VIRTIO_F_RING_PACKED);
     const request = { size: options.size, maxSize: this.#maxQueueSize };
     const setup = legacy
       ? this.parts.setupLegacyQueue(this.window, this.allocator, index, request)
@@ -573,7 +595,7 @@ export class MmioDriverTransport implements VirtioDriverContext {
         this.allocator,
         index,
         request,
-        this.#allocateQueueAreas,
+        packed ? this.#allocatePackedQueueAreas : this.#allocateQueueAreas,
       );
     const areas = {
       descAddr: setup.descAddr,
@@ -582,7 +604,8 @@ export class MmioDriverTransport implements VirtioDriverContext {
     };
     let queue: DriverQueue<T>;
     try {
-      queue = this.#queueFactory<T>({
+      const factory = packed ? this.#packedQueueFactory! : this.#queueFactory;
+      queue = factory<T>({
         memory: this.memory,
         allocator: this.allocator,
         index,

@@ -55,6 +55,10 @@ export interface VirtioBusOptions {
   readonly queueFactory?: DriverQueueFactory;
   /** Drive legacy (Version 1) windows too (see `MmioDriverTransportOptions.legacy`; default `false`). */
   readonly legacy?: boolean;
+  /** Builds driver-side packed queues; when given, drivers accept `VIRTIO_F_RING_PACKED` (see `MmioDriverTransport`). */
+  readonly packedQueueFactory?: DriverQueueFactory;
+  /** Allocates a packed queue's three areas (default: `allocatePackedQueueAreas`). */
+  readonly allocatePackedQueueAreas?: QueueAreaAllocator;
 }
 
 /** Probes windows and binds drivers to the devices in them. */
@@ -104,6 +108,7 @@ export class VirtioBus {
   async probeAll(): Promise<readonly BoundDevice[]> {
     const { bus, memory, allocator, log, parts, queueFactory, allocateQueueAreas, legacy } =
       this.#options;
+    const { packedQueueFactory, allocatePackedQueueAreas } = this.#options;
     for (const unroute of this.#unroute) unroute();
     this.#unroute = [];
     this.#devices = [];
@@ -120,6 +125,8 @@ export class VirtioBus {
         allocateQueueAreas,
         queueFactory,
         legacy,
+        packedQueueFactory,
+        allocatePackedQueueAreas,
       });
       let driver: VirtioDriver | null = null;
       let error = "";

@@ -36,10 +36,14 @@ function statusCell(progress: LessonProgress, p: ReturnType<typeof painter>): st
 const LAYER_WORDS: Readonly<Record<string, string>> = {
   transport: "mmio",
   virtqueue: "rings",
+  packed: "packed rings",
   blk: "blk",
   console: "console",
   core: "core",
 };
+
+/** The layers every machine runs on (packed rings are a choice of the machine's). */
+const WHOLE_MACHINE = ["transport", "virtqueue", "blk", "console", "core"];
 
 /**
  * What a lesson builds, by the layers of its parts, with the sides: e.g.
@@ -54,7 +58,7 @@ export function buildsCell(lesson: Lesson): string {
     sides.set(layer, set);
   }
   // A lesson with parts in every layer runs the whole machine on them.
-  if (Object.keys(LAYER_WORDS).every((layer) => sides.has(layer))) return "the whole machine";
+  if (WHOLE_MACHINE.every((layer) => sides.has(layer))) return "the whole machine";
   const layers = Object.keys(LAYER_WORDS).filter((layer) => sides.has(layer));
   if (layers.length === 0) return "";
   const sideOf = (layer: string) =>

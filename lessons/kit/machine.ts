@@ -443,6 +443,11 @@ export interface MachineCheckOptions<I> {
    * })`): Version 1 windows, so that legacy parts are the ones called.
    */
   readonly legacy?: boolean;
+  /**
+   * Boot the machine with packed virtqueues (`createMachine({ packed })`):
+   * VIRTIO_F_RING_PACKED offered and accepted, if the lesson's features allow it.
+   */
+  readonly packed?: boolean;
 }
 
 /**
@@ -483,6 +488,7 @@ export function machineCheck<I>(options: MachineCheckOptions<I>): Check<I> {
         memory: options.memory?.(),
         consolePorts: options.consolePorts?.(),
         legacy: options.legacy,
+        packed: options.packed,
       });
       await withMachine(machine, async () => {
         let phase = "the bring-up of the lab machine";

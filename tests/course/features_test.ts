@@ -63,6 +63,7 @@ Deno.test("feature bits by name, and the course withholds the lesson-taught feat
     "VIRTIO_BLK_F_WRITE_ZEROES",
     "VIRTIO_F_EVENT_IDX",
     "VIRTIO_F_INDIRECT_DESC",
+    "VIRTIO_F_RING_PACKED",
     "VIRTIO_F_RING_RESET",
   ]);
 });
