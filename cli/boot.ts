@@ -2,7 +2,8 @@
  * `lab boot [--disk FILE] [--console-socket PATH]`: boots the lab machine and
  * runs the guest shell on its virtio console, attached to this terminal (raw
  * mode) or to a Unix socket the device listens on (like QEMU's
- * `-chardev socket,server=on`).
+ * `-chardev socket,server=on`). With `--linux`, a real Linux kernel is the
+ * guest instead (`cli/boot_linux.ts`).
  *
  * @module
  */
@@ -22,6 +23,7 @@ import { EXIT_FAILURE, UserError } from "./errors.ts";
 import type { MachineParts } from "../machine.ts";
 import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
 import { openImage } from "./disk_image.ts";
+import { bootLinux } from "./boot_linux.ts";
 
 /** Registers `boot`. */
 export function register(program: Command): void {
@@ -41,7 +43,23 @@ export function register(program: Command): void {
       "--mine",
       "run your code: the transport parts of every lesson you passed replace the reference ones",
     )
+    .option(
+      "--linux",
+      "boot a real Linux kernel (Debian i386, in the v86 emulator) on the lab's virtio devices",
+    )
+    .option("--verbose", "with --linux: show the kernel's messages (its serial console) on stderr")
     .action(async (opts) => {
+      if (opts.linux) {
+        await bootLinux({
+          disk: opts.disk,
+          readOnly: opts.readOnly ?? false,
+          consoleSocket: opts.consoleSocket,
+          mine: opts.mine ?? false,
+          verbose: opts.verbose ?? false,
+        });
+        return;
+      }
+      if (opts.verbose) throw new UserError("--verbose goes with --linux");
       await boot({
         disk: opts.disk,
         readOnly: opts.readOnly ?? false,
@@ -128,7 +146,14 @@ export async function boot(options: BootOptions): Promise<void> {
   await machine.close();
 }
 
-async function consoleBackend(socketPath: string | undefined): Promise<ConsoleBackend> {
+/**
+ * The console backend `boot` attaches: this terminal, or a Unix socket it
+ * listens on and waits for a client.
+ *
+ * @param socketPath The socket, or `undefined` for the terminal.
+ * @throws {UserError} If the socket cannot be created.
+ */
+export async function consoleBackend(socketPath: string | undefined): Promise<ConsoleBackend> {
   if (socketPath === undefined) return new TerminalConsoleBackend();
   let socket: UnixSocketConsoleBackend;
   try {

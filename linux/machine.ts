@@ -7,9 +7,11 @@
  * under a real kernel. The driver side is Linux's own `virtio_mmio`,
  * `virtio_ring`, `virtio_blk` and `virtio_console`.
  *
- * The windows sit where QEMU's `microvm` puts virtio-mmio (0xFEB00000 up,
- * 0x200 bytes each, below the IOAPIC): the block device, the console, and an
- * empty slot, on IOAPIC inputs 20, 21 and 22, level-triggered. The kernel
+ * The windows sit at 0xFEF00000 up, 0x200 bytes each, between the local
+ * APIC (0xFEE00000) and the BIOS ROM (0xFFF00000), where neither SeaBIOS nor
+ * Linux puts PCI BARs (QEMU's `microvm` uses 0xFEB00000, but v86 shows its
+ * VGA card's option ROM there): the block device, the console, and an empty
+ * slot, on IOAPIC inputs 20, 21 and 22, level-triggered. The kernel
  * learns of them from an SSDT (`linux/acpi.ts`) that the machine writes,
  * with an RSDP and an RSDT listing SeaBIOS's tables too, into
  * {@linkcode LINUX_ACPI_BASE} once SeaBIOS has built its tables; the command
@@ -36,7 +38,7 @@ import { findFirmwareTables, layoutAcpiTables, virtioMmioSsdt } from "./acpi.ts"
 import { type MmioCounters, V86_MMAP_BLOCK, V86Engine } from "./v86_adapter.ts";
 
 /** Base of the 128 KiB block of physical address space holding the virtio-mmio windows. */
-export const LINUX_MMIO_BASE = 0xfeb0_0000;
+export const LINUX_MMIO_BASE = 0xfef0_0000;
 /** The block device's window and IOAPIC input. */
 export const LINUX_BLOCK_WINDOW: MachineWindow = Object.freeze({
   base: LINUX_MMIO_BASE,
@@ -125,17 +127,35 @@ export type LinuxExit =
   | { readonly kind: "panic"; readonly line: string };
 
 /** One device of the Linux machine (the device side only: Linux drives it). */
-export interface LinuxMachineDevice {
+export interface LinuxMachineDevice<D extends VirtioDevice = VirtioDevice> {
   /** Its window on the bus. */
   readonly window: MmioWindowInfo;
   /** The device model. */
-  readonly device: VirtioDevice;
+  readonly device: D;
   /** The register file in the window. */
   readonly transport: MmioDeviceTransport;
 }
 
 /** How many serial lines {@linkcode LinuxMachine.serialTail} keeps. */
 export const SERIAL_LINES_KEPT = 40;
+
+/** The last lines of a text stream. */
+class SerialTail {
+  readonly #lines: string[] = [""];
+
+  add(text: string): void {
+    const lines = text.split("\n");
+    this.#lines[this.#lines.length - 1] += lines[0];
+    for (let i = 1; i < lines.length; i++) this.#lines.push(lines[i]);
+    while (this.#lines.length > SERIAL_LINES_KEPT + 1) this.#lines.shift();
+  }
+
+  lines(): string[] {
+    const lines = this.#lines.map((l) => l.replace(/\r/g, ""));
+    if (lines[lines.length - 1] === "") lines.pop();
+    return lines;
+  }
+}
 
 /** A Linux machine built by {@linkcode createLinuxMachine}; {@linkcode start} boots it. */
 export class LinuxMachine {
@@ -146,33 +166,36 @@ export class LinuxMachine {
   /** The lab's MMIO bus the windows are mapped on. */
   readonly bus: MmioBus;
   /** virtio-blk. */
-  readonly blk: LinuxMachineDevice;
+  readonly blk: LinuxMachineDevice<VirtioBlockDevice>;
   /** virtio-console. */
-  readonly console: LinuxMachineDevice;
+  readonly console: LinuxMachineDevice<VirtioConsoleDevice>;
   /** Errors caught where no caller could take them, oldest first. */
   readonly errors: { readonly error: unknown; readonly where: string }[];
   /** Resolves when the guest powers off or panics. */
   readonly exited: Promise<LinuxExit>;
   /** When {@linkcode start} was called (`performance.now()`), or -1. */
   startedAt = -1;
-  /** When the ACPI tables were written (`performance.now()`), or -1. */
-  acpiWrittenAt = -1;
+  readonly #timing: { readonly acpiWrittenAt: number };
   readonly #backends: { close(): Promise<void> }[];
-  readonly #serial: string[] = [""];
+  readonly #serial: SerialTail;
   #closed = false;
 
   /** Use {@linkcode createLinuxMachine}. */
   constructor(init: {
     engine: V86Engine;
+    serial: SerialTail;
+    timing: { readonly acpiWrittenAt: number };
     log: ConformanceLog;
     bus: MmioBus;
-    blk: LinuxMachineDevice;
-    console: LinuxMachineDevice;
+    blk: LinuxMachineDevice<VirtioBlockDevice>;
+    console: LinuxMachineDevice<VirtioConsoleDevice>;
     errors: { readonly error: unknown; readonly where: string }[];
     exited: Promise<LinuxExit>;
     backends: { close(): Promise<void> }[];
   }) {
     this.engine = init.engine;
+    this.#serial = init.serial;
+    this.#timing = init.timing;
     this.log = init.log;
     this.bus = init.bus;
     this.blk = init.blk;
@@ -182,19 +205,14 @@ export class LinuxMachine {
     this.#backends = init.backends;
   }
 
-  /** Records serial output (called by the machine's serial hook). */
-  serialText(text: string): void {
-    const lines = text.split("\n");
-    this.#serial[this.#serial.length - 1] += lines[0];
-    for (let i = 1; i < lines.length; i++) this.#serial.push(lines[i]);
-    while (this.#serial.length > SERIAL_LINES_KEPT) this.#serial.shift();
+  /** The last {@linkcode SERIAL_LINES_KEPT} lines of the serial console (kernel messages), oldest first. */
+  serialTail(): string[] {
+    return this.#serial.lines();
   }
 
-  /** The last lines of the serial console (kernel messages), oldest first. */
-  serialTail(): string[] {
-    return this.#serial.map((l) => l.replace(/\r/g, "")).filter((l, i, all) =>
-      l !== "" || i < all.length - 1
-    );
+  /** When the ACPI tables were written (`performance.now()`), or -1 while SeaBIOS has not built its own. */
+  get acpiWrittenAt(): number {
+    return this.#timing.acpiWrittenAt;
   }
 
   /** MMIO traffic handled in TypeScript so far. */
@@ -231,7 +249,8 @@ export async function createLinuxMachine(options: LinuxMachineOptions): Promise<
     if (errors.length > 100) errors.shift();
     (options.onError ?? ((e, w) => console.error(`virtio-lab: ${w}: ${e}`)))(error, where);
   };
-  let machine: LinuxMachine | undefined;
+  const serial = new SerialTail();
+  const timing = { acpiWrittenAt: -1 };
   let exit!: (how: LinuxExit) => void;
   const exited = new Promise<LinuxExit>((resolve) => (exit = resolve));
   const decoder = new TextDecoder();
@@ -244,7 +263,7 @@ export async function createLinuxMachine(options: LinuxMachineOptions): Promise<
     memorySize: LINUX_RAM_SIZE,
     onSerialByte: (byte) => {
       const text = decoder.decode(new Uint8Array([byte]), { stream: true });
-      machine?.serialText(text);
+      serial.add(text);
       options.onSerial?.(text);
       pendingLine += text;
       if (text === "\n") {
@@ -272,7 +291,7 @@ export async function createLinuxMachine(options: LinuxMachineOptions): Promise<
   const transportParts = resolveParts(parts, "transport", "device");
   const queueFactory = createSplitQueueDeviceFactory(resolveParts(parts, "virtqueue", "device"));
   const placed: { base: number; device: VirtioDevice }[] = [];
-  const place = (device: VirtioDevice, at: MachineWindow): LinuxMachineDevice => {
+  const place = <D extends VirtioDevice>(device: D, at: MachineWindow): LinuxMachineDevice<D> => {
     const transport = new MmioDeviceTransport(device, {
       memory,
       log,
@@ -309,12 +328,14 @@ export async function createLinuxMachine(options: LinuxMachineOptions): Promise<
     if (!firmware) return;
     const layout = layoutAcpiTables(LINUX_ACPI_BASE, LINUX_ACPI_SIZE, firmware.entries, ssdt);
     for (const [address, bytes] of layout.blobs) memory.write(address, bytes);
-    if (machine) machine.acpiWrittenAt = performance.now();
+    timing.acpiWrittenAt = performance.now();
     stopAcpi();
   });
 
-  machine = new LinuxMachine({
+  return new LinuxMachine({
     engine,
+    serial,
+    timing,
     log,
     bus,
     blk,
@@ -323,7 +344,6 @@ export async function createLinuxMachine(options: LinuxMachineOptions): Promise<
     exited,
     backends: [consoleBackend, disk],
   });
-  return machine;
 }
 
 /**

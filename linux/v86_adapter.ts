@@ -59,12 +59,12 @@ export class EmulatorError extends Error {
 export interface V86BootImages {
   /** The BIOS image (SeaBIOS's `bios.bin`). */
   readonly bios: Uint8Array;
-  /** A bzImage kernel. */
-  readonly kernel: Uint8Array;
+  /** A bzImage kernel (none: the BIOS boots alone). */
+  readonly kernel?: Uint8Array;
   /** The initrd (loaded at 64 MiB by v86, so RAM must be larger). */
-  readonly initrd: Uint8Array;
+  readonly initrd?: Uint8Array;
   /** The kernel command line. */
-  readonly cmdline: string;
+  readonly cmdline?: string;
 }
 
 /** Options for {@linkcode V86Engine.create}. */
@@ -111,6 +111,12 @@ interface V86Cpu {
   device_lower_irq(irq: number): void;
   wasm_memory: WebAssembly.Memory;
   mem8: Uint8Array;
+  read8(addr: number): number;
+  read16(addr: number): number;
+  read32s(addr: number): number;
+  write8(addr: number, value: number): void;
+  write16(addr: number, value: number): void;
+  write32(addr: number, value: number): void;
   memory_size: Int32Array | Uint32Array;
   main_loop: () => number;
   codegen_finalize_finished: (...args: number[]) => void;
@@ -231,6 +237,41 @@ export class V86Engine {
   /** Guest RAM (physical address 0 up), following the emulator's memory when it grows. */
   get memory(): GuestMemory {
     return this.#memory;
+  }
+
+  /** The emulator's WebAssembly memory (guest RAM is a slice of it; see {@linkcode memory}). */
+  get wasmMemory(): WebAssembly.Memory {
+    return this.#cpu.wasm_memory;
+  }
+
+  /**
+   * A physical load as the emulated CPU makes it, through the emulator's own
+   * memory path (RAM, or a block {@linkcode mapMmio} mapped): for tests and
+   * tools that check what the guest would see.
+   *
+   * @param address Guest-physical address.
+   * @param width 1, 2 or 4 bytes.
+   * @returns The unsigned value.
+   */
+  physicalRead(address: number, width: 1 | 2 | 4): number {
+    const cpu = this.#cpu;
+    if (width === 1) return cpu.read8(address | 0) & 0xff;
+    if (width === 2) return cpu.read16(address | 0) & 0xffff;
+    return cpu.read32s(address | 0) >>> 0;
+  }
+
+  /**
+   * A physical store as the emulated CPU makes it (see {@linkcode physicalRead}).
+   *
+   * @param address Guest-physical address.
+   * @param width 1, 2 or 4 bytes.
+   * @param value The value (truncated to the width).
+   */
+  physicalWrite(address: number, width: 1 | 2 | 4, value: number): void {
+    const cpu = this.#cpu;
+    if (width === 1) cpu.write8(address | 0, value & 0xff);
+    else if (width === 2) cpu.write16(address | 0, value & 0xffff);
+    else cpu.write32(address | 0, value | 0);
   }
 
   /** Size of guest RAM, in bytes. */
