@@ -195,8 +195,8 @@ export class V86Engine {
           wasm_fn: async (imports: WebAssembly.Imports) =>
             (await WebAssembly.instantiate(module, imports)).exports,
           bios: { buffer: copy(options.bios) },
-          bzimage: { buffer: copy(options.kernel) },
-          initrd: { buffer: copy(options.initrd) },
+          bzimage: options.kernel ? { buffer: copy(options.kernel) } : undefined,
+          initrd: options.initrd ? { buffer: copy(options.initrd) } : undefined,
           cmdline: options.cmdline,
           memory_size: options.memorySize,
           vga_memory_size: 2 * 1024 * 1024,
