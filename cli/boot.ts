@@ -48,6 +48,7 @@ export function register(program: Command): void {
       "boot a real Linux kernel (Debian i386, in the v86 emulator) on the lab's virtio devices",
     )
     .option("--verbose", "with --linux: show the kernel's messages (its serial console) on stderr")
+    .option("--cold", "with --linux: boot from the BIOS instead of resuming the saved guest state")
     .action(async (opts) => {
       if (opts.linux) {
         await bootLinux({
@@ -56,10 +57,11 @@ export function register(program: Command): void {
           consoleSocket: opts.consoleSocket,
           mine: opts.mine ?? false,
           verbose: opts.verbose ?? false,
+          cold: opts.cold ?? false,
         });
         return;
       }
-      if (opts.verbose) throw new UserError("--verbose goes with --linux");
+      if (opts.verbose || opts.cold) throw new UserError("--verbose and --cold go with --linux");
       await boot({
         disk: opts.disk,
         readOnly: opts.readOnly ?? false,

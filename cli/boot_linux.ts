@@ -35,12 +35,17 @@ export interface BootLinuxOptions {
   readonly mine?: boolean;
   /** Show the kernel's serial console on stderr. */
   readonly verbose?: boolean;
+  /** Boot from the BIOS even when a saved state could be resumed (and save none). */
+  readonly cold?: boolean;
   /**
    * Give up when the console has said nothing this long after the start, in
    * milliseconds (default 240 000: an emulated boot on a busy machine is slow).
    */
   readonly bootTimeoutMs?: number;
 }
+
+/** The saved guest state in the Linux cache (see `LinuxMachineOptions.snapshotFile`). */
+export const GUEST_STATE_FILE = "guest-state.bin";
 
 /** How many serial lines a failure shows. */
 const FAILURE_LINES = 12;
@@ -109,6 +114,7 @@ export async function bootLinux(options: BootLinuxOptions): Promise<void> {
       console: backend,
       parts,
       featureMask,
+      snapshotFile: options.cold ? undefined : `${assets.dir}/${GUEST_STATE_FILE}`,
       onSerial: options.verbose
         ? (text) => {
           const out = rawTerminal ? text.replace(/\r?\n/g, "\r\n") : text;
@@ -127,9 +133,13 @@ export async function bootLinux(options: BootLinuxOptions): Promise<void> {
     throw error;
   }
   say(
-    `booting Linux ${assets.release} in v86 ${V86_VERSION}: console hvc0, disk vda (${diskLabel})` +
+    `${machine.resumed ? "resuming" : "booting"} Linux ${assets.release} in v86 ${V86_VERSION}` +
+      `${machine.resumed ? " from its saved state" : ""}: console hvc0, disk vda (${diskLabel})` +
       (rawTerminal ? "; type 'poweroff' in the guest to end" : ""),
   );
+  if (!machine.resumed && !options.cold) {
+    say("first boot from the BIOS (slow: the kernel decompresses itself); later boots resume");
+  }
   machine.start();
   const timeoutMs = options.bootTimeoutMs ?? 240_000;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -148,6 +158,7 @@ export async function bootLinux(options: BootLinuxOptions): Promise<void> {
   const tail = machine.serialTail().slice(-FAILURE_LINES);
   const firstRule = machine.log.entries[0];
   const rule = firstRule ? `; first rule broken: §${firstRule.id} ${firstRule.message}` : "";
+  await machine.snapshotSaved;
   await machine.close();
   const explain = (message: string): never => {
     if (!options.verbose && tail.length > 0) {

@@ -69,7 +69,16 @@ export const GUEST_MODULES: readonly string[] = Object.freeze([
 ]);
 
 /** Bump when the initramfs layout or init script changes, so that caches rebuild. */
-export const INITRAMFS_REVISION = 2;
+export const INITRAMFS_REVISION = 5;
+
+/** The module whose loading makes Linux probe the virtio-mmio windows: the init loads it last. */
+export const PROBING_MODULE = "virtio_mmio";
+
+/**
+ * What the init prints on the serial console (after `virtio-lab: `) before
+ * it loads any module, and then waits for a line on the serial port.
+ */
+export const SNAPSHOT_POINT = "snapshot point";
 
 /** Where the assets are, and what they were made from. */
 export interface LinuxAssets {
@@ -122,7 +131,10 @@ export function linuxCacheDir(env: (name: string) => string | undefined = Deno.e
 
 /**
  * The init script, PID 1 of the guest: mounts proc, sysfs and devtmpfs,
- * loads the modules in dependency order, waits for `hvc0`, mounts `/dev/vda`
+ * loads the modules in dependency order except `virtio_mmio`, says
+ * {@linkcode SNAPSHOT_POINT} on the serial console and waits for a line
+ * there (the machine may save its state first), loads `virtio_mmio` (which
+ * probes the windows), waits for `hvc0`, mounts `/dev/vda`
  * on `/mnt` when it holds a file system (read-only when the disk is), prints
  * a banner of `/sys/bus/virtio/devices/*` (device id, vendor, feature bits),
  * and runs a busybox shell on `hvc0` with job control. `poweroff` (busybox
@@ -140,9 +152,19 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 say() { echo "virtio-lab: $*" > /dev/ttyS0; }
-for m in ${modules.join(" ")}; do
-  insmod /lib/modules/$m.ko 2> /dev/ttyS0 || say "insmod $m failed"
-done
+load() {
+  for m in "$@"; do insmod /lib/modules/$m.ko 2> /dev/ttyS0 || say "insmod $m failed"; done
+}
+# Every module but the transport: none of them touches a device.
+load ${modules.filter((m) => m !== PROBING_MODULE).join(" ")}
+# Nothing has touched a virtio device yet: the machine may save its state
+# here (and resume later boots from it); it answers on the serial line.
+stty -F /dev/ttyS0 -echo 2>/dev/null
+say "${SNAPSHOT_POINT}"
+read -r go < /dev/ttyS0
+hwclock -s 2>/dev/null
+# virtio_mmio binds the LNRO0005 devices: from here on Linux drives the lab's devices.
+load ${PROBING_MODULE}
 n=0
 while [ ! -e /dev/hvc0 ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
 if [ ! -e /dev/hvc0 ]; then
@@ -157,20 +179,30 @@ n=0
 while [ ! -e /dev/vda ] && [ -d /sys/bus/virtio/drivers/virtio_blk ] && [ $n -lt 20 ]; do
   sleep 0.05; n=$((n + 1))
 done
+# The banner uses shell builtins only: every program started is slow in an emulator.
+read -r release < /proc/sys/kernel/osrelease
 echo
-echo "virtio-lab: Linux $(uname -r) on the lab's TypeScript virtio-mmio devices"
+echo "virtio-lab: Linux $release on the lab's TypeScript virtio-mmio devices"
 for d in /sys/bus/virtio/devices/*; do
   [ -e "$d/device" ] || continue
-  bits=$(awk '{ for (i = 1; i <= length($0); i++) if (substr($0, i, 1) == "1") printf " %d", i - 1 }' $d/features)
-  drv=$(basename $(readlink $d/driver) 2>/dev/null)
-  echo "  \${d##*/}: device $(cat $d/device) vendor $(cat $d/vendor) driver \${drv:-none} features$bits"
+  read -r device < $d/device; read -r vendor < $d/vendor; read -r f < $d/features
+  bits=""; i=0
+  while [ $i -lt \${#f} ]; do
+    [ "\${f:$i:1}" = 1 ] && bits="$bits $i"
+    i=$((i + 1))
+  done
+  drv=none
+  [ -e $d/driver ] && cd -P $d/driver && drv=\${PWD##*/} && cd /
+  echo "  \${d##*/}: device $device vendor $vendor driver $drv features$bits"
 done
 if [ -e /dev/vda ]; then
-  ro=""; [ "$(cat /sys/block/vda/ro)" = 1 ] && ro="-o ro"
+  read -r ro < /sys/block/vda/ro; read -r sectors < /sys/block/vda/size
+  size="$((sectors / 2)) KiB"
+  if [ "$ro" = 1 ]; then ro="-o ro"; else ro=""; fi
   if mount $ro /dev/vda /mnt 2>/dev/null; then
-    echo "  /dev/vda ($(($(cat /sys/block/vda/size) / 2)) KiB) mounted on /mnt $ro"
+    echo "  /dev/vda ($size) mounted on /mnt $ro"
   else
-    echo "  /dev/vda ($(($(cat /sys/block/vda/size) / 2)) KiB) holds no file system Linux can mount"
+    echo "  /dev/vda ($size) holds no file system Linux can mount"
   fi
 fi
 echo "Type 'poweroff' to end the VM."
@@ -474,4 +506,16 @@ async function readCached(dir: string): Promise<LinuxAssets | null> {
     packages: manifest.packages,
     bytes,
   };
+}
+
+if (import.meta.main) {
+  // `deno run linux/assets.ts`: make the cache (as .ci/run does) and print it.
+  try {
+    const assets = await ensureLinuxAssets();
+    console.log(`${assets.dir}: ${assets.release}, ${(assets.bytes / 1e6).toFixed(1)} MB`);
+  } catch (error) {
+    if (!(error instanceof LinuxAssetsError)) throw error;
+    console.error(`lab: ${error.message}${error.hint ? `; ${error.hint}` : ""}`);
+    Deno.exit(1);
+  }
 }

@@ -35,7 +35,8 @@ import type { MmioRegion } from "../transport/types.ts";
 import type { AccessWidth, VirtioDevice } from "../virtio/device.ts";
 import { createSplitQueueDeviceFactory } from "../virtqueue/device_queue.ts";
 import { findFirmwareTables, layoutAcpiTables, virtioMmioSsdt } from "./acpi.ts";
-import { type MmioCounters, V86_MMAP_BLOCK, V86Engine } from "./v86_adapter.ts";
+import { SNAPSHOT_POINT } from "./assets.ts";
+import { type MmioCounters, V86_MMAP_BLOCK, V86_VERSION, V86Engine } from "./v86_adapter.ts";
 
 /** Base of the 128 KiB block of physical address space holding the virtio-mmio windows. */
 export const LINUX_MMIO_BASE = 0xfef0_0000;
@@ -119,6 +120,14 @@ export interface LinuxMachineOptions {
   readonly onSerial?: (text: string) => void;
   /** Errors thrown where no caller could take them (default: one line on stderr). */
   readonly onError?: (error: unknown, where: string) => void;
+  /**
+   * A file for the guest's saved state (see {@linkcode LinuxMachine.resumed}):
+   * when it holds a state made from the same images, command line and
+   * tables, the machine resumes from it; otherwise it boots from the BIOS and
+   * saves one there when the init is about to load the virtio modules.
+   * Default: none (always boot from the BIOS, save nothing).
+   */
+  readonly snapshotFile?: string;
 }
 
 /** How a Linux machine's run ended. */
@@ -175,6 +184,16 @@ export class LinuxMachine {
   readonly exited: Promise<LinuxExit>;
   /** When {@linkcode start} was called (`performance.now()`), or -1. */
   startedAt = -1;
+  /**
+   * Whether the machine resumed from a saved state instead of booting from
+   * the BIOS. The state is the guest's when its init had started and had
+   * not loaded a virtio module: the kernel had never touched a virtio-mmio
+   * window, so the lab's devices, fresh in every run, are exactly what it
+   * meets either way.
+   */
+  readonly resumed: boolean;
+  /** Resolves once the state is saved (or at once when none is to be saved); never rejects. */
+  readonly snapshotSaved: Promise<void>;
   readonly #timing: { readonly acpiWrittenAt: number };
   readonly #backends: { close(): Promise<void> }[];
   readonly #serial: SerialTail;
@@ -192,7 +211,11 @@ export class LinuxMachine {
     errors: { readonly error: unknown; readonly where: string }[];
     exited: Promise<LinuxExit>;
     backends: { close(): Promise<void> }[];
+    resumed: boolean;
+    snapshotSaved: Promise<void>;
   }) {
+    this.resumed = init.resumed;
+    this.snapshotSaved = init.snapshotSaved;
     this.engine = init.engine;
     this.#serial = init.serial;
     this.#timing = init.timing;
@@ -251,6 +274,7 @@ export async function createLinuxMachine(options: LinuxMachineOptions): Promise<
   };
   const serial = new SerialTail();
   const timing = { acpiWrittenAt: -1 };
+  let atSnapshotPoint = false;
   let exit!: (how: LinuxExit) => void;
   const exited = new Promise<LinuxExit>((resolve) => (exit = resolve));
   const decoder = new TextDecoder();
@@ -268,6 +292,7 @@ export async function createLinuxMachine(options: LinuxMachineOptions): Promise<
       pendingLine += text;
       if (text === "\n") {
         if (pendingLine.includes("Kernel panic")) exit({ kind: "panic", line: pendingLine.trim() });
+        if (pendingLine.includes(`virtio-lab: ${SNAPSHOT_POINT}`)) atSnapshotPoint = true;
         pendingLine = "";
       }
     },
@@ -323,14 +348,59 @@ export async function createLinuxMachine(options: LinuxMachineOptions): Promise<
       gsi: w.irq,
     })),
   );
-  const stopAcpi = engine.onTick(() => {
-    const firmware = findFirmwareTables((address, length) => memory.bytes(address, length));
-    if (!firmware) return;
-    const layout = layoutAcpiTables(LINUX_ACPI_BASE, LINUX_ACPI_SIZE, firmware.entries, ssdt);
-    for (const [address, bytes] of layout.blobs) memory.write(address, bytes);
-    timing.acpiWrittenAt = performance.now();
-    stopAcpi();
-  });
+  const key = await snapshotKey(options.images, linuxCommandLine(options.cmdline), ssdt);
+  const saved = options.snapshotFile ? await readSnapshot(options.snapshotFile, key) : null;
+  let resumed = false;
+  if (saved) {
+    try {
+      await engine.restoreState(saved);
+      resumed = true;
+    } catch (error) {
+      onError(error, "resuming the saved state (booting from the BIOS instead)");
+    }
+  }
+  let snapshotDone!: () => void;
+  const snapshotSaved = new Promise<void>((resolve) => (snapshotDone = resolve));
+  if (resumed) {
+    // The init waits for a line on the serial port before loading modules.
+    engine.sendSerial("go\n");
+    snapshotDone();
+  } else {
+    const stopAcpi = engine.onTick(() => {
+      const firmware = findFirmwareTables((address, length) => memory.bytes(address, length));
+      if (!firmware) return;
+      const layout = layoutAcpiTables(LINUX_ACPI_BASE, LINUX_ACPI_SIZE, firmware.entries, ssdt);
+      for (const [address, bytes] of layout.blobs) memory.write(address, bytes);
+      timing.acpiWrittenAt = performance.now();
+      stopAcpi();
+    });
+    const stopSnapshot = engine.onTick(() => {
+      if (!atSnapshotPoint) return;
+      stopSnapshot();
+      const file = options.snapshotFile;
+      if (!file) {
+        engine.sendSerial("go\n");
+        snapshotDone();
+        return;
+      }
+      // At the end of this run of the CPU: stop, save, go on.
+      (async () => {
+        try {
+          await engine.stop();
+          const state = await engine.saveState();
+          engine.run();
+          engine.sendSerial("go\n");
+          await writeSnapshot(file, key, state);
+        } catch (error) {
+          onError(error, `saving the guest's state in ${file}`);
+          if (!engine.running) engine.run();
+          engine.sendSerial("go\n");
+        } finally {
+          snapshotDone();
+        }
+      })();
+    });
+  }
 
   return new LinuxMachine({
     engine,
@@ -343,7 +413,63 @@ export async function createLinuxMachine(options: LinuxMachineOptions): Promise<
     errors,
     exited,
     backends: [consoleBackend, disk],
+    resumed,
+    snapshotSaved,
   });
+}
+
+/** The identity of a saved state: what made it (a state is only good for the same). */
+async function snapshotKey(
+  images: LinuxImages,
+  cmdline: string,
+  ssdt: Uint8Array,
+): Promise<string> {
+  const encoder = new TextEncoder();
+  const parts = [
+    encoder.encode(`v86 ${V86_VERSION}\0ram ${LINUX_RAM_SIZE}\0${cmdline}\0`),
+    images.bios,
+    images.kernel,
+    images.initramfs,
+    ssdt,
+  ];
+  const hashes = await Promise.all(parts.map((p) => crypto.subtle.digest("SHA-256", p.slice())));
+  const all = new Uint8Array(hashes.length * 32);
+  hashes.forEach((h, i) => all.set(new Uint8Array(h), i * 32));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Magic of a saved-state file: `VLABSNAP`, then the 64-character key, then the gzipped state. */
+const SNAPSHOT_MAGIC = "VLABSNAP";
+
+async function readSnapshot(file: string, key: string): Promise<Uint8Array | null> {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = await Deno.readFile(file);
+  } catch {
+    return null;
+  }
+  const head = new TextDecoder().decode(bytes.subarray(0, SNAPSHOT_MAGIC.length + 64));
+  if (head !== SNAPSHOT_MAGIC + key) return null;
+  const stream = new Blob([bytes.slice(SNAPSHOT_MAGIC.length + 64)]).stream()
+    .pipeThrough(new DecompressionStream("gzip"));
+  try {
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch {
+    return null;
+  }
+}
+
+async function writeSnapshot(file: string, key: string, state: Uint8Array): Promise<void> {
+  const stream = new Blob([state.slice()]).stream().pipeThrough(new CompressionStream("gzip"));
+  const packed = new Uint8Array(await new Response(stream).arrayBuffer());
+  const head = new TextEncoder().encode(SNAPSHOT_MAGIC + key);
+  const out = new Uint8Array(head.length + packed.length);
+  out.set(head);
+  out.set(packed, head.length);
+  const temporary = `${file}.${Deno.pid}.tmp`;
+  await Deno.writeFile(temporary, out);
+  await Deno.rename(temporary, file);
 }
 
 /**

@@ -129,6 +129,9 @@ interface V86Emulator {
   stop(): Promise<void> | void;
   destroy(): Promise<void> | void;
   is_running(): boolean;
+  save_state(): Promise<ArrayBuffer>;
+  restore_state(state: ArrayBuffer): Promise<void>;
+  serial0_send(data: string): void;
 }
 
 /** The emulator's WebAssembly module (`build/v86.wasm` of the pinned package). */
@@ -448,6 +451,42 @@ export class V86Engine {
     if (this.#destroyed) return;
     if (level) this.#cpu.device_raise_irq(irq);
     else this.#cpu.device_lower_irq(irq);
+  }
+
+  /** Stops the CPU at the end of its current run (resume with {@linkcode run}). */
+  async stop(): Promise<void> {
+    await this.#emulator.stop();
+  }
+
+  /**
+   * The whole machine's state (CPU, RAM, v86's own devices), as v86 saves
+   * it; the CPU must be stopped. The lab's devices are not in it: a state is
+   * only good to restore while the guest has not touched them.
+   */
+  async saveState(): Promise<Uint8Array> {
+    return new Uint8Array(await this.#emulator.save_state());
+  }
+
+  /**
+   * Puts the machine back in a state {@linkcode saveState} made (with the
+   * same images and RAM size), before {@linkcode run}.
+   *
+   * @throws {EmulatorError} If v86 refuses the state.
+   */
+  async restoreState(state: Uint8Array): Promise<void> {
+    try {
+      await this.#emulator.restore_state(state.slice().buffer);
+    } catch (error) {
+      throw new EmulatorError(`v86 could not restore the saved state: ${error}`, "restore", {
+        cause: error,
+      });
+    }
+    this.followMemory();
+  }
+
+  /** Sends text to the guest's first serial port (its receive line). */
+  sendSerial(text: string): void {
+    this.#emulator.serial0_send(text);
   }
 
   /** Starts (or resumes) the CPU. */
