@@ -240,3 +240,94 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "lab boot --linux --mine runs Linux on every lesson's reference binding",
+  ignore: missing !== null,
+  sanitizeResources: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "virtio-lab-linux-mine-" });
+    try {
+      const workspace = `${dir}/workspace`;
+      for (const entry of Deno.readDirSync(`${REPO}lessons`)) {
+        if (!entry.isDirectory || !/^\d\d-/.test(entry.name)) continue;
+        await Deno.mkdir(`${workspace}/${entry.name}`, { recursive: true });
+        await Deno.writeTextFile(
+          `${workspace}/${entry.name}/exercise.ts`,
+          `export * from "${REPO}lessons/${entry.name}/reference.ts";\n`,
+        );
+      }
+      const env = { VIRTIO_LAB_WORKSPACE: workspace };
+      const check = await new Deno.Command(Deno.execPath(), {
+        args: ["run", ...LAB_FLAGS, "cli/main.ts", "check", "--all"],
+        cwd: REPO,
+        env: { NO_COLOR: "1", ...env },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(check.code, 0, new TextDecoder().decode(check.stdout).slice(-3000));
+      const image = await helloImage(dir, "hello from the learner's machine\n");
+      const result = await bootAndUse(image, dir, ["--mine"], env);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /Your code in this machine, part by part/);
+      assert.match(result.stderr, /transport\.device +\d+\/\d+ +checkRegisterAccess \(lesson 1\)/);
+      const screen = result.console.replace(/\r/g, "");
+      assert.match(screen, /hello from the learner's machine\n/);
+      assert.match(screen, /ls \/sys\/bus\/virtio\/devices\nvirtio0 +virtio1\n/);
+      assert.equal(
+        await run("debugfs", ["-R", "cat /from-linux.txt", image]),
+        "written by Linux through virtio-blk\n",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "a register file that breaks a rule shows as Linux's driver failing to probe, " +
+    "and the conformance log names the rule",
+  ignore: missing !== null,
+  sanitizeResources: false,
+  fn: async () => {
+    const assets = await ensureLinuxAssets({ say: () => {} });
+    const { createLinuxMachine } = await import("../../linux/machine.ts");
+    const { checkRegisterAccess } = await import("../../transport/mmio_registers.ts");
+    const { GUEST_STATE_FILE } = await import("../../cli/boot_linux.ts");
+    const machine = await createLinuxMachine({
+      images: {
+        bios: await Deno.readFile(assets.bios),
+        kernel: await Deno.readFile(assets.kernel),
+        initramfs: await Deno.readFile(assets.initramfs),
+      },
+      // A learner's mistake: the access width passed on in bits, not bytes.
+      parts: {
+        transport: {
+          device: {
+            checkRegisterAccess: (offset, width, kind, version) =>
+              checkRegisterAccess(offset, width * 8, kind, version),
+          },
+        },
+      },
+      snapshotFile: `${assets.dir}/${GUEST_STATE_FILE}`,
+      onError: () => {},
+    });
+    try {
+      machine.start();
+      const how = await Promise.race([
+        machine.exited,
+        new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), BUDGET_MS)),
+      ]);
+      assert.deepEqual(how, { kind: "poweroff" }, machine.serialTail().join("\n"));
+      const serial = machine.serialTail().join("\n");
+      assert.match(serial, /virtio-mmio LNRO0005:00: Wrong magic value 0x00000000!/);
+      assert.match(serial, /no \/dev\/hvc0: virtio_console did not bind/);
+      assert.equal(machine.console.device.stats.bytesOut, 0);
+      const first = machine.log.entries[0];
+      assert.equal(first?.id, "4.2.2.2/2", JSON.stringify(first));
+      assert.match(first.message, /MagicValue/);
+    } finally {
+      await machine.close();
+    }
+  },
+});
