@@ -8,7 +8,7 @@
  * `drivers/virtio/virtio_mmio.c`), reading the window from a
  * `Memory32Fixed` descriptor and the interrupt from an (extended)
  * `Interrupt` descriptor of its `_CRS`, as QEMU's `microvm` machine describes
- * them. So the Linux machine adds one Secondary System Description Table
+ * them (`hw/i386/acpi-microvm.c`). So the Linux machine adds one Secondary System Description Table
  * (SSDT) with a `Device` per window under `\_SB`, and a Root System
  * Description Table (RSDT) listing the firmware's own tables plus that SSDT,
  * reached through a Root System Description Pointer (RSDP) handed to the
@@ -23,7 +23,7 @@
  *     Name (_HID, "LNRO0005")
  *     Name (_UID, Zero)
  *     Name (_CRS, ResourceTemplate () {
- *       Memory32Fixed (ReadWrite, 0xFEB00000, 0x00000200)
+ *       Memory32Fixed (ReadWrite, 0xFEF00000, 0x00000200)
  *       Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive) { 0x00000014 }
  *     })
  *   }
@@ -238,7 +238,7 @@ export function acpiTable(
  * ```ts
  * import assert from "node:assert/strict";
  * import { acpiChecksum, virtioMmioSsdt } from "./acpi.ts";
- * const ssdt = virtioMmioSsdt([{ base: 0xfeb00000, size: 0x200, gsi: 20 }]);
+ * const ssdt = virtioMmioSsdt([{ base: 0xfef00000, size: 0x200, gsi: 20 }]);
  * assert.equal(new TextDecoder().decode(ssdt.subarray(0, 4)), "SSDT");
  * assert.equal(acpiChecksum(ssdt), 0);
  * ```
@@ -291,7 +291,7 @@ export function rsdpV1(rsdtAddress: number): Uint8Array {
   return rsdp;
 }
 
-/** Reads a little-endian u32 from a byte reader. */
+/** Reads `length` bytes of guest-physical memory at `address`. */
 type ReadBytes = (address: number, length: number) => Uint8Array;
 
 /** The firmware's tables as {@linkcode findFirmwareTables} finds them. */

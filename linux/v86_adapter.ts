@@ -154,7 +154,7 @@ export async function loadV86Wasm(): Promise<Uint8Array> {
  * @example
  * ```ts ignore
  * const engine = await V86Engine.create({ bios, kernel, initrd, cmdline, memorySize: 128 << 20 });
- * engine.mapMmio(0xfeb00000, V86_MMAP_BLOCK, bus, widthAt);
+ * engine.mapMmio(0xfef00000, V86_MMAP_BLOCK, bus, widthAt);
  * engine.run();
  * ```
  */
@@ -409,7 +409,7 @@ export class V86Engine {
     this.#cpu.io.mmap_register(
       base,
       size,
-      // v86 passes addresses as signed 32-bit integers: 0xfeb00000 is negative.
+      // v86 passes addresses as signed 32-bit integers: 0xfef00000 is negative.
       (address) => bus.read8(address >>> 0),
       (address, value) => bus.write8(address >>> 0, value),
       (address) => bus.read32(address >>> 0),
