@@ -259,7 +259,8 @@ Deno.test({
       }
       const env = { VIRTIO_LAB_WORKSPACE: workspace };
       const check = await new Deno.Command(Deno.execPath(), {
-        args: ["run", ...LAB_FLAGS, "cli/main.ts", "check", "--all"],
+        // A generous time limit per lesson: the suite runs alongside.
+        args: ["run", ...LAB_FLAGS, "cli/main.ts", "check", "--all", "--timeout", "120"],
         cwd: REPO,
         env: { NO_COLOR: "1", ...env },
         stdout: "piped",
