@@ -31,6 +31,9 @@ import { type FieldWidthAt, WidthReassembler, type WidthTarget } from "./access_
 /** The v86 version this adapter is written for (the `npm:v86@...` pin in `deno.json`). */
 export const V86_VERSION = "0.5.462";
 
+/** How long {@linkcode V86Engine.create} waits for v86 to load, in milliseconds. */
+export const V86_LOAD_TIMEOUT_MS = 60_000;
+
 /** v86 maps physical address space in blocks of this many bytes (128 KiB). */
 export const V86_MMAP_BLOCK = 0x2_0000;
 
@@ -211,9 +214,15 @@ export class V86Engine {
           fastboot: true,
         } as unknown as ConstructorParameters<typeof V86>[0],
       ) as unknown as V86Emulator;
-      await new Promise<void>((resolve) =>
-        emulator.add_listener("emulator-loaded", () => resolve())
-      );
+      // v86 reports a failure to load only on the console: give it a minute.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve, reject) => {
+        emulator.add_listener("emulator-loaded", () => resolve());
+        timer = setTimeout(
+          () => reject(new Error("it did not finish loading in 60 s")),
+          V86_LOAD_TIMEOUT_MS,
+        );
+      }).finally(() => clearTimeout(timer));
     } catch (error) {
       throw new EmulatorError(`v86 ${V86_VERSION} failed to start: ${error}`, "load", {
         cause: error,
