@@ -5,7 +5,8 @@
  * on (like QEMU's `-chardev socket,server=on`). Each `--port` adds a named
  * console port (VIRTIO_CONSOLE_F_MULTIPORT, like QEMU's
  * `-device virtserialport,name=NAME`): a loopback that echoes what the guest
- * sends, or a Unix socket.
+ * sends, or a Unix socket. With `--linux`, a real Linux kernel is the
+ * guest instead (`cli/boot_linux.ts`).
  *
  * @module
  */
@@ -27,6 +28,7 @@ import { EXIT_FAILURE, UserError } from "./errors.ts";
 import type { MachineParts } from "../machine.ts";
 import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
 import { openImage } from "./disk_image.ts";
+import { bootLinux } from "./boot_linux.ts";
 
 /** Registers `boot`. */
 export function register(program: Command): void {
@@ -55,7 +57,25 @@ export function register(program: Command): void {
     )
     .option("--legacy", LEGACY_HELP)
     .option("--packed", "run every queue as a packed virtqueue (VIRTIO_F_RING_PACKED, §2.8)")
+    .option(
+      "--linux",
+      "boot a real Linux kernel (Debian i386, in the v86 emulator) on the lab's virtio devices",
+    )
+    .option("--verbose", "with --linux: show the kernel's messages (its serial console) on stderr")
+    .option("--cold", "with --linux: boot from the BIOS instead of resuming the saved guest state")
     .action(async (opts) => {
+      if (opts.linux) {
+        await bootLinux({
+          disk: opts.disk,
+          readOnly: opts.readOnly ?? false,
+          consoleSocket: opts.consoleSocket,
+          mine: opts.mine ?? false,
+          verbose: opts.verbose ?? false,
+          cold: opts.cold ?? false,
+        });
+        return;
+      }
+      if (opts.verbose || opts.cold) throw new UserError("--verbose and --cold go with --linux");
       await boot({
         disk: opts.disk,
         readOnly: opts.readOnly ?? false,
@@ -256,7 +276,14 @@ async function portBackends(specs: readonly PortSpec[]): Promise<ConsolePortOpti
   return ports;
 }
 
-async function consoleBackend(socketPath: string | undefined): Promise<ConsoleBackend> {
+/**
+ * The console backend `boot` attaches: this terminal, or a Unix socket it
+ * listens on and waits for a client.
+ *
+ * @param socketPath The socket, or `undefined` for the terminal.
+ * @throws {UserError} If the socket cannot be created.
+ */
+export async function consoleBackend(socketPath: string | undefined): Promise<ConsoleBackend> {
   if (socketPath === undefined) return new TerminalConsoleBackend();
   const socket = await listenSocket(socketPath, "console");
   console.error(`lab: console on ${socketPath}; waiting for a client, e.g.:`);

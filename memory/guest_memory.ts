@@ -140,8 +140,9 @@ export class GuestMemory {
   declare readonly size: number;
   /** The backing buffer (possibly shared with other code, see {@linkcode wrap}). */
   declare readonly buffer: ArrayBufferLike;
-  readonly #view: DataView = NO_VIEW;
-  readonly #bytes: Uint8Array = NO_BYTES;
+  // Not readonly: `follow` points them at a buffer that replaced the old one.
+  #view: DataView = NO_VIEW;
+  #bytes: Uint8Array = NO_BYTES;
   /** The last offsets at which a u16, a u32 and a u64 fit (negative when none does). */
   readonly #last16: number = -1;
   readonly #last32: number = -1;
@@ -207,6 +208,44 @@ export class GuestMemory {
    */
   static wrap(buffer: ArrayBufferLike, options: WrapOptions = {}): GuestMemory {
     return new GuestMemory(buffer, options);
+  }
+
+  /**
+   * Points this memory at a buffer that replaced the one it wraps, holding the
+   * same RAM: a WebAssembly memory that grows detaches its old `ArrayBuffer`
+   * and hands out a larger one (an emulator's RAM lives in one). Base and size
+   * stay; the accessors read and write the new buffer from then on. This is a
+   * slow path, called by whoever knows the buffer changed (the emulator
+   * adapter checks after each run of the CPU), so that the accessors keep no
+   * check of their own.
+   *
+   * @param buffer The new buffer.
+   * @param byteOffset Where RAM starts in it, in bytes (default 0).
+   * @throws {RangeError} If RAM does not fit the new buffer at that offset.
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { GuestMemory } from "./guest_memory.ts";
+   * const wasm = new WebAssembly.Memory({ initial: 1, maximum: 2 });
+   * const memory = GuestMemory.wrap(wasm.buffer, { byteOffset: 4096, byteLength: 4096 });
+   * memory.writeU32(16, 0xfeedface);
+   * wasm.grow(1); // detaches the buffer memory wraps
+   * memory.follow(wasm.buffer, 4096);
+   * assert.equal(memory.readU32(16), 0xfeedface);
+   * ```
+   */
+  follow(buffer: ArrayBufferLike, byteOffset = 0): void {
+    if (
+      !Number.isInteger(byteOffset) || byteOffset < 0 || byteOffset + this.size > buffer.byteLength
+    ) {
+      throw new RangeError(
+        `Cannot follow ${this.size} byte(s) of RAM to offset ${byteOffset} of a ` +
+          `${buffer.byteLength}-byte buffer`,
+      );
+    }
+    (this as { buffer: ArrayBufferLike }).buffer = buffer;
+    this.#view = new DataView(buffer, byteOffset, this.size);
+    this.#bytes = new Uint8Array(buffer, byteOffset, this.size);
   }
 
   /** One past the last guest-physical address of RAM. */
