@@ -368,6 +368,8 @@ function shellCommands(machine: LabMachine, ports: PortInboxes): Map<string, Com
           `flush:      ${d.canFlush ? "yes (VIRTIO_BLK_F_FLUSH)" : "no"}`,
           `seg_max:    ${d.segMax} segments per request`,
           `size_max:   ${d.sizeMax} bytes per segment`,
+          `discard:    ${discardLimits(d.discardConfig.discard, "VIRTIO_BLK_F_DISCARD")}`,
+          `zeroes:     ${discardLimits(d.discardConfig.writeZeroes, "VIRTIO_BLK_F_WRITE_ZEROES")}`,
           `id:         ${id}`,
         ].join("\n");
       },
@@ -389,6 +391,34 @@ function shellCommands(machine: LabMachine, ports: PortInboxes): Map<string, Com
         }
         const data = await d.read(sector, count);
         return hexDump(data, Number(sector) * 512);
+      },
+    }],
+    ["disk discard", {
+      usage: "disk discard SECTOR N",
+      help: "discard N sectors (VIRTIO_BLK_T_DISCARD); they read back as zeroes here",
+      run: async (args) => {
+        const d = blk();
+        if (args.length !== 2) throw new Error("usage: disk discard SECTOR N");
+        const [sector, count] = rangeArgs(d.capacity, args[0], args[1]);
+        const sent = d.stats.requests;
+        await d.discard({ sector, count });
+        return `discarded ${count} sector(s) at sector ${sector} in ${d.stats.requests - sent} ` +
+          "request(s)";
+      },
+    }],
+    ["disk zero", {
+      usage: "disk zero SECTOR N [unmap]",
+      help: "zero N sectors (VIRTIO_BLK_T_WRITE_ZEROES); unmap lets the device deallocate them",
+      run: async (args) => {
+        const d = blk();
+        if (args.length < 2 || args.length > 3 || (args.length === 3 && args[2] !== "unmap")) {
+          throw new Error("usage: disk zero SECTOR N [unmap]");
+        }
+        const [sector, count] = rangeArgs(d.capacity, args[0], args[1]);
+        const sent = d.stats.requests;
+        await d.writeZeroes({ sector, count }, { unmap: args[2] === "unmap" });
+        return `zeroed ${count} sector(s) at sector ${sector} in ${d.stats.requests - sent} ` +
+          "request(s)";
       },
     }],
     ["console", {
@@ -633,6 +663,34 @@ class PortInboxes {
 function parseSector(text: string): bigint {
   if (!/^(0x[0-9a-f]+|[0-9]+)$/i.test(text)) throw new Error(`'${text}' is not a sector number`);
   return BigInt(text);
+}
+
+/** A discard or zero range from the command line, checked against the capacity. */
+function rangeArgs(capacity: bigint, first: string, many: string): [number, number] {
+  const sector = parseSector(first);
+  if (!/^[0-9]+$/.test(many) || BigInt(many) < 1n) {
+    throw new Error(`N must be a positive number of sectors, not '${many}'`);
+  }
+  const count = BigInt(many);
+  if (sector + count > capacity) {
+    throw new Error(
+      `sectors ${sector}..${sector + count - 1n} are past the end (capacity ${capacity})`,
+    );
+  }
+  return [Number(sector), Number(count)];
+}
+
+/** The limits of a discard or write zeroes command, in one line. */
+function discardLimits(
+  limits:
+    | { maxSectors: number; maxSegments: number; alignment?: number; mayUnmap?: boolean }
+    | null,
+  feature: string,
+): string {
+  if (limits === null) return `no (${feature} not negotiated)`;
+  return `up to ${limits.maxSegments} segment(s), ${limits.maxSectors} sectors per request` +
+    (limits.alignment !== undefined ? `, cut on ${limits.alignment} sector(s)` : "") +
+    (limits.mayUnmap !== undefined ? (limits.mayUnmap ? ", may unmap" : ", writes zeroes") : "");
 }
 
 function parseCount(text: string): number {

@@ -265,8 +265,9 @@ interface HeadSlot {
  * of {@linkcode BlockBackend}) and their completions are dropped.
  *
  * Every step goes through {@linkcode parts} (`parseBlockRequest`,
- * `executeBlockRequest`, `completeBlockRequest`, `blockConfigSpace`), so any
- * of them can be replaced. The request path keeps one record per descriptor
+ * `executeBlockRequest`, `completeBlockRequest`, `blockConfigSpace`,
+ * `layoutDiscardConfig`, `parseDiscardRequest`, `executeDiscardRequest`), so
+ * any of them can be replaced. The request path keeps one record per descriptor
  * head and reuses it: serving a request allocates no state of its own beyond
  * the backend's promise and the views of guest memory it reads into.
  */

@@ -427,8 +427,14 @@ interface WriteEpoch {
  * Drives a virtio block device's one request queue.
  *
  * Negotiates VIRTIO_BLK_F_SIZE_MAX, _SEG_MAX, _BLK_SIZE, _FLUSH, _RO
- * (accepted whenever offered, 5.2.6.1/2), VIRTIO_F_EVENT_IDX,
- * VIRTIO_F_INDIRECT_DESC and VIRTIO_F_VERSION_1.
+ * (accepted whenever offered, 5.2.6.1/2), _DISCARD, _WRITE_ZEROES,
+ * VIRTIO_F_EVENT_IDX, VIRTIO_F_INDIRECT_DESC and VIRTIO_F_VERSION_1.
+ *
+ * Discards and write zeroes ({@linkcode discard}, {@linkcode writeZeroes})
+ * take lists of ranges, cut into requests of at most `max_*_seg` segments
+ * and `max_*_sectors` sectors in all (`splitDiscard`), each laid out by
+ * `buildDiscardRequest` with its segment table in the slot's bounce buffer;
+ * a flush waits for them as for writes.
  *
  * Transfers are split into requests of at most {@linkcode maxRequestBytes};
  * each request carries up to `seg_max` data segments of at most `size_max`
@@ -443,7 +449,8 @@ interface WriteEpoch {
  *
  * Every step goes through {@linkcode parts} (`readBlockConfig`,
  * `blockTransferLimits`, `splitTransfer`, `buildBlockRequest`,
- * `finishBlockRequest`), so any of them can be replaced.
+ * `finishBlockRequest`, `readDiscardConfig`, `splitDiscard`,
+ * `buildDiscardRequest`), so any of them can be replaced.
  *
  * @example
  * ```ts

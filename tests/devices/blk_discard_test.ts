@@ -580,12 +580,29 @@ async function imageWith(bytes: Uint8Array): Promise<string> {
 
 const MIB = 1024 * 1024;
 
-Deno.test("file: discard punches holes: the range reads zeroes, the file keeps its size, its allocation shrinks", async () => {
+/** Whether the temporary directory's file system punches holes (ext4, XFS, Btrfs, tmpfs do). */
+async function tempPunches(): Promise<boolean> {
+  const path = await imageWith(new Uint8Array(512));
+  try {
+    const disk = await FileBlockBackend.open(path);
+    const punches = disk.canDeallocate;
+    await disk.close();
+    return punches;
+  } finally {
+    await Deno.remove(path);
+  }
+}
+const PUNCHES = await tempPunches();
+
+Deno.test({
+  name:
+    "file: discard punches holes: the range reads zeroes, the file keeps its size, its allocation shrinks",
+  ignore: !PUNCHES,
+}, async () => {
   const data = pattern(4 * MIB, 5);
   const path = await imageWith(data);
   try {
     const disk = await FileBlockBackend.open(path);
-    assert.ok(disk.canDeallocate, "this file system punches holes (ext4, xfs, tmpfs, btrfs do)");
     const before = (await disk.allocatedBytes())!;
     await withMachine(disk, {}, async (machine) => {
       const blk = machine.blk.driver!;

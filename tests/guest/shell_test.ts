@@ -110,6 +110,33 @@ Deno.test("help, devices, disk info, disk read, stats, log, dt and console answe
   await machine.close();
 });
 
+Deno.test("disk discard and disk zero send their commands, and the sectors read back as zeroes", async () => {
+  const { machine, run, done } = await boot();
+  assert.match(
+    await run("disk info"),
+    /discard: +up to 16 segment\(s\), 4194303 sectors per request, cut on 8/,
+  );
+  assert.match(
+    await run("disk discard 2 1"),
+    /discarded 1 sector\(s\) at sector 2 in 1 request\(s\)/,
+  );
+  assert.match(await run("disk read 2"), /00000400 {2}00 00 00 00 00 00 00 00 {2}00 00/);
+  assert.match(
+    await run("disk zero 1 1 unmap"),
+    /zeroed 1 sector\(s\) at sector 1 in 1 request\(s\)/,
+  );
+  assert.match(await run("disk read 1"), /00000200 {2}00 00 00 00/);
+  assert.match(await run("disk zero 1"), /error: usage: disk zero SECTOR N \[unmap\]/);
+  assert.match(await run("disk discard 8190 3"), /error: sectors 8190\.\.8192 are past the end/);
+  const blk = machine.blk.device as unknown as { stats: { requests: Record<string, number> } };
+  assert.equal(blk.stats.requests.discard, 1);
+  assert.equal(blk.stats.requests.writeZeroes, 1);
+  await run("exit");
+  await done;
+  assert.equal(machine.log.entries.length, 0);
+  await machine.close();
+});
+
 Deno.test("bad commands and arguments get one line each and the shell carries on", async () => {
   const { machine, run, done } = await boot();
   assert.match(await run("frobnicate"), /frobnicate: unknown command \(try 'help'\)/);
