@@ -13,13 +13,22 @@
  * @module
  */
 
-/// <reference no-default-lib="true" />
-/// <reference lib="deno.worker" />
-
 import { type FuzzOptions, runFuzz } from "./engine.ts";
 import type { MachineParts } from "../machine.ts";
 import { writeWhere } from "./where.ts";
 import type { FuzzTarget } from "./types.ts";
+
+/**
+ * The worker's global scope, as much of it as this module uses (typed here
+ * rather than with a `lib="deno.worker"` directive, which a published
+ * package may not carry).
+ */
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<FuzzWorkerRequest>) => void) | null;
+  postMessage(message: unknown): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
 
 /** What the supervisor asks a worker to run. */
 export interface FuzzWorkerRequest {
@@ -39,7 +48,7 @@ export interface FuzzPartsModule {
   loadFuzzParts(): Promise<{ readonly parts: MachineParts; readonly featureMask?: bigint }>;
 }
 
-self.onmessage = async (event: MessageEvent<FuzzWorkerRequest>) => {
+scope.onmessage = async (event: MessageEvent<FuzzWorkerRequest>) => {
   const { options, partsModule, where } = event.data;
   let parts: MachineParts | undefined;
   let featureMask = options.featureMask;
@@ -50,7 +59,7 @@ self.onmessage = async (event: MessageEvent<FuzzWorkerRequest>) => {
       featureMask = loaded.featureMask ?? featureMask;
     }
   } catch (error) {
-    self.postMessage({
+    scope.postMessage({
       kind: "error",
       message: `Cannot load the parts to fuzz from ${partsModule}: ${
         error instanceof Error ? error.message : String(error)
@@ -65,7 +74,7 @@ self.onmessage = async (event: MessageEvent<FuzzWorkerRequest>) => {
     parts,
     featureMask,
     onStep: (at) => writeWhere(where, at),
-    onEpisode: (snapshot) => self.postMessage({ kind: "episode", report: snapshot }),
+    onEpisode: (snapshot) => scope.postMessage({ kind: "episode", report: snapshot }),
   });
-  self.postMessage({ kind: "done", report });
+  scope.postMessage({ kind: "done", report });
 };

@@ -116,7 +116,7 @@ export interface LegacyQueueRegisterOutcome {
  * const view = legacyQueueView({ num: 256, align: 4096, pfn: 0x40010, base: 0x4001_0000 });
  * assert.equal(view.ready, true);
  * assert.equal(view.driverLow, 0x4001_1000); // 256 descriptors of 16 bytes
- * assert.equal(view.deviceLow, 0x4001_3000); // the next 4096-byte boundary after the avail ring
+ * assert.equal(view.deviceLow, 0x4001_2000); // the next 4096-byte boundary after the avail ring
  * ```
  */
 export function legacyQueueView(registers: LegacyQueueRegisters): QueueRegisters {
