@@ -222,7 +222,7 @@ Deno.test("failure details wrap at word boundaries under their own indent at 60,
       message: "observed: probeWindow() read MagicValue, then wrote Status before reading " +
         "Version, DeviceID and VendorID, which a driver may not do yet\n" +
         "the spec requires: the driver to read MagicValue, Version, DeviceID and VendorID " +
-        "before anything else (§4.2.3.1.1, requirement 4.2.3.1.1/1)",
+        "before anything else (§4.2.2.1, requirement 4.2.2.1/1)",
     }],
   };
   const words = (s: string) => s.split(/\s+/).filter(Boolean);
