@@ -432,7 +432,8 @@ export function withDisplay(report: GradeReport): DisplayableReport {
 }
 
 /**
- * A summary table of several reports (`lab check` with no lesson).
+ * A summary table of several reports (`lab check --all`), no wider than the
+ * terminal: lesson titles wrap at word boundaries.
  *
  * @param reports One report per lesson, in course order.
  * @param options Colour and width.
@@ -443,9 +444,15 @@ export function renderSummary(
 ): string {
   const color = options.color ?? colorEnabled();
   const p = painter(color);
+  const width = Math.max(40, options.width ?? terminalWidth());
+  // The titles take what the other columns leave, and wrap at word boundaries.
+  const titles = Math.max(6, ...reports.map((r) => r.lesson.title.length)) + 2;
+  const fixed = 5 + 9 + 9 + 10 + 6;
   const table = new Table({
     head: ["#", "lesson", "result", "checks", "time"],
     colAligns: ["right", "left", "left", "right", "right"],
+    colWidths: [5, Math.max(14, Math.min(titles, width - fixed)), 9, 9, 10],
+    wordWrap: true,
     style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true },
   });
   for (const r of reports) {

@@ -247,7 +247,7 @@ const INIT_STEPS: readonly [number, string][] = [
  * import assert from "node:assert/strict";
  * import { shortStatus } from "./shell.ts";
  * assert.equal(shortStatus(0x0f), "0x0f DRIVER_OK");
- * assert.equal(shortStatus(0x4f), "0x0f DRIVER_OK DEVICE_NEEDS_RESET".replace("0x0f", "0x4f"));
+ * assert.equal(shortStatus(0x4f), "0x4f DRIVER_OK DEVICE_NEEDS_RESET");
  * assert.equal(shortStatus(0x09), "0x09 ACKNOWLEDGE FEATURES_OK");
  * assert.equal(shortStatus(0), "0x00 (reset)");
  * ```

@@ -260,3 +260,13 @@ Deno.test("with links on, requirement ids and sections are OSC 8 links to the sp
   assert.equal(stripAnsi(text), renderReport(failing, { color: false, width: 100 }));
   assert.ok(!renderReport(failing, { color: true, width: 100 }).includes("\x1b]8;;"));
 });
+
+Deno.test("the summary of the whole course fits 60 columns, titles wrapped at spaces", () => {
+  const long = {
+    ...failing,
+    lesson: { ...failing.lesson, title: "Popping a chain without trusting the driver" },
+  };
+  const text = renderSummary([failing, long], { color: false, width: 60 });
+  for (const line of text.split("\n")) assert.ok(line.length <= 60, `${line.length}: ${line}`);
+  assert.match(text, /│ Popping a chain +│[^\n]*\n│ +│ without trusting +│/);
+});
