@@ -316,11 +316,14 @@ function shellCommands(machine: LabMachine): Map<string, Command> {
             features.push(wrapProse(`  ${d.node}: ${d.features.join(" ")}`, 4, width));
           }
         }
-        const table = columns(
-          ["window", "irq", "device", "driver", "status", "queues"],
-          rows,
-          width,
-        );
+        const head = ["window", "irq", "device", "driver", "status", "queues"];
+        let table = columns(head, rows, width);
+        // On a console too narrow for every column, the driver's name goes first: the status
+        // still says how far its bring-up got.
+        if (table.split("\n").some((line) => line.length > width)) {
+          const without = (r: readonly string[]) => r.filter((_, i) => i !== 3);
+          table = columns(without(head), rows.map(without), width);
+        }
         return Promise.resolve(
           `${table}\n(queues: index:size in descriptors)\nnegotiated features:\n${
             features.join("\n")
@@ -401,22 +404,23 @@ function shellCommands(machine: LabMachine): Map<string, Command> {
           String(r.interrupts),
         ]);
         const width = consoleWidth(machine);
-        const table = columns(
-          ["window", "queue", "requests", "bytes in", "bytes out", "notifications", "interrupts"],
-          rows,
-          width,
-          { 2: "right", 3: "right", 4: "right", 5: "right", 6: "right" },
-        );
-        return Promise.resolve(
-          `${table}\n${
-            wrapProse(
-              "(bytes in: read by the device from the driver's buffers; bytes out: written by " +
-                "the device into them)",
-              1,
-              width,
-            )
-          }`,
-        );
+        const numbers = { 2: "right", 3: "right", 4: "right", 5: "right", 6: "right" } as const;
+        const long = ["window", "queue", "requests", "bytes in", "bytes out", "notifications"];
+        let table = columns([...long, "interrupts"], rows, width, numbers);
+        let legend = "(bytes in: read by the device from the driver's buffers; bytes out: " +
+          "written by the device into them)";
+        // A narrow console gets short titles, explained underneath.
+        if (table.split("\n").some((line) => line.length > width)) {
+          table = columns(
+            ["window", "queue", "reqs", "in", "out", "notif", "irqs"],
+            rows,
+            width,
+            numbers,
+          );
+          legend = "(reqs: requests; in: bytes the device read from the driver's buffers; out: " +
+            "bytes it wrote into them; notif: driver notifications; irqs: interrupts)";
+        }
+        return Promise.resolve(`${table}\n${wrapProse(legend, 1, width)}`);
       },
     }],
     ["log", {

@@ -4,8 +4,8 @@ import { MemoryConsoleBackend } from "../../devices/console/backends.ts";
 import { columns, formatSize, runShell, shortStatus } from "../../guest/shell.ts";
 
 /** Boots a machine on a memory console and runs the shell; returns a way to type and read. */
-async function boot() {
-  const backend = new MemoryConsoleBackend({ size: { cols: 80, rows: 24 } });
+async function boot(cols = 80) {
+  const backend = new MemoryConsoleBackend({ size: { cols, rows: 24 } });
   const machine = await createMachine({ console: backend });
   const driver = machine.console.driver!;
   const done = runShell(machine, { input: driver.readable, write: (t) => driver.write(t) }, {
@@ -178,5 +178,22 @@ Deno.test("Tab completes command names and Up recalls the last command", async (
   await waitFor("disk info  disk read\r\nguest$ disk ");
   backend.input("\x15exit\r");
   assert.equal(await done, "exit");
+  await machine.close();
+});
+
+Deno.test("on a 60-column console, devices leaves out the driver's name and still fits", async () => {
+  const { machine, backend, run, done } = await boot(60);
+  const devices = await run("devices");
+  await run("help");
+  const stats = await run("stats");
+  for (const line of backend.outputText.split("\r\n")) {
+    assert.ok(line.length <= 60, line);
+  }
+  assert.match(devices, /^window +irq +device +status +queues\r$/m);
+  assert.match(devices, /^0x1e000 +42 +2 virtio-blk +0x0f DRIVER_OK +0:256\r$/m);
+  for (const line of devices.split("\r\n")) assert.ok(line.length <= 60, line);
+  assert.match(stats, /^window +queue +reqs +in +out +notif +irqs\r$/m);
+  await run("exit");
+  await done;
   await machine.close();
 });
