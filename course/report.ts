@@ -170,10 +170,15 @@ function unwrittenParts(tests: readonly GradeTest[]): string[] {
   return [...new Set(tests.map(unwrittenPart).filter((name): name is string => name !== null))];
 }
 
+/** Where a requirement id leads: its section of the spec. */
+function requirementUrl(id: string, section: string | null): string {
+  const s = section ?? id.split("/")[0];
+  return specSectionUrl(SECTION_TITLES[s], s);
+}
+
 /** `4.2.2.1/1` linked to its section of the spec (when links are on). */
 function requirementLink(id: string, section: string | null, links: boolean): string {
-  const s = section ?? id.split("/")[0];
-  return hyperlink(id, specSectionUrl(SECTION_TITLES[s]), links);
+  return hyperlink(id, requirementUrl(id, section), links);
 }
 
 /**
@@ -238,7 +243,7 @@ export function renderReport(report: GradeReport, options: RenderOptions = {}): 
         ? p.dim(mark(t))
         : p.red(mark(t));
       const requirement = t.requirement && links
-        ? { content: t.requirement, href: specSectionUrl(SECTION_TITLES[t.section ?? ""]) }
+        ? { content: t.requirement, href: requirementUrl(t.requirement, t.section) }
         : t.requirement ?? "";
       table.push([m, t.name, requirement, runCell(t)]);
     }
@@ -304,7 +309,7 @@ function highlightMessage(message: string, p: ReturnType<typeof painter>, links 
       /§(\d+(?:\.\d+)*)|(?<=requirement )(\d+(?:\.\d+)*\/[A-Za-z]*\d+)/g,
       (whole, section: string | undefined, id: string | undefined) =>
         section !== undefined
-          ? hyperlink(whole, specSectionUrl(SECTION_TITLES[section]), true)
+          ? hyperlink(whole, specSectionUrl(SECTION_TITLES[section], section), true)
           : requirementLink(id!, null, true),
     )
     : message;

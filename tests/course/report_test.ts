@@ -247,7 +247,7 @@ Deno.test("with links on, requirement ids and sections are OSC 8 links to the sp
     exerciseUrl: "file:///home/me/workspace/01-mmio-window/exercise.ts",
   });
   const url = "https://docs.oasis-open.org/virtio/virtio/v1.2/csd01/virtio-v1.2-csd01.html" +
-    "#:~:text=Device%20Requirements%3A%20MMIO%20Device%20Register%20Layout";
+    "#:~:text=4.2.2.1-,Device%20Requirements%3A%20MMIO%20Device%20Register%20Layout";
   assert.ok(text.includes(`\x1b]8;;${url}\x07§4.2.2.1\x1b]8;;\x07`), "§ in the message");
   assert.ok(text.includes(`\x1b]8;;${url}\x074.2.2.1/1\x1b]8;;\x07`), "id in the detail");
   assert.ok(
