@@ -242,12 +242,20 @@ export function renderReport(report: GradeReport, options: RenderOptions = {}): 
         : t.run === "not run"
         ? p.dim(mark(t))
         : p.red(mark(t));
-      const requirement = t.requirement && links
-        ? { content: t.requirement, href: requirementUrl(t.requirement, t.section) }
-        : t.requirement ?? "";
-      table.push([m, t.name, requirement, runCell(t)]);
+      table.push([m, t.name, t.requirement ?? "", runCell(t)]);
     }
-    out.push(color ? table.toString() : stripAnsi(table.toString()));
+    let drawn = color ? table.toString() : stripAnsi(table.toString());
+    if (links) {
+      // Linked after layout: the cell widths cli-table3 measures stay those of the ids
+      // (its own hyperlink cells miscount URLs with a text fragment's comma).
+      const sections = new Map(report.tests.map((t) => [t.requirement, t.section]));
+      drawn = drawn.replace(
+        // deno-lint-ignore no-control-regex
+        /(?<=│(?:\x1b\[\d+m)* )(\d+(?:\.\d+)*\/[A-Za-z]*\d+)(?= +(?:\x1b\[\d+m)*│)/g,
+        (id: string) => requirementLink(id, sections.get(id) ?? null, true),
+      );
+    }
+    out.push(drawn);
   }
   const unwritten = options.verbose ? [] : report.tests.filter((t) => unwrittenPart(t) !== null);
   const failures = detailedFailures(report).filter((t) => !unwritten.includes(t));

@@ -250,6 +250,10 @@ Deno.test("with links on, requirement ids and sections are OSC 8 links to the sp
     "#:~:text=4.2.2.1-,Device%20Requirements%3A%20MMIO%20Device%20Register%20Layout";
   assert.ok(text.includes(`\x1b]8;;${url}\x07§4.2.2.1\x1b]8;;\x07`), "§ in the message");
   assert.ok(text.includes(`\x1b]8;;${url}\x074.2.2.1/1\x1b]8;;\x07`), "id in the detail");
+  const row = text.split("\n").find((l) =>
+    l.includes('MagicValue reads "virt"') && l.includes("│")
+  )!;
+  assert.ok(row.includes(`\x1b]8;;${url}\x074.2.2.1/1\x1b]8;;\x07`), "id in the table");
   assert.ok(
     text.includes(
       "\x1b]8;;file:///home/me/workspace/01-mmio-window/exercise.ts\x07" +
