@@ -321,7 +321,8 @@ function shellCommands(machine: LabMachine): Map<string, Command> {
         // On a console too narrow for every column, the driver's name goes first: the status
         // still says how far its bring-up got.
         if (table.split("\n").some((line) => line.length > width)) {
-          const without = (r: readonly string[]) => r.filter((_, i) => i !== 3);
+          const driver = head.indexOf("driver");
+          const without = (r: readonly string[]) => r.filter((_, i) => i !== driver);
           table = columns(without(head), rows.map(without), width);
         }
         return Promise.resolve(
