@@ -170,10 +170,15 @@ function unwrittenParts(tests: readonly GradeTest[]): string[] {
   return [...new Set(tests.map(unwrittenPart).filter((name): name is string => name !== null))];
 }
 
+/** Where a requirement id leads: its section of the spec. */
+function requirementUrl(id: string, section: string | null): string {
+  const s = section ?? id.split("/")[0];
+  return specSectionUrl(SECTION_TITLES[s], s);
+}
+
 /** `4.2.2.1/1` linked to its section of the spec (when links are on). */
 function requirementLink(id: string, section: string | null, links: boolean): string {
-  const s = section ?? id.split("/")[0];
-  return hyperlink(id, specSectionUrl(SECTION_TITLES[s]), links);
+  return hyperlink(id, requirementUrl(id, section), links);
 }
 
 /**
@@ -237,12 +242,20 @@ export function renderReport(report: GradeReport, options: RenderOptions = {}): 
         : t.run === "not run"
         ? p.dim(mark(t))
         : p.red(mark(t));
-      const requirement = t.requirement && links
-        ? { content: t.requirement, href: specSectionUrl(SECTION_TITLES[t.section ?? ""]) }
-        : t.requirement ?? "";
-      table.push([m, t.name, requirement, runCell(t)]);
+      table.push([m, t.name, t.requirement ?? "", runCell(t)]);
     }
-    out.push(color ? table.toString() : stripAnsi(table.toString()));
+    let drawn = color ? table.toString() : stripAnsi(table.toString());
+    if (links) {
+      // Linked after layout: the cell widths cli-table3 measures stay those of the ids
+      // (its own hyperlink cells miscount URLs with a text fragment's comma).
+      const sections = new Map(report.tests.map((t) => [t.requirement, t.section]));
+      drawn = drawn.replace(
+        // deno-lint-ignore no-control-regex
+        /(?<=│(?:\x1b\[\d+m)* )(\d+(?:\.\d+)*\/[A-Za-z]*\d+)(?= +(?:\x1b\[\d+m)*│)/g,
+        (id: string) => requirementLink(id, sections.get(id) ?? null, true),
+      );
+    }
+    out.push(drawn);
   }
   const unwritten = options.verbose ? [] : report.tests.filter((t) => unwrittenPart(t) !== null);
   const failures = detailedFailures(report).filter((t) => !unwritten.includes(t));
@@ -304,7 +317,7 @@ function highlightMessage(message: string, p: ReturnType<typeof painter>, links 
       /§(\d+(?:\.\d+)*)|(?<=requirement )(\d+(?:\.\d+)*\/[A-Za-z]*\d+)/g,
       (whole, section: string | undefined, id: string | undefined) =>
         section !== undefined
-          ? hyperlink(whole, specSectionUrl(SECTION_TITLES[section]), true)
+          ? hyperlink(whole, specSectionUrl(SECTION_TITLES[section], section), true)
           : requirementLink(id!, null, true),
     )
     : message;
@@ -518,7 +531,8 @@ export function withDisplay(report: GradeReport, options: DisplayOptions = {}): 
 }
 
 /**
- * A summary table of several reports (`lab check` with no lesson).
+ * A summary table of several reports (`lab check --all`), no wider than the
+ * terminal: lesson titles wrap at word boundaries.
  *
  * @param reports One report per lesson, in course order.
  * @param options Colour and width.
@@ -529,9 +543,15 @@ export function renderSummary(
 ): string {
   const color = options.color ?? colorEnabled();
   const p = painter(color);
+  const width = Math.max(40, options.width ?? terminalWidth());
+  // The titles take what the other columns leave, and wrap at word boundaries.
+  const titles = Math.max(6, ...reports.map((r) => r.lesson.title.length)) + 2;
+  const fixed = 5 + 9 + 9 + 10 + 6;
   const table = new Table({
     head: ["#", "lesson", "result", "checks", "time"],
     colAligns: ["right", "left", "left", "right", "right"],
+    colWidths: [5, Math.max(14, Math.min(titles, width - fixed)), 9, 9, 10],
+    wordWrap: true,
     style: { head: color ? ["cyan"] : [], border: color ? ["grey"] : [], compact: true },
   });
   for (const r of reports) {

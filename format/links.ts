@@ -21,13 +21,16 @@ export const VIRTIO_SPEC_URL =
  *
  * The HTML's anchors (`#x1-2160005`) are numbered by the tool that built it
  * and cannot be derived from the section number, so the link carries a text
- * fragment (`#:~:text=`) with the section's title: browsers that support text
- * fragments scroll to its first occurrence (its line in the table of
- * contents, one click from the section), the others open the document.
+ * fragment (`#:~:text=`): the section's title, preceded by its number as the
+ * fragment's prefix (several sections share a title, such as "Driver
+ * Requirements: Device Initialization"). Browsers that support text
+ * fragments scroll to its first occurrence, the section's line in the table of
+ * contents, one click from the section; the others open the document.
  *
  * @param title The section's title as the spec gives it, e.g.
  *   `"Driver Requirements: MMIO Device Register Layout"`; without one, the
  *   document itself.
+ * @param section The section's number, e.g. `"4.2.2.2"` (the fragment's prefix).
  * @returns The URL.
  *
  * @example
@@ -35,17 +38,19 @@ export const VIRTIO_SPEC_URL =
  * import assert from "node:assert/strict";
  * import { specSectionUrl, VIRTIO_SPEC_URL } from "./links.ts";
  * assert.equal(
- *   specSectionUrl("Device Status Field"),
- *   `${VIRTIO_SPEC_URL}#:~:text=Device%20Status%20Field`,
+ *   specSectionUrl("Device Status Field", "2.1"),
+ *   `${VIRTIO_SPEC_URL}#:~:text=2.1-,Device%20Status%20Field`,
  * );
+ * assert.equal(specSectionUrl("Device Status Field"), `${VIRTIO_SPEC_URL}#:~:text=Device%20Status%20Field`);
  * assert.equal(specSectionUrl(), VIRTIO_SPEC_URL);
  * ```
  */
-export function specSectionUrl(title?: string): string {
+export function specSectionUrl(title?: string, section?: string): string {
   if (!title) return VIRTIO_SPEC_URL;
-  // In a text fragment `-`, `,` and `&` are syntax: percent-encode them too.
-  const text = encodeURIComponent(title).replace(/-/g, "%2D");
-  return `${VIRTIO_SPEC_URL}#:~:text=${text}`;
+  // In a text fragment `-`, `,` and `&` are syntax: percent-encode them in the text.
+  const encode = (text: string) => encodeURIComponent(text).replace(/-/g, "%2D");
+  const prefix = section ? `${encode(section)}-,` : "";
+  return `${VIRTIO_SPEC_URL}#:~:text=${prefix}${encode(title)}`;
 }
 
 /**

@@ -19,6 +19,7 @@ import { EXIT_FAILURE, UserError } from "../errors.ts";
 import type { LabContext } from "./context.ts";
 import { showHint } from "./text.ts";
 import { stderrProgress } from "../progress.ts";
+import { labCommand } from "../invocation.ts";
 import { fileUrl } from "../../format/links.ts";
 import { hyperlinksEnabled } from "../terminal.ts";
 import { terminalWidth, wrapProse } from "../wrap.ts";
@@ -337,6 +338,14 @@ export async function watch(ctx: LabContext, first: Lesson, options: WatchOption
           lesson = next;
           passed = false;
           startWatching();
+          console.log(
+            "\n" + p.dim(wrapProse(
+              `On to lesson ${lesson.number}. Read it: ${labCommand()} show ${lesson.number}; ` +
+                `its exercise: ` +
+                ctx.workspace.shown(ctx.workspace.exerciseFile(lesson)),
+              2,
+            )),
+          );
           await grade(`moved on to lesson ${lesson.number} · ${lesson.title}`);
         }
         return true;

@@ -53,9 +53,11 @@ export async function showLesson(
   const p = painter(color);
   const rule = p.dim("─".repeat(Math.min(width(), 80)));
   const section = (s: string) =>
-    hyperlink(`§${s}`, specSectionUrl(sectionTitle(s)), links) + ` ${sectionTitle(s)}`;
-  const requirement = (id: string) =>
-    hyperlink(id, specSectionUrl(sectionTitle(findRequirement(id)?.section ?? "")), links);
+    hyperlink(`§${s}`, specSectionUrl(sectionTitle(s), s), links) + ` ${sectionTitle(s)}`;
+  const requirement = (id: string) => {
+    const s = findRequirement(id)?.section;
+    return hyperlink(id, s ? specSectionUrl(sectionTitle(s), s) : specSectionUrl(), links);
+  };
   const exercise = ctx.workspace.exerciseFile(lesson);
   const file = hyperlink(ctx.workspace.shown(exercise), fileUrl(exercise), links);
   const text = [

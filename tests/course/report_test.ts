@@ -281,7 +281,7 @@ Deno.test("failure details wrap at word boundaries under their own indent at 60,
       message: "observed: probeWindow() read MagicValue, then wrote Status before reading " +
         "Version, DeviceID and VendorID, which a driver may not do yet\n" +
         "the spec requires: the driver to read MagicValue, Version, DeviceID and VendorID " +
-        "before anything else (§4.2.3.1.1, requirement 4.2.3.1.1/1)",
+        "before anything else (§4.2.2.1, requirement 4.2.2.1/1)",
     }],
   };
   const words = (s: string) => s.split(/\s+/).filter(Boolean);
@@ -306,9 +306,13 @@ Deno.test("with links on, requirement ids and sections are OSC 8 links to the sp
     exerciseUrl: "file:///home/me/workspace/01-mmio-window/exercise.ts",
   });
   const url = "https://docs.oasis-open.org/virtio/virtio/v1.2/csd01/virtio-v1.2-csd01.html" +
-    "#:~:text=Device%20Requirements%3A%20MMIO%20Device%20Register%20Layout";
+    "#:~:text=4.2.2.1-,Device%20Requirements%3A%20MMIO%20Device%20Register%20Layout";
   assert.ok(text.includes(`\x1b]8;;${url}\x07§4.2.2.1\x1b]8;;\x07`), "§ in the message");
   assert.ok(text.includes(`\x1b]8;;${url}\x074.2.2.1/1\x1b]8;;\x07`), "id in the detail");
+  const row = text.split("\n").find((l) =>
+    l.includes('MagicValue reads "virt"') && l.includes("│")
+  )!;
+  assert.ok(row.includes(`\x1b]8;;${url}\x074.2.2.1/1\x1b]8;;\x07`), "id in the table");
   assert.ok(
     text.includes(
       "\x1b]8;;file:///home/me/workspace/01-mmio-window/exercise.ts\x07" +
@@ -318,4 +322,14 @@ Deno.test("with links on, requirement ids and sections are OSC 8 links to the sp
   // What the terminal shows is the same text as without links.
   assert.equal(stripAnsi(text), renderReport(failing, { color: false, width: 100 }));
   assert.ok(!renderReport(failing, { color: true, width: 100 }).includes("\x1b]8;;"));
+});
+
+Deno.test("the summary of the whole course fits 60 columns, titles wrapped at spaces", () => {
+  const long = {
+    ...failing,
+    lesson: { ...failing.lesson, title: "Popping a chain without trusting the driver" },
+  };
+  const text = renderSummary([failing, long], { color: false, width: 60 });
+  for (const line of text.split("\n")) assert.ok(line.length <= 60, `${line.length}: ${line}`);
+  assert.match(text, /│ Popping a chain +│[^\n]*\n│ +│ without trusting +│/);
 });

@@ -5,8 +5,8 @@ import type { VirtioConsoleDevice } from "../../devices/console/device.ts";
 import { columns, formatSize, runShell, shortStatus } from "../../guest/shell.ts";
 
 /** Boots a machine on a memory console and runs the shell; returns a way to type and read. */
-async function boot() {
-  const backend = new MemoryConsoleBackend({ size: { cols: 80, rows: 24 } });
+async function boot(cols = 80) {
+  const backend = new MemoryConsoleBackend({ size: { cols, rows: 24 } });
   const machine = await createMachine({ console: backend });
   const driver = machine.console.driver!;
   const done = runShell(machine, { input: driver.readable, write: (t) => driver.write(t) }, {
@@ -190,7 +190,7 @@ Deno.test("columns: the last column wraps at spaces to fit, the others keep thei
 });
 
 Deno.test("Tab completes command names and Up recalls the last command", async () => {
-  const { machine, backend, done, waitFor } = await boot();
+  const { machine, backend, done, run, waitFor } = await boot();
   backend.input("sta\t");
   await waitFor("guest$ stats ");
   backend.input("\r");
@@ -202,8 +202,12 @@ Deno.test("Tab completes command names and Up recalls the last command", async (
     await new Promise((r) => setTimeout(r, 5));
   }
   assert.match(backend.outputText.slice(before), /^stats \r\nwindow +queue/, "Up ran stats again");
+  // The second Tab lists every "disk ..." command the shell has, as help names them.
+  const help = await run("help");
+  const disk = [...help.matchAll(/^ {2}(disk \w+)/gm)].map((m) => m[1]);
+  assert.ok(disk.length >= 2, help);
   backend.input("di\t\t");
-  await waitFor("disk info  disk read\r\nguest$ disk ");
+  await waitFor(`${disk.join("  ")}\r\nguest$ disk `);
   backend.input("\x15exit\r");
   assert.equal(await done, "exit");
   await machine.close();
@@ -272,5 +276,24 @@ Deno.test("ports on a one-port machine says how to add ports", async () => {
   backend.input("ports\rexit\r");
   assert.equal(await done, "exit");
   assert.match(backend.outputText, /VIRTIO_CONSOLE_F_MULTIPORT not negotiated: port 0 alone/);
+  await machine.close();
+});
+
+Deno.test("on a 60-column console, devices leaves out the driver's name and still fits", async () => {
+  const { machine, backend, run, done } = await boot(60);
+  const devices = await run("devices");
+  await run("help");
+  const stats = await run("stats");
+  for (const line of backend.outputText.split("\r\n")) {
+    assert.ok(line.length <= 60, line);
+  }
+  const header = devices.split("\r\n").find((line) => line.startsWith("window"))!;
+  assert.match(header, /^window +irq +.*device +status +queues$/);
+  assert.doesNotMatch(header, /driver/);
+  assert.match(devices, /^0x1e000 +42 +.*2 virtio-blk +0x0f DRIVER_OK +0:256\r$/m);
+  for (const line of devices.split("\r\n")) assert.ok(line.length <= 60, line);
+  assert.match(stats, /^window +queue +reqs +in +out +notif +irqs\r$/m);
+  await run("exit");
+  await done;
   await machine.close();
 });
