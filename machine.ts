@@ -423,11 +423,12 @@ export class LabMachine {
           (d.error ? `  (${d.error})` : ""),
       );
     }
-    // Only a machine running replaced parts says so (the reference one reads as before).
     const replaced = replacedParts(this.parts);
-    if (replaced.length > 0) {
-      lines.push(`  parts replaced (${replaced.length}): ${replaced.join(", ")}`);
-    }
+    lines.push(
+      replaced.length === 0
+        ? "  parts: the reference implementation throughout"
+        : `  parts replaced (${replaced.length}): ${replaced.join(", ")}`,
+    );
     lines.push(`  ${this.log.entries.length} conformance violation(s) logged`);
     return lines.join("\n");
   }
