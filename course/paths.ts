@@ -152,7 +152,7 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
  * file list `<packageUrl without its last slash>_meta.json`, downloads every
  * file under `packageUrl`, checks each against its `sha256-` checksum, and
  * writes {@linkcode COURSE_COPY_MARKER} last. A complete copy is left alone;
- * an incomplete one (an interrupted download) is completed.
+ * an incomplete one (an interrupted or refused download) is downloaded again.
  *
  * @param packageUrl The package root, e.g. `https://jsr.io/@virtio-lab/virtio-lab/0.1.0/`.
  * @param dir The folder to fill.
@@ -184,8 +184,9 @@ export async function fetchCourse(
   );
   let next = 0;
   let fetched = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < files.length) {
+    while (next < files.length && !failed) {
       const [name, info] = files[next++];
       const target = path.resolve(dir, `.${name}`);
       if (!isInside(target, dir) || target === path.resolve(dir)) {
@@ -202,7 +203,14 @@ export async function fetchCourse(
       fetched++;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(8, files.length) }, worker));
+  // Eight downloads at a time; the first failure stops the others.
+  await Promise.all(
+    Array.from({ length: Math.min(8, files.length) }, () =>
+      worker().catch((error) => {
+        failed = true;
+        throw error;
+      })),
+  );
   Deno.writeTextFileSync(
     path.join(dir, COURSE_COPY_MARKER),
     `${JSON.stringify({ source: packageUrl.href, files: files.length }, null, 2)}\n`,

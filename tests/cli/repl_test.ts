@@ -14,6 +14,8 @@ import {
   showByteArraysAsHexDumps,
 } from "../../cli/lesson/repl_inspect.ts";
 import { PARTS } from "../../parts.ts";
+import { createMachine } from "../../machine.ts";
+import { probeWindow } from "../../transport/driver_init.ts";
 
 Deno.test("lab repl: byte arrays, devices, hints and parts print readably", async () => {
   const workspace = await Deno.makeTempDir({ prefix: "virtio-lab-repl-" });
@@ -106,4 +108,17 @@ Deno.test("formatParts counts every layer and side and names the replaced ones",
   assert.match(text, /^transport\.device +\d+ parts, all reference$/m);
   assert.match(text, /^Yours in ex: no part yet$/m);
   assert.equal(probe.key, "transport.driver.probeWindow");
+});
+
+Deno.test("a machine's display says whether it runs the reference parts or which are replaced", async () => {
+  const reference = await createMachine();
+  const mine = await createMachine({ parts: { transport: { driver: { probeWindow } } } });
+  try {
+    assert.match(Deno.inspect(reference), /^ {2}parts: the reference implementation throughout$/m);
+    assert.match(Deno.inspect(mine), /^ {2}parts replaced \(1\): transport\.driver\.probeWindow$/m);
+    assert.deepEqual(Object.keys(mine.parts), ["transport"]);
+  } finally {
+    await reference.close();
+    await mine.close();
+  }
 });
