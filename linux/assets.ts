@@ -260,20 +260,19 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Makes sure dpkg knows the i386 architecture (adding it needs root and an `apt-get update`). */
+/** Makes sure dpkg knows the i386 architecture (adding it, which needs root, and `apt-get update`). */
 async function ensureI386(say: (line: string) => void): Promise<void> {
   const native = (await run("dpkg", ["--print-architecture"])).stdout.trim();
   const foreign = (await run("dpkg", ["--print-foreign-architectures"])).stdout.split(/\s+/);
   if (native === "i386" || foreign.includes("i386")) return;
-  if (Deno.uid?.() !== 0) {
+  say("adding the i386 architecture to dpkg (dpkg --add-architecture i386; apt-get update)");
+  const add = await run("dpkg", ["--add-architecture", "i386"]);
+  if (!add.ok) {
     throw new LinuxAssetsError(
-      "dpkg does not know the i386 architecture, and adding it needs root",
+      `dpkg does not know the i386 architecture and could not add it: ${add.stderr.trim()}`,
       "run: sudo dpkg --add-architecture i386 && sudo apt-get update",
     );
   }
-  say("adding the i386 architecture to dpkg (dpkg --add-architecture i386; apt-get update)");
-  const add = await run("dpkg", ["--add-architecture", "i386"]);
-  if (!add.ok) throw new LinuxAssetsError(`dpkg --add-architecture i386 failed: ${add.stderr}`, "");
   const update = await run("apt-get", ["update", "-qq"]);
   if (!update.ok) {
     throw new LinuxAssetsError(
