@@ -28,7 +28,6 @@ import { EXIT_FAILURE, UserError } from "./errors.ts";
 import type { MachineParts } from "../machine.ts";
 import { describeLearnerParts, learnerParts } from "./learner_parts.ts";
 import { openImage } from "./disk_image.ts";
-import { bootLinux } from "./boot_linux.ts";
 
 /** Registers `boot`. */
 export function register(program: Command): void {
@@ -65,6 +64,8 @@ export function register(program: Command): void {
     .option("--cold", "with --linux: boot from the BIOS instead of resuming the saved guest state")
     .action(async (opts) => {
       if (opts.linux) {
+        // Loaded only here: the emulator is a large module the lab machine never needs.
+        const { bootLinux } = await import("./boot_linux.ts");
         await bootLinux({
           disk: opts.disk,
           readOnly: opts.readOnly ?? false,
