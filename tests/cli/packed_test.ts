@@ -13,10 +13,14 @@ Deno.test("boot --packed: devices shows VIRTIO_F_RING_PACKED negotiated on both 
   assert.equal(result.code, 0, result.stderr);
   const out = result.stdout;
   // Each window's negotiated features, wrapped to the console's width.
-  const features = (node: string) => out.split(`  ${node}: `)[1]?.split(/\r?\n  (?! )/)[0] ?? "";
+  const features = (node: string) => out.split(`  ${node}: `)[1]?.split(/\r?\n {2}(?! )/)[0] ?? "";
   assert.match(features("virtio_block@1e000"), /VIRTIO_F_RING_PACKED/);
   assert.match(features("virtio_console@1e200"), /VIRTIO_F_RING_PACKED/);
-  assert.doesNotMatch(features("virtio_block@1e000"), /VIRTIO_CONSOLE_F_/, "one window's list only");
+  assert.doesNotMatch(
+    features("virtio_block@1e000"),
+    /VIRTIO_CONSOLE_F_/,
+    "one window's list only",
+  );
   assert.match(out, /00000400 {2}48 65 6c 6c 6f/); // "Hello" in sector 2, read over the packed ring
   assert.match(out, /no violations/);
 });
