@@ -15,7 +15,7 @@
  * The cache is `$VIRTIO_LAB_LINUX_CACHE`, else `$XDG_CACHE_HOME/virtio-lab/linux`,
  * else `~/.cache/virtio-lab/linux`: 9.2 MB (the kernel 5.7 MB, the initramfs
  * 3.4 MB, the BIOS 128 KiB; the `.deb`s are deleted once unpacked), plus the
- * saved guest state the Linux machine keeps there (16.5 MB).
+ * saved guest state the Linux machine keeps there (17.5 MB).
  *
  * @module
  */
@@ -70,7 +70,7 @@ export const GUEST_MODULES: readonly string[] = Object.freeze([
 ]);
 
 /** Bump when the initramfs layout or init script changes, so that caches rebuild. */
-export const INITRAMFS_REVISION = 7;
+export const INITRAMFS_REVISION = 8;
 
 /**
  * busybox init's table: the start-up script, then one shell on `hvc0` (init
@@ -193,8 +193,13 @@ read -r go < /dev/ttyS0
 hwclock -s 2>/dev/null
 # virtio_mmio binds the LNRO0005 devices: from here on Linux drives the lab's devices.
 load ${PROBING_MODULE}
+# The probes ran inside insmod; devtmpfs may still be making the node of a bound console.
+bound() {
+  for x in /sys/bus/virtio/drivers/virtio_console/virtio*; do [ -e "$x" ] && return 0; done
+  return 1
+}
 n=0
-while [ ! -e /dev/hvc0 ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+while bound && [ ! -e /dev/hvc0 ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
 if [ ! -e /dev/hvc0 ]; then
   say "no /dev/hvc0: virtio_console did not bind (see the kernel messages above)"
   dmesg | grep -i virtio > /dev/ttyS0
