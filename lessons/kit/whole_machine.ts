@@ -70,7 +70,8 @@ const WRITE_SECTORS = 16;
  * the magic and the label; 16 sectors written in the middle land, read back
  * the same, and leave every other byte of the image as it was; then the
  * same read on the reference machine, and the learner's took at most
- * `ratio` times as long (plus 250 ms for timer noise).
+ * `ratio` times as long (the faster of a cold and a warm read against the
+ * faster of two reference reads, plus 500 ms for a machine busy with other work).
  *
  * @param options The check's name, ids, hint and text, and the lesson's parts.
  */
@@ -107,6 +108,11 @@ export function wholeMachineCheck<I>(options: WholeMachineOptions): Check<I> {
           phase = "the ext2 image read and written through the stack";
           mine = await diskSession(machine, disk, image, ms, expects);
           failOnViolations(machine.log, phase, expects);
+          // The first read ran the learner's parts cold (compiled as they went), where
+          // the reference's are warm from the rest of the process: time a second read too,
+          // and keep the faster. A part that does far more work than it needs is slow warm.
+          mine = Math.min(mine, await timedRead(machine, image.length / 512, ms, expects));
+          failOnViolations(machine.log, phase, expects);
         } catch (error) {
           if (!isNotWrittenYet(error)) failOnViolations(machine.log, phase, expects);
           throw error;
@@ -118,13 +124,15 @@ export function wholeMachineCheck<I>(options: WholeMachineOptions): Check<I> {
         disk: new MemoryBlockBackend(image.slice()),
         console: new MemoryConsoleBackend(),
       });
-      let theirs = 0;
+      let theirs = Infinity;
       await withMachine(reference, async () => {
-        const t = performance.now();
-        await reference.blk.driver!.read(0, image.length / 512);
-        theirs = performance.now() - t;
+        for (let k = 0; k < 2; k++) {
+          const t = performance.now();
+          await reference.blk.driver!.read(0, image.length / 512);
+          theirs = Math.min(theirs, performance.now() - t);
+        }
       });
-      if (mine > ratio * theirs + 250) {
+      if (mine > ratio * theirs + 500) {
         fail({
           observed: `reading the 4 MiB image took ${mine.toFixed(0)} ms on your parts, ` +
             `${theirs.toFixed(0)} ms on the reference's (${
@@ -136,6 +144,26 @@ export function wholeMachineCheck<I>(options: WholeMachineOptions): Check<I> {
       }
     },
   };
+}
+
+/** Reads the whole disk once more and returns how long it took, in milliseconds. */
+async function timedRead(
+  machine: LabMachine,
+  sectors: number,
+  ms: number,
+  expects: string,
+): Promise<number> {
+  const blk = machine.blk.driver;
+  if (!blk) fail({ observed: `no block driver: ${machine.blk.error}`, expected: expects });
+  const t = performance.now();
+  await within(
+    blk.read(0, sectors).catch(diskError),
+    ms,
+    `reading the whole ${sectors}-sector ext2 image a second time`,
+    "the image to read as fast warm as the first time",
+    machine,
+  );
+  return performance.now() - t;
 }
 
 async function shellSession(
