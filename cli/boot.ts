@@ -225,15 +225,16 @@ export async function boot(options: BootOptions): Promise<void> {
       EXIT_FAILURE,
     );
   }
+  let consumed = 0;
   const shell = runShell(machine, {
     input: driver.readable,
     write: (text) => driver.write(text),
-  }, { diskLabel, partsNote });
+  }, { diskLabel, partsNote, onConsumed: (bytes) => (consumed = bytes) });
   // Without a socket, the end of stdin (a pipe running dry) powers off once
-  // the guest has seen every byte: a virtio console cannot signal end of file.
+  // the shell has handled every byte (a virtio console cannot signal end of
+  // file); an `exit` among them ends the shell first.
   const ended = input.ended.then(async () => {
-    while (driver.stats.bytesReceived < input.bytes) await delay(10);
-    await delay(100);
+    while (consumed < input.bytes) await delay(10);
     return "eof" as const;
   });
   const how = await Promise.race([shell, ended]);

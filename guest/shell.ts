@@ -41,6 +41,12 @@ export interface ShellOptions {
   readonly prompt?: string;
   /** Says whose code runs the transport, e.g. `"your code: probeWindow (lesson 1)"`. */
   readonly partsNote?: string;
+  /**
+   * Called each time the shell has handled a chunk of input to the end (every
+   * command in it run and answered), with the bytes handled so far: a caller
+   * that knows how much input there is can tell when the shell has done it all.
+   */
+  readonly onConsumed?: (bytes: number) => void;
 }
 
 /** How the shell ended. */
@@ -86,6 +92,7 @@ export async function runShell(
     complete: (line) => [...commands.keys()].filter((name) => name.startsWith(line)),
   });
   const reader = console.input.getReader();
+  let consumed = 0;
   try {
     while (true) {
       const { value, done } = await reader.read();
@@ -97,6 +104,8 @@ export async function runShell(
         if (ended) return ended;
         await out(prompt);
       }
+      consumed += value.length;
+      options.onConsumed?.(consumed);
     }
   } finally {
     reader.releaseLock();
