@@ -27,18 +27,10 @@ import { SplitQueueDriver } from "../virtqueue/driver_queue.ts";
 import { SplitQueueDevice } from "../virtqueue/device_queue.ts";
 import type { BufferSegment } from "../virtqueue/types.ts";
 import {
+  forwardingParts,
   REFERENCE_SPLIT_RING_DEVICE_PARTS,
   REFERENCE_SPLIT_RING_DRIVER_PARTS,
 } from "../virtqueue/parts.ts";
-
-/** Forwarding copies of a parts table: the reference behaviour without the fast paths. */
-function forwarding<P extends object>(reference: P): Partial<P> {
-  const out: Record<string, unknown> = {};
-  for (const [name, part] of Object.entries(reference)) {
-    out[name] = (...args: unknown[]) => (part as (...a: unknown[]) => unknown)(...args);
-  }
-  return out as Partial<P>;
-}
 
 /** Process CPU time (user + system), in milliseconds. */
 function cpuMs(): number {
@@ -123,7 +115,7 @@ function roundTrip(eventIdx: boolean, viaParts: boolean): () => void {
     ...common,
     allocator,
     reporter: log.scoped("queue 0"),
-    parts: viaParts ? forwarding(REFERENCE_SPLIT_RING_DRIVER_PARTS) : undefined,
+    parts: viaParts ? forwardingParts(REFERENCE_SPLIT_RING_DRIVER_PARTS) : undefined,
   });
   const device = new SplitQueueDevice(
     {
@@ -132,7 +124,7 @@ function roundTrip(eventIdx: boolean, viaParts: boolean): () => void {
       reporter: log.scoped("queue 0"),
     },
     undefined,
-    { parts: viaParts ? forwarding(REFERENCE_SPLIT_RING_DEVICE_PARTS) : undefined },
+    { parts: viaParts ? forwardingParts(REFERENCE_SPLIT_RING_DEVICE_PARTS) : undefined },
   );
   const buf: BufferSegment[] = [{ addr: allocator.alloc(512), len: 512 }];
   const none: BufferSegment[] = [];

@@ -34,6 +34,7 @@ import { walkChain } from "../virtqueue/device/walk.ts";
 import { needsInterrupt, pushUsed } from "../virtqueue/device/used.ts";
 import type { BufferSegment } from "../virtqueue/types.ts";
 import {
+  forwardingParts,
   REFERENCE_SPLIT_RING_DEVICE_PARTS,
   REFERENCE_SPLIT_RING_DRIVER_PARTS,
 } from "../virtqueue/parts.ts";
@@ -45,15 +46,6 @@ interface Pair {
   log: ConformanceLog;
 }
 
-/** Forwarding copies of a parts table: the reference behaviour on the path a learner's parts take. */
-function forwarding<P extends object>(reference: P): Partial<P> {
-  const out: Record<string, unknown> = {};
-  for (const [name, part] of Object.entries(reference)) {
-    out[name] = (...args: unknown[]) => (part as (...a: unknown[]) => unknown)(...args);
-  }
-  return out as Partial<P>;
-}
-
 function pair(size: number, eventIdx: boolean, indirect: boolean, viaParts = false): Pair {
   const memory = new GuestMemory(4 << 20);
   const allocator = new GuestAllocator(memory);
@@ -63,7 +55,7 @@ function pair(size: number, eventIdx: boolean, indirect: boolean, viaParts = fal
     ...common,
     allocator,
     reporter: log.scoped("bench queue 0"),
-    parts: viaParts ? forwarding(REFERENCE_SPLIT_RING_DRIVER_PARTS) : undefined,
+    parts: viaParts ? forwardingParts(REFERENCE_SPLIT_RING_DRIVER_PARTS) : undefined,
   });
   const device = new SplitQueueDevice(
     {
@@ -72,7 +64,7 @@ function pair(size: number, eventIdx: boolean, indirect: boolean, viaParts = fal
       reporter: log.scoped("bench queue 0"),
     },
     undefined,
-    { parts: viaParts ? forwarding(REFERENCE_SPLIT_RING_DEVICE_PARTS) : undefined },
+    { parts: viaParts ? forwardingParts(REFERENCE_SPLIT_RING_DEVICE_PARTS) : undefined },
   );
   return { driver, device, allocator, log };
 }

@@ -71,6 +71,8 @@ export {
   type SplitQueueDeviceOptions,
 } from "./device_queue.ts";
 export {
+  forwardingParts,
+  isReferenceParts,
   mergeParts,
   REFERENCE_SPLIT_RING_DEVICE_PARTS,
   REFERENCE_SPLIT_RING_DRIVER_PARTS,

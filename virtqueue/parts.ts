@@ -201,3 +201,37 @@ export function isReferenceParts<P extends object>(parts: P, reference: P): bool
   }
   return true;
 }
+
+/**
+ * A parts table whose every entry calls the matching part of `reference`:
+ * the same behaviour on the path a learner's parts take (the queue classes
+ * see replaced parts, so {@linkcode isReferenceParts} is false and their
+ * fused fast paths stay off). For tests and benchmarks that compare the two
+ * paths.
+ *
+ * @param reference A complete parts table.
+ * @returns Overrides for {@linkcode mergeParts}: one forwarding function per part.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import {
+ *   forwardingParts,
+ *   isReferenceParts,
+ *   mergeParts,
+ *   REFERENCE_SPLIT_RING_DRIVER_PARTS,
+ * } from "./parts.ts";
+ * const parts = mergeParts(
+ *   REFERENCE_SPLIT_RING_DRIVER_PARTS,
+ *   forwardingParts(REFERENCE_SPLIT_RING_DRIVER_PARTS),
+ * );
+ * assert.ok(!isReferenceParts(parts, REFERENCE_SPLIT_RING_DRIVER_PARTS));
+ * ```
+ */
+export function forwardingParts<P extends object>(reference: P): Partial<P> {
+  const out: Record<string, unknown> = {};
+  for (const [name, part] of Object.entries(reference)) {
+    out[name] = (...args: unknown[]) => (part as (...a: unknown[]) => unknown)(...args);
+  }
+  return out as Partial<P>;
+}

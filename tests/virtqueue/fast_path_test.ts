@@ -15,6 +15,7 @@ import { ConformanceLog } from "../../conformance/log.ts";
 import { SplitQueueDriver } from "../../virtqueue/driver_queue.ts";
 import { SplitQueueDevice } from "../../virtqueue/device_queue.ts";
 import {
+  forwardingParts,
   REFERENCE_SPLIT_RING_DEVICE_PARTS,
   REFERENCE_SPLIT_RING_DRIVER_PARTS,
 } from "../../virtqueue/parts.ts";
@@ -23,15 +24,6 @@ import { usedEventOffset } from "../../virtqueue/layout.ts";
 
 const BASE = 0x2000_0000;
 const RAM = 0x2_0000;
-
-/** A parts table whose every entry forwards to the reference part: equal behaviour, no fast path. */
-function forwarding<P extends object>(reference: P): Partial<P> {
-  const out: Record<string, unknown> = {};
-  for (const [name, part] of Object.entries(reference)) {
-    out[name] = (...args: unknown[]) => (part as (...a: unknown[]) => unknown)(...args);
-  }
-  return out as Partial<P>;
-}
 
 /** A memory subclass: the same bytes, but the queues must not bypass its accessors. */
 class ObservedMemory extends GuestMemory {
@@ -69,14 +61,14 @@ function universe(setup: Setup, fused: boolean): Universe {
     allocator,
     reporter: log.scoped("driver"),
     startIdx: setup.startIdx,
-    parts: fused ? undefined : forwarding(REFERENCE_SPLIT_RING_DRIVER_PARTS),
+    parts: fused ? undefined : forwardingParts(REFERENCE_SPLIT_RING_DRIVER_PARTS),
   });
   const device = new SplitQueueDevice(
     { ...common, indirect: setup.indirect, ...driver.addresses, reporter: log.scoped("device") },
     () => {},
     {
       startIdx: setup.startIdx,
-      parts: fused ? undefined : forwarding(REFERENCE_SPLIT_RING_DEVICE_PARTS),
+      parts: fused ? undefined : forwardingParts(REFERENCE_SPLIT_RING_DEVICE_PARTS),
     },
   );
   const data = allocator.alloc(0x4000, 16);
