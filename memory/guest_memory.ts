@@ -74,26 +74,25 @@ const NO_VIEW = new DataView(new ArrayBuffer(0));
 const NO_BYTES = new Uint8Array(0);
 
 /**
- * The `DataView` over the RAM of exactly a {@linkcode GuestMemory} (offset 0
- * is `memory.base`), or `null` for a subclass, whose accessors may do more
- * than load and store (observe stores, count reads) and must not be bypassed.
- *
- * For the fused fast paths of the split ring only (`virtqueue/driver/fast_path.ts`,
- * `virtqueue/device/fast_path.ts`): code that reads or writes through this view
- * must have checked, once, that every offset it uses lies inside RAM; the
- * view gives none of {@linkcode GuestMemoryError}'s guarantees. Not exported
- * from the package.
+ * Whether `memory` is exactly a {@linkcode GuestMemory}, not an instance of a
+ * subclass, whose accessors may do more than load and store (observe stores,
+ * count reads) and must not be bypassed. The split ring's fused fast paths
+ * (`virtqueue/driver/fast_path.ts`, `virtqueue/device/fast_path.ts`) address
+ * RAM through {@linkcode ramViewOf} only for such a memory.
  *
  * @param memory The RAM.
- * @returns Its view, or `null` when `memory` is an instance of a subclass.
+ * @returns `true` for a plain `GuestMemory`.
  */
-export function plainRamView(memory: GuestMemory): DataView | null {
-  return Object.getPrototypeOf(memory) === GuestMemory.prototype ? ramViewOf(memory) : null;
+export function isPlainGuestMemory(memory: GuestMemory): boolean {
+  return Object.getPrototypeOf(memory) === GuestMemory.prototype;
 }
 
 /**
  * The current view of a memory (set by GuestMemory's static block). Read it
  * again at every use: it is the view of the buffer the RAM lives in now.
+ * Code that reads or writes through it must have checked, once, that every
+ * offset it uses lies inside RAM; the view gives none of
+ * {@linkcode GuestMemoryError}'s guarantees. Not exported from the package.
  *
  * @param memory Any GuestMemory.
  * @returns Its view.

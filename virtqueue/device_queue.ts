@@ -29,7 +29,7 @@ import { createSplitDeviceRing, ringAccessFailed, type SplitDeviceRing } from ".
 import { inspectRing, type SplitRingSnapshot } from "./inspect.ts";
 import { fusedNeedsInterrupt, fusedPop, fusedPush, NOT_HANDLED } from "./device/fast_path.ts";
 import { availRingSize, descTableSize, usedRingSize } from "./layout.ts";
-import { plainRamView } from "../memory/guest_memory.ts";
+import { isPlainGuestMemory } from "../memory/guest_memory.ts";
 import type {
   DescriptorChain,
   DeviceQueue,
@@ -130,7 +130,7 @@ export class SplitQueueDevice implements DeviceQueue {
     this.size = config.size;
     const { memory, size, eventIdx } = config;
     this.#fused = isReferenceParts(this.parts, REFERENCE_SPLIT_RING_DEVICE_PARTS) &&
-      plainRamView(memory) !== null &&
+      isPlainGuestMemory(memory) &&
       memory.contains(config.descAddr, descTableSize(size)) &&
       memory.contains(config.availAddr, availRingSize(size, eventIdx)) &&
       memory.contains(config.usedAddr, usedRingSize(size, eventIdx));

@@ -32,7 +32,7 @@ import {
 } from "./parts.ts";
 import { allocateQueueAreas } from "./driver/areas.ts";
 import { fusedAddOne, fusedGetBuf, fusedKickPrepare, NOT_HANDLED } from "./driver/fast_path.ts";
-import { plainRamView } from "../memory/guest_memory.ts";
+import { isPlainGuestMemory } from "../memory/guest_memory.ts";
 import type { AddBufferSteps } from "./driver/add.ts";
 import { createSplitDriverRing, HEAD_FREE, type SplitDriverRing } from "./driver/ring.ts";
 import { inspectRing, type SplitRingSnapshot } from "./inspect.ts";
@@ -180,7 +180,7 @@ export class SplitQueueDriver<T = unknown> implements DriverQueue<T> {
     const freeTable = this.#freeTable;
     this.#detach = (head) => detachChain(ring, head, freeTable);
     this.#fused = isReferenceParts(this.parts, REFERENCE_SPLIT_RING_DRIVER_PARTS) &&
-      plainRamView(config.memory) !== null;
+      isPlainGuestMemory(config.memory);
   }
 
   /**
